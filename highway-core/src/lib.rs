@@ -1,0 +1,94 @@
+#![warn(missing_docs)]
+//! # highway-core
+//!
+//! Highway layers for [Burn](https://burn.dev), after Srivastava, Greff & Schmidhuber,
+//! *Highway Networks* (arXiv:1505.00387) and *Training Very Deep Networks* (arXiv:1507.06228):
+//!
+//! ```text
+//! y = H(x)·T(x) + x·C(x),   T(x) = σ(W_T x + b_T),   C = 1 − T
+//! ```
+//!
+//! - [`Highway`] (dense, any rank, features last) and [`ConvHighway`] (2-D, same padding);
+//! - [`Plain`] and [`ConvPlain`], the ungated baselines;
+//! - [`LayerStack`] ([`HighwayStack`], [`ConvHighwayStack`], [`PlainStack`],
+//!   [`ConvPlainStack`]) with per-layer gate read-out and lesioning;
+//! - [`gradcheck`] (feature `gradcheck`): finite-difference gradient checks for any module.
+//!
+//! ```
+//! use burn::prelude::*;
+//! use highway_core::{HighwayConfig, CarryMode};
+//!
+//! let device = Device::default();
+//! // A 10-layer stack of 50-unit highway layers, gate bias −2, as in the papers.
+//! let stack = HighwayConfig::new(50)
+//!     .with_transform_bias(-2.0)
+//!     .with_carry(CarryMode::Coupled)
+//!     .init_stack(10, &device);
+//! let x = Tensor::<2>::zeros([32, 50], &device);
+//! let out = stack.forward_with_gates(x, None);
+//! assert_eq!(out.output.dims(), [32, 50]);
+//! assert_eq!(out.gate_mean_per_layer().unwrap().dims(), [10]);
+//! ```
+
+pub mod conv;
+pub mod dense;
+pub mod gate;
+#[cfg(any(test, feature = "gradcheck"))]
+pub mod gradcheck;
+pub mod plain;
+pub mod stack;
+
+pub use conv::{ConvHighway, ConvHighwayConfig};
+pub use dense::{Highway, HighwayConfig};
+pub use gate::{CarryMode, GateOverride, GatedOutput, highway_combine};
+pub use plain::{ConvPlain, ConvPlainConfig, Plain, PlainConfig};
+pub use stack::{
+    ConvHighwayStack, ConvPlainStack, HighwayStack, LayerStack, PlainStack, StackLayer,
+    StackOutput,
+};
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use burn::module::Param;
+    use burn::tensor::{Device, Tensor};
+
+    pub fn device() -> Device {
+        Device::flex()
+    }
+
+    pub fn autodiff_device() -> Device {
+        Device::flex().autodiff()
+    }
+
+    pub fn tensor2<const N: usize, const M: usize>(rows: [[f32; M]; N]) -> Tensor<2> {
+        Tensor::<2>::from_floats(rows, &device())
+    }
+
+    /// Sets a 2-in 2-out `Linear` to `x·W + b`.
+    pub fn set_linear(layer: &mut burn::nn::Linear, w: [[f32; 2]; 2], b: [f32; 2]) {
+        let device = device();
+        layer.weight = Param::from_tensor(Tensor::<2>::from_floats(w, &device));
+        layer.bias = Some(Param::from_tensor(Tensor::<1>::from_floats(b, &device)));
+    }
+
+    pub fn assert_close<const D: usize>(actual: &Tensor<D>, expected: &[f32], tol: f32) {
+        let actual = actual.to_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(actual.len(), expected.len(), "length");
+        for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+            assert!(
+                (a - e).abs() <= tol,
+                "element {i}: {a} vs expected {e} (tol {tol})\nactual {actual:?}"
+            );
+        }
+    }
+
+    pub fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "highway-core-test-{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}
