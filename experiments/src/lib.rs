@@ -1,8 +1,13 @@
 #![warn(missing_docs)]
 //! # experiments
 //!
-//! Library code shared by the highway-zoo binaries (`src/bin/`): backend selection and the
-//! training infrastructure. The binaries only parse arguments, build configs and call in here.
+//! Library code shared by the highway-zoo binaries (`src/bin/`): backend selection, the
+//! training infrastructure, and benchmark helpers. The binaries only parse arguments, build
+//! configs and call in here.
 
 pub mod backend;
 pub mod bench;
+pub mod data;
+pub mod depth_study;
+pub mod plot;
+pub mod train;

@@ -12,8 +12,8 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::activation::{Activation, ActivationConfig};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::module::conv2d;

@@ -273,7 +273,9 @@ mod tests {
             let layer = config.init(&device);
             let x = Tensor::<2>::random([4, 6], burn::tensor::Distribution::Default, &device);
             let h = layer.activation.forward(layer.h.forward(x.clone()));
-            let forced = layer.forward_gated(x.clone(), GateOverride::Transform).output;
+            let forced = layer
+                .forward_gated(x.clone(), GateOverride::Transform)
+                .output;
             assert_close(&forced, &values(&h), 1e-6);
             // A huge positive bias saturates the learned gate to 1 as well.
             let mut open = layer.clone();

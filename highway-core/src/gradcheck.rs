@@ -35,8 +35,8 @@ impl GradCheck {
         self.entries
             .iter()
             .filter(|e| {
-                !((e.analytic - e.numeric).abs() <= atol + rtol * e.numeric.abs())
-                    || !e.analytic.is_finite()
+                let within = (e.analytic - e.numeric).abs() <= atol + rtol * e.numeric.abs();
+                !within || !e.analytic.is_finite()
             })
             .collect()
     }

@@ -43,8 +43,7 @@ pub use dense::{Highway, HighwayConfig};
 pub use gate::{CarryMode, GateOverride, GatedOutput, highway_combine};
 pub use plain::{ConvPlain, ConvPlainConfig, Plain, PlainConfig};
 pub use stack::{
-    ConvHighwayStack, ConvPlainStack, HighwayStack, LayerStack, PlainStack, StackLayer,
-    StackOutput,
+    ConvHighwayStack, ConvPlainStack, HighwayStack, LayerStack, PlainStack, StackLayer, StackOutput,
 };
 
 #[cfg(test)]

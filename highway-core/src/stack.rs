@@ -141,9 +141,9 @@ impl<L> LayerStack<L> {
     where
         L: StackLayer<D>,
     {
-        self.layers
-            .iter()
-            .fold(x, |x, layer| layer.forward_layer(x, GateOverride::Learned).0)
+        self.layers.iter().fold(x, |x, layer| {
+            layer.forward_layer(x, GateOverride::Learned).0
+        })
     }
 
     /// Applies the stack and records every layer's output and transform gate. With

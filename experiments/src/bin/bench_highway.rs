@@ -64,7 +64,8 @@ impl Mlp {
     }
 
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.output.forward(self.stack.forward(self.input.forward(x)))
+        self.output
+            .forward(self.stack.forward(self.input.forward(x)))
     }
 }
 
@@ -124,7 +125,12 @@ fn main() -> anyhow::Result<()> {
     for device in &devices {
         let find = |fused: bool| {
             rows.iter()
-                .find(|r| r.name.starts_with(&format!("{device} {}", if fused { "fused" } else { "unfused" })))
+                .find(|r| {
+                    r.name.starts_with(&format!(
+                        "{device} {}",
+                        if fused { "fused" } else { "unfused" }
+                    ))
+                })
                 .map(|r| r.steps_per_s)
         };
         if let (Some(f), Some(u)) = (find(true), find(false)) {

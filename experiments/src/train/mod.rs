@@ -1,0 +1,145 @@
+//! Training infrastructure shared by every experiment: optimisers and schedules, the artifact
+//! directory (config, metrics, atomic checkpoints, summary), progress output, and the
+//! classifier training loop with `--resume` and a NaN/Inf stop.
+
+pub mod classifier;
+pub mod optim;
+pub mod progress;
+pub mod run_dir;
+
+pub use classifier::{Classifier, EvalResult, LabelledData, evaluate, fit_classifier};
+pub use optim::{LrSchedule, OptimizerConfig};
+pub use progress::Progress;
+pub use run_dir::{RunDir, git_commit, write_atomic};
+
+use datasets::SplitMix64;
+use serde::{Deserialize, Serialize};
+
+/// How to train: stored in each run's `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Number of epochs.
+    pub epochs: usize,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// Initial learning rate.
+    pub lr: f64,
+    /// Learning-rate schedule.
+    pub schedule: LrSchedule,
+    /// Optimiser.
+    pub optimizer: OptimizerConfig,
+    /// Seed of the weights, the data order and dropout.
+    pub seed: u64,
+    /// Checkpoints kept on disk.
+    #[serde(default = "default_keep")]
+    pub keep_checkpoints: usize,
+}
+
+fn default_keep() -> usize {
+    2
+}
+
+impl TrainConfig {
+    /// Checks the values, naming the bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 {
+            return Err("epochs must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return Err("batch_size must be at least 1".into());
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(format!("lr must be positive and finite, got {}", self.lr));
+        }
+        self.optimizer.validate()
+    }
+}
+
+/// Metrics of one epoch (one row of `metrics.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Epoch (1-based, as printed).
+    pub epoch: usize,
+    /// Mean training loss over the epoch's mini-batches.
+    pub train_loss: f64,
+    /// Training accuracy over the epoch's mini-batches (classifiers).
+    pub train_accuracy: Option<f64>,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+    /// Evaluations: `(split name, loss, accuracy)`.
+    pub evals: Vec<EvalResult>,
+    /// Seconds spent in this epoch (training and evaluation).
+    pub seconds: f64,
+}
+
+/// Writes the metrics history as `metrics.json` and `metrics.csv`.
+pub fn write_metrics(run: &RunDir, history: &[EpochMetrics]) -> anyhow::Result<()> {
+    run.write_json("metrics.json", history)?;
+    let mut csv = String::from("epoch,train_loss,train_accuracy,lr,seconds");
+    if let Some(first) = history.first() {
+        for e in &first.evals {
+            csv.push_str(&format!(",{0}_loss,{0}_accuracy", e.split));
+        }
+    }
+    csv.push('\n');
+    for m in history {
+        csv.push_str(&format!(
+            "{},{},{},{},{:.3}",
+            m.epoch,
+            m.train_loss,
+            m.train_accuracy.map(|a| a.to_string()).unwrap_or_default(),
+            m.lr,
+            m.seconds
+        ));
+        for e in &m.evals {
+            csv.push_str(&format!(",{},{}", e.loss, e.accuracy));
+        }
+        csv.push('\n');
+    }
+    write_atomic(&run.file("metrics.csv"), csv.as_bytes())
+}
+
+/// A deterministic permutation of `0..n` for `(seed, epoch)`: the data order of an epoch does
+/// not depend on how many epochs ran before in this process, so a resumed run sees the same
+/// batches as an uninterrupted one.
+pub fn epoch_permutation(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    SplitMix64::from_stream(seed, epoch as u64).shuffle(&mut idx);
+    idx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permutations_are_deterministic_per_epoch_and_complete() {
+        let a = epoch_permutation(100, 7, 3);
+        assert_eq!(a, epoch_permutation(100, 7, 3));
+        assert_ne!(a, epoch_permutation(100, 7, 4));
+        assert_ne!(a, epoch_permutation(100, 8, 3));
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn bad_train_configs_are_named() {
+        let c = TrainConfig {
+            epochs: 1,
+            batch_size: 0,
+            lr: 0.1,
+            schedule: LrSchedule::Constant,
+            optimizer: OptimizerConfig::Adam { weight_decay: 0.0 },
+            seed: 0,
+            keep_checkpoints: 2,
+        };
+        assert!(c.validate().unwrap_err().contains("batch_size"));
+        let c = TrainConfig {
+            batch_size: 4,
+            lr: f64::NAN,
+            ..c
+        };
+        assert!(c.validate().unwrap_err().contains("lr must be positive"));
+    }
+}

@@ -1,0 +1,171 @@
+//! The artifact directory of one run: `config.json`, per-epoch metrics, checkpoints and
+//! `summary.json`. Every file is written atomically (a temporary file in the same directory,
+//! synced, then renamed over the old one), so an interrupted run never leaves a torn file.
+
+use anyhow::Context;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    {
+        let mut f =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        f.write_all(bytes)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        f.sync_all().ok();
+    }
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    Ok(())
+}
+
+/// One run's artifact directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    /// The directory.
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Opens (creating if needed) the directory.
+    pub fn create(path: impl Into<PathBuf>) -> anyhow::Result<Self> {
+        let path = path.into();
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("creating the artifact directory {}", path.display()))?;
+        Ok(Self { path })
+    }
+
+    /// A path inside the directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Writes `value` as pretty JSON to `name`, atomically.
+    pub fn write_json<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> anyhow::Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(value)?;
+        bytes.push(b'\n');
+        write_atomic(&self.file(name), &bytes)
+    }
+
+    /// Reads JSON from `name`; `Ok(None)` if the file does not exist, a clear error if it is
+    /// not valid.
+    pub fn read_json<T: DeserializeOwned>(&self, name: &str) -> anyhow::Result<Option<T>> {
+        let path = self.file(name);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid {name}", path.display()))?;
+        Ok(Some(value))
+    }
+
+    /// Directory of the checkpoint of `epoch` (0-based).
+    pub fn checkpoint_dir(&self, epoch: usize) -> PathBuf {
+        self.path
+            .join("checkpoints")
+            .join(format!("epoch-{epoch:04}"))
+    }
+
+    /// The newest complete checkpoint, as `(epoch, directory)`.
+    pub fn latest_checkpoint(&self) -> Option<(usize, PathBuf)> {
+        let root = self.path.join("checkpoints");
+        let text = std::fs::read_to_string(root.join("latest")).ok()?;
+        let epoch: usize = text.trim().parse().ok()?;
+        let dir = self.checkpoint_dir(epoch);
+        dir.is_dir().then_some((epoch, dir))
+    }
+
+    /// Publishes a checkpoint whose files `write` puts into the given (temporary) directory:
+    /// the directory is renamed into place and `checkpoints/latest` updated, each step atomic,
+    /// so a crash at any point leaves the previous checkpoint intact. Keeps the newest `keep`.
+    pub fn save_checkpoint(
+        &self,
+        epoch: usize,
+        keep: usize,
+        write: impl FnOnce(&Path) -> anyhow::Result<()>,
+    ) -> anyhow::Result<PathBuf> {
+        let root = self.path.join("checkpoints");
+        std::fs::create_dir_all(&root)?;
+        let tmp = root.join(format!(".tmp-epoch-{epoch:04}-{}", std::process::id()));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp)?;
+        write(&tmp).with_context(|| format!("writing checkpoint {}", tmp.display()))?;
+        let dir = self.checkpoint_dir(epoch);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::rename(&tmp, &dir)?;
+        write_atomic(&root.join("latest"), format!("{epoch}\n").as_bytes())?;
+        // Prune old checkpoints.
+        let mut epochs: Vec<usize> = std::fs::read_dir(&root)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str()?.strip_prefix("epoch-")?.parse().ok())
+            .collect();
+        epochs.sort_unstable();
+        let excess = epochs.len().saturating_sub(keep.max(1));
+        for old in &epochs[..excess] {
+            std::fs::remove_dir_all(self.checkpoint_dir(*old)).ok();
+        }
+        Ok(dir)
+    }
+}
+
+/// The short git commit of the working tree, or `"unknown"`.
+pub fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoints_publish_atomically_and_prune() {
+        let dir = std::env::temp_dir().join(format!("hz-rundir-{}", std::process::id()));
+        let run = RunDir::create(&dir).unwrap();
+        assert!(run.latest_checkpoint().is_none());
+        for epoch in 0..4 {
+            run.save_checkpoint(epoch, 2, |tmp| {
+                std::fs::write(tmp.join("x"), format!("{epoch}"))?;
+                Ok(())
+            })
+            .unwrap();
+        }
+        let (epoch, path) = run.latest_checkpoint().unwrap();
+        assert_eq!(epoch, 3);
+        assert_eq!(std::fs::read_to_string(path.join("x")).unwrap(), "3");
+        assert!(!run.checkpoint_dir(1).exists() && run.checkpoint_dir(2).exists());
+        // A failing writer leaves the previous checkpoint as the latest.
+        let err = run.save_checkpoint(4, 2, |_| anyhow::bail!("disk full"));
+        assert!(err.is_err());
+        assert_eq!(run.latest_checkpoint().unwrap().0, 3);
+        // JSON round trip and a clear error for a corrupt file.
+        run.write_json("a.json", &vec![1, 2]).unwrap();
+        assert_eq!(
+            run.read_json::<Vec<i32>>("a.json").unwrap(),
+            Some(vec![1, 2])
+        );
+        std::fs::write(run.file("b.json"), "{").unwrap();
+        let err = run.read_json::<Vec<i32>>("b.json").unwrap_err().to_string();
+        assert!(err.contains("b.json is not a valid"), "{err}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
