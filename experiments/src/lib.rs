@@ -9,5 +9,6 @@ pub mod backend;
 pub mod bench;
 pub mod data;
 pub mod depth_study;
+pub mod mnist_conv;
 pub mod plot;
 pub mod train;

@@ -184,7 +184,11 @@ impl DeepMlp {
     ///
     /// - input: `[batch, d_input]`
     /// - logits: `[batch, n_classes]`; stack outputs and gates: `[batch, d_hidden]`
-    pub fn forward_with_gates(&self, x: Tensor<2>, lesion: Option<usize>) -> (Tensor<2>, StackOutput<2>) {
+    pub fn forward_with_gates(
+        &self,
+        x: Tensor<2>,
+        lesion: Option<usize>,
+    ) -> (Tensor<2>, StackOutput<2>) {
         let z = self.input.forward(x);
         let out = match &self.body {
             MlpBody::Plain(s) => s.forward_with_gates(z, lesion),
@@ -214,9 +218,12 @@ mod tests {
         // 784·50 + 50, nine highway layers of 2·(50·50 + 50), 50·10 + 10.
         assert_eq!(h.num_params(), 784 * 50 + 50 + 9 * 2 * (2500 + 50) + 510);
         let p = DeepMlpConfig::mnist_plain(10).init(&device);
-        assert_eq!(p.num_params(), 784 * 71 + 71 + 9 * (71 * 71 + 71) + 710 + 10);
+        assert_eq!(
+            p.num_params(),
+            784 * 71 + 71 + 9 * (71 * 71 + 71) + 710 + 10
+        );
         // Per stacked layer, about the same count (the paper's reason for 50 vs 71 units).
-        let per_h = 2 * (2500 + 50) as f64;
+        let per_h = (2 * (2500 + 50)) as f64;
         let per_p = (71 * 71 + 71) as f64;
         assert!((per_h / per_p - 1.0).abs() < 0.02);
     }

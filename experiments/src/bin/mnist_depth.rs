@@ -21,7 +21,7 @@ enum Preset {
     /// Depths 10 and 50, one run each with fixed hyper-parameters (lr 0.1, momentum 0.9,
     /// decay 0.9, ReLU, b_T = −3), 2 epochs: highway vs plain in about a minute.
     Quick,
-    /// Depths 10, 20, 50, 100; 5 random-search runs per cell; 4 epochs on all 60,000 examples.
+    /// Depths 10, 20, 50, 100; 3 random-search runs per cell; 3 epochs on all 60,000 examples.
     CpuStudy,
 }
 
@@ -112,8 +112,8 @@ fn main() -> anyhow::Result<()> {
         Some(Preset::CpuStudy) | None => StudyConfig {
             depths: vec![10, 20, 50, 100],
             kinds: vec![LayerKind::Plain, LayerKind::Highway],
-            runs: 5,
-            epochs: 4,
+            runs: 3,
+            epochs: 3,
             batch_size: 128,
             train_examples: 60_000,
             seed: args.seed,

@@ -1,0 +1,75 @@
+//! `data`: fetch, verify and describe the data sets.
+//!
+//! ```text
+//! cargo run -p experiments --bin data -- fetch mnist
+//! cargo run -p experiments --bin data -- check ptb
+//! cargo run -p experiments --bin data -- stats fashion-mnist
+//! ```
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use datasets::DatasetName;
+
+#[derive(Parser, Debug)]
+#[command(about = "Fetch, verify (checksums) and describe the highway-zoo data sets")]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+    /// Directory searched before the cache ($HIGHWAY_ZOO_DATA or ~/.cache/highway-zoo).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Find the files locally or download them, verifying checksums.
+    Fetch {
+        /// Data set names (mnist, fashion-mnist, cifar10, cifar100, cifar10-samples, ptb, wiki,
+        /// enwik8, text8); none = all.
+        names: Vec<DatasetName>,
+    },
+    /// Verify the checksums of the local files.
+    Check {
+        /// Data set names; none = all.
+        names: Vec<DatasetName>,
+    },
+    /// Print sizes, class counts or vocabulary size and token counts.
+    Stats {
+        /// Data set names; none = all.
+        names: Vec<DatasetName>,
+    },
+}
+
+fn main() {
+    let args = Args::parse();
+    let dir = args.data_dir.as_deref();
+    let (names, action) = match &args.command {
+        Command::Fetch { names } => (names, "fetch"),
+        Command::Check { names } => (names, "check"),
+        Command::Stats { names } => (names, "stats"),
+    };
+    let names: Vec<DatasetName> = if names.is_empty() {
+        DatasetName::ALL.to_vec()
+    } else {
+        names.clone()
+    };
+    let mut failed = 0;
+    for name in names {
+        let result = match action {
+            "fetch" => name.fetch(dir).map(|p| format!("{name}: {}", p.display())),
+            "check" => name.check(dir).map(|r| r.to_string()),
+            _ => name.stats(dir).map(|s| s.to_string()),
+        };
+        match result {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{name}: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
