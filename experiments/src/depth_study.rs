@@ -67,13 +67,14 @@ pub struct Hyper {
 }
 
 impl Hyper {
-    /// A draw from the search space: `lr = 10^U(−3, −0.5)`, `momentum = 1 − 10^U(−2, −0.3)`
-    /// (≈ 0.5–0.99), `decay = U(0.85, 1)`, ReLU or tanh, `b_T = U(−10, −1)`.
+    /// A draw from the search space: `lr = 10^U(−2.5, −0.5)`, `momentum = 1 − 10^U(−2, −0.7)`
+    /// (≈ 0.8–0.99), `decay = U(0.85, 1)`, ReLU or tanh, `b_T = U(−10, −1)` (the papers give the
+    /// searched quantities and the `b_T` range, not the other bounds).
     pub fn sample(rng: &mut SplitMix64) -> Self {
         let mut u = || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         Self {
-            lr: 10f64.powf(-3.0 + 2.5 * u()),
-            momentum: 1.0 - 10f64.powf(-2.0 + 1.7 * u()),
+            lr: 10f64.powf(-2.5 + 2.0 * u()),
+            momentum: 1.0 - 10f64.powf(-2.0 + 1.3 * u()),
             decay: 0.85 + 0.15 * u(),
             activation: if u() < 0.5 { Act::Relu } else { Act::Tanh },
             transform_bias: -1.0 - 9.0 * u(),

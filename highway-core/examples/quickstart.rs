@@ -28,7 +28,8 @@ impl Net {
     }
 
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.output.forward(self.body.forward(self.input.forward(x)))
+        self.output
+            .forward(self.body.forward(self.input.forward(x)))
     }
 }
 

@@ -48,8 +48,9 @@ pub struct ConvHighwayConfig {
     /// authors' code.
     #[config(default = "Initializer::XavierUniform { gain: 1.0 }")]
     pub initializer: Initializer,
-    /// Compute `H`, `T` (and `C`) with one convolution of 2·d (3·d) output channels.
-    #[config(default = true)]
+    /// Compute `H`, `T` (and `C`) with one convolution of 2·d (3·d) output channels; same
+    /// result (the kernels are concatenated at each call; no faster on Burn's CPU backends).
+    #[config(default = false)]
     pub fused: bool,
 }
 
@@ -236,6 +237,7 @@ mod tests {
         let device = device();
         for (carry, kernel) in [(CarryMode::Coupled, 3), (CarryMode::Free, 5)] {
             let fused = ConvHighwayConfig::new(4)
+                .with_fused(true)
                 .with_kernel_size(kernel)
                 .with_carry(carry)
                 .init(&device);

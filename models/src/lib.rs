@@ -6,7 +6,14 @@
 //!
 //! - [`DeepMlp`]: the fully connected plain/highway nets of the depth study, *Training Very Deep
 //!   Networks* (arXiv:1507.06228) s3.1, Figure 1.
+//! - [`MnistConvNet`]: the 10-layer convolutional highway net of Table 1 (widths 16 and 32).
 
+pub mod lstm_lm;
 pub mod mlp;
+pub mod mnist_conv;
+pub mod rhn_lm;
 
+pub use lstm_lm::{LstmLm, LstmLmConfig};
 pub use mlp::{DeepMlp, DeepMlpConfig, LayerKind, MlpBody};
+pub use mnist_conv::{ConvStage, MnistConvNet, MnistConvNetConfig};
+pub use rhn_lm::{DEFERRED_MIN_HIDDEN, RecurrentLm, RhnLm, RhnLmConfig};

@@ -60,7 +60,7 @@ pub struct DeepMlpConfig {
     #[config(default = "Initializer::XavierUniform { gain: 1.0 }")]
     pub initializer: Initializer,
     /// Fused `H`/`T` matrix products in highway layers.
-    #[config(default = true)]
+    #[config(default = false)]
     pub fused: bool,
 }
 

@@ -1,31 +1,50 @@
-//! One training step (forward, backward, Adam) of the 50-layer, 71-unit dense highway MLP of
-//! the issue tracker's benchmark, batch 128, on random data: fused vs unfused `H`/`T`, on every
-//! CPU backend compiled in (`--features ndarray` adds ndarray beside flex).
+//! Training-step throughput (forward, backward, optimiser) on random data, fused vs unfused
+//! `H`/`T`, on every CPU backend compiled in (`--features ndarray` adds ndarray beside flex).
 //!
-//! The model matches the PyTorch peer `../shared/peers/highway_torch.py mlp --depth 50 --width
-//! 71 --optim adam`: `784 → Linear(71) → 50 highway layers → Linear(10)`.
+//! - `--model mlp` (default): the 50-layer, 71-unit dense highway MLP, batch 128, Adam; the same
+//!   model as the PyTorch peer `../shared/peers/highway_torch.py mlp --depth 50 --width 71
+//!   --optim adam`: `784 → Linear(71) → 50 highway layers → Linear(10)`.
+//! - `--model conv`: the peer's conv stack, `highway_torch.py conv` (3×3 conv 3 → C, D conv
+//!   highway layers, global average pooling, Linear(10)) on 32×32×3 inputs, batch 64, SGD
+//!   momentum 0.9; `--depth 9 --width 32` is the peer's default.
+//! - `--model mnist-conv`: the Table 1 net (`models::MnistConvNet`, width `--width`), batch 100,
+//!   Nesterov SGD, as `mnist-conv` trains it.
 //!
 //! ```text
 //! cargo run --release -p experiments --features ndarray --bin bench-highway
+//! cargo run --release -p experiments --features ndarray --bin bench-highway -- --model conv --depth 9 --width 32 --batch 64
 //! ```
 
 use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Int, Tensor};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use experiments::backend::parse_device;
 use experiments::bench::{Timing, peak_memory_mib, time_steps};
-use highway_core::{HighwayConfig, HighwayStack};
+use experiments::train::OptimizerConfig;
+use highway_core::{ConvHighwayConfig, ConvHighwayStack, HighwayConfig, HighwayStack};
+use models::{MnistConvNet, MnistConvNetConfig};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Model {
+    Mlp,
+    Conv,
+    MnistConv,
+}
 
 #[derive(Parser, Debug)]
-#[command(about = "Time training steps of the 50x71 highway MLP (fused vs unfused, per backend)")]
+#[command(about = "Time training steps of highway nets (fused vs unfused, per CPU backend)")]
 struct Args {
-    /// Highway layers.
+    /// Which workload.
+    #[arg(long, value_enum, default_value = "mlp")]
+    model: Model,
+    /// Highway layers (mlp, conv).
     #[arg(long, default_value_t = 50)]
     depth: usize,
-    /// Units per layer.
+    /// Units or channels per layer.
     #[arg(long, default_value_t = 71)]
     width: usize,
     /// Batch size.
@@ -52,33 +71,108 @@ struct Mlp {
     output: Linear,
 }
 
-impl Mlp {
+#[derive(Module, Debug)]
+struct ConvNet {
+    input: Conv2d,
+    stack: ConvHighwayStack,
+    output: Linear,
+}
+
+#[derive(Module, Debug)]
+enum Net {
+    Mlp(Mlp),
+    Conv(ConvNet),
+    MnistConv(MnistConvNet),
+}
+
+impl Net {
     fn new(args: &Args, fused: bool, device: &Device) -> Self {
-        Self {
-            input: LinearConfig::new(784, args.width).init(device),
-            stack: HighwayConfig::new(args.width)
-                .with_fused(fused)
-                .init_stack(args.depth, device),
-            output: LinearConfig::new(args.width, 10).init(device),
+        match args.model {
+            Model::Mlp => Net::Mlp(Mlp {
+                input: LinearConfig::new(784, args.width).init(device),
+                stack: HighwayConfig::new(args.width)
+                    .with_fused(fused)
+                    .init_stack(args.depth, device),
+                output: LinearConfig::new(args.width, 10).init(device),
+            }),
+            Model::Conv => Net::Conv(ConvNet {
+                input: Conv2dConfig::new([3, args.width], [3, 3])
+                    .with_padding(PaddingConfig2d::Same)
+                    .init(device),
+                stack: ConvHighwayConfig::new(args.width)
+                    .with_fused(fused)
+                    .init_stack(args.depth, device),
+                output: LinearConfig::new(args.width, 10).init(device),
+            }),
+            Model::MnistConv => {
+                let mut net = MnistConvNetConfig::new(args.width).init(device);
+                for stage in &mut net.stages {
+                    if let models::ConvStage::Highway(s) = stage {
+                        for l in &mut s.layers {
+                            l.fused = fused;
+                        }
+                    }
+                }
+                Net::MnistConv(net)
+            }
         }
     }
 
-    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.output
-            .forward(self.stack.forward(self.input.forward(x)))
+    fn input(&self, args: &Args, device: &Device) -> Tensor<4> {
+        let shape = match self {
+            Net::Mlp(_) => [args.batch, 1, 1, 784],
+            Net::Conv(_) => [args.batch, 3, 32, 32],
+            Net::MnistConv(_) => [args.batch, 1, 28, 28],
+        };
+        Tensor::random(shape, Distribution::Default, device)
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            Net::Mlp(m) => {
+                let x = x.flatten::<2>(1, 3);
+                m.output.forward(m.stack.forward(m.input.forward(x)))
+            }
+            Net::Conv(m) => {
+                let z = m.stack.forward(m.input.forward(x));
+                m.output
+                    .forward(z.mean_dim(3).mean_dim(2).flatten::<2>(1, 3))
+            }
+            Net::MnistConv(m) => m.forward(x),
+        }
+    }
+}
+
+fn optimizer(model: Model) -> ModuleOptimizer {
+    match model {
+        // The peer's `--optim adam`.
+        Model::Mlp => AdamConfig::new().init(),
+        Model::Conv => OptimizerConfig::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 0.0,
+        }
+        .init(),
+        Model::MnistConv => OptimizerConfig::Sgd {
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 1e-3,
+        }
+        .init(),
     }
 }
 
 fn bench(args: &Args, device_name: &str, fused: bool) -> anyhow::Result<Timing> {
     let device = parse_device(Some(device_name))?.autodiff();
     device.seed(0);
-    let mut model = Some(Mlp::new(args, fused, &device));
-    let mut optim = AdamConfig::new().init();
-    let x = Tensor::<2>::random([args.batch, 784], Distribution::Default, &device);
+    let mut model = Some(Net::new(args, fused, &device));
+    let mut optim = optimizer(args.model);
+    let x = model.as_ref().expect("model").input(args, &device);
     let y = Tensor::<1, Int>::random([args.batch], Distribution::Uniform(0.0, 10.0), &device);
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let name = format!(
-        "{device_name} {} depth {} width {} batch {}",
+        "{:?} {device_name} {} depth {} width {} batch {}",
+        args.model,
         if fused { "fused" } else { "unfused" },
         args.depth,
         args.width,
@@ -109,36 +203,24 @@ fn main() -> anyhow::Result<()> {
     };
     let mut rows = Vec::new();
     for device in &devices {
+        let mut pair = Vec::new();
         for fused in [true, false] {
             let t = bench(&args, device, fused)?;
             println!(
-                "{:<45} {:8.2} steps/s  {:9.0} samples/s  (median {:.2} ms over {} steps)",
+                "{:<55} {:8.2} steps/s  {:9.0} samples/s  (median {:.2} ms over {} steps)",
                 t.name,
                 t.steps_per_s,
                 t.steps_per_s * args.batch as f64,
                 t.median_s * 1e3,
                 t.steps
             );
+            pair.push(t.steps_per_s);
             rows.push(t);
         }
-    }
-    for device in &devices {
-        let find = |fused: bool| {
-            rows.iter()
-                .find(|r| {
-                    r.name.starts_with(&format!(
-                        "{device} {}",
-                        if fused { "fused" } else { "unfused" }
-                    ))
-                })
-                .map(|r| r.steps_per_s)
-        };
-        if let (Some(f), Some(u)) = (find(true), find(false)) {
-            println!("{device}: fused / unfused = {:.2}x", f / u);
-        }
+        println!("{device}: fused / unfused = {:.2}x", pair[0] / pair[1]);
     }
     if let Some(mib) = peak_memory_mib() {
-        println!("peak resident memory: {mib:.0} MiB");
+        println!("peak resident memory of this process: {mib:.0} MiB");
     }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&rows)?)?;

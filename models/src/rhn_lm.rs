@@ -1,0 +1,727 @@
+//! Recurrent Highway Network language models (word and character level).
+//!
+//! Zilly, Srivastava, Koutník & Schmidhuber, *Recurrent Highway Networks* (arXiv:1607.03474),
+//! s5.2-5.3, and the authors' code (jzilly/RecurrentHighwayNetworks, `rhn.py`, `Model`):
+//!
+//! ```text
+//! e_t = E[w_t] ⊙ m_x[w_t]            embedding, word-type dropout x
+//! s^{[t]} = RHN(e_t ⊙ m_i, s^{[t−1]})   input dropout i, recurrent dropout h inside the RHN
+//! logits_t = (s^{[t]} ⊙ m_o) W + b      output dropout o; W = Eᵀ with tied embeddings
+//! ```
+//!
+//! Embedding size: the authors' code uses `in_size = vocab_size` when the vocabulary is smaller
+//! than the hidden size and the embeddings are untied (the character models), else
+//! `hidden_size`; [`RhnLmConfig::d_embed`] follows the same rule unless set explicitly. With it
+//! the parameter counts of the presets match the figures the paper quotes (23M for `ptb_sota`,
+//! 46M for enwik8, 45M for text8).
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::{Embedding, EmbeddingConfig, Initializer};
+use burn::tensor::module::linear;
+use burn::tensor::{Device, Gradients, Int, Tensor};
+use rhn::{
+    CarryMode, Rhn, RhnConfig, RhnMasks, RhnOutput, RhnState, RhnTape, VariationalDropoutConfig,
+};
+
+/// Hidden size from which [`RecurrentLm::forward_train`] of an [`RhnLm`] defers the recurrent
+/// weight gradients. Measured on 2 CPU cores (batch 20, BPTT 35): `ptb_sota` (830 units)
+/// 3.2-3.6 s per step deferred vs 4.2-4.8 s plain; `ptb_small` (256 units) 0.59-0.69 s
+/// deferred vs 0.50-0.57 s plain.
+pub const DEFERRED_MIN_HIDDEN: usize = 512;
+
+/// What a truncated-BPTT training loop needs from a recurrent language model; implemented by
+/// [`RhnLm`] and [`LstmLm`](crate::LstmLm) so the same loop drives both.
+///
+/// One training step:
+///
+/// ```text
+/// let masks = model.sample_masks(batch, &device);            // once per window
+/// let (logits, next, tape) = model.forward_train(inputs, state, Some(&masks));
+/// let grads = model.backward_lm(loss(logits, targets), tape); // backward + deferred work
+/// model = optim.step(lr, model, GradientsParams::from_grads(grads, &model));
+/// state = Some(M::detach_state(next));
+/// ```
+///
+/// (`forward_lm` + `loss.backward()` gives the same gradients, more slowly for the RHN.)
+pub trait RecurrentLm {
+    /// The recurrent state carried across windows.
+    type State: Clone;
+
+    /// Work a training forward leaves for [`RecurrentLm::backward_lm`] ([`RhnTape`] for the
+    /// RHN, nothing for the LSTM).
+    type Tape;
+
+    /// Logits for every position from `state` (`None`: zeros); `masks` as drawn by
+    /// [`RecurrentLm::sample_masks`], `None` at evaluation.
+    ///
+    /// # Shapes
+    ///
+    /// - `tokens`: `[batch, seq]`
+    /// - logits: `[batch, seq, vocab]`
+    fn forward_lm(
+        &self,
+        tokens: Tensor<2, Int>,
+        state: Option<Self::State>,
+        masks: Option<&RhnMasks>,
+    ) -> (Tensor<3>, Self::State);
+
+    /// The training forward: the same logits as [`RecurrentLm::forward_lm`], with part of the
+    /// gradient work possibly deferred to [`RecurrentLm::backward_lm`].
+    fn forward_train(
+        &self,
+        tokens: Tensor<2, Int>,
+        state: Option<Self::State>,
+        masks: Option<&RhnMasks>,
+    ) -> (Tensor<3>, Self::State, Self::Tape);
+
+    /// `loss.backward()` followed by the deferred gradient work of `tape`: the gradients of every
+    /// parameter, ready for `GradientsParams::from_grads`.
+    fn backward_lm(&self, loss: Tensor<1>, tape: Self::Tape) -> Gradients;
+
+    /// The state cut from the autodiff graph, for the next window.
+    fn detach_state(state: Self::State) -> Self::State;
+
+    /// Draws the variational dropout masks of one window with the model's probabilities.
+    fn sample_masks(&self, batch: usize, device: &Device) -> RhnMasks;
+
+    /// Vocabulary size.
+    fn vocab_size(&self) -> usize;
+}
+
+/// Configuration of an [`RhnLm`]; the named presets reproduce the paper's models.
+#[derive(Config, Debug)]
+pub struct RhnLmConfig {
+    /// Vocabulary size (10 000 for PTB, 205 for enwik8, 27 for text8).
+    pub vocab_size: usize,
+    /// RHN units.
+    pub d_hidden: usize,
+    /// Recurrence depth `L`.
+    pub depth: usize,
+    /// Embedding size; `None` follows the authors' rule (see [`RhnLmConfig::d_embed`]).
+    #[config(default = "None")]
+    pub embed_size: Option<usize>,
+    /// Tie the output projection to the embedding matrix: `W = Eᵀ` (requires
+    /// `d_embed == d_hidden`; the softmax bias stays separate).
+    #[config(default = false)]
+    pub tied_embeddings: bool,
+    /// Initial transform-gate bias `b_T` of every micro-layer (−2 PTB, −4 enwik8/text8).
+    #[config(default = -2.0)]
+    pub transform_bias: f64,
+    /// Coupled (the paper) or free carry gate.
+    #[config(default = "CarryMode::Coupled")]
+    pub carry: CarryMode,
+    /// Initialiser of every weight (embedding, RHN, softmax) and of `b_H`, softmax `b`: the
+    /// authors' uniform ±0.04.
+    #[config(default = "Initializer::Uniform { min: -0.04, max: 0.04 }")]
+    pub initializer: Initializer,
+    /// Fused `H`/`T` matrix products in the RHN.
+    #[config(default = true)]
+    pub fused: bool,
+    /// Variational dropout probabilities (x, i, h, o).
+    #[config(default = "VariationalDropoutConfig::new()")]
+    pub dropout: VariationalDropoutConfig,
+}
+
+impl RhnLmConfig {
+    fn ptb(depth: usize, d_hidden: usize) -> Self {
+        Self::new(10_000, d_hidden, depth).with_dropout(VariationalDropoutConfig::ptb_sota())
+    }
+
+    /// The official `ptb_sota`: depth 10, 830 units, tied embeddings, 23M parameters, `b_T` −2,
+    /// dropout x/i/h/o 0.25/0.75/0.25/0.75. Paper: valid 67.9, test 65.4 perplexity (batch-1
+    /// evaluation; 68.3/66.0 in the code README's table).
+    pub fn ptb_sota() -> Self {
+        Self::ptb(10, 830).with_tied_embeddings(true)
+    }
+
+    /// PTB table row, depth 1, 1275 units, untied: valid 92.4, test 89.2.
+    pub fn ptb_depth1_1275() -> Self {
+        Self::ptb(1, 1275)
+    }
+
+    /// PTB table row, depth 5, 1000 units, untied: valid 72.0, test 69.8 (tied: 69.7/67.7; with
+    /// MC dropout, tied: test 64.4).
+    pub fn ptb_depth5_1000() -> Self {
+        Self::ptb(5, 1000)
+    }
+
+    /// PTB table row, depth 8, 890 units, untied: valid 71.2, test 68.5 (tied: 68.2/66.1).
+    pub fn ptb_depth8_890() -> Self {
+        Self::ptb(8, 890)
+    }
+
+    /// PTB table row, depth 10, 830 units, untied: valid 71.3, test 68.3 (tied: 68.3/66.0; the
+    /// tied model is [`RhnLmConfig::ptb_sota`]).
+    pub fn ptb_depth10_830() -> Self {
+        Self::ptb(10, 830)
+    }
+
+    /// enwik8: depth 10, 1500 units, untied, `b_T` −4, dropout 0.10/0.40/0.10/0.40, 205
+    /// symbols, 46M parameters: 1.27 BPC (depth 10/1000 units, 21M: 1.30; depth 5/1500, 23M:
+    /// 1.31).
+    pub fn enwik8_sota() -> Self {
+        Self::new(205, 1500, 10)
+            .with_transform_bias(-4.0)
+            .with_dropout(VariationalDropoutConfig::char_sota())
+    }
+
+    /// text8: depth 10, 1500 units, untied, `b_T` −4, dropout 0.10/0.40/0.10/0.40, 27 symbols,
+    /// 45M parameters: 1.27 BPC (depth 10/1000 units, 20M: 1.29).
+    pub fn text8_sota() -> Self {
+        Self::enwik8_sota().with_vocab_size(27)
+    }
+
+    /// A small word-level model for a 2-core CPU (not in the paper): depth 4, 256 units, tied
+    /// (about 3.2M parameters, 2.6M of them the embedding), `ptb_sota` dropout scaled by 0.4
+    /// (x/i/h/o 0.10/0.30/0.10/0.30) for short training runs.
+    pub fn ptb_small() -> Self {
+        Self::ptb(4, 256)
+            .with_tied_embeddings(true)
+            .with_dropout(VariationalDropoutConfig::ptb_sota().scaled(0.4))
+    }
+
+    /// A small character-level model for a 2-core CPU (not in the paper): depth 4, 256 units,
+    /// untied, embedding size = vocabulary (the authors' rule), char dropout halved
+    /// (0.05/0.20/0.05/0.20), `b_T` −2. The vocabulary defaults to enwik8's 205; set the data's
+    /// with [`with_vocab_size`](Self::with_vocab_size).
+    pub fn char_small() -> Self {
+        Self::new(205, 256, 4).with_dropout(VariationalDropoutConfig::char_sota().scaled(0.5))
+    }
+
+    /// The same configuration for another vocabulary (e.g. the data's character set).
+    pub fn with_vocab_size(mut self, vocab_size: usize) -> Self {
+        self.vocab_size = vocab_size;
+        self
+    }
+
+    /// The embedding size: [`embed_size`](Self::embed_size) if set, else (authors' code)
+    /// `vocab_size` when `vocab_size < d_hidden` and the embeddings are untied, else `d_hidden`.
+    pub fn d_embed(&self) -> usize {
+        self.embed_size.unwrap_or(
+            if self.vocab_size < self.d_hidden && !self.tied_embeddings {
+                self.vocab_size
+            } else {
+                self.d_hidden
+            },
+        )
+    }
+
+    /// The configuration of the RHN layer.
+    pub fn rhn(&self) -> RhnConfig {
+        RhnConfig::new(self.d_embed(), self.d_hidden, self.depth)
+            .with_carry(self.carry)
+            .with_transform_bias(self.transform_bias)
+            .with_initializer(self.initializer.clone())
+            .with_fused(self.fused)
+    }
+
+    /// Number of parameters, without allocating: embedding `V·e`, the RHN, and the softmax
+    /// (`V` biases when tied, `d·V + V` untied).
+    pub fn num_params(&self) -> usize {
+        let v = self.vocab_size;
+        let softmax = if self.tied_embeddings {
+            v
+        } else {
+            self.d_hidden * v + v
+        };
+        v * self.d_embed() + self.rhn().num_params() + softmax
+    }
+
+    /// Checks the sizes, the tying constraint and the dropout probabilities.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.vocab_size == 0 {
+            return Err("RhnLmConfig: vocab_size must be at least 1".into());
+        }
+        if self.tied_embeddings && self.d_embed() != self.d_hidden {
+            return Err(format!(
+                "RhnLmConfig: tied embeddings need d_embed ({}) == d_hidden ({})",
+                self.d_embed(),
+                self.d_hidden
+            ));
+        }
+        self.rhn().validate()?;
+        self.dropout.validate()
+    }
+
+    /// Initialises the model.
+    ///
+    /// # Panics
+    ///
+    /// If [`RhnLmConfig::validate`] fails.
+    pub fn init(&self, device: &Device) -> RhnLm {
+        if let Err(e) = self.validate() {
+            panic!("{e}");
+        }
+        let v = self.vocab_size;
+        let embedding = EmbeddingConfig::new(v, self.d_embed())
+            .with_initializer(self.initializer.clone())
+            .init(device);
+        let softmax_w = (!self.tied_embeddings).then(|| {
+            self.initializer
+                .init_with([self.d_hidden, v], Some(self.d_hidden), Some(v), device)
+        });
+        let softmax_b = self
+            .initializer
+            .init_with([v], Some(self.d_hidden), Some(v), device);
+        RhnLm {
+            embedding,
+            rhn: self.rhn().init(device),
+            softmax_w,
+            softmax_b,
+            dropout: self.dropout.clone(),
+        }
+    }
+}
+
+/// An RHN language model: embedding → RHN → softmax layer, with variational dropout.
+///
+/// Should be created with [`RhnLmConfig`].
+#[derive(Module, Debug)]
+pub struct RhnLm {
+    /// The embedding `E` `[vocab, d_embed]`.
+    pub embedding: Embedding,
+    /// The recurrent highway layer.
+    pub rhn: Rhn,
+    /// The softmax weights `[d_hidden, vocab]` (`None` when tied: `Eᵀ` is used).
+    pub softmax_w: Option<Param<Tensor<2>>>,
+    /// The softmax bias `[vocab]`.
+    pub softmax_b: Param<Tensor<1>>,
+    /// The dropout probabilities [`RhnLm::sample_masks`] uses.
+    #[module(skip)]
+    pub dropout: VariationalDropoutConfig,
+}
+
+impl RhnLm {
+    /// Logits for every position, from `state` (`None`: zeros).
+    ///
+    /// `masks`: the window's masks ([`RhnLm::sample_masks`]; all four are applied), `None` at
+    /// evaluation.
+    ///
+    /// # Shapes
+    ///
+    /// - `tokens`: `[batch, seq]`, `state.s`: `[batch, d_hidden]`
+    /// - logits: `[batch, seq, vocab]`
+    pub fn forward(
+        &self,
+        tokens: Tensor<2, Int>,
+        state: Option<RhnState>,
+        masks: Option<&RhnMasks>,
+    ) -> (Tensor<3>, RhnState) {
+        let x = self.embed(tokens, masks);
+        let (y, state) = self.rhn.forward(x, state, masks);
+        (self.logits(y, masks), state)
+    }
+
+    /// [`RhnLm::forward`] for training, with the recurrent-weight gradients deferred to
+    /// [`RhnTape::complete`] (see [`Rhn::forward_deferred`]: same gradients, faster on a CPU).
+    /// After `let mut grads = loss.backward()`, call [`RhnLm::complete_gradients`].
+    ///
+    /// # Shapes
+    ///
+    /// - `tokens`: `[batch, seq]`
+    /// - logits: `[batch, seq, vocab]`
+    pub fn forward_deferred(
+        &self,
+        tokens: Tensor<2, Int>,
+        state: Option<RhnState>,
+        masks: Option<&RhnMasks>,
+    ) -> (Tensor<3>, RhnState, RhnTape) {
+        let x = self.embed(tokens, masks);
+        let (y, state, tape) = self.rhn.forward_deferred(x, state, masks);
+        (self.logits(y, masks), state, tape)
+    }
+
+    /// Adds the gradients deferred by [`RhnLm::forward_deferred`] to `grads`.
+    pub fn complete_gradients(&self, grads: &mut Gradients, tape: RhnTape) {
+        tape.complete(&self.rhn, grads);
+    }
+
+    /// [`RhnLm::forward`] with the RHN's transform-gate activity and an optional micro-layer
+    /// lesion (see [`Rhn::forward_with_gates`]). The returned [`RhnOutput::output`] is the RHN
+    /// output before output dropout.
+    ///
+    /// # Shapes
+    ///
+    /// - `tokens`: `[batch, seq]`
+    /// - logits: `[batch, seq, vocab]`; gates: `[batch, seq, depth]`
+    pub fn forward_with_gates(
+        &self,
+        tokens: Tensor<2, Int>,
+        state: Option<RhnState>,
+        masks: Option<&RhnMasks>,
+        lesion: Option<usize>,
+    ) -> (Tensor<3>, RhnOutput) {
+        let x = self.embed(tokens, masks);
+        let out = self.rhn.forward_with_gates(x, state, masks, lesion);
+        (self.logits(out.output.clone(), masks), out)
+    }
+
+    /// Embedding lookup with word-type (x) dropout.
+    ///
+    /// # Shapes
+    ///
+    /// - `tokens`: `[batch, seq]`
+    /// - output: `[batch, seq, d_embed]`
+    pub fn embed(&self, tokens: Tensor<2, Int>, masks: Option<&RhnMasks>) -> Tensor<3> {
+        let x = self.embedding.forward(tokens.clone());
+        match masks {
+            Some(m) => m.apply_embedding(x, tokens),
+            None => x,
+        }
+    }
+
+    /// Output dropout and the softmax layer (one matrix product over all positions).
+    ///
+    /// # Shapes
+    ///
+    /// - `y`: `[batch, seq, d_hidden]`
+    /// - output: `[batch, seq, vocab]`
+    pub fn logits(&self, y: Tensor<3>, masks: Option<&RhnMasks>) -> Tensor<3> {
+        let y = match masks {
+            Some(m) => m.apply_output(y),
+            None => y,
+        };
+        let [batch, seq, d] = y.dims();
+        let w = self.softmax_weight();
+        let vocab = w.dims()[1];
+        linear(y.reshape([batch * seq, d]), w, Some(self.softmax_b.val()))
+            .reshape([batch, seq, vocab])
+    }
+
+    /// The softmax weights in use: `softmax_w`, or `Eᵀ` when tied.
+    ///
+    /// # Shapes
+    ///
+    /// - output: `[d_hidden, vocab]`
+    pub fn softmax_weight(&self) -> Tensor<2> {
+        match &self.softmax_w {
+            Some(w) => w.val(),
+            None => self.embedding.weight.val().transpose(),
+        }
+    }
+
+    /// Draws the window's variational dropout masks with the configured probabilities.
+    pub fn sample_masks(&self, batch: usize, device: &Device) -> RhnMasks {
+        RhnMasks::sample(
+            &self.dropout,
+            batch,
+            Some(self.vocab_size()),
+            self.rhn.d_input(),
+            self.rhn.d_hidden(),
+            device,
+        )
+    }
+
+    /// Vocabulary size.
+    pub fn vocab_size(&self) -> usize {
+        self.softmax_b.shape().dims::<1>()[0]
+    }
+
+    /// Whether the softmax weights are the embedding matrix.
+    pub fn is_tied(&self) -> bool {
+        self.softmax_w.is_none()
+    }
+}
+
+impl RecurrentLm for RhnLm {
+    type State = RhnState;
+    type Tape = RhnTape;
+
+    fn forward_lm(
+        &self,
+        tokens: Tensor<2, Int>,
+        state: Option<RhnState>,
+        masks: Option<&RhnMasks>,
+    ) -> (Tensor<3>, RhnState) {
+        self.forward(tokens, state, masks)
+    }
+
+    /// Deferred recurrent-weight gradients ([`RhnLm::forward_deferred`]) from
+    /// [`DEFERRED_MIN_HIDDEN`] units up, plain autodiff below (where the per-step weight
+    /// gradients are cheap and the deferred path measured ~15% slower).
+    fn forward_train(
+        &self,
+        tokens: Tensor<2, Int>,
+        state: Option<RhnState>,
+        masks: Option<&RhnMasks>,
+    ) -> (Tensor<3>, RhnState, RhnTape) {
+        if self.rhn.d_hidden() >= DEFERRED_MIN_HIDDEN {
+            self.forward_deferred(tokens, state, masks)
+        } else {
+            let (logits, state) = self.forward(tokens, state, masks);
+            (logits, state, RhnTape::default())
+        }
+    }
+
+    fn backward_lm(&self, loss: Tensor<1>, tape: RhnTape) -> Gradients {
+        let mut grads = loss.backward();
+        self.complete_gradients(&mut grads, tape);
+        grads
+    }
+
+    fn detach_state(state: RhnState) -> RhnState {
+        state.detach()
+    }
+
+    fn sample_masks(&self, batch: usize, device: &Device) -> RhnMasks {
+        RhnLm::sample_masks(self, batch, device)
+    }
+
+    fn vocab_size(&self) -> usize {
+        RhnLm::vocab_size(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    fn values<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
+        t.to_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    fn tokens(batch: usize, seq: usize, vocab: usize, device: &Device) -> Tensor<2, Int> {
+        Tensor::<2>::random(
+            [batch, seq],
+            Distribution::Uniform(0.0, vocab as f64),
+            device,
+        )
+        .int()
+        .clamp(0, vocab as i64 - 1)
+    }
+
+    fn tiny(tied: bool) -> RhnLmConfig {
+        RhnLmConfig::new(13, 6, 3)
+            .with_tied_embeddings(tied)
+            .with_initializer(Initializer::Uniform {
+                min: -0.5,
+                max: 0.5,
+            })
+            .with_dropout(VariationalDropoutConfig::ptb_sota())
+    }
+
+    #[test]
+    fn ptb_sota_has_about_23m_parameters() {
+        let config = RhnLmConfig::ptb_sota();
+        let n = config.num_params();
+        // 10000·830 embedding + 830·1660 input + 10·(830·1660 + 1660) + 10000 softmax bias.
+        println!("ptb_sota parameters: {n}");
+        assert_eq!(n, 8_300_000 + 1_377_800 + 13_794_600 + 10_000);
+        assert!((n as f64 / 23e6 - 1.0).abs() < 0.03, "{n}");
+        for (vocab, depth, d_hidden, paper) in [
+            (205, 10, 1500, 46e6),
+            (205, 10, 1000, 21e6),
+            (205, 5, 1500, 23e6),
+            (27, 10, 1500, 45e6),
+            (27, 10, 1000, 20e6),
+        ] {
+            let mut config = RhnLmConfig::enwik8_sota().with_vocab_size(vocab);
+            (config.depth, config.d_hidden) = (depth, d_hidden);
+            let n = config.num_params() as f64;
+            println!("{} x {}: {n}", config.depth, config.d_hidden);
+            assert!((n / paper - 1.0).abs() < 0.03, "{n} vs {paper}");
+        }
+    }
+
+    #[test]
+    fn presets_match_the_paper_configurations() {
+        let sota = RhnLmConfig::ptb_sota();
+        assert_eq!((sota.depth, sota.d_hidden, sota.d_embed()), (10, 830, 830));
+        assert!(sota.tied_embeddings && sota.dropout == VariationalDropoutConfig::ptb_sota());
+        assert_eq!(sota.transform_bias, -2.0);
+        for (config, depth, d) in [
+            (RhnLmConfig::ptb_depth1_1275(), 1, 1275),
+            (RhnLmConfig::ptb_depth5_1000(), 5, 1000),
+            (RhnLmConfig::ptb_depth8_890(), 8, 890),
+            (RhnLmConfig::ptb_depth10_830(), 10, 830),
+        ] {
+            assert_eq!(
+                (config.depth, config.d_hidden, config.d_embed()),
+                (depth, d, d)
+            );
+            assert!(!config.tied_embeddings);
+            assert!(config.with_tied_embeddings(true).validate().is_ok());
+        }
+        for (config, vocab) in [
+            (RhnLmConfig::enwik8_sota(), 205),
+            (RhnLmConfig::text8_sota(), 27),
+        ] {
+            assert_eq!((config.depth, config.d_hidden), (10, 1500));
+            assert_eq!((config.vocab_size, config.d_embed()), (vocab, vocab));
+            assert_eq!(config.transform_bias, -4.0);
+            assert!(!config.tied_embeddings);
+        }
+        for config in [RhnLmConfig::ptb_small(), RhnLmConfig::char_small()] {
+            assert!(config.validate().is_ok());
+            assert!((3..=5).contains(&config.depth) && config.d_hidden <= 256);
+        }
+        let err = RhnLmConfig::char_small()
+            .with_tied_embeddings(true)
+            .with_embed_size(Some(16))
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("tied"), "{err}");
+    }
+
+    #[test]
+    fn module_parameter_count_agrees_with_the_config() {
+        let device = Device::flex();
+        for config in [
+            tiny(true),
+            tiny(false),
+            RhnLmConfig::char_small().with_vocab_size(30),
+            RhnLmConfig::new(50, 8, 2).with_carry(CarryMode::Free),
+        ] {
+            let model = config.init(&device);
+            assert_eq!(model.num_params(), config.num_params());
+        }
+    }
+
+    #[test]
+    fn forward_shapes_and_tied_softmax() {
+        let device = Device::flex();
+        for tied in [true, false] {
+            let model = tiny(tied).init(&device);
+            assert_eq!(model.is_tied(), tied);
+            let x = tokens(2, 5, 13, &device);
+            let (logits, state) = model.forward(x.clone(), None, None);
+            assert_eq!(logits.dims(), [2, 5, 13]);
+            assert_eq!(state.s.dims(), [2, 6]);
+            // logits = y·W + b, with W = Eᵀ when tied.
+            let (y, _) = model.rhn.forward(model.embedding.forward(x), None, None);
+            let w = if tied {
+                model.embedding.weight.val().transpose()
+            } else {
+                model.softmax_w.as_ref().unwrap().val()
+            };
+            let expected = y.matmul(w.unsqueeze()) + model.softmax_b.val().unsqueeze();
+            let (a, b) = (values(&logits), values(&expected));
+            assert!(a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-5));
+        }
+    }
+
+    #[test]
+    fn masks_apply_evaluation_is_deterministic_and_state_carries() {
+        let device = Device::flex();
+        let model = tiny(true).init(&device);
+        let x = tokens(2, 6, 13, &device);
+        let (a, _) = model.forward(x.clone(), None, None);
+        let (b, _) = model.forward(x.clone(), None, None);
+        assert_eq!(values(&a), values(&b));
+        let masks = model.sample_masks(2, &device);
+        assert_eq!(masks.embedding.as_ref().unwrap().dims(), [2, 13]);
+        let (c, _) = model.forward(x.clone(), None, Some(&masks));
+        assert_ne!(values(&a), values(&c));
+        // Two windows with the carried state equal one long window (same masks).
+        let (full, _) = model.forward(x.clone(), None, Some(&masks));
+        let (first, state) = model.forward(x.clone().narrow(1, 0, 2), None, Some(&masks));
+        let (second, _) = model.forward(
+            x.narrow(1, 2, 4),
+            Some(<RhnLm as RecurrentLm>::detach_state(state)),
+            Some(&masks),
+        );
+        let joined = values(&Tensor::cat(vec![first, second], 1));
+        assert!(
+            joined
+                .iter()
+                .zip(values(&full))
+                .all(|(a, b)| (a - b).abs() < 1e-5)
+        );
+    }
+
+    #[test]
+    fn gates_and_lesion_through_the_language_model() {
+        let device = Device::flex();
+        let model = tiny(false).init(&device);
+        let x = tokens(1, 4, 13, &device);
+        let (logits, out) = model.forward_with_gates(x.clone(), None, None, Some(0));
+        assert_eq!(logits.dims(), [1, 4, 13]);
+        assert_eq!(values(&out.gates.per_micro_layer())[0], 0.0);
+    }
+
+    #[test]
+    fn gradients_reach_every_parameter_and_the_tied_embedding_twice() {
+        let device = Device::flex().autodiff();
+        let model = tiny(true).init(&device);
+        let masks = model.sample_masks(2, &device);
+        let (logits, _) = model.forward(tokens(2, 4, 13, &device), None, Some(&masks));
+        let grads = logits.sum().backward();
+        assert!(model.embedding.weight.val().grad(&grads).is_some());
+        assert!(model.softmax_b.val().grad(&grads).is_some());
+        assert!(
+            model.rhn.cell.layers[2]
+                .r_t
+                .weight
+                .val()
+                .grad(&grads)
+                .is_some()
+        );
+        // Tied: the embedding gradient includes the softmax part, so unused words get one too.
+        let g = values(&model.embedding.weight.val().grad(&grads).unwrap());
+        assert!(g.chunks(6).all(|row| row.iter().any(|v| *v != 0.0)));
+    }
+
+    #[test]
+    fn training_forward_gives_the_same_logits_and_gradients() {
+        let device = Device::flex().autodiff();
+        let model = tiny(true).init(&device);
+        let x = tokens(2, 4, 13, &device);
+        let masks = model.sample_masks(2, &device);
+        let (a, _) = model.forward(x.clone(), None, Some(&masks));
+        let plain = a.clone().sum().backward();
+        // Tiny models train without deferral through the trait; call the deferred path itself.
+        let (b, _, tape) = model.forward_deferred(x.clone(), None, Some(&masks));
+        assert!(!tape.is_empty());
+        let close =
+            |u: &[f32], v: &[f32], tol: f32| u.iter().zip(v).all(|(u, v)| (u - v).abs() < tol);
+        assert!(close(&values(&a), &values(&b), 1e-5));
+        let mut deferred = b.sum().backward();
+        model.complete_gradients(&mut deferred, tape);
+        let (c, _, tape) = model.forward_train(x, None, Some(&masks));
+        assert!(tape.is_empty());
+        let via_trait = model.backward_lm(c.sum(), tape);
+        for p in [
+            model.embedding.weight.val(),
+            model.rhn.cell.w_t.weight.val(),
+            model.rhn.cell.layers[1].r_t.weight.val(),
+            model.rhn.cell.layers[2].r_h.weight.val(),
+        ] {
+            let u = values(&p.grad(&plain).unwrap());
+            for other in [&deferred, &via_trait] {
+                let v = values(&p.grad(other).unwrap());
+                assert!(close(&u, &v, 1e-4), "{u:?} vs {v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn config_round_trips_through_json() {
+        let config = RhnLmConfig::ptb_sota().with_embed_size(Some(830));
+        let json = serde_json::to_string(&config).unwrap();
+        let back: RhnLmConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        assert_eq!(back.dropout, VariationalDropoutConfig::ptb_sota());
+        assert_eq!(back.num_params(), config.num_params());
+    }
+
+    #[test]
+    fn save_and_load_gives_the_same_outputs() {
+        let device = Device::flex();
+        let config = tiny(false);
+        let model = config.init(&device);
+        let dir = std::env::temp_dir().join(format!("models-rhn-lm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("rhn_lm.bpk");
+        model.clone().save_file(&path).unwrap();
+        let x = tokens(2, 3, 13, &device);
+        let before = values(&model.forward(x.clone(), None, None).0);
+        let fresh = config.init(&device);
+        assert_ne!(values(&fresh.forward(x.clone(), None, None).0), before);
+        let loaded = fresh.try_load_file(&path).unwrap();
+        assert_eq!(values(&loaded.forward(x, None, None).0), before);
+        assert_eq!(loaded.dropout, config.dropout);
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
