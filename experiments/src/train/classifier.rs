@@ -67,6 +67,19 @@ struct TrainState {
     history: Vec<EpochMetrics>,
 }
 
+/// Where the run can be resumed from, for error messages.
+fn last_good(run: &RunDir) -> String {
+    run.latest_checkpoint()
+        .map(|(e, d)| {
+            format!(
+                "the last good checkpoint (epoch {}) is {}",
+                e + 1,
+                d.display()
+            )
+        })
+        .unwrap_or_else(|| "no checkpoint was written yet".into())
+}
+
 /// Evaluates `model` (use `model.valid()`) on `data` in batches.
 pub fn evaluate<M: Classifier<D>, const D: usize>(
     model: &M,
@@ -170,20 +183,11 @@ pub fn fit_classifier<M: Classifier<D>, const D: usize>(
             let loss = loss_fn.forward(logits, y);
             let value = loss.clone().into_scalar::<f64>();
             if !value.is_finite() {
-                let kept = run
-                    .latest_checkpoint()
-                    .map(|(e, d)| {
-                        format!(
-                            "the last good checkpoint (epoch {}) is {}",
-                            e + 1,
-                            d.display()
-                        )
-                    })
-                    .unwrap_or_else(|| "no checkpoint was written yet".into());
                 bail!(
-                    "training loss is {value} at epoch {}, step {} (lr {lr}): stopping; {kept}",
+                    "training loss is {value} at epoch {}, step {} (lr {lr}): stopping; {}",
                     epoch + 1,
-                    step + 1
+                    step + 1,
+                    last_good(run)
                 );
             }
             loss_sum += value * chunk.len() as f64;
@@ -205,6 +209,15 @@ pub fn fit_classifier<M: Classifier<D>, const D: usize>(
             .iter()
             .map(|(name, data)| evaluate(&valid_model, *data, name, 1000, &eval_device))
             .collect();
+        if let Some(bad) = results.iter().find(|e| !e.loss.is_finite()) {
+            bail!(
+                "{} loss is {} after epoch {}: the weights diverged; stopping; {}",
+                bad.split,
+                bad.loss,
+                epoch + 1,
+                last_good(run)
+            );
+        }
         let metrics = EpochMetrics {
             epoch: epoch + 1,
             train_loss: loss_sum / seen as f64,
