@@ -152,6 +152,7 @@ impl LinePlot {
                     .configure_mesh()
                     .x_desc(self.x_label.as_str())
                     .y_desc(self.y_label.as_str())
+                    .y_label_formatter(&|v| format!("{v:.3}"))
                     .label_style(("sans-serif", 15))
                     .draw()
                     .map_err(err)?;

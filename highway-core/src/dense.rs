@@ -47,7 +47,7 @@ pub struct HighwayConfig {
     /// Compute `H`, `T` (and `C`) with one matrix product of width 2·d (3·d with a free carry)
     /// instead of two or three; same result. The weights stay separate and are concatenated at
     /// each call, which costs more than it saves on Burn's CPU backends at the papers' widths
-    /// (`bench-highway`: 0.87× on flex, 0.33× on ndarray at 50×71), hence off by default.
+    /// (`bench-highway` at 50×71: 0.95× on flex), hence off by default.
     #[config(default = false)]
     pub fused: bool,
 }
