@@ -9,6 +9,7 @@ pub mod backend;
 pub mod bench;
 pub mod data;
 pub mod depth_study;
+pub mod lm;
 pub mod mnist_conv;
 pub mod plot;
 pub mod train;
