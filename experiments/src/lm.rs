@@ -17,6 +17,110 @@ use serde::{Deserialize, Serialize};
 
 use crate::train::{LrSchedule, OptimizerConfig, Progress, RunDir};
 
+/// Command-line options shared by the language-model binaries (`ptb`, `charlm`); the
+/// defaults are the paper's PTB settings, which `charlm` overrides where the char setup differs.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LmArgs {
+    /// Epochs.
+    #[arg(long, default_value_t = 20)]
+    pub epochs: usize,
+    /// Batch size (PTB 20, char 128 in the paper).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// BPTT length (PTB 35, char 50 in the paper).
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    /// Learning rate on the loss summed over the window (0.2 in the paper).
+    #[arg(long, default_value_t = 0.2)]
+    pub lr: f64,
+    /// lr = lr0 / decay^max(epoch − decay_start, 0) (PTB 1.02 after 19, char 1.03 after 5).
+    #[arg(long)]
+    pub decay: Option<f64>,
+    /// First epoch (0-based) of the decay.
+    #[arg(long)]
+    pub decay_start: Option<usize>,
+    /// Global gradient-norm clip (0 = off).
+    #[arg(long, default_value_t = 10.0)]
+    pub clip_norm: f64,
+    /// L2 weight decay (1e-7 in the paper).
+    #[arg(long, default_value_t = 1e-7)]
+    pub weight_decay: f64,
+    /// Windows per epoch (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pub max_windows: usize,
+    /// Seed of the weights and the dropout masks.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl LmArgs {
+    /// The training config, with `(batch, seq_len, decay, decay_start)` defaults for what the
+    /// flags leave unset.
+    pub fn train_config(&self, defaults: (usize, usize, f64, usize)) -> LmTrainConfig {
+        LmTrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch_size.unwrap_or(defaults.0),
+            seq_len: self.seq_len.unwrap_or(defaults.1),
+            lr: self.lr,
+            schedule: LrSchedule::InverseDecay {
+                decay: self.decay.unwrap_or(defaults.2),
+                start: self.decay_start.unwrap_or(defaults.3),
+            },
+            optimizer: OptimizerConfig::Sgd {
+                momentum: 0.0,
+                nesterov: false,
+                weight_decay: self.weight_decay,
+            },
+            clip_norm: self.clip_norm,
+            max_windows: self.max_windows,
+            seed: self.seed,
+        }
+    }
+}
+
+/// The result of [`train_and_test`].
+#[derive(Debug, Clone)]
+pub struct LmOutcome {
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// Per-epoch metrics.
+    pub history: Vec<LmEpoch>,
+    /// Mean per-token test loss (nats).
+    pub test_loss: f64,
+    /// Wall-clock seconds.
+    pub wall_time_s: f64,
+}
+
+/// Writes `config.json` (`model_config` and `config`), trains (resuming from `run`), and
+/// evaluates on `test`: the whole job of a language-model binary, for any [`RecurrentLm`].
+#[allow(clippy::too_many_arguments)]
+pub fn train_and_test<M: RecurrentLm + Module + Clone>(
+    model: M,
+    model_config: &impl Serialize,
+    data: (&Bptt, &Bptt, &Bptt),
+    config: &LmTrainConfig,
+    run: &RunDir,
+    progress: &mut Progress,
+    device: &Device,
+) -> anyhow::Result<LmOutcome> {
+    run.write_json(
+        "config.json",
+        &serde_json::json!({ "model": model_config, "train": config }),
+    )?;
+    let parameters = model.num_params();
+    progress.message(&format!("{parameters} parameters"));
+    let start = Instant::now();
+    let (train, valid, test) = data;
+    let (model, history) = fit_lm(model, train, valid, config, run, true, progress, device)?;
+    let test_loss = evaluate_lm(&model.valid(), test, &device.clone().without_autodiff());
+    Ok(LmOutcome {
+        parameters,
+        history,
+        test_loss,
+        wall_time_s: start.elapsed().as_secs_f64(),
+    })
+}
+
 /// How a language model is trained (stored in `config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LmTrainConfig {

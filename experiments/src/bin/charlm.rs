@@ -10,12 +10,11 @@
 
 use std::path::PathBuf;
 
-use burn::module::Module;
 use clap::{Parser, ValueEnum};
 use datasets::{CharCorpus, CharFilter, CharSplit};
 use experiments::backend::DeviceArgs;
-use experiments::lm::{LmTrainConfig, evaluate_lm, fit_lm};
-use experiments::train::{LrSchedule, OptimizerConfig, Progress, RunDir, git_commit};
+use experiments::lm::{LmArgs, train_and_test};
+use experiments::train::{Progress, RunDir, git_commit};
 use models::RhnLmConfig;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -50,31 +49,8 @@ struct Args {
     file: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "small")]
     preset: Preset,
-    #[arg(long, default_value_t = 5)]
-    epochs: usize,
-    /// Batch (128 in the paper).
-    #[arg(long, default_value_t = 128)]
-    batch_size: usize,
-    /// BPTT length (50 in the paper).
-    #[arg(long, default_value_t = 50)]
-    seq_len: usize,
-    /// Learning rate on the loss summed over the window (0.2 in the paper).
-    #[arg(long, default_value_t = 0.2)]
-    lr: f64,
-    /// lr = lr0 / decay^max(epoch − decay_start, 0) (1.03 after 5 in the paper).
-    #[arg(long, default_value_t = 1.03)]
-    decay: f64,
-    #[arg(long, default_value_t = 5)]
-    decay_start: usize,
-    #[arg(long, default_value_t = 10.0)]
-    clip_norm: f64,
-    #[arg(long, default_value_t = 1e-7)]
-    weight_decay: f64,
-    /// Windows per epoch (0 = all).
-    #[arg(long, default_value_t = 0)]
-    max_windows: usize,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    train: LmArgs,
     #[arg(long)]
     out: Option<PathBuf>,
     #[arg(long)]
@@ -109,64 +85,40 @@ fn main() -> anyhow::Result<()> {
     }
     .with_vocab_size(vocab);
     model_config.validate().map_err(anyhow::Error::msg)?;
-    let train = corpus.bptt(CharSplit::Train, args.batch_size, args.seq_len)?;
-    let valid = corpus.bptt(CharSplit::Valid, 16, args.seq_len)?;
-    let test = corpus.bptt(CharSplit::Test, 16, args.seq_len)?;
-    let config = LmTrainConfig {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        seq_len: args.seq_len,
-        lr: args.lr,
-        schedule: LrSchedule::InverseDecay {
-            decay: args.decay,
-            start: args.decay_start,
-        },
-        optimizer: OptimizerConfig::Sgd {
-            momentum: 0.0,
-            nesterov: false,
-            weight_decay: args.weight_decay,
-        },
-        clip_norm: args.clip_norm,
-        max_windows: args.max_windows,
-        seed: args.seed,
-    };
+    // The paper: batch 128, BPTT 50, lr decay 1.03 after epoch 5.
+    let config = args.train.train_config((128, 50, 1.03, 5));
+    let train = corpus.bptt(CharSplit::Train, config.batch_size, config.seq_len)?;
+    let valid = corpus.bptt(CharSplit::Valid, 16, config.seq_len)?;
+    let test = corpus.bptt(CharSplit::Test, 16, config.seq_len)?;
     let label = format!("{name}-{:?}", args.preset).to_lowercase();
     let out = args
         .out
         .unwrap_or_else(|| PathBuf::from(format!("artifacts/charlm-{label}")));
     let run = RunDir::create(&out)?;
-    run.write_json(
-        "config.json",
-        &serde_json::json!({"corpus": name, "vocab": vocab, "model": model_config, "train": config}),
-    )?;
     let device = args.device.device()?.autodiff();
-    device.seed(args.seed);
+    device.seed(config.seed);
     let model = model_config.init(&device);
-    let params = model.num_params();
-    let mut progress = Progress::new(format!("charlm {label}"), args.quiet);
-    progress.message(&format!("{params} parameters, {vocab} symbols"));
-    let start = std::time::Instant::now();
-    let (model, history) = fit_lm(
+    let mut progress = Progress::new(format!("charlm {label} ({vocab} symbols)"), args.quiet);
+    let outcome = train_and_test(
         model,
-        &train,
-        &valid,
+        &model_config,
+        (&train, &valid, &test),
         &config,
         &run,
-        true,
         &mut progress,
         &device,
     )?;
-    let test_loss = evaluate_lm(&model.valid(), &test, &device.clone().without_autodiff());
     let bpc = |nats: f64| nats / std::f64::consts::LN_2;
-    let last = history.last().expect("an epoch");
+    let last = outcome.history.last().expect("an epoch");
     let summary = serde_json::json!({
         "corpus": name,
-        "parameters": params,
-        "epochs": history.len(),
+        "vocab": vocab,
+        "parameters": outcome.parameters,
+        "epochs": outcome.history.len(),
         "valid_bpc": bpc(last.valid_ppl.ln()),
-        "test_bpc": bpc(test_loss),
+        "test_bpc": bpc(outcome.test_loss),
         "tokens_per_s": last.tokens_per_s,
-        "wall_time_s": start.elapsed().as_secs_f64(),
+        "wall_time_s": outcome.wall_time_s,
         "backend": format!("{device:?}"),
         "git_commit": git_commit(),
     });

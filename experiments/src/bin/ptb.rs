@@ -9,12 +9,11 @@
 
 use std::path::PathBuf;
 
-use burn::module::Module;
 use clap::{Parser, ValueEnum};
 use datasets::{PtbCorpus, PtbSplit};
 use experiments::backend::DeviceArgs;
-use experiments::lm::{LmTrainConfig, evaluate_lm, fit_lm};
-use experiments::train::{LrSchedule, OptimizerConfig, Progress, RunDir, git_commit};
+use experiments::lm::{LmArgs, train_and_test};
+use experiments::train::{Progress, RunDir, git_commit};
 use models::{LstmLmConfig, RhnLmConfig};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -39,35 +38,8 @@ struct Args {
     preset: Preset,
     #[arg(long, value_enum, default_value = "rhn")]
     model: Model,
-    /// Epochs.
-    #[arg(long, default_value_t = 20)]
-    epochs: usize,
-    /// Batch size (20 in the paper).
-    #[arg(long, default_value_t = 20)]
-    batch_size: usize,
-    /// BPTT length (35 in the paper).
-    #[arg(long, default_value_t = 35)]
-    seq_len: usize,
-    /// Learning rate on the loss summed over the window (0.2 in the paper).
-    #[arg(long, default_value_t = 0.2)]
-    lr: f64,
-    /// lr = lr0 / decay^max(epoch − decay_start, 0).
-    #[arg(long, default_value_t = 1.02)]
-    decay: f64,
-    /// First epoch (0-based) of the decay (19 in the paper).
-    #[arg(long, default_value_t = 19)]
-    decay_start: usize,
-    /// Global gradient-norm clip.
-    #[arg(long, default_value_t = 10.0)]
-    clip_norm: f64,
-    /// L2 weight decay (1e-7 in the paper).
-    #[arg(long, default_value_t = 1e-7)]
-    weight_decay: f64,
-    /// Windows per epoch (0 = all 1,327 at batch 20 × 35).
-    #[arg(long, default_value_t = 0)]
-    max_windows: usize,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[command(flatten)]
+    train: LmArgs,
     /// Artifact directory (re-running resumes).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -87,90 +59,48 @@ fn main() -> anyhow::Result<()> {
         Preset::Sota => RhnLmConfig::ptb_sota(),
     };
     rhn_config.validate().map_err(anyhow::Error::msg)?;
-    let train = corpus.bptt(PtbSplit::Train, args.batch_size, args.seq_len)?;
-    let valid = corpus.bptt(PtbSplit::Valid, 10, args.seq_len)?;
-    let test = corpus.bptt(PtbSplit::Test, 10, args.seq_len)?;
-    let config = LmTrainConfig {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        seq_len: args.seq_len,
-        lr: args.lr,
-        schedule: LrSchedule::InverseDecay {
-            decay: args.decay,
-            start: args.decay_start,
-        },
-        optimizer: OptimizerConfig::Sgd {
-            momentum: 0.0,
-            nesterov: false,
-            weight_decay: args.weight_decay,
-        },
-        clip_norm: args.clip_norm,
-        max_windows: args.max_windows,
-        seed: args.seed,
-    };
+    // The paper: batch 20, BPTT 35, lr decay 1.02 from epoch 19.
+    let config = args.train.train_config((20, 35, 1.02, 19));
+    let train = corpus.bptt(PtbSplit::Train, config.batch_size, config.seq_len)?;
+    let valid = corpus.bptt(PtbSplit::Valid, 10, config.seq_len)?;
+    let test = corpus.bptt(PtbSplit::Test, 10, config.seq_len)?;
     let name = format!("{:?}-{:?}", args.model, args.preset).to_lowercase();
     let out = args
         .out
         .unwrap_or_else(|| PathBuf::from(format!("artifacts/ptb-{name}")));
     let run = RunDir::create(&out)?;
     let device = args.device.device()?.autodiff();
-    device.seed(args.seed);
+    device.seed(config.seed);
     let mut progress = Progress::new(format!("ptb {name}"), args.quiet);
-    let start = std::time::Instant::now();
-    let (params, history, test_loss) = match args.model {
+    let data = (&train, &valid, &test);
+    let outcome = match args.model {
         Model::Rhn => {
-            run.write_json(
-                "config.json",
-                &serde_json::json!({"model": rhn_config, "train": config}),
-            )?;
             let model = rhn_config.init(&device);
-            let params = model.num_params();
-            progress.message(&format!("{params} parameters"));
-            let (model, history) = fit_lm(
+            train_and_test(
                 model,
-                &train,
-                &valid,
+                &rhn_config,
+                data,
                 &config,
                 &run,
-                true,
                 &mut progress,
                 &device,
-            )?;
-            let test = evaluate_lm(&model.valid(), &test, &device.clone().without_autodiff());
-            (params, history, test)
+            )?
         }
         Model::Lstm => {
             let lstm = LstmLmConfig::matching_params(rhn_config.num_params(), 10_000, true);
-            run.write_json(
-                "config.json",
-                &serde_json::json!({"model": lstm, "train": config}),
-            )?;
             let model = lstm.init(&device);
-            let params = model.num_params();
-            progress.message(&format!("{params} parameters"));
-            let (model, history) = fit_lm(
-                model,
-                &train,
-                &valid,
-                &config,
-                &run,
-                true,
-                &mut progress,
-                &device,
-            )?;
-            let test = evaluate_lm(&model.valid(), &test, &device.clone().without_autodiff());
-            (params, history, test)
+            train_and_test(model, &lstm, data, &config, &run, &mut progress, &device)?
         }
     };
-    let last = history.last().expect("an epoch");
+    let last = outcome.history.last().expect("an epoch");
     let summary = serde_json::json!({
         "model": name,
-        "parameters": params,
-        "epochs": history.len(),
+        "parameters": outcome.parameters,
+        "epochs": outcome.history.len(),
         "valid_ppl": last.valid_ppl,
-        "test_ppl": test_loss.exp(),
+        "test_ppl": outcome.test_loss.exp(),
         "tokens_per_s": last.tokens_per_s,
-        "wall_time_s": start.elapsed().as_secs_f64(),
+        "wall_time_s": outcome.wall_time_s,
         "evaluation_batch": 10,
         "backend": format!("{device:?}"),
         "git_commit": git_commit(),
