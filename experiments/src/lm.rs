@@ -51,6 +51,9 @@ pub struct LmArgs {
     /// Seed of the weights and the dropout masks.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Rows of the validation and test streams (1 = the paper's non-batched evaluation).
+    #[arg(long, default_value_t = 10)]
+    pub eval_batch: usize,
 }
 
 impl LmArgs {

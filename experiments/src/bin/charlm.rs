@@ -88,8 +88,9 @@ fn main() -> anyhow::Result<()> {
     // The paper: batch 128, BPTT 50, lr decay 1.03 after epoch 5.
     let config = args.train.train_config((128, 50, 1.03, 5));
     let train = corpus.bptt(CharSplit::Train, config.batch_size, config.seq_len)?;
-    let valid = corpus.bptt(CharSplit::Valid, 16, config.seq_len)?;
-    let test = corpus.bptt(CharSplit::Test, 16, config.seq_len)?;
+    let eval_batch = args.train.eval_batch;
+    let valid = corpus.bptt(CharSplit::Valid, eval_batch, config.seq_len)?;
+    let test = corpus.bptt(CharSplit::Test, eval_batch, config.seq_len)?;
     let label = format!("{name}-{:?}", args.preset).to_lowercase();
     let out = args
         .out
@@ -113,6 +114,7 @@ fn main() -> anyhow::Result<()> {
     let summary = serde_json::json!({
         "corpus": name,
         "vocab": vocab,
+        "evaluation_batch": eval_batch,
         "parameters": outcome.parameters,
         "epochs": outcome.history.len(),
         "valid_bpc": bpc(last.valid_ppl.ln()),

@@ -62,8 +62,9 @@ fn main() -> anyhow::Result<()> {
     // The paper: batch 20, BPTT 35, lr decay 1.02 from epoch 19.
     let config = args.train.train_config((20, 35, 1.02, 19));
     let train = corpus.bptt(PtbSplit::Train, config.batch_size, config.seq_len)?;
-    let valid = corpus.bptt(PtbSplit::Valid, 10, config.seq_len)?;
-    let test = corpus.bptt(PtbSplit::Test, 10, config.seq_len)?;
+    let eval_batch = args.train.eval_batch;
+    let valid = corpus.bptt(PtbSplit::Valid, eval_batch, config.seq_len)?;
+    let test = corpus.bptt(PtbSplit::Test, eval_batch, config.seq_len)?;
     let name = format!("{:?}-{:?}", args.model, args.preset).to_lowercase();
     let out = args
         .out
@@ -101,7 +102,7 @@ fn main() -> anyhow::Result<()> {
         "test_ppl": outcome.test_loss.exp(),
         "tokens_per_s": last.tokens_per_s,
         "wall_time_s": outcome.wall_time_s,
-        "evaluation_batch": 10,
+        "evaluation_batch": eval_batch,
         "backend": format!("{device:?}"),
         "git_commit": git_commit(),
     });
