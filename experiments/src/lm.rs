@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
@@ -261,17 +261,13 @@ where
         epochs_done: 0,
         history: Vec::new(),
     };
-    if let Some((epoch, dir)) = run.latest_checkpoint().filter(|_| resume) {
-        model = model
-            .try_load_file(dir.join("model.bpk"))
-            .with_context(|| format!("loading {}", dir.join("model.bpk").display()))?;
-        optim = optim
-            .load(dir.join("optim.bpk"))
-            .with_context(|| format!("loading {}", dir.join("optim.bpk").display()))?;
-        let text = std::fs::read_to_string(dir.join("state.json"))?;
-        state = serde_json::from_str(&text)
-            .with_context(|| format!("{} is corrupt", dir.join("state.json").display()))?;
-        progress.message(&format!("resuming after epoch {}", epoch + 1));
+    if resume && let Some(r) = run.load_training_checkpoint(model.clone(), optim.clone())? {
+        progress.message(&format!(
+            "resuming after epoch {} from {}",
+            r.epoch + 1,
+            r.dir.display()
+        ));
+        (model, optim, state) = (r.model, r.optim, r.state);
     }
     let windows = match config.max_windows {
         0 => train.num_windows(),
@@ -295,13 +291,7 @@ where
                     "training loss is {value} at epoch {}, window {}: stopping; {}",
                     epoch + 1,
                     k + 1,
-                    run.latest_checkpoint()
-                        .map(|(e, d)| format!(
-                            "the last good checkpoint (epoch {}) is {}",
-                            e + 1,
-                            d.display()
-                        ))
-                        .unwrap_or_else(|| "no checkpoint was written yet".into())
+                    run.last_good()
                 );
             }
             // The authors' scaling: summed over time, averaged over the batch.
@@ -350,13 +340,7 @@ where
         state.history.push(metrics);
         state.epochs_done = epoch + 1;
         run.write_json("metrics.json", &state.history)?;
-        let snapshot = model.clone();
-        run.save_checkpoint(epoch, 2, |dir| {
-            snapshot.save_file(dir.join("model.bpk"))?;
-            optim.save(dir.join("optim.bpk"))?;
-            std::fs::write(dir.join("state.json"), serde_json::to_vec_pretty(&state)?)?;
-            Ok(())
-        })?;
+        run.save_training_checkpoint(epoch, 2, &model, &optim, &state)?;
     }
     Ok((model, state.history))
 }

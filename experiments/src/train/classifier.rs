@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
@@ -65,19 +65,6 @@ struct TrainState {
     iteration: usize,
     /// Metrics of the completed epochs.
     history: Vec<EpochMetrics>,
-}
-
-/// Where the run can be resumed from, for error messages.
-fn last_good(run: &RunDir) -> String {
-    run.latest_checkpoint()
-        .map(|(e, d)| {
-            format!(
-                "the last good checkpoint (epoch {}) is {}",
-                e + 1,
-                d.display()
-            )
-        })
-        .unwrap_or_else(|| "no checkpoint was written yet".into())
 }
 
 /// Evaluates `model` (use `model.valid()`) on `data` in batches.
@@ -148,22 +135,13 @@ pub fn fit_classifier<M: Classifier<D>, const D: usize>(
         iteration: 0,
         history: Vec::new(),
     };
-    if let Some((epoch, dir)) = run.latest_checkpoint().filter(|_| resume) {
-        model = model
-            .try_load_file(dir.join("model.bpk"))
-            .with_context(|| format!("loading {}", dir.join("model.bpk").display()))?;
-        optim = optim
-            .load(dir.join("optim.bpk"))
-            .with_context(|| format!("loading {}", dir.join("optim.bpk").display()))?;
-        let text = std::fs::read_to_string(dir.join("state.json"))
-            .with_context(|| format!("reading {}", dir.join("state.json").display()))?;
-        state = serde_json::from_str(&text)
-            .with_context(|| format!("{} is corrupt", dir.join("state.json").display()))?;
+    if resume && let Some(r) = run.load_training_checkpoint(model.clone(), optim.clone())? {
         progress.message(&format!(
             "resuming after epoch {} from {}",
-            epoch + 1,
-            dir.display()
+            r.epoch + 1,
+            r.dir.display()
         ));
+        (model, optim, state) = (r.model, r.optim, r.state);
     }
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let n = train.len();
@@ -187,7 +165,7 @@ pub fn fit_classifier<M: Classifier<D>, const D: usize>(
                     "training loss is {value} at epoch {}, step {} (lr {lr}): stopping; {}",
                     epoch + 1,
                     step + 1,
-                    last_good(run)
+                    run.last_good()
                 );
             }
             loss_sum += value * chunk.len() as f64;
@@ -215,7 +193,7 @@ pub fn fit_classifier<M: Classifier<D>, const D: usize>(
                 bad.split,
                 bad.loss,
                 epoch + 1,
-                last_good(run)
+                run.last_good()
             );
         }
         let metrics = EpochMetrics {
@@ -246,13 +224,7 @@ pub fn fit_classifier<M: Classifier<D>, const D: usize>(
         state.history.push(metrics);
         state.epochs_done = epoch + 1;
         write_metrics(run, &state.history)?;
-        let snapshot = model.clone();
-        run.save_checkpoint(epoch, config.keep_checkpoints, |dir| {
-            snapshot.save_file(dir.join("model.bpk"))?;
-            optim.save(dir.join("optim.bpk"))?;
-            std::fs::write(dir.join("state.json"), serde_json::to_vec_pretty(&state)?)?;
-            Ok(())
-        })?;
+        run.save_training_checkpoint(epoch, config.keep_checkpoints, &model, &optim, &state)?;
     }
     Ok((model, state.history))
 }

@@ -10,7 +10,7 @@ pub mod run_dir;
 pub use classifier::{Classifier, EvalResult, LabelledData, evaluate, fit_classifier};
 pub use optim::{LrSchedule, OptimizerConfig};
 pub use progress::Progress;
-pub use run_dir::{RunDir, git_commit, write_atomic};
+pub use run_dir::{Resumed, RunDir, git_commit, write_atomic};
 
 use datasets::SplitMix64;
 use serde::{Deserialize, Serialize};
