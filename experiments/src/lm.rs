@@ -54,6 +54,26 @@ pub struct LmArgs {
     /// Rows of the validation and test streams (1 = the paper's non-batched evaluation).
     #[arg(long, default_value_t = 10)]
     pub eval_batch: usize,
+    /// Optimiser: the paper's plain SGD, or Adam (use a small `--lr`, e.g. 0.002).
+    #[arg(long, value_enum, default_value = "sgd")]
+    pub optimizer: LmOptimizer,
+    /// Training wall-time budget in minutes (0 = none): training stops after the window that
+    /// crosses it, validates, and records the partial epoch.
+    #[arg(long, default_value_t = 0.0)]
+    pub max_minutes: f64,
+    /// Also evaluate the test set with Monte-Carlo dropout, averaging the predicted
+    /// probabilities over this many mask samples (0 = off).
+    #[arg(long, default_value_t = 0)]
+    pub mc_samples: usize,
+}
+
+/// The optimisers of the language-model binaries.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LmOptimizer {
+    /// Plain SGD with L2 weight decay (the paper).
+    Sgd,
+    /// Adam with L2 weight decay.
+    Adam,
 }
 
 impl LmArgs {
@@ -69,13 +89,19 @@ impl LmArgs {
                 decay: self.decay.unwrap_or(defaults.2),
                 start: self.decay_start.unwrap_or(defaults.3),
             },
-            optimizer: OptimizerConfig::Sgd {
-                momentum: 0.0,
-                nesterov: false,
-                weight_decay: self.weight_decay,
+            optimizer: match self.optimizer {
+                LmOptimizer::Sgd => OptimizerConfig::Sgd {
+                    momentum: 0.0,
+                    nesterov: false,
+                    weight_decay: self.weight_decay,
+                },
+                LmOptimizer::Adam => OptimizerConfig::Adam {
+                    weight_decay: self.weight_decay,
+                },
             },
             clip_norm: self.clip_norm,
             max_windows: self.max_windows,
+            max_train_seconds: self.max_minutes * 60.0,
             seed: self.seed,
         }
     }
@@ -90,18 +116,22 @@ pub struct LmOutcome {
     pub history: Vec<LmEpoch>,
     /// Mean per-token test loss (nats).
     pub test_loss: f64,
+    /// Mean per-token test loss under Monte-Carlo dropout, if asked for (nats).
+    pub mc_test_loss: Option<f64>,
     /// Wall-clock seconds.
     pub wall_time_s: f64,
 }
 
 /// Writes `config.json` (`model_config` and `config`), trains (resuming from `run`), and
-/// evaluates on `test`: the whole job of a language-model binary, for any [`RecurrentLm`].
+/// evaluates on `test` (also with `mc_samples` Monte-Carlo dropout samples when non-zero): the
+/// whole job of a language-model binary, for any [`RecurrentLm`].
 #[allow(clippy::too_many_arguments)]
 pub fn train_and_test<M: RecurrentLm + Module + Clone>(
     model: M,
     model_config: &impl Serialize,
     data: (&Bptt, &Bptt, &Bptt),
     config: &LmTrainConfig,
+    mc_samples: usize,
     run: &RunDir,
     progress: &mut Progress,
     device: &Device,
@@ -115,11 +145,18 @@ pub fn train_and_test<M: RecurrentLm + Module + Clone>(
     let start = Instant::now();
     let (train, valid, test) = data;
     let (model, history) = fit_lm(model, train, valid, config, run, true, progress, device)?;
-    let test_loss = evaluate_lm(&model.valid(), test, &device.clone().without_autodiff());
+    let eval_device = device.clone().without_autodiff();
+    let test_loss = evaluate_lm(&model.valid(), test, &eval_device);
+    let mc_test_loss = (mc_samples > 0).then(|| {
+        progress.message(&format!("Monte-Carlo dropout test, {mc_samples} samples"));
+        evaluate_lm_mc(&model.valid(), test, mc_samples, &eval_device)
+    });
+    progress.finish();
     Ok(LmOutcome {
         parameters,
         history,
         test_loss,
+        mc_test_loss,
         wall_time_s: start.elapsed().as_secs_f64(),
     })
 }
@@ -143,6 +180,9 @@ pub struct LmTrainConfig {
     pub clip_norm: f64,
     /// Stop an epoch after this many windows (0 = all), for short runs.
     pub max_windows: usize,
+    /// Training wall-time budget in seconds over all epochs (0 = none).
+    #[serde(default)]
+    pub max_train_seconds: f64,
     /// Seed of the dropout masks.
     pub seed: u64,
 }
@@ -162,12 +202,18 @@ pub struct LmEpoch {
     pub tokens_per_s: f64,
     /// Seconds for the epoch.
     pub seconds: f64,
+    /// Training windows run (fewer than the epoch's when the time budget ran out).
+    #[serde(default)]
+    pub windows: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct LmState {
     epochs_done: usize,
     history: Vec<LmEpoch>,
+    /// Training seconds spent so far (windows only, not validation), for the time budget.
+    #[serde(default)]
+    train_seconds: f64,
 }
 
 /// Mean cross-entropy per token of `logits [b, s, V]` against `targets [b, s]`.
@@ -191,6 +237,43 @@ pub fn evaluate_lm<M: RecurrentLm>(model: &M, data: &Bptt, device: &Device) -> f
         sum += token_loss(logits, y).into_scalar::<f64>() * n as f64;
         count += n;
         state = Some(M::detach_state(next));
+    }
+    sum / count.max(1) as f64
+}
+
+/// Per-token mean loss of `model` (use `model.valid()`) over all windows of `data` under
+/// Monte-Carlo dropout: the predicted distributions of `samples` independent dropout-mask
+/// draws (fresh masks per window, each draw with its own carried state) are averaged before
+/// the log, as in Gal & Ghahramani's MC dropout that the RHN paper reports.
+pub fn evaluate_lm_mc<M: RecurrentLm>(
+    model: &M,
+    data: &Bptt,
+    samples: usize,
+    device: &Device,
+) -> f64 {
+    let samples = samples.max(1);
+    let (mut sum, mut count) = (0.0f64, 0usize);
+    let mut states: Vec<Option<M::State>> = vec![None; samples];
+    for k in 0..data.num_windows() {
+        let window = data.window(k).expect("window in range");
+        let (x, y) = window.to_tensors(device);
+        let [b, s] = y.dims();
+        let mut probs: Option<Tensor<2>> = None;
+        for state in states.iter_mut() {
+            let masks = model.sample_masks(b, device);
+            let (logits, next) = model.forward_lm(x.clone(), state.take(), Some(&masks));
+            let v = logits.dims()[2];
+            let p = burn::tensor::activation::softmax(logits.reshape([b * s, v]), 1);
+            probs = Some(match probs {
+                Some(acc) => acc + p,
+                None => p,
+            });
+            *state = Some(M::detach_state(next));
+        }
+        let mean = probs.expect("at least one sample") / samples as f64;
+        let picked = mean.gather(1, y.reshape([b * s, 1]));
+        sum -= picked.log().sum().into_scalar::<f64>();
+        count += b * s;
     }
     sum / count.max(1) as f64
 }
@@ -260,6 +343,7 @@ where
     let mut state = LmState {
         epochs_done: 0,
         history: Vec::new(),
+        train_seconds: 0.0,
     };
     if resume && let Some(r) = run.load_training_checkpoint(model.clone(), optim.clone())? {
         progress.message(&format!(
@@ -273,13 +357,28 @@ where
         0 => train.num_windows(),
         n => n.min(train.num_windows()),
     };
+    let budget = config.max_train_seconds;
+    let over_budget = |spent: f64| budget > 0.0 && spent >= budget;
     for epoch in state.epochs_done..config.epochs {
+        if over_budget(state.train_seconds) {
+            progress.message(&format!(
+                "training time budget of {:.0} s spent: stopping before epoch {}",
+                budget,
+                epoch + 1
+            ));
+            break;
+        }
         let start = Instant::now();
         device.seed(config.seed.wrapping_add(epoch as u64 * 1_000_003));
         let lr = config.schedule.lr(config.lr, epoch, 0);
         let (mut sum, mut count) = (0.0f64, 0usize);
         let mut carried = None;
+        let mut done = 0;
         for k in 0..windows {
+            // At least one window per epoch run, so that its metrics are defined.
+            if k > 0 && over_budget(state.train_seconds + start.elapsed().as_secs_f64()) {
+                break;
+            }
             let (x, y) = train.window(k).expect("window in range").to_tensors(device);
             let n = y.shape().num_elements();
             let masks = model.sample_masks(config.batch_size, device);
@@ -303,15 +402,11 @@ where
             carried = Some(M::detach_state(next));
             sum += value * n as f64;
             count += n;
-            progress.step(
-                epoch + 1,
-                config.epochs,
-                k + 1,
-                windows,
-                (sum / count as f64).exp(),
-            );
+            done += 1;
+            progress.step(epoch + 1, config.epochs, k + 1, windows, sum / count as f64);
         }
         let train_seconds = start.elapsed().as_secs_f64();
+        state.train_seconds += train_seconds;
         let valid_loss = evaluate_lm(&model.valid(), valid, &device.clone().without_autodiff());
         if !valid_loss.is_finite() {
             bail!(
@@ -326,11 +421,18 @@ where
             lr,
             tokens_per_s: count as f64 / train_seconds,
             seconds: start.elapsed().as_secs_f64(),
+            windows: done,
         };
+        progress.valid(&[
+            ("Loss", valid_loss, false),
+            ("Perplexity", metrics.valid_ppl, false),
+        ]);
         progress.epoch(&format!(
-            "epoch {}/{}  train ppl {:.2}  valid ppl {:.2}  lr {:.4}  {:.0} tokens/s  {:.1}s",
+            "epoch {}/{}  ({}/{} windows)  train ppl {:.2}  valid ppl {:.2}  lr {:.4}  {:.0} tokens/s  {:.1}s",
             metrics.epoch,
             config.epochs,
+            done,
+            windows,
             metrics.train_ppl,
             metrics.valid_ppl,
             lr,

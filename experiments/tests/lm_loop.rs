@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 use datasets::Bptt;
-use experiments::lm::{LmTrainConfig, clip_global_norm, fit_lm};
+use experiments::lm::{LmTrainConfig, clip_global_norm, evaluate_lm, evaluate_lm_mc, fit_lm};
 use experiments::train::{LrSchedule, OptimizerConfig, Progress, RunDir};
 use models::{RecurrentLm, RhnLmConfig};
 use rhn::VariationalDropoutConfig;
@@ -38,6 +38,7 @@ fn config(epochs: usize) -> LmTrainConfig {
         },
         clip_norm: 10.0,
         max_windows: 0,
+        max_train_seconds: 0.0,
         seed: 5,
     }
 }
@@ -114,4 +115,52 @@ fn global_norm_clipping_bounds_the_norm_and_keeps_the_direction() {
     let after = clip_global_norm(&m, &mut grads, 0.0);
     assert!((after - 0.5).abs() < 1e-3, "{after}");
     let _ = m.num_params();
+}
+
+#[test]
+fn time_budget_stops_training_after_the_window_that_crosses_it() {
+    let device = Device::flex().autodiff();
+    let train = Bptt::new(&stream(3000), 4, 8).unwrap();
+    let valid = Bptt::new(&stream(300), 4, 8).unwrap();
+    let dir = std::env::temp_dir().join(format!("hz-lm-budget-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let run = RunDir::create(&dir).unwrap();
+    let mut config = config(5);
+    // Any window takes longer than a nanosecond: one window, then stop (no second epoch).
+    config.max_train_seconds = 1e-9;
+    let (_, history) = fit_lm(
+        model(&device),
+        &train,
+        &valid,
+        &config,
+        &run,
+        false,
+        &mut Progress::new("t", true),
+        &device,
+    )
+    .unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0].windows, 1);
+    assert!(history[0].valid_ppl.is_finite());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn mc_dropout_evaluation_matches_plain_evaluation_without_dropout() {
+    let device = Device::flex();
+    let data = Bptt::new(&stream(400), 3, 6).unwrap();
+    let plain = model(&device);
+    let exact = evaluate_lm(&plain, &data, &device);
+    let mc = evaluate_lm_mc(&plain, &data, 3, &device);
+    assert!((exact - mc).abs() < 1e-4, "{exact} vs {mc}");
+    // With dropout the sampled predictions differ from the deterministic ones.
+    let dropped = RhnLmConfig::new(7, 16, 2)
+        .with_tied_embeddings(true)
+        .with_dropout(VariationalDropoutConfig::ptb_sota())
+        .init(&device);
+    let (a, b) = (
+        evaluate_lm(&dropped, &data, &device),
+        evaluate_lm_mc(&dropped, &data, 4, &device),
+    );
+    assert!(b.is_finite() && (a - b).abs() > 1e-6, "{a} vs {b}");
 }

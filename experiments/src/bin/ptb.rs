@@ -82,15 +82,28 @@ fn main() -> anyhow::Result<()> {
                 &rhn_config,
                 data,
                 &config,
+                args.train.mc_samples,
                 &run,
                 &mut progress,
                 &device,
             )?
         }
         Model::Lstm => {
-            let lstm = LstmLmConfig::matching_params(rhn_config.num_params(), 10_000, true);
+            // Same size and the same embedding, input and output dropout as the RHN.
+            let lstm = LstmLmConfig::matching_params(rhn_config.num_params(), 10_000, true)
+                .with_dropout(rhn_config.dropout.clone());
             let model = lstm.init(&device);
-            train_and_test(model, &lstm, data, &config, &run, &mut progress, &device)?
+            let mc = args.train.mc_samples;
+            train_and_test(
+                model,
+                &lstm,
+                data,
+                &config,
+                mc,
+                &run,
+                &mut progress,
+                &device,
+            )?
         }
     };
     let last = outcome.history.last().expect("an epoch");
@@ -100,6 +113,9 @@ fn main() -> anyhow::Result<()> {
         "epochs": outcome.history.len(),
         "valid_ppl": last.valid_ppl,
         "test_ppl": outcome.test_loss.exp(),
+        "mc_dropout_test_ppl": outcome.mc_test_loss.map(f64::exp),
+        "mc_samples": args.train.mc_samples,
+        "train_windows": outcome.history.iter().map(|e| e.windows).sum::<usize>(),
         "tokens_per_s": last.tokens_per_s,
         "wall_time_s": outcome.wall_time_s,
         "evaluation_batch": eval_batch,

@@ -220,6 +220,24 @@ pub fn fit_classifier<M: Classifier<D>, const D: usize>(
             ));
         }
         line.push_str(&format!("  lr {lr:.4}  {:.1}s", metrics.seconds));
+        // The first evaluation split shares the dashboard's Loss/Accuracy plots with training.
+        let dashboard: Vec<(String, f64, bool)> = metrics
+            .evals
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| {
+                let prefix = if i == 0 {
+                    String::new()
+                } else {
+                    format!("{} ", e.split)
+                };
+                [
+                    (format!("{prefix}Loss"), e.loss, false),
+                    (format!("{prefix}Accuracy"), 100.0 * e.accuracy, true),
+                ]
+            })
+            .collect();
+        progress.valid(&dashboard);
         progress.epoch(&line);
         state.history.push(metrics);
         state.epochs_done = epoch + 1;
