@@ -64,6 +64,10 @@ pub struct ConvSummary {
     pub best_test_accuracy: f64,
     /// Wall-clock seconds of this invocation.
     pub wall_time_s: f64,
+    /// Training throughput (examples per second of training steps, evaluation excluded).
+    pub train_samples_per_s: f64,
+    /// Peak resident memory of the process (MiB, Linux), if known.
+    pub peak_memory_mib: Option<f64>,
     /// Backend / device.
     pub backend: String,
     /// Git commit.
@@ -115,6 +119,11 @@ pub fn run(
         test_accuracy: acc(last),
         best_test_accuracy: history.iter().map(acc).fold(0.0, f64::max),
         wall_time_s: start.elapsed().as_secs_f64(),
+        train_samples_per_s: crate::train::samples_per_second(
+            &history,
+            LabelledData::<4>::len(train),
+        ),
+        peak_memory_mib: crate::bench::peak_memory_mib(),
         backend: backend_name(device),
         git_commit: git_commit(),
     };

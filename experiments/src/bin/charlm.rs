@@ -123,6 +123,7 @@ fn main() -> anyhow::Result<()> {
         "mc_dropout_test_bpc": outcome.mc_test_loss.map(bpc),
         "mc_samples": args.train.mc_samples,
         "tokens_per_s": last.tokens_per_s,
+        "peak_memory_mib": experiments::bench::peak_memory_mib(),
         "wall_time_s": outcome.wall_time_s,
         "backend": format!("{device:?}"),
         "git_commit": git_commit(),

@@ -117,6 +117,7 @@ fn main() -> anyhow::Result<()> {
         "mc_samples": args.train.mc_samples,
         "train_windows": outcome.history.iter().map(|e| e.windows).sum::<usize>(),
         "tokens_per_s": last.tokens_per_s,
+        "peak_memory_mib": experiments::bench::peak_memory_mib(),
         "wall_time_s": outcome.wall_time_s,
         "evaluation_batch": eval_batch,
         "backend": format!("{device:?}"),

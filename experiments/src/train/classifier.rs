@@ -183,6 +183,7 @@ pub fn fit_classifier<M: Classifier<D>, const D: usize>(
         }
         let valid_model = model.valid();
         let eval_device = device.clone().without_autodiff();
+        let train_seconds = start.elapsed().as_secs_f64();
         let results: Vec<EvalResult> = evals
             .iter()
             .map(|(name, data)| evaluate(&valid_model, *data, name, 1000, &eval_device))
@@ -203,6 +204,7 @@ pub fn fit_classifier<M: Classifier<D>, const D: usize>(
             lr,
             evals: results,
             seconds: start.elapsed().as_secs_f64(),
+            train_seconds,
         };
         let mut line = format!(
             "epoch {}/{}  train loss {:.5} acc {:.2}%",

@@ -70,6 +70,20 @@ pub struct EpochMetrics {
     pub evals: Vec<EvalResult>,
     /// Seconds spent in this epoch (training and evaluation).
     pub seconds: f64,
+    /// Seconds of training steps alone (throughput = examples / this).
+    #[serde(default)]
+    pub train_seconds: f64,
+}
+
+/// Training throughput over `history`: `examples` per epoch divided by the epochs' training
+/// seconds (evaluation excluded); 0 when no time was recorded.
+pub fn samples_per_second(history: &[EpochMetrics], examples: usize) -> f64 {
+    let seconds: f64 = history.iter().map(|m| m.train_seconds).sum();
+    if seconds > 0.0 {
+        (examples * history.len()) as f64 / seconds
+    } else {
+        0.0
+    }
 }
 
 /// Writes the metrics history as `metrics.json` and `metrics.csv`.
