@@ -44,3 +44,56 @@ pub fn peak_memory_mib() -> Option<f64> {
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
+
+/// Measures how many cores *other* processes kept busy while a benchmark ran (Linux
+/// `/proc/stat` minus this process's `/proc/self/stat`), like the PyTorch peer's
+/// `foreign_cpu`: above ~0.1 the timing is contended.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuMeter {
+    busy_ticks: u64,
+    own_ticks: u64,
+    start: std::time::Instant,
+}
+
+/// Clock ticks per second of `/proc` (`USER_HZ`, 100 on Linux).
+const TICKS_PER_S: f64 = 100.0;
+
+fn system_busy_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let v: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
+    Some(v.iter().take(8).sum::<u64>() - idle)
+}
+
+fn own_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+impl CpuMeter {
+    /// Starts measuring; `None` where `/proc` is unavailable.
+    pub fn start() -> Option<Self> {
+        Some(Self {
+            busy_ticks: system_busy_ticks()?,
+            own_ticks: own_ticks()?,
+            start: std::time::Instant::now(),
+        })
+    }
+
+    /// Average cores kept busy by other processes since [`start`](Self::start).
+    pub fn foreign_cores(&self) -> Option<f64> {
+        let busy = system_busy_ticks()?.saturating_sub(self.busy_ticks) as f64;
+        let own = own_ticks()?.saturating_sub(self.own_ticks) as f64;
+        let wall = self.start.elapsed().as_secs_f64();
+        Some(((busy - own) / TICKS_PER_S / wall).max(0.0))
+    }
+}

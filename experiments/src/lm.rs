@@ -9,8 +9,8 @@ use std::time::Instant;
 use anyhow::bail;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor};
 use datasets::Bptt;
 use models::RecurrentLm;
 use serde::{Deserialize, Serialize};
@@ -217,7 +217,7 @@ struct LmState {
 }
 
 /// Mean cross-entropy per token of `logits [b, s, V]` against `targets [b, s]`.
-fn token_loss(logits: Tensor<3>, targets: Tensor<2, burn::tensor::Int>) -> Tensor<1> {
+fn token_loss(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<1> {
     let [b, s, v] = logits.dims();
     let device = logits.device();
     CrossEntropyLossConfig::new()
@@ -319,6 +319,38 @@ pub fn clip_global_norm<M: Module>(model: &M, grads: &mut GradientsParams, max_n
     total
 }
 
+/// One truncated-BPTT training step on the window `(x, y)` (`[batch, seq]` tokens and
+/// targets): fresh dropout masks, forward from `carried`, the authors' loss (cross-entropy
+/// summed over time, averaged over the batch), backward, global-norm clipping at `clip_norm`
+/// (0 = off) and the optimiser step. Returns the updated model, the mean loss per token and the
+/// detached state to carry; when the loss is not finite the model is returned un-updated.
+pub fn train_window<M>(
+    model: M,
+    optim: &mut ModuleOptimizer,
+    (x, y): (Tensor<2, Int>, Tensor<2, Int>),
+    carried: Option<M::State>,
+    lr: f64,
+    clip_norm: f64,
+) -> (M, f64, M::State)
+where
+    M: RecurrentLm + Module + Clone,
+{
+    let [batch, seq_len] = x.dims();
+    let masks = model.sample_masks(batch, &x.device());
+    let (logits, next, tape) = model.forward_train(x, carried, Some(&masks));
+    let mean = token_loss(logits, y);
+    let value = mean.clone().into_scalar::<f64>();
+    let next = M::detach_state(next);
+    if !value.is_finite() {
+        return (model, value, next);
+    }
+    let loss = mean * seq_len as f64;
+    let grads = model.backward_lm(loss, tape);
+    let mut grads = GradientsParams::from_grads(grads, &model);
+    clip_global_norm(&model, &mut grads, clip_norm);
+    (optim.step(lr, model, grads), value, next)
+}
+
 /// Trains `model` on `train`, validating on `valid` after every epoch; writes metrics and a
 /// checkpoint per epoch into `run`, resuming from its newest checkpoint with `resume`.
 #[allow(clippy::too_many_arguments)]
@@ -381,10 +413,9 @@ where
             }
             let (x, y) = train.window(k).expect("window in range").to_tensors(device);
             let n = y.shape().num_elements();
-            let masks = model.sample_masks(config.batch_size, device);
-            let (logits, next, tape) = model.forward_train(x, carried, Some(&masks));
-            let mean = token_loss(logits, y);
-            let value = mean.clone().into_scalar::<f64>();
+            let (next_model, value, next) =
+                train_window(model, &mut optim, (x, y), carried, lr, config.clip_norm);
+            model = next_model;
             if !value.is_finite() {
                 bail!(
                     "training loss is {value} at epoch {}, window {}: stopping; {}",
@@ -393,13 +424,7 @@ where
                     run.last_good()
                 );
             }
-            // The authors' scaling: summed over time, averaged over the batch.
-            let loss = mean * config.seq_len as f64;
-            let grads = model.backward_lm(loss, tape);
-            let mut grads = GradientsParams::from_grads(grads, &model);
-            clip_global_norm(&model, &mut grads, config.clip_norm);
-            model = optim.step(lr, model, grads);
-            carried = Some(M::detach_state(next));
+            carried = Some(next);
             sum += value * n as f64;
             count += n;
             done += 1;
