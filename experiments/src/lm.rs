@@ -403,6 +403,7 @@ where
         let start = Instant::now();
         device.seed(config.seed.wrapping_add(epoch as u64 * 1_000_003));
         let lr = config.schedule.lr(config.lr, epoch, 0);
+        progress.train_metric("Learning rate", lr);
         let (mut sum, mut count) = (0.0f64, 0usize);
         let mut carried = None;
         let mut done = 0;

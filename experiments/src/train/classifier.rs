@@ -172,6 +172,7 @@ pub fn fit_classifier<M: Classifier<D>, const D: usize>(
             seen += chunk.len();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
+            progress.train_metric("Learning rate", lr);
             state.iteration += 1;
             progress.step(
                 epoch + 1,

@@ -150,6 +150,14 @@ impl Progress {
         }
     }
 
+    /// A training-side dashboard metric other than the loss (e.g. the learning rate); nothing
+    /// without the dashboard.
+    pub fn train_metric(&mut self, name: &str, value: f64) {
+        if let Some(d) = &mut self.dashboard {
+            d.metric(Split::Train, name, value, false);
+        }
+    }
+
     /// One line for a finished epoch.
     pub fn epoch(&mut self, line: &str) {
         if let Some(d) = &mut self.dashboard {
