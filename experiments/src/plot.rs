@@ -66,7 +66,8 @@ fn font_candidates() -> Vec<PathBuf> {
     out
 }
 
-fn ensure_font() -> anyhow::Result<()> {
+/// Registers the plot font once; an error names the package to install.
+pub(crate) fn ensure_font() -> anyhow::Result<()> {
     static FONT: OnceLock<Result<(), String>> = OnceLock::new();
     FONT.get_or_init(|| {
         for path in font_candidates() {

@@ -6,6 +6,8 @@
 //! learn Unrolled Iterative Estimation* (arXiv:1612.07771): the output of every layer, to
 //! measure how each refines the stack's estimate.
 
+use std::ops::Range;
+
 use burn::module::Module;
 use burn::tensor::Tensor;
 
@@ -146,6 +148,26 @@ impl<L> LayerStack<L> {
         })
     }
 
+    /// Applies only the layers `range` (0-based, end exclusive) with their learned gates. The
+    /// lesion of layer `k` on a stack whose clean layer outputs are known is
+    /// `forward_range(input_of_k, k + 1..depth)`: the layers before `k` need not be recomputed.
+    ///
+    /// # Shapes
+    ///
+    /// - input and output: as [`LayerStack::forward`]
+    ///
+    /// # Panics
+    ///
+    /// If `range` reaches past the end of the stack.
+    pub fn forward_range<const D: usize>(&self, x: Tensor<D>, range: Range<usize>) -> Tensor<D>
+    where
+        L: StackLayer<D>,
+    {
+        self.layers[range].iter().fold(x, |x, layer| {
+            layer.forward_layer(x, GateOverride::Learned).0
+        })
+    }
+
     /// Applies the stack and records every layer's output and transform gate. With
     /// `lesion = Some(k)`, layer `k` (0-based) has its transform gate forced to 0 (pure carry),
     /// as in *Training Very Deep Networks* s4; the layers before `k` are unaffected.
@@ -264,6 +286,33 @@ mod tests {
                 "layer {i}"
             );
         }
+    }
+
+    #[test]
+    fn lesion_from_cached_prefix_equals_full_lesioned_pass() {
+        let device = device();
+        let stack = HighwayConfig::new(4)
+            .with_transform_bias(0.0)
+            .init_stack(4, &device);
+        let x = Tensor::<2>::random([3, 4], Distribution::Default, &device);
+        let clean = stack.forward_with_gates(x.clone(), None);
+        for k in 0..4 {
+            let input = if k == 0 {
+                x.clone()
+            } else {
+                clean.layer_outputs[k - 1].clone()
+            };
+            let fast = stack.forward_range(input, k + 1..4);
+            let full = stack.forward_with_gates(x.clone(), Some(k)).output;
+            assert_close(&fast, &values(&full), 1e-6);
+        }
+        // The empty range is the identity; the full range is the stack.
+        assert_close(&stack.forward_range(x.clone(), 0..0), &values(&x), 0.0);
+        assert_close(
+            &stack.forward_range(x.clone(), 0..4),
+            &values(&clean.output),
+            1e-6,
+        );
     }
 
     #[test]

@@ -197,6 +197,63 @@ impl DeepMlp {
         (self.output.forward(out.output.clone()), out)
     }
 
+    /// Class logits with each stacked layer lesioned in turn (its transform gate forced to 0,
+    /// *Training Very Deep Networks* s4, Figure 4), together with the clean pass. The layers in
+    /// front of the lesioned one are computed once, so all `depth − 1` lesions cost about half
+    /// of `depth − 1` full passes. For a plain body the lesion removes the layer.
+    ///
+    /// # Shapes
+    ///
+    /// - input: `[batch, d_input]`
+    /// - output: the clean logits `[batch, n_classes]`, the clean [`StackOutput`], and one
+    ///   `[batch, n_classes]` logits tensor per stacked layer (entry `k`: layer `k` lesioned)
+    pub fn forward_all_lesions(&self, x: Tensor<2>) -> (Tensor<2>, StackOutput<2>, Vec<Tensor<2>>) {
+        let z0 = self.input.forward(x);
+        let clean = match &self.body {
+            MlpBody::Plain(s) => s.forward_with_gates(z0.clone(), None),
+            MlpBody::Highway(s) => s.forward_with_gates(z0.clone(), None),
+        };
+        let n = self.stack_depth();
+        let lesioned = (0..n)
+            .map(|k| {
+                let input = if k == 0 {
+                    z0.clone()
+                } else {
+                    clean.layer_outputs[k - 1].clone()
+                };
+                let z = match &self.body {
+                    MlpBody::Plain(s) => s.forward_range(input, k + 1..n),
+                    MlpBody::Highway(s) => s.forward_range(input, k + 1..n),
+                };
+                self.output.forward(z)
+            })
+            .collect();
+        (self.output.forward(clean.output.clone()), clean, lesioned)
+    }
+
+    /// The output of the plain input layer, the input of the stack.
+    ///
+    /// # Shapes
+    ///
+    /// - input: `[batch, d_input]`
+    /// - output: `[batch, d_hidden]`
+    pub fn input_features(&self, x: Tensor<2>) -> Tensor<2> {
+        self.input.forward(x)
+    }
+
+    /// The current transform-gate biases `b_T` of every highway layer, input side first
+    /// (`None` for a plain body).
+    ///
+    /// # Shapes
+    ///
+    /// - output: `depth − 1` tensors `[d_hidden]`
+    pub fn transform_biases(&self) -> Option<Vec<Tensor<1>>> {
+        match &self.body {
+            MlpBody::Plain(_) => None,
+            MlpBody::Highway(s) => Some(s.layers.iter().map(|l| l.transform_bias()).collect()),
+        }
+    }
+
     /// Number of stacked layers (depth − 1).
     pub fn stack_depth(&self) -> usize {
         match &self.body {
@@ -241,6 +298,38 @@ mod tests {
         assert_eq!(stack.gates.len(), 4);
         let (lesioned, _) = model.forward_with_gates(x, Some(3));
         assert_ne!(a, lesioned.to_data().try_to_vec::<f32>().unwrap());
+    }
+
+    #[test]
+    fn all_lesions_match_one_lesion_at_a_time() {
+        let device = Device::flex();
+        let model = DeepMlpConfig::new(6, 4, 4, 3, LayerKind::Highway)
+            .with_transform_bias(0.0)
+            .init(&device);
+        let x = Tensor::<2>::random([2, 6], burn::tensor::Distribution::Default, &device);
+        let (clean, stack, lesioned) = model.forward_all_lesions(x.clone());
+        assert_eq!(lesioned.len(), 3);
+        assert_eq!(stack.gates.len(), 3);
+        let v = |t: &Tensor<2>| t.to_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(v(&clean), v(&model.forward(x.clone())));
+        for (k, logits) in lesioned.iter().enumerate() {
+            let (one, _) = model.forward_with_gates(x.clone(), Some(k));
+            for (a, b) in v(logits).iter().zip(v(&one)) {
+                assert!((a - b).abs() < 1e-5, "layer {k}: {a} vs {b}");
+            }
+        }
+        let biases = model.transform_biases().unwrap();
+        assert_eq!(biases.len(), 3);
+        assert_eq!(v(&biases[0].clone().unsqueeze()), vec![0.0; 4]);
+        let plain = DeepMlpConfig::new(6, 4, 3, 3, LayerKind::Plain).init(&device);
+        assert!(plain.transform_biases().is_none());
+        // Lesioning a plain layer removes it: the last lesion is the net without its last layer.
+        let (_, _, lesioned) = plain.forward_all_lesions(x.clone());
+        let MlpBody::Plain(body) = &plain.body else {
+            unreachable!()
+        };
+        let z = body.layers[0].forward(plain.input_features(x));
+        assert_eq!(v(&lesioned[1]), v(&plain.output.forward(z)));
     }
 
     #[test]
