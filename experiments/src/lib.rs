@@ -5,8 +5,10 @@
 //! training infrastructure, and benchmark helpers. The binaries only parse arguments, build
 //! configs and call in here.
 
+pub mod analysis;
 pub mod backend;
 pub mod bench;
+pub mod cifar;
 pub mod data;
 pub mod depth_study;
 pub mod lm;

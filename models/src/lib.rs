@@ -7,12 +7,16 @@
 //! - [`DeepMlp`]: the fully connected plain/highway nets of the depth study, *Training Very Deep
 //!   Networks* (arXiv:1507.06228) s3.1, Figure 1.
 //! - [`MnistConvNet`]: the 10-layer convolutional highway net of Table 1 (widths 16 and 32).
+//! - [`CifarNet`]: the CIFAR-10/100 convolutional highway nets of Tables 2 and 3 (Highway A, B,
+//!   C and the 19-layer net with a 1×1 convolution + global average pooling head).
 
+pub mod cifar;
 pub mod lstm_lm;
 pub mod mlp;
 pub mod mnist_conv;
 pub mod rhn_lm;
 
+pub use cifar::{CifarHead, CifarHeadLayer, CifarHighwayConfig, CifarNet, CifarOutput, CifarStage};
 pub use lstm_lm::{LstmLm, LstmLmConfig};
 pub use mlp::{DeepMlp, DeepMlpConfig, LayerKind, MlpBody};
 pub use mnist_conv::{ConvStage, MnistConvNet, MnistConvNetConfig};

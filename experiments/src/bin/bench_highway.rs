@@ -9,10 +9,19 @@
 //!   momentum 0.9; `--depth 9 --width 32` is the peer's default.
 //! - `--model mnist-conv`: the Table 1 net (`models::MnistConvNet`, width `--width`), batch 100,
 //!   Nesterov SGD, as `mnist-conv` trains it.
+//! - `--model cifar-a|cifar-b|cifar-c|cifar-table3`: the CIFAR-10 nets of Tables 2 and 3
+//!   (`models::CifarNet` presets), Nesterov SGD with weight decay as `cifar` trains them; use
+//!   `--batch 100` (the paper's). Also prints the convolutions' training GFLOP/s (forward
+//!   `2·B·H·W·C_in·C_out·9` per 3×3 conv, training = 3× forward less the first layer's input
+//!   gradient, as the PyTorch peer counts).
+//!
+//! `--unfused-only` skips the fused variant (slow nets). The peak resident memory printed at the
+//! end is the whole process's: time one model per process to attribute it.
 //!
 //! ```text
 //! cargo run --release -p experiments --features ndarray --bin bench-highway
 //! cargo run --release -p experiments --features ndarray --bin bench-highway -- --model conv --depth 9 --width 32 --batch 64
+//! cargo run --release -p experiments --bin bench-highway -- --model cifar-a --batch 100 --warmup 1 --steps 3 --unfused-only --devices flex
 //! ```
 
 use burn::module::Module;
@@ -26,13 +35,51 @@ use experiments::backend::parse_device;
 use experiments::bench::{Timing, peak_memory_mib, time_steps};
 use experiments::train::OptimizerConfig;
 use highway_core::{ConvHighwayConfig, ConvHighwayStack, HighwayConfig, HighwayStack};
-use models::{MnistConvNet, MnistConvNetConfig};
+use models::{CifarHighwayConfig, CifarNet, MnistConvNet, MnistConvNetConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Model {
     Mlp,
     Conv,
     MnistConv,
+    CifarA,
+    CifarB,
+    CifarC,
+    CifarTable3,
+}
+
+impl Model {
+    fn cifar_config(self) -> Option<CifarHighwayConfig> {
+        match self {
+            Model::CifarA => Some(CifarHighwayConfig::fitnet_a()),
+            Model::CifarB => Some(CifarHighwayConfig::fitnet_b()),
+            Model::CifarC => Some(CifarHighwayConfig::fitnet_c()),
+            Model::CifarTable3 => Some(CifarHighwayConfig::table3()),
+            _ => None,
+        }
+    }
+}
+
+/// Training FLOPs of the 3×3 convolutions of a CIFAR net for one batch (see the module docs).
+fn cifar_train_flops(config: &CifarHighwayConfig, batch: usize) -> f64 {
+    let (mut side, mut channels, mut fwd, mut first) = (32.0f64, 3.0f64, 0.0f64, None);
+    for (i, s) in config.stages.iter().enumerate() {
+        if i > 0 {
+            side /= 2.0;
+        }
+        let w = s.width as f64;
+        let px = batch as f64 * side * side;
+        let input = 2.0 * px * channels * w * 9.0;
+        first.get_or_insert(input);
+        let gates = if config.kind == models::LayerKind::Highway {
+            2.0
+        } else {
+            1.0
+        };
+        fwd += input + s.highway_layers as f64 * gates * 2.0 * px * w * w * 9.0;
+        channels = w;
+    }
+    3.0 * fwd - first.unwrap_or(0.0)
 }
 
 #[derive(Parser, Debug)]
@@ -59,6 +106,9 @@ struct Args {
     /// Devices to time (default: every CPU backend compiled in).
     #[arg(long, value_delimiter = ',')]
     devices: Vec<String>,
+    /// Time only the unfused layers (the default of every preset).
+    #[arg(long)]
+    unfused_only: bool,
     /// Also write the rows as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -83,6 +133,7 @@ enum Net {
     Mlp(Mlp),
     Conv(ConvNet),
     MnistConv(MnistConvNet),
+    Cifar(CifarNet),
 }
 
 impl Net {
@@ -115,6 +166,18 @@ impl Net {
                 }
                 Net::MnistConv(net)
             }
+            Model::CifarA | Model::CifarB | Model::CifarC | Model::CifarTable3 => {
+                let config = args.model.cifar_config().expect("a CIFAR model");
+                let mut net = config.init(device);
+                for stage in &mut net.stages {
+                    if let models::ConvStage::Highway(s) = stage {
+                        for l in &mut s.layers {
+                            l.fused = fused;
+                        }
+                    }
+                }
+                Net::Cifar(net)
+            }
         }
     }
 
@@ -123,6 +186,7 @@ impl Net {
             Net::Mlp(_) => [args.batch, 1, 1, 784],
             Net::Conv(_) => [args.batch, 3, 32, 32],
             Net::MnistConv(_) => [args.batch, 1, 28, 28],
+            Net::Cifar(_) => [args.batch, 3, 32, 32],
         };
         Tensor::random(shape, Distribution::Default, device)
     }
@@ -139,6 +203,7 @@ impl Net {
                     .forward(z.mean_dim(3).mean_dim(2).flatten::<2>(1, 3))
             }
             Net::MnistConv(m) => m.forward(x),
+            Net::Cifar(m) => m.forward(x),
         }
     }
 }
@@ -153,12 +218,14 @@ fn optimizer(model: Model) -> ModuleOptimizer {
             weight_decay: 0.0,
         }
         .init(),
-        Model::MnistConv => OptimizerConfig::Sgd {
-            momentum: 0.9,
-            nesterov: true,
-            weight_decay: 1e-3,
+        Model::MnistConv | Model::CifarA | Model::CifarB | Model::CifarC | Model::CifarTable3 => {
+            OptimizerConfig::Sgd {
+                momentum: 0.9,
+                nesterov: true,
+                weight_decay: 1e-3,
+            }
+            .init()
         }
-        .init(),
     }
 }
 
@@ -170,14 +237,18 @@ fn bench(args: &Args, device_name: &str, fused: bool) -> anyhow::Result<Timing> 
     let x = model.as_ref().expect("model").input(args, &device);
     let y = Tensor::<1, Int>::random([args.batch], Distribution::Uniform(0.0, 10.0), &device);
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let name = format!(
-        "{:?} {device_name} {} depth {} width {} batch {}",
-        args.model,
-        if fused { "fused" } else { "unfused" },
-        args.depth,
-        args.width,
-        args.batch
-    );
+    let variant = if fused { "fused" } else { "unfused" };
+    let name = if args.model.cifar_config().is_some() {
+        format!(
+            "{:?} {device_name} {variant} batch {}",
+            args.model, args.batch
+        )
+    } else {
+        format!(
+            "{:?} {device_name} {variant} depth {} width {} batch {}",
+            args.model, args.depth, args.width, args.batch
+        )
+    };
     let timing = time_steps(&name, args.warmup, args.steps, || {
         let m = model.take().expect("model");
         let loss = loss_fn.forward(m.forward(x.clone()), y.clone());
@@ -204,7 +275,12 @@ fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for device in &devices {
         let mut pair = Vec::new();
-        for fused in [true, false] {
+        let variants: &[bool] = if args.unfused_only {
+            &[false]
+        } else {
+            &[true, false]
+        };
+        for &fused in variants {
             let t = bench(&args, device, fused)?;
             println!(
                 "{:<55} {:8.2} steps/s  {:9.0} samples/s  (median {:.2} ms over {} steps)",
@@ -214,10 +290,20 @@ fn main() -> anyhow::Result<()> {
                 t.median_s * 1e3,
                 t.steps
             );
+            if let Some(config) = args.model.cifar_config() {
+                let flops = cifar_train_flops(&config, args.batch);
+                println!(
+                    "    {:.1} GFLOP per step (3x3 convs), {:.2} GFLOP/s",
+                    flops / 1e9,
+                    flops * t.steps_per_s / 1e9
+                );
+            }
             pair.push(t.steps_per_s);
             rows.push(t);
         }
-        println!("{device}: fused / unfused = {:.2}x", pair[0] / pair[1]);
+        if let [fused, unfused] = pair[..] {
+            println!("{device}: fused / unfused = {:.2}x", fused / unfused);
+        }
     }
     if let Some(mib) = peak_memory_mib() {
         println!("peak resident memory of this process: {mib:.0} MiB");

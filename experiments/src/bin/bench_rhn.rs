@@ -1,0 +1,197 @@
+//! Training-step throughput of the RHN language models (*Recurrent Highway Networks*, Zilly et
+//! al. 2017) in tokens per second: one truncated-BPTT window (batch 20, 35 steps by default) of
+//! forward, backward, global-norm clipping and SGD, exactly the step `ptb` trains with
+//! ([`experiments::lm::train_window`]), on random tokens. Dropout is off by default, as in the
+//! PyTorch peer `../shared/peers/highway_torch.py rhn`; `--peer PYTHON` runs that peer with the
+//! same configuration right after, so both figures come from one run on one machine.
+//!
+//! ```text
+//! cargo run --release -p experiments --bin bench-rhn -- --preset sota,small \
+//!     --peer ~/torch-venv/bin/python
+//! ```
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use burn::module::Module;
+use burn::tensor::{Device, Distribution, Int, Tensor};
+use clap::{Parser, ValueEnum};
+use experiments::backend::DeviceArgs;
+use experiments::bench::{CpuMeter, peak_memory_mib, time_steps};
+use experiments::lm::train_window;
+use experiments::train::OptimizerConfig;
+use models::RhnLmConfig;
+use rhn::VariationalDropoutConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Preset {
+    /// `RhnLmConfig::ptb_sota()`: depth 10, 830 units, tied (23.5M parameters).
+    Sota,
+    /// `RhnLmConfig::ptb_small()`: depth 4, 256 units, tied.
+    Small,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Tokens/s of one RHN language-model training step, beside the PyTorch peer")]
+struct Args {
+    /// Presets to time.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "sota,small")]
+    preset: Vec<Preset>,
+    /// Batch size (rows of the token stream).
+    #[arg(long, default_value_t = 20)]
+    batch: usize,
+    /// BPTT window length.
+    #[arg(long, default_value_t = 35)]
+    seq_len: usize,
+    /// Untimed warm-up steps.
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    /// Keep the preset's variational dropout (the peer has none).
+    #[arg(long)]
+    dropout: bool,
+    /// Python interpreter with torch: also run the PyTorch peer with the same configuration.
+    #[arg(long)]
+    peer: Option<PathBuf>,
+    /// Threads for the peer (match `RAYON_NUM_THREADS` / the cores Burn uses).
+    #[arg(long, default_value_t = 2)]
+    peer_threads: usize,
+    /// Also write the rows as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArgs,
+}
+
+fn time_burn(config: &RhnLmConfig, args: &Args, device: &Device) -> serde_json::Value {
+    device.seed(1);
+    let mut model = config.init(device);
+    let mut optim = OptimizerConfig::Sgd {
+        momentum: 0.0,
+        nesterov: false,
+        weight_decay: 0.0,
+    }
+    .init();
+    let (b, s) = (args.batch, args.seq_len);
+    let window = || -> (Tensor<2, Int>, Tensor<2, Int>) {
+        let draw =
+            || Tensor::<2>::random([b, s], Distribution::Uniform(0.0, 10_000.0), device).int();
+        (draw(), draw())
+    };
+    let mut state = None;
+    let meter = CpuMeter::start();
+    let timing = time_steps("rhn", args.warmup, args.steps, || {
+        let (m, _, next) =
+            train_window(model.clone(), &mut optim, window(), state.take(), 0.2, 10.0);
+        model = m;
+        state = Some(next);
+    });
+    let tokens_per_s = (b * s) as f64 / timing.median_s;
+    serde_json::json!({
+        "impl": "burn",
+        "depth": config.depth,
+        "hidden": config.d_hidden,
+        "parameters": model.num_params(),
+        "vocab": model.vocab_size(),
+        "batch": b,
+        "seq_len": s,
+        "dropout": args.dropout,
+        "median_step_s": timing.median_s,
+        "tokens_per_s": tokens_per_s,
+        "peak_memory_mib": peak_memory_mib(),
+        "foreign_cpu": meter.and_then(|m| m.foreign_cores()),
+        "device": format!("{device:?}"),
+    })
+}
+
+fn run_peer(
+    python: &PathBuf,
+    config: &RhnLmConfig,
+    args: &Args,
+) -> anyhow::Result<serde_json::Value> {
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/peers/highway_torch.py");
+    if !script.exists() {
+        anyhow::bail!("PyTorch peer not found at {}", script.display());
+    }
+    let out = std::env::temp_dir().join(format!("hz-bench-rhn-peer-{}.json", std::process::id()));
+    let mut cmd = Command::new(python);
+    cmd.arg(&script).arg("rhn");
+    cmd.args(["--hidden", &config.d_hidden.to_string()]);
+    cmd.args(["--rhn-depth", &config.depth.to_string()]);
+    cmd.args(["--vocab", &config.vocab_size.to_string()]);
+    cmd.args([
+        "--batch",
+        &args.batch.to_string(),
+        "--seq-len",
+        &args.seq_len.to_string(),
+    ]);
+    cmd.args([
+        "--warmup",
+        &args.warmup.to_string(),
+        "--steps",
+        &args.steps.to_string(),
+    ]);
+    cmd.args(["--threads", &args.peer_threads.to_string(), "--clip", "10"]);
+    cmd.args(["--t-bias", &config.transform_bias.to_string()]);
+    if config.tied_embeddings {
+        cmd.arg("--tied");
+    }
+    cmd.arg("--json").arg(&out);
+    let status = cmd.status()?;
+    if !status.success() {
+        anyhow::bail!("the PyTorch peer failed ({status}): {cmd:?}");
+    }
+    let text = std::fs::read_to_string(&out)?;
+    std::fs::remove_file(&out).ok();
+    let value: serde_json::Value = serde_json::from_str(&text)?;
+    let row = value["results"][0].clone();
+    if row.is_null() {
+        anyhow::bail!("the PyTorch peer wrote no result row: {text}");
+    }
+    Ok(serde_json::json!({
+        "impl": "pytorch",
+        "depth": config.depth,
+        "hidden": config.d_hidden,
+        "parameters": row["params"],
+        "batch": args.batch,
+        "seq_len": args.seq_len,
+        "median_step_s": row["median_step_s"],
+        "tokens_per_s": row["tokens_per_s"],
+        "foreign_cpu": row["foreign_cpu"],
+        "threads": args.peer_threads,
+    }))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let device = args.device.device()?.autodiff();
+    let mut rows = Vec::new();
+    for preset in &args.preset {
+        let mut config = match preset {
+            Preset::Sota => RhnLmConfig::ptb_sota(),
+            Preset::Small => RhnLmConfig::ptb_small(),
+        };
+        if !args.dropout {
+            config = config.with_dropout(VariationalDropoutConfig::none());
+        }
+        let burn = time_burn(&config, &args, &device);
+        println!("{preset:?}: {burn}");
+        if let Some(python) = &args.peer {
+            let peer = run_peer(python, &config, &args)?;
+            let ratio = burn["tokens_per_s"].as_f64().unwrap_or(0.0)
+                / peer["tokens_per_s"].as_f64().unwrap_or(f64::NAN);
+            println!("{preset:?} peer: {peer}");
+            println!("{preset:?}: Burn / PyTorch tokens/s = {ratio:.2}");
+            rows.push(peer);
+        }
+        rows.push(burn);
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)?)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
