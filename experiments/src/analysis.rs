@@ -13,6 +13,10 @@
 //! Estimation* (arXiv:1612.07771): the distance of each layer's output from the stack's final
 //! output, which shrinks gradually if the layers refine one estimate.
 //!
+//! The convolutional nets (`mnist-conv`, and the CIFAR nets of Tables 2-3 trained by `cifar`)
+//! are read out per layer: the mean over channels and positions (see [`conv_gate_report`],
+//! [`cifar_gate_report`], [`cifar_lesion`]).
+//!
 //! For the RHN of Zilly et al. (arXiv:1607.03474) the same read-outs run per micro-layer (see
 //! [`rhn_gate_report`] and [`rhn_lesion`]).
 //!
@@ -24,16 +28,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use burn::module::Module;
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Tensor};
-use datasets::Bptt;
+use burn::tensor::{Device, Int, Tensor};
+use datasets::{Bptt, CifarDataset, CifarKind, CifarSplit, CifarTransform};
 use models::{
-    ConvStage, DeepMlp, DeepMlpConfig, MnistConvNet, MnistConvNetConfig, RhnLm, RhnLmConfig,
+    CifarHighwayConfig, CifarNet, ConvStage, DeepMlp, DeepMlpConfig, MnistConvNet,
+    MnistConvNetConfig, RhnLm, RhnLmConfig,
 };
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::MnistData;
+use crate::data::{CifarData, MnistData};
 use crate::plot::{LinePlot, Series};
 use crate::train::{LabelledData, RunDir, write_atomic};
 
@@ -91,7 +96,7 @@ pub fn resolve_run_dir(path: &Path) -> anyhow::Result<PathBuf> {
         1 => Ok(found.remove(0)),
         0 => bail!(
             "{}: neither it nor a */run-* directory below it has a config.json with a \"model\" \
-             entry (expected a run written by mnist-depth or ptb)",
+             entry (expected a run written by mnist-depth, mnist-conv, ptb or cifar)",
             path.display()
         ),
         _ => bail!(
@@ -107,16 +112,22 @@ pub fn resolve_run_dir(path: &Path) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// The parsed `config.json` of a run directory.
+fn run_config(dir: &Path) -> anyhow::Result<serde_json::Value> {
+    let config_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", config_path.display()))
+}
+
 fn load_run<C: serde::de::DeserializeOwned, M: Module>(
     path: &Path,
     init: impl FnOnce(&C) -> anyhow::Result<M>,
 ) -> anyhow::Result<LoadedRun<C, M>> {
     let dir = resolve_run_dir(path)?;
     let config_path = dir.join("config.json");
-    let text = std::fs::read_to_string(&config_path)
-        .with_context(|| format!("reading {}", config_path.display()))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid JSON", config_path.display()))?;
+    let value = run_config(&dir)?;
     let model_value = value
         .get("model")
         .cloned()
@@ -650,16 +661,20 @@ pub fn mlp_lesion(
 // Convolutional highway nets: per stage
 // ---------------------------------------------------------------------------------------------
 
-/// The number of gated (or plain) layers in each stage of a conv net.
-pub fn conv_stage_depths(model: &MnistConvNet) -> Vec<usize> {
-    model
-        .stages
+/// The number of gated (or plain) layers in each of `stages`.
+pub fn stage_depths(stages: &[ConvStage]) -> Vec<usize> {
+    stages
         .iter()
         .map(|s| match s {
             ConvStage::Highway(st) => st.depth(),
             ConvStage::Plain(st) => st.depth(),
         })
         .collect()
+}
+
+/// The number of gated (or plain) layers in each stage of a conv net.
+pub fn conv_stage_depths(model: &MnistConvNet) -> Vec<usize> {
+    stage_depths(&model.stages)
 }
 
 /// Class logits of a [`MnistConvNet`] at inference (dropout off), with layer `layer` of stage
@@ -693,67 +708,72 @@ pub fn conv_forward(
     (model.output.forward(z.flatten::<2>(1, 3)), gates)
 }
 
-/// Per-layer mean gate activity and per-class deviations of a conv highway net (the statistics
-/// of [`GateReport`] with one "unit" per layer: the mean over channels and positions; the
-/// distances to the output are not measured and read 0).
-pub fn conv_gate_report(
-    model: &MnistConvNet,
-    data: &MnistData,
+/// A staged conv net seen from the analysis: class logits and per-example mean gate activity
+/// `[batch, layers]` with gated layer `k` (0-based over all stages) lesioned when `Some(k)`.
+type StagedForward<'a> = &'a dyn Fn(Tensor<4>, Option<usize>) -> (Tensor<2>, Option<Tensor<2>>);
+
+fn targets(t: Tensor<1, Int>) -> anyhow::Result<Vec<usize>> {
+    t.into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .map(|v| v.into_iter().map(|y| y as usize).collect())
+        .map_err(|e| anyhow::anyhow!("reading labels back to the host: {e:?}"))
+}
+
+/// Gate statistics of a staged conv net with `layers` gated layers (one "unit" per layer).
+#[allow(clippy::too_many_arguments)]
+fn staged_gate_report(
+    forward: StagedForward,
+    layers: usize,
+    n_classes: usize,
+    first_layer: usize,
+    data: &dyn LabelledData<4>,
     examples: usize,
     batch_size: usize,
     device: &Device,
 ) -> anyhow::Result<GateReport> {
-    let layers: usize = conv_stage_depths(model).iter().sum();
-    let n_classes = model.output.weight.dims()[1];
     let mut acc = GateAccumulator::new(layers, 1, n_classes, 0);
-    let n = examples.min(LabelledData::<4>::len(data));
+    let n = examples.min(data.len());
     let indices: Vec<usize> = (0..n).collect();
     for chunk in indices.chunks(batch_size.max(1)) {
-        let (x, _) = LabelledData::<4>::batch(data, chunk, false, 0, device);
-        let (_, gates) = conv_forward(model, x, None);
+        let (x, y) = data.batch(chunk, false, 0, device);
+        let (_, gates) = forward(x, None);
         let gates = gates.context("gate statistics need a highway net; this one is plain")?;
         let zeros = vec![0.0; chunk.len() * (layers + 1)];
-        acc.add(&host(gates)?, &labels_of(data, chunk)?, &zeros)?;
+        acc.add(&host(gates)?, &targets(y)?, &zeros)?;
     }
-    acc.finish(2)
+    acc.finish(first_layer)
 }
 
-/// Lesions every layer of every stage of a conv net in turn on each `(name, data, examples)`
-/// split. Rows are numbered as network layers: the input convolution is 1, the stacked layers
-/// 2, 3, ... across the stages.
-pub fn conv_lesion(
+/// Lesions each of the `layers` gated layers of a staged conv net in turn on each split; row
+/// `k` is numbered `first_layer + k`.
+fn staged_lesion(
     label: &str,
-    model: &MnistConvNet,
-    splits: &[(&str, &MnistData, usize)],
+    forward: StagedForward,
+    layers: usize,
+    first_layer: usize,
+    splits: &[(&str, &dyn LabelledData<4>, usize)],
     batch_size: usize,
     device: &Device,
 ) -> anyhow::Result<LesionReport> {
-    let lesions: Vec<(usize, usize)> = conv_stage_depths(model)
-        .iter()
-        .enumerate()
-        .flat_map(|(s, d)| (0..*d).map(move |l| (s, l)))
-        .collect();
     let mut baseline = Vec::new();
-    let mut rows: Vec<LesionRow> = (0..lesions.len())
-        .map(|i| LesionRow {
-            layer: i + 2,
+    let mut rows: Vec<LesionRow> = (0..layers)
+        .map(|k| LesionRow {
+            layer: first_layer + k,
             splits: Vec::new(),
         })
         .collect();
     for (name, data, examples) in splits {
         let mut base = LossErrorSum::default();
-        let mut sums = vec![LossErrorSum::default(); lesions.len()];
-        let n = (*examples).min(LabelledData::<4>::len(*data));
+        let mut sums = vec![LossErrorSum::default(); layers];
+        let n = (*examples).min(data.len());
         let indices: Vec<usize> = (0..n).collect();
         for chunk in indices.chunks(batch_size.max(1)) {
-            let labels = labels_of(data, chunk)?;
-            let (x, _) = LabelledData::<4>::batch(*data, chunk, false, 0, device);
-            base.add(&host(conv_forward(model, x.clone(), None).0)?, &labels)?;
-            for (sum, les) in sums.iter_mut().zip(&lesions) {
-                sum.add(
-                    &host(conv_forward(model, x.clone(), Some(*les)).0)?,
-                    &labels,
-                )?;
+            let (x, y) = data.batch(chunk, false, 0, device);
+            let labels = targets(y)?;
+            base.add(&host(forward(x.clone(), None).0)?, &labels)?;
+            for (k, sum) in sums.iter_mut().enumerate() {
+                sum.add(&host(forward(x.clone(), Some(k)).0)?, &labels)?;
             }
         }
         baseline.push((name.to_string(), base.finish()));
@@ -766,6 +786,198 @@ pub fn conv_lesion(
         baseline,
         rows,
     })
+}
+
+/// `(stage, layer)` of each gated layer of a conv net, in order.
+fn conv_lesions(model: &MnistConvNet) -> Vec<(usize, usize)> {
+    conv_stage_depths(model)
+        .iter()
+        .enumerate()
+        .flat_map(|(s, d)| (0..*d).map(move |l| (s, l)))
+        .collect()
+}
+
+/// Per-layer mean gate activity and per-class deviations of a conv highway net (the statistics
+/// of [`GateReport`] with one "unit" per layer: the mean over channels and positions; the
+/// distances to the output are not measured and read 0).
+pub fn conv_gate_report(
+    model: &MnistConvNet,
+    data: &MnistData,
+    examples: usize,
+    batch_size: usize,
+    device: &Device,
+) -> anyhow::Result<GateReport> {
+    let lesions = conv_lesions(model);
+    let forward = |x, k: Option<usize>| conv_forward(model, x, k.map(|k| lesions[k]));
+    let n_classes = model.output.weight.dims()[1];
+    staged_gate_report(
+        &forward,
+        lesions.len(),
+        n_classes,
+        2,
+        data,
+        examples,
+        batch_size,
+        device,
+    )
+}
+
+/// Lesions every layer of every stage of a conv net in turn on each `(name, data, examples)`
+/// split. Rows are numbered as network layers: the input convolution is 1, the stacked layers
+/// 2, 3, ... across the stages.
+pub fn conv_lesion(
+    label: &str,
+    model: &MnistConvNet,
+    splits: &[(&str, &MnistData, usize)],
+    batch_size: usize,
+    device: &Device,
+) -> anyhow::Result<LesionReport> {
+    let lesions = conv_lesions(model);
+    let forward = |x, k: Option<usize>| conv_forward(model, x, k.map(|k| lesions[k]));
+    let splits: Vec<(&str, &dyn LabelledData<4>, usize)> = splits
+        .iter()
+        .map(|(n, d, e)| (*n, *d as &dyn LabelledData<4>, *e))
+        .collect();
+    staged_lesion(
+        label,
+        &forward,
+        lesions.len(),
+        2,
+        &splits,
+        batch_size,
+        device,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// CIFAR highway nets (the `cifar` binary): per highway layer over the stages
+// ---------------------------------------------------------------------------------------------
+
+/// Loads a [`CifarNet`] trained by `cifar`.
+pub fn load_cifar_run(
+    path: &Path,
+    device: &Device,
+) -> anyhow::Result<LoadedRun<CifarHighwayConfig, CifarNet>> {
+    load_run(path, |c: &CifarHighwayConfig| {
+        c.validate().map_err(anyhow::Error::msg)?;
+        Ok(c.init(device))
+    })
+}
+
+/// The number of highway layers in each stage of a CIFAR net (the stages' plain first
+/// convolutions not counted); an error for a plain net (`cifar --plain`), which has no gates.
+pub fn cifar_stage_depths(model: &CifarNet) -> anyhow::Result<Vec<usize>> {
+    if model
+        .stages
+        .iter()
+        .any(|s| matches!(s, ConvStage::Plain(_)))
+    {
+        bail!(
+            "this CIFAR net is plain (trained with `cifar --plain`): it has no transform gates to \
+             read out or lesion; analyse a highway run instead"
+        );
+    }
+    Ok(stage_depths(&model.stages))
+}
+
+/// Class logits of a [`CifarNet`] at inference (on a device without autodiff dropout is off)
+/// with highway layer `lesion` (0-based over all stages) forced to carry, and every highway
+/// layer's per-example mean transform-gate activity.
+///
+/// # Shapes
+///
+/// - input: `[batch, 3, 32, 32]`
+/// - output: logits `[batch, n_classes]`; gate means `[batch, highway layers]` (`None` for a
+///   plain net)
+pub fn cifar_forward(
+    model: &CifarNet,
+    x: Tensor<4>,
+    lesion: Option<usize>,
+) -> (Tensor<2>, Option<Tensor<2>>) {
+    let out = model.forward_with_gates(x, lesion);
+    let gates = out.gate_mean_per_example();
+    (out.logits, gates)
+}
+
+/// Per-layer mean gate activity and per-class deviations of a CIFAR highway net, as
+/// [`conv_gate_report`]; layers are numbered 1.. over the highway layers of all stages.
+pub fn cifar_gate_report(
+    model: &CifarNet,
+    data: &CifarData,
+    examples: usize,
+    batch_size: usize,
+    device: &Device,
+) -> anyhow::Result<GateReport> {
+    let layers = cifar_stage_depths(model)?.iter().sum();
+    let forward = |x, k| cifar_forward(model, x, k);
+    let n_classes = model.output.weight.dims()[1];
+    staged_gate_report(
+        &forward, layers, n_classes, 1, data, examples, batch_size, device,
+    )
+}
+
+/// Lesions every highway layer of a CIFAR net in turn on each `(name, data, examples)` split;
+/// rows are numbered 1.. over the highway layers of all stages.
+pub fn cifar_lesion(
+    label: &str,
+    model: &CifarNet,
+    splits: &[(&str, &CifarData, usize)],
+    batch_size: usize,
+    device: &Device,
+) -> anyhow::Result<LesionReport> {
+    let layers = cifar_stage_depths(model)?.iter().sum();
+    let forward = |x, k| cifar_forward(model, x, k);
+    let splits: Vec<(&str, &dyn LabelledData<4>, usize)> = splits
+        .iter()
+        .map(|(n, d, e)| (*n, *d as &dyn LabelledData<4>, *e))
+        .collect();
+    staged_lesion(label, &forward, layers, 1, &splits, batch_size, device)
+}
+
+/// The evaluation data of a `cifar` run, chosen by the `dataset` entry of its `config.json`:
+/// `[("train", ..), ("test", ..)]` for `cifar10` and `cifar100`, `[("samples", ..)]` for
+/// `cifar10-samples` (the 20 foolbox images, on which such a run is both trained and
+/// evaluated). Evaluation batches get the training run's contrast normalisation and no
+/// augmentation.
+pub fn cifar_run_splits(
+    run_dir: &Path,
+    data_dir: Option<&Path>,
+) -> anyhow::Result<Vec<(&'static str, CifarData)>> {
+    let config = run_config(run_dir)?;
+    let dataset = config
+        .get("dataset")
+        .and_then(|d| d.as_str())
+        .with_context(|| {
+            format!(
+                "{}: config.json has no \"dataset\" entry (expected a run of the cifar binary)",
+                run_dir.display()
+            )
+        })?;
+    let wrap = |set| CifarData::new(set, CifarTransform::eval());
+    let load = |kind| -> anyhow::Result<Vec<(&'static str, CifarData)>> {
+        Ok(vec![
+            (
+                "train",
+                wrap(CifarDataset::load(kind, CifarSplit::Train, data_dir)?),
+            ),
+            (
+                "test",
+                wrap(CifarDataset::load(kind, CifarSplit::Test, data_dir)?),
+            ),
+        ])
+    };
+    match dataset {
+        "cifar10" => load(CifarKind::Cifar10),
+        "cifar100" => load(CifarKind::Cifar100),
+        "cifar10-samples" => Ok(vec![(
+            "samples",
+            wrap(CifarDataset::cifar10_samples(data_dir)?),
+        )]),
+        other => bail!(
+            "{}: dataset {other:?} is not a cifar run's (cifar10, cifar100, cifar10-samples)",
+            run_dir.display()
+        ),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

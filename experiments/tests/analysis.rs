@@ -7,14 +7,19 @@ use std::path::{Path, PathBuf};
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
 use burn::tensor::{Device, Tensor};
+use clap::Parser;
+use datasets::cifar::{CIFAR_PIXELS, write_cifar_bin};
 use datasets::{Bptt, MnistDataset};
+use datasets::{CifarKind, CifarSplit};
 use experiments::analysis::{
     GateAccumulator, Heatmap, LesionReport, LesionRow, LossError, LossErrorSum, bias_table,
-    conv_forward, conv_gate_report, conv_lesion, conv_stage_depths, load_mlp_run, mlp_gate_report,
-    mlp_lesion, ranges, resolve_run_dir, rhn_gate_report, rhn_lesion,
+    cifar_forward, cifar_gate_report, cifar_lesion, cifar_run_splits, cifar_stage_depths,
+    conv_forward, conv_gate_report, conv_lesion, conv_stage_depths, load_cifar_run, load_mlp_run,
+    mlp_gate_report, mlp_lesion, ranges, resolve_run_dir, rhn_gate_report, rhn_lesion,
 };
+use experiments::cifar::{CifarArgs, NetChoice, model_config, run_cli};
 use experiments::data::MnistData;
-use experiments::train::RunDir;
+use experiments::train::{LabelledData, RunDir};
 use models::{
     ConvStage, DeepMlp, DeepMlpConfig, LayerKind, MlpBody, MnistConvNetConfig, RhnLmConfig,
 };
@@ -330,4 +335,172 @@ fn conv_forward_matches_the_net_and_lesions_each_stage_layer() {
     assert_eq!(g.layers, 8);
     assert!(g.mean_per_layer[3] < 1e-6);
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// Tiny CIFAR-10 files in the upstream binary format (`<label><3072 pixels>` records):
+/// `per_file` images in each of `data_batch_{1..5}.bin` and `test_batch.bin`, image `j` of the
+/// split labelled `j % 10`.
+fn tiny_cifar10(dir: &Path, per_file: usize) {
+    let kind = CifarKind::Cifar10;
+    for split in [CifarSplit::Train, CifarSplit::Test] {
+        for (f, name) in kind.file_names(split).iter().enumerate() {
+            let mut images = Vec::new();
+            let mut labels = Vec::new();
+            for i in 0..per_file {
+                let j = f * per_file + i;
+                let mut im = [0u8; CIFAR_PIXELS];
+                for (p, v) in im.iter_mut().enumerate() {
+                    *v = ((p * 31 + j * 97) % 251) as u8;
+                }
+                images.push(im);
+                labels.push((j % 10) as u8);
+            }
+            let coarse = vec![0; per_file];
+            write_cifar_bin(&dir.join(name), kind, &images, &labels, &coarse).unwrap();
+        }
+    }
+}
+
+#[test]
+fn cifar_runs_are_read_out_and_lesioned_per_highway_layer() {
+    let device = Device::flex();
+    let root = temp("cifar");
+    let data_dir = root.join("data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    tiny_cifar10(&data_dir, 3); // 15 training images (classes 0-4 twice), 3 test images
+    let out = root.join("run");
+    let args = CifarArgs::try_parse_from([
+        "cifar",
+        "--net",
+        "tiny",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--iterations",
+        "2",
+        "--batch-size",
+        "5",
+        "--quiet",
+        "--device",
+        "cpu",
+    ])
+    .unwrap();
+    run_cli(&args).unwrap();
+    // The run rebuilds from config.json + the newest checkpoint.
+    let run = load_cifar_run(&out, &device).unwrap();
+    assert_eq!(run.epoch, 1);
+    let model = &run.model;
+    assert_eq!(cifar_stage_depths(model).unwrap(), vec![1, 1]);
+    let splits = cifar_run_splits(&run.dir, Some(&data_dir)).unwrap();
+    let names: Vec<&str> = splits.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ["train", "test"]);
+    let (train, test) = (&splits[0].1, &splits[1].1);
+    assert_eq!((train.len(), test.len()), (15, 3));
+
+    // Gate statistics over uneven batches (4, 4, 4, 3) equal the net's own read-out.
+    let g = cifar_gate_report(model, train, 100, 4, &device).unwrap();
+    assert_eq!((g.layers, g.first_layer, g.examples), (2, 1, 15));
+    let all: Vec<usize> = (0..15).collect();
+    let (x, _) = train.batch(&all, false, 0, &device);
+    let direct = model
+        .forward_with_gates(x.clone(), None)
+        .gate_mean_per_layer()
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    for (m, d) in g.mean_per_layer.iter().zip(&direct) {
+        assert!(*m > 0.0 && *m < 1.0, "{m}");
+        assert!((m - *d as f64).abs() < 1e-5, "{m} vs {d}");
+    }
+    assert_eq!(g.class_counts, vec![2, 2, 2, 2, 2, 1, 1, 1, 1, 1]);
+    for layer in 0..2 {
+        let s: f64 = (0..10)
+            .map(|c| g.class_counts[c] as f64 * g.class_deviation[c][layer])
+            .sum();
+        assert!(s.abs() < 1e-6, "{s}");
+    }
+    assert!(g.class_deviation.iter().flatten().any(|d| d.abs() > 1e-7));
+
+    // Lesioning layer k zeroes its gate, leaves the earlier gates alone and moves the loss.
+    let (clean_logits, clean) = cifar_forward(model, x.clone(), None);
+    let clean = clean.unwrap().into_data().try_to_vec::<f32>().unwrap();
+    for k in 0..2 {
+        let (_, gates) = cifar_forward(model, x.clone(), Some(k));
+        let gates = gates.unwrap().into_data().try_to_vec::<f32>().unwrap();
+        for (e, row) in gates.chunks(2).enumerate() {
+            assert_eq!(row[k], 0.0);
+            for l in 0..k {
+                assert!((row[l] - clean[e * 2 + l]).abs() < 1e-6);
+            }
+        }
+    }
+    let report = cifar_lesion(
+        "c",
+        model,
+        &[("train", train, 100), ("test", test, 2)],
+        4,
+        &device,
+    )
+    .unwrap();
+    assert_eq!(
+        report.rows.iter().map(|r| r.layer).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    let mut reference = LossErrorSum::default();
+    let labels: Vec<usize> = (0..15).map(|j| j % 10).collect();
+    reference
+        .add(
+            &clean_logits.into_data().try_to_vec::<f32>().unwrap(),
+            &labels,
+        )
+        .unwrap();
+    let base = report.baseline[0].1;
+    assert!((base.loss - reference.finish().loss).abs() < 1e-5);
+    for row in &report.rows {
+        assert_eq!(row.splits.len(), 2);
+        assert!((row.splits[0].1.loss - base.loss).abs() > 1e-6, "{row:?}");
+    }
+    assert!(
+        report
+            .csv()
+            .starts_with("layer,train_loss,train_error,test_loss,test_error\n")
+    );
+
+    // A plain run has no gates: a clear error, not a panic or zeros.
+    let plain = RunDir::create(root.join("plain")).unwrap();
+    let config = model_config(NetChoice::Tiny, 10, true);
+    plain
+        .write_json(
+            "config.json",
+            &serde_json::json!({ "model": config, "dataset": "cifar10" }),
+        )
+        .unwrap();
+    let net = config.init(&device);
+    plain
+        .save_checkpoint(0, 1, |d| {
+            net.clone().save_file(d.join("model.bpk"))?;
+            Ok(())
+        })
+        .unwrap();
+    let loaded = load_cifar_run(&plain.path, &device).unwrap();
+    let err = cifar_stage_depths(&loaded.model).unwrap_err().to_string();
+    assert!(
+        err.contains("plain") && err.contains("no transform gates"),
+        "{err}"
+    );
+    let err = cifar_gate_report(&loaded.model, train, 5, 5, &device).unwrap_err();
+    assert!(err.to_string().contains("--plain"), "{err}");
+    let err = cifar_lesion("p", &loaded.model, &[("train", train, 5)], 5, &device).unwrap_err();
+    assert!(err.to_string().contains("--plain"), "{err}");
+    // A run of another binary is named.
+    std::fs::write(
+        plain.file("config.json"),
+        serde_json::json!({ "model": config, "dataset": "mnist" }).to_string(),
+    )
+    .unwrap();
+    let err = cifar_run_splits(&plain.path, Some(&data_dir)).unwrap_err();
+    assert!(err.to_string().contains("\"mnist\""), "{err}");
+    std::fs::remove_dir_all(root).ok();
 }

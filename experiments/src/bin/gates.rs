@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run -p experiments --bin gates -- --run artifacts/analysis/mnist50-bt-2,artifacts/analysis/mnist50-bt-4
 //! cargo run -p experiments --bin gates -- --rhn-run artifacts/ptb-rhn-small
+//! cargo run -p experiments --bin gates -- --cifar-run artifacts/cifar-overfit-a
 //! ```
 
 use std::path::PathBuf;
@@ -13,9 +14,10 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use datasets::{MnistDataset, MnistKind, PtbCorpus, PtbSplit};
 use experiments::analysis::{
-    GateReport, Heatmap, bias_csv, bias_label, bias_table, conv_gate_report, conv_stage_depths,
-    load_conv_run, load_mlp_run, load_rhn_run, mlp_gate_report, rhn_gate_report, series,
-    write_heatmap, write_plot, write_text,
+    GateReport, Heatmap, bias_csv, bias_label, bias_table, cifar_gate_report, cifar_run_splits,
+    cifar_stage_depths, conv_gate_report, conv_stage_depths, load_cifar_run, load_conv_run,
+    load_mlp_run, load_rhn_run, mlp_gate_report, rhn_gate_report, series, write_heatmap,
+    write_plot, write_text,
 };
 use experiments::backend::DeviceArgs;
 use experiments::data::MnistData;
@@ -39,6 +41,11 @@ struct Args {
     /// A trained `mnist-conv` highway net: mean gate activity per layer and per class.
     #[arg(long)]
     conv_run: Option<PathBuf>,
+    /// A trained `cifar` highway net (not --plain): mean gate activity per highway layer (numbered
+    /// 1.. over the stages) and per class, on the run's own data set (--split; a --samples run
+    /// has only its 20 images).
+    #[arg(long)]
+    cifar_run: Option<PathBuf>,
     /// A trained RHN language model (`ptb` run directory) to analyse per micro-layer.
     #[arg(long)]
     rhn_run: Option<PathBuf>,
@@ -69,10 +76,14 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.run.is_empty() && args.rhn_run.is_none() && args.conv_run.is_none() {
+    if args.run.is_empty()
+        && args.rhn_run.is_none()
+        && args.conv_run.is_none()
+        && args.cifar_run.is_none()
+    {
         anyhow::bail!(
-            "name at least one trained net with --run (MNIST MLP), --conv-run (MNIST conv net) \
-             or --rhn-run (PTB RHN)"
+            "name at least one trained net with --run (MNIST MLP), --conv-run (MNIST conv net), \
+             --cifar-run (CIFAR conv net) or --rhn-run (PTB RHN)"
         );
     }
     let device = args.device.device()?;
@@ -262,43 +273,43 @@ fn main() -> anyhow::Result<()> {
         });
         let start = std::time::Instant::now();
         let report = conv_gate_report(&run.model, &data, args.examples, 100, &device)?;
-        let sub = RunDir::create(out.file("conv"))?;
-        write_text(&sub.path, "layers.csv", &report.layer_csv())?;
-        write_text(&sub.path, "classes.csv", &report.class_csv())?;
-        sub.write_json("report.json", &report)?;
-        let stages = conv_stage_depths(&run.model);
-        let max_dev = report
-            .class_deviation
-            .iter()
-            .flatten()
-            .fold(1e-6f64, |m, v| m.max(v.abs()));
-        write_heatmap(
-            &Heatmap {
-                title: format!(
-                    "conv net (stages {stages:?}): class mean T minus overall mean (±{max_dev:.3})"
-                ),
-                x_label: "layer".into(),
-                y_label: "digit".into(),
-                panels: vec![("per class".into(), report.class_deviation.clone())],
-                range: (-max_dev, max_dev),
-                diverging: true,
-                x_offset: 2,
-            },
-            &sub.file("classes"),
-        );
-        println!(
-            "conv net {} (epoch {}, stages {stages:?}): {} examples in {:.1}s; mean T per layer {}",
-            run.dir.display(),
-            run.epoch,
-            report.examples,
-            start.elapsed().as_secs_f64(),
-            report
-                .mean_per_layer
-                .iter()
-                .map(|m| format!("{m:.3}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+        write_staged(
+            &out,
+            "conv",
+            &format!("conv net {}", run.dir.display()),
+            &format!("conv net (stages {:?})", conv_stage_depths(&run.model)),
+            "digit",
+            (run.epoch, start.elapsed().as_secs_f64()),
+            &report,
+        )?;
+    }
+    if let Some(path) = &args.cifar_run {
+        let run = load_cifar_run(path, &device)?;
+        let stages = cifar_stage_depths(&run.model)?;
+        let splits = cifar_run_splits(&run.dir, args.data_dir.as_deref())?;
+        let want = match args.split {
+            Split::Train => "train",
+            Split::Test => "test",
+        };
+        // A --samples run has one split (its 20 images are both trained on and evaluated).
+        let (split, data) = match splits.iter().find(|(n, _)| *n == want) {
+            Some(s) => s,
+            None => &splits[0],
+        };
+        let start = std::time::Instant::now();
+        let report = cifar_gate_report(&run.model, data, args.examples, 100, &device)?;
+        write_staged(
+            &out,
+            "cifar",
+            &format!("CIFAR net {} ({split} split)", run.dir.display()),
+            &format!(
+                "CIFAR net (highway layers per stage {stages:?}, b_T={})",
+                run.config.transform_bias
+            ),
+            "class",
+            (run.epoch, start.elapsed().as_secs_f64()),
+            &report,
+        )?;
     }
     if let Some(path) = &args.rhn_run {
         let run = load_rhn_run(path, &device)?;
@@ -372,5 +383,51 @@ fn main() -> anyhow::Result<()> {
         );
     }
     println!("artifacts: {}", args.out.display());
+    Ok(())
+}
+
+/// Writes the per-layer statistics of a conv net (one "unit" per layer) to `out/<name>`:
+/// `layers.csv`, `classes.csv`, `report.json` and the per-class heat map; prints a summary.
+fn write_staged(
+    out: &RunDir,
+    name: &str,
+    what: &str,
+    title: &str,
+    class_name: &str,
+    (epoch, seconds): (usize, f64),
+    report: &GateReport,
+) -> anyhow::Result<()> {
+    let sub = RunDir::create(out.file(name))?;
+    write_text(&sub.path, "layers.csv", &report.layer_csv())?;
+    write_text(&sub.path, "classes.csv", &report.class_csv())?;
+    sub.write_json("report.json", report)?;
+    let max_dev = report
+        .class_deviation
+        .iter()
+        .flatten()
+        .fold(1e-6f64, |m, v| m.max(v.abs()));
+    write_heatmap(
+        &Heatmap {
+            title: format!("{title}: class mean T minus overall mean (±{max_dev:.3})"),
+            x_label: "layer".into(),
+            y_label: class_name.into(),
+            panels: vec![("per class".into(), report.class_deviation.clone())],
+            range: (-max_dev, max_dev),
+            diverging: true,
+            x_offset: report.first_layer,
+        },
+        &sub.file("classes"),
+    );
+    println!(
+        "{what} (epoch {epoch}): {} examples in {seconds:.1}s; mean T per layer (from layer {}) {}",
+        report.examples,
+        report.first_layer,
+        report
+            .mean_per_layer
+            .iter()
+            .map(|m| format!("{m:.3}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run -p experiments --bin lesion -- --run artifacts/analysis/mnist50-bt-2,artifacts/analysis/mnist50-bt-4
 //! cargo run -p experiments --bin lesion -- --rhn-run artifacts/ptb-rhn-small
+//! cargo run -p experiments --bin lesion -- --cifar-run artifacts/cifar-overfit-a
 //! ```
 
 use std::path::PathBuf;
@@ -12,8 +13,9 @@ use std::path::PathBuf;
 use clap::Parser;
 use datasets::{MnistDataset, MnistKind, PtbCorpus, PtbSplit};
 use experiments::analysis::{
-    LesionReport, bias_label, conv_lesion, conv_stage_depths, load_conv_run, load_mlp_run,
-    load_rhn_run, mlp_lesion, plot_lesions, ranges, rhn_lesion, write_text,
+    LesionReport, bias_label, cifar_lesion, cifar_run_splits, cifar_stage_depths, conv_lesion,
+    conv_stage_depths, load_cifar_run, load_conv_run, load_mlp_run, load_rhn_run, mlp_lesion,
+    plot_lesions, ranges, rhn_lesion, write_text,
 };
 use experiments::backend::DeviceArgs;
 use experiments::data::MnistData;
@@ -30,6 +32,10 @@ struct Args {
     /// A trained `mnist-conv` highway net: lesion each layer of each stage.
     #[arg(long)]
     conv_run: Option<PathBuf>,
+    /// A trained `cifar` highway net (not --plain): lesion each highway layer of each stage on
+    /// the run's own data set (train and test; a --samples run: its 20 images).
+    #[arg(long)]
+    cifar_run: Option<PathBuf>,
     /// A trained RHN language model (`ptb` run directory): lesion each micro-layer.
     #[arg(long)]
     rhn_run: Option<PathBuf>,
@@ -98,12 +104,65 @@ fn summary(r: &LesionReport, tolerance: f64) -> String {
     out
 }
 
+/// Writes `lesion-<name>.csv`, `.json` and the plots of a staged conv net's lesions, and
+/// returns (and prints) the summary with Greff et al.'s comparison per stage: the first layer
+/// of each stage against the stage's later layers.
+fn write_staged(
+    out: &RunDir,
+    name: &str,
+    report: &LesionReport,
+    stages: &[usize],
+    x_label: &str,
+    tolerance: f64,
+) -> anyhow::Result<String> {
+    write_text(&out.path, &format!("lesion-{name}.csv"), &report.csv())?;
+    out.write_json(&format!("lesion-{name}.json"), report)?;
+    let mut s = summary(report, tolerance);
+    let si = report.baseline.len() - 1;
+    let split = &report.baseline[si].0;
+    s.push_str(&format!("\n| stage | layers | first-layer lesion: {split} loss | later layers: mean {split} loss | intact |\n|---|---|---|---|---|\n"));
+    let mut first = 0;
+    for (k, d) in stages.iter().enumerate().filter(|(_, d)| **d > 0) {
+        let rows = &report.rows[first..first + d];
+        let later = if *d > 1 {
+            format!(
+                "{:.4}",
+                rows[1..].iter().map(|r| r.splits[si].1.loss).sum::<f64>() / (*d - 1) as f64
+            )
+        } else {
+            "-".into()
+        };
+        s.push_str(&format!(
+            "| {} | {}-{} | {:.4} | {later} | {:.4} |\n",
+            k + 1,
+            rows[0].layer,
+            rows[d - 1].layer,
+            rows[0].splits[si].1.loss,
+            report.baseline[si].1.loss
+        ));
+        first += d;
+    }
+    println!("{s}");
+    for p in plot_lesions(
+        std::slice::from_ref(report),
+        x_label,
+        &out.file(&format!("lesion-{name}")),
+    ) {
+        println!("wrote {}", p.display());
+    }
+    Ok(s + "\n")
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.run.is_empty() && args.rhn_run.is_none() && args.conv_run.is_none() {
+    if args.run.is_empty()
+        && args.rhn_run.is_none()
+        && args.conv_run.is_none()
+        && args.cifar_run.is_none()
+    {
         anyhow::bail!(
-            "name at least one trained net with --run (MNIST MLP), --conv-run (MNIST conv net) \
-             or --rhn-run (PTB RHN)"
+            "name at least one trained net with --run (MNIST MLP), --conv-run (MNIST conv net), \
+             --cifar-run (CIFAR conv net) or --rhn-run (PTB RHN)"
         );
     }
     let device = args.device.device()?;
@@ -175,43 +234,52 @@ fn main() -> anyhow::Result<()> {
             report.rows.len(),
             start.elapsed().as_secs_f64()
         );
-        write_text(&out.path, "lesion-conv.csv", &report.csv())?;
-        out.write_json("lesion-conv.json", &report)?;
-        let mut s = summary(&report, args.tolerance);
-        // Greff et al.: the first layer of each stage against the stage's later layers.
-        s.push_str("\n| stage | layers | first-layer lesion: test loss | later layers: mean test loss | intact |\n|---|---|---|---|---|\n");
-        let si = report.baseline.len() - 1;
-        let mut first = 0;
-        for (k, d) in stages.iter().enumerate() {
-            let rows = &report.rows[first..first + d];
-            let later = if *d > 1 {
-                format!(
-                    "{:.4}",
-                    rows[1..].iter().map(|r| r.splits[si].1.loss).sum::<f64>() / (*d - 1) as f64
-                )
-            } else {
-                "-".into()
-            };
-            s.push_str(&format!(
-                "| {} | {}-{} | {:.4} | {later} | {:.4} |\n",
-                k + 1,
-                rows[0].layer,
-                rows[d - 1].layer,
-                rows[0].splits[si].1.loss,
-                report.baseline[si].1.loss
-            ));
-            first += d;
-        }
-        println!("{s}");
-        table.push_str(&s);
-        table.push('\n');
-        for p in plot_lesions(
-            std::slice::from_ref(&report),
+        table.push_str(&write_staged(
+            &out,
+            "conv",
+            &report,
+            &stages,
             "lesioned layer (stages of the conv net)",
-            &out.file("lesion-conv"),
-        ) {
-            println!("wrote {}", p.display());
-        }
+            args.tolerance,
+        )?);
+    }
+    if let Some(path) = &args.cifar_run {
+        let run = load_cifar_run(path, &device)?;
+        let stages = cifar_stage_depths(&run.model)?;
+        let data = cifar_run_splits(&run.dir, args.data_dir.as_deref())?;
+        let splits: Vec<_> = data
+            .iter()
+            .map(|(name, d)| {
+                let n = if *name == "test" {
+                    args.test_examples
+                } else {
+                    args.train_examples
+                };
+                (*name, d, n)
+            })
+            .collect();
+        let label = format!(
+            "CIFAR highway {:?} b_T={}",
+            stages, run.config.transform_bias
+        );
+        let start = std::time::Instant::now();
+        let report = cifar_lesion(&label, &run.model, &splits, 100, &device)?;
+        println!(
+            "{label} ({}, epoch {}): {} lesions in {:.1}s; layers are highway layers 1.. over \
+             the stages (each stage's plain first convolution is not lesioned)",
+            run.dir.display(),
+            run.epoch,
+            report.rows.len(),
+            start.elapsed().as_secs_f64()
+        );
+        table.push_str(&write_staged(
+            &out,
+            "cifar",
+            &report,
+            &stages,
+            "lesioned highway layer (over the stages of the CIFAR net)",
+            args.tolerance,
+        )?);
     }
     if let Some(path) = &args.rhn_run {
         let run = load_rhn_run(path, &device)?;
