@@ -200,17 +200,25 @@ pub fn open_decompressed(path: &Path) -> Result<Box<dyn Read>> {
     })
 }
 
-/// Reads a whole file, decompressing `.gz` and `.bz2` files.
+/// Reads a whole file, decompressing `.gz` and `.bz2` files (see [`decompress`]).
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let mut reader = open_decompressed(path)?;
-    let mut bytes = Vec::new();
-    if let Some(len) = fs::metadata(path).ok().map(|m| m.len()) {
-        bytes.reserve(len as usize);
-    }
-    reader
-        .read_to_end(&mut bytes)
-        .map_err(|e| decompress_error(path, e))?;
-    Ok(bytes)
+    let bytes = fs::read(path).map_err(|e| DataError::io(path, e))?;
+    decompress(path, bytes)
+}
+
+/// Decompresses a file's bytes as [`read_file`] does, by `path`'s extension: `.gz`
+/// (concatenated gzip members) and `.bz2` (concatenated bzip2 streams) are decompressed,
+/// anything else is returned as is. `path` is only used for the extension and in messages;
+/// a corrupt or truncated stream is a [`DataError::Format`] naming it.
+pub fn decompress(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let read = match path.extension().and_then(|e| e.to_str()) {
+        Some("gz") => flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_end(&mut out),
+        Some("bz2") => bzip2::read::MultiBzDecoder::new(&bytes[..]).read_to_end(&mut out),
+        _ => return Ok(bytes),
+    };
+    read.map_err(|e| decompress_error(path, e))?;
+    Ok(out)
 }
 
 fn decompress_error(path: &Path, e: io::Error) -> DataError {

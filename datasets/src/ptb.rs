@@ -158,10 +158,20 @@ impl PtbCorpus {
     pub fn from_files(train: &Path, valid: &Path, test: &Path) -> Result<Self> {
         let read = |p: &Path| fetch::read_file(p);
         let (train_b, valid_b, test_b) = (read(train)?, read(valid)?, read(test)?);
+        Self::from_bytes((train, &train_b), (valid, &valid_b), (test, &test_b))
+    }
+
+    /// Builds the corpus from the (decompressed) bytes of the three files, each with the
+    /// path used in messages: every file must be UTF-8 text, then as [`Self::from_texts`].
+    pub fn from_bytes(
+        train: (&Path, &[u8]),
+        valid: (&Path, &[u8]),
+        test: (&Path, &[u8]),
+    ) -> Result<Self> {
         Self::from_texts(
-            (train, as_text(train, &train_b)?),
-            (valid, as_text(valid, &valid_b)?),
-            (test, as_text(test, &test_b)?),
+            (train.0, as_text(train.0, train.1)?),
+            (valid.0, as_text(valid.0, valid.1)?),
+            (test.0, as_text(test.0, test.1)?),
         )
     }
 

@@ -139,3 +139,41 @@ fn text_parsers_never_panic() {
         }
     }
 }
+
+#[test]
+fn decompression_never_panics() {
+    use std::io::Write;
+    let raw = idx_labels(12);
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&raw).unwrap();
+    let gz = enc.finish().unwrap();
+    let gz_path = Path::new("fuzzed-input.bin.gz");
+    assert_eq!(fetch::decompress(gz_path, gz.clone()).unwrap(), raw);
+    // Uncompressed names pass the bytes through.
+    assert_eq!(fetch::decompress(Path::new(FILE), gz.clone()).unwrap(), gz);
+    let mut rng = SplitMix64::new(4);
+    for m in mutants(&gz, &mut rng, 3000) {
+        names_file(fetch::decompress(gz_path, m.clone()));
+        names_file(fetch::decompress(Path::new("fuzzed-input.bin.bz2"), m));
+    }
+}
+
+#[test]
+fn ptb_from_bytes_checks_utf8_per_file() {
+    let train = Path::new("ptb.train.txt");
+    let c = PtbCorpus::from_bytes(
+        (train, b" a b \n"),
+        (Path::new("ptb.valid.txt"), b" b \n"),
+        (Path::new(FILE), b" a \n"),
+    )
+    .unwrap();
+    assert_eq!(c.test, vec![0, 2]);
+    let msg = PtbCorpus::from_bytes(
+        (train, b" a b \n"),
+        (Path::new("ptb.valid.txt"), b" b \n"),
+        (Path::new(FILE), b" a \xff\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(msg.contains(FILE) && msg.contains("not UTF-8"), "{msg}");
+}
