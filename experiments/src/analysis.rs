@@ -46,6 +46,48 @@ use crate::train::{LabelledData, RunDir, write_atomic};
 // Loading trained runs
 // ---------------------------------------------------------------------------------------------
 
+/// Which trained nets the analysis binaries (`gates`, `lesion`) read: run directories of the
+/// training binaries, rebuilt from their `config.json` and newest checkpoint.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NetArgs {
+    /// Trained `mnist-depth` highway runs (a run directory, or an --out directory holding one run).
+    #[arg(long, value_delimiter = ',')]
+    pub run: Vec<PathBuf>,
+    /// A trained `mnist-conv` highway net (per layer of each stage).
+    #[arg(long)]
+    pub conv_run: Option<PathBuf>,
+    /// A trained `cifar` highway net (not --plain), on the run's own data set (highway layers
+    /// numbered 1.. over the stages; a --samples run has only its 20 images).
+    #[arg(long)]
+    pub cifar_run: Option<PathBuf>,
+    /// A trained RHN language model (`ptb` run directory), per micro-layer.
+    #[arg(long)]
+    pub rhn_run: Option<PathBuf>,
+    /// PTB validation windows (batch 10, 35 steps) for the RHN (0: all).
+    #[arg(long, default_value_t = 40)]
+    pub windows: usize,
+    /// Directory holding the data files (default: the cache filled by scripts/fetch-data.sh).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl NetArgs {
+    /// An error unless at least one net is named.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.run.is_empty()
+            && self.conv_run.is_none()
+            && self.cifar_run.is_none()
+            && self.rhn_run.is_none()
+        {
+            bail!(
+                "name at least one trained net with --run (MNIST MLP), --conv-run (MNIST conv \
+                 net), --cifar-run (CIFAR conv net) or --rhn-run (PTB RHN)"
+            );
+        }
+        Ok(())
+    }
+}
+
 /// A trained model read back from a run directory (`config.json` + `checkpoints/`).
 #[derive(Debug)]
 pub struct LoadedRun<C, M> {
@@ -1223,7 +1265,6 @@ impl Heatmap {
 
     /// Writes `<stem>.png` and `<stem>.svg`.
     pub fn write(&self, stem: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        crate::plot::ensure_font()?;
         if self.panels.is_empty()
             || self
                 .panels
@@ -1233,25 +1274,11 @@ impl Heatmap {
             bail!("nothing to plot for {}", stem.display());
         }
         let width = (60 + 330 * self.panels.len() as u32).max(700);
-        let png = stem.with_extension("png");
-        let svg = stem.with_extension("svg");
-        {
-            let root = BitMapBackend::new(&png, (width, 420)).into_drawing_area();
-            self.draw(&root)
-                .with_context(|| format!("drawing {}", png.display()))?;
-            root.present()
-                .map_err(|e| anyhow::anyhow!("writing {}: {e}", png.display()))?;
-        }
-        {
-            let root = SVGBackend::new(&svg, (width, 420)).into_drawing_area();
-            self.draw(&root)
-                .with_context(|| format!("drawing {}", svg.display()))?;
-            root.present()
-                .map_err(|e| anyhow::anyhow!("writing {}: {e}", svg.display()))?;
-        }
-        Ok(vec![png, svg])
+        crate::plot::write_png_svg(self, stem, (width, 420))
     }
+}
 
+impl crate::plot::Figure for Heatmap {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
     where
         DB::ErrorType: 'static,

@@ -22,8 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{DeviceArgs, backend_name};
 use crate::data::CifarData;
 use crate::train::{
-    Classifier, EvalResult, LabelledData, LrSchedule, OptimizerConfig, Progress, RunDir,
-    TrainConfig, fit_classifier, git_commit,
+    Classifier, EvalResult, LabelledData, Progress, RunDir, TrainConfig, fit_classifier, git_commit,
 };
 
 impl Classifier<4> for CifarNet {
@@ -177,22 +176,13 @@ pub fn authors_schedule(
     seed: u64,
 ) -> TrainConfig {
     let steps_per_epoch = n_train.div_ceil(batch_size.max(1)).max(1);
-    TrainConfig {
-        epochs: iterations.div_ceil(steps_per_epoch).max(1),
+    TrainConfig::nesterov_step(
+        iterations.div_ceil(steps_per_epoch).max(1),
         batch_size,
-        lr: 0.025,
-        schedule: LrSchedule::Step {
-            milestones: vec![iterations / 2, iterations * 3 / 4, iterations * 7 / 8],
-            factor: 0.1,
-        },
-        optimizer: OptimizerConfig::Sgd {
-            momentum: 0.9,
-            nesterov: true,
-            weight_decay: 1e-3,
-        },
+        0.025,
+        vec![iterations / 2, iterations * 3 / 4, iterations * 7 / 8],
         seed,
-        keep_checkpoints: 2,
-    }
+    )
 }
 
 /// `summary.json` of a run.
@@ -231,6 +221,12 @@ pub struct CifarSummary {
     pub wall_time_s: f64,
     /// Mean seconds per optimiser step over the epochs (their evaluation included).
     pub seconds_per_step: f64,
+    /// Training throughput (images per second of training steps, evaluation excluded).
+    #[serde(default)]
+    pub train_samples_per_s: f64,
+    /// Peak resident memory of the process (MiB, Linux), if known.
+    #[serde(default)]
+    pub peak_memory_mib: Option<f64>,
     /// Backend / device.
     pub backend: String,
     /// Git commit.
@@ -319,6 +315,8 @@ pub fn run(
         wall_time_s,
         seconds_per_step: history.iter().map(|m| m.seconds).sum::<f64>()
             / (history.len() * steps_per_epoch) as f64,
+        train_samples_per_s: crate::train::samples_per_second(&history, train.len()),
+        peak_memory_mib: crate::bench::peak_memory_mib(),
         backend: backend_name(device),
         git_commit: git_commit(),
     };
@@ -397,6 +395,7 @@ pub fn run_cli(args: &CifarArgs) -> anyhow::Result<CifarSummary> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::LrSchedule;
 
     #[test]
     fn paper_schedule_has_the_papers_milestones() {

@@ -128,6 +128,12 @@ pub struct RunSummary {
     pub train_loss_curve: Vec<f64>,
     /// Wall-clock seconds.
     pub wall_time_s: f64,
+    /// Training throughput (examples per second of training steps, evaluation excluded).
+    #[serde(default)]
+    pub train_samples_per_s: f64,
+    /// Peak resident memory of the process so far (MiB, Linux), if known.
+    #[serde(default)]
+    pub peak_memory_mib: Option<f64>,
     /// Backend / device.
     pub backend: String,
     /// Git commit of the code.
@@ -398,6 +404,11 @@ fn run_one(
         epochs: history.len(),
         train_loss_curve: history.iter().map(|m| m.train_loss).collect(),
         wall_time_s: start.elapsed().as_secs_f64(),
+        train_samples_per_s: crate::train::samples_per_second(
+            &history,
+            LabelledData::<2>::len(train),
+        ),
+        peak_memory_mib: crate::bench::peak_memory_mib(),
         backend: backend_name(device),
         git_commit: git_commit(),
         error: outcome.as_ref().err().map(|e| format!("{e:#}")),

@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::backend_name;
 use crate::data::MnistData;
 use crate::train::{
-    Classifier, LabelledData, LrSchedule, OptimizerConfig, Progress, RunDir, TrainConfig,
-    fit_classifier, git_commit,
+    Classifier, LabelledData, Progress, RunDir, TrainConfig, fit_classifier, git_commit,
 };
 
 impl Classifier<4> for MnistConvNet {
@@ -27,22 +26,13 @@ impl Classifier<4> for MnistConvNet {
 pub fn authors_schedule(epochs: usize, n_train: usize, seed: u64) -> TrainConfig {
     let batch_size = 100;
     let total = epochs * n_train.div_ceil(batch_size);
-    TrainConfig {
+    TrainConfig::nesterov_step(
         epochs,
         batch_size,
-        lr: 0.01,
-        schedule: LrSchedule::Step {
-            milestones: vec![total / 3, 2 * total / 3],
-            factor: 0.1,
-        },
-        optimizer: OptimizerConfig::Sgd {
-            momentum: 0.9,
-            nesterov: true,
-            weight_decay: 1e-3,
-        },
+        0.01,
+        vec![total / 3, 2 * total / 3],
         seed,
-        keep_checkpoints: 2,
-    }
+    )
 }
 
 /// `summary.json` of a run.

@@ -88,32 +88,53 @@ pub(crate) fn ensure_font() -> anyhow::Result<()> {
     .map_err(anyhow::Error::msg)
 }
 
+/// A figure that draws itself on any `plotters` backend (so it can be written as PNG and SVG).
+pub trait Figure {
+    /// Draws the figure on `root`.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Writes `figure` as `<stem>.png` and `<stem>.svg`, `size` pixels; returns their paths.
+pub fn write_png_svg(
+    figure: &impl Figure,
+    stem: &Path,
+    size: (u32, u32),
+) -> anyhow::Result<Vec<PathBuf>> {
+    ensure_font()?;
+    let png = stem.with_extension("png");
+    let svg = stem.with_extension("svg");
+    {
+        let root = BitMapBackend::new(&png, size).into_drawing_area();
+        figure
+            .draw(&root)
+            .with_context(|| format!("drawing {}", png.display()))?;
+        root.present()
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", png.display()))?;
+    }
+    {
+        let root = SVGBackend::new(&svg, size).into_drawing_area();
+        figure
+            .draw(&root)
+            .with_context(|| format!("drawing {}", svg.display()))?;
+        root.present()
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", svg.display()))?;
+    }
+    Ok(vec![png, svg])
+}
+
 impl LinePlot {
     /// Writes `<stem>.png` and `<stem>.svg`; returns their paths.
     pub fn write(&self, stem: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        ensure_font()?;
         if self.series.iter().all(|s| s.points.is_empty()) {
             bail!("nothing to plot for {}", stem.display());
         }
-        let png = stem.with_extension("png");
-        let svg = stem.with_extension("svg");
-        {
-            let root = BitMapBackend::new(&png, (900, 600)).into_drawing_area();
-            self.draw(&root)
-                .with_context(|| format!("drawing {}", png.display()))?;
-            root.present()
-                .map_err(|e| anyhow::anyhow!("writing {}: {e}", png.display()))?;
-        }
-        {
-            let root = SVGBackend::new(&svg, (900, 600)).into_drawing_area();
-            self.draw(&root)
-                .with_context(|| format!("drawing {}", svg.display()))?;
-            root.present()
-                .map_err(|e| anyhow::anyhow!("writing {}: {e}", svg.display()))?;
-        }
-        Ok(vec![png, svg])
+        write_png_svg(self, stem, (900, 600))
     }
+}
 
+impl Figure for LinePlot {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
     where
         DB::ErrorType: 'static,

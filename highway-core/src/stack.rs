@@ -86,39 +86,62 @@ pub struct StackOutput<const D: usize> {
     pub gates: Vec<Tensor<D>>,
 }
 
+/// Mean activity of each gate tensor over all its elements (examples, units, positions), as
+/// one value per layer; `None` for no gates (a plain stack or net).
+///
+/// # Shapes
+///
+/// - `gates`: `depth` tensors `[batch, ...]`
+/// - output: `[depth]`
+pub fn gate_mean_per_layer<const D: usize>(gates: &[Tensor<D>]) -> Option<Tensor<1>> {
+    if gates.is_empty() {
+        return None;
+    }
+    Some(Tensor::cat(
+        gates.iter().map(|g| g.clone().mean()).collect(),
+        0,
+    ))
+}
+
+/// Mean activity of each gate tensor for each example (over its units and, for conv layers,
+/// positions); `None` for no gates.
+///
+/// # Shapes
+///
+/// - `gates`: `depth` tensors `[batch, ...]`
+/// - output: `[batch, depth]`
+pub fn gate_mean_per_example<const D: usize>(gates: &[Tensor<D>]) -> Option<Tensor<2>> {
+    if gates.is_empty() {
+        return None;
+    }
+    Some(Tensor::cat(
+        gates
+            .iter()
+            .map(|g| g.clone().flatten::<2>(1, D - 1).mean_dim(1))
+            .collect(),
+        1,
+    ))
+}
+
 impl<const D: usize> StackOutput<D> {
-    /// Mean transform-gate activity of each layer over all examples and units.
+    /// Mean transform-gate activity of each layer over all examples and units
+    /// ([`gate_mean_per_layer`]).
     ///
     /// # Shapes
     ///
     /// - output: `[depth]` (`[0]`-sized is not possible: a plain stack returns `None`)
     pub fn gate_mean_per_layer(&self) -> Option<Tensor<1>> {
-        if self.gates.is_empty() {
-            return None;
-        }
-        Some(Tensor::cat(
-            self.gates.iter().map(|g| g.clone().mean()).collect(),
-            0,
-        ))
+        gate_mean_per_layer(&self.gates)
     }
 
     /// Mean transform-gate activity of each layer for each example (over its units and, for
-    /// conv layers, positions).
+    /// conv layers, positions; [`gate_mean_per_example`]).
     ///
     /// # Shapes
     ///
     /// - output: `[batch, depth]`
     pub fn gate_mean_per_example(&self) -> Option<Tensor<2>> {
-        if self.gates.is_empty() {
-            return None;
-        }
-        Some(Tensor::cat(
-            self.gates
-                .iter()
-                .map(|g| g.clone().flatten::<2>(1, D - 1).mean_dim(1))
-                .collect(),
-            1,
-        ))
+        gate_mean_per_example(&self.gates)
     }
 }
 

@@ -295,13 +295,7 @@ impl CifarOutput {
     ///
     /// - output: `[gated layers]`
     pub fn gate_mean_per_layer(&self) -> Option<Tensor<1>> {
-        if self.gates.is_empty() {
-            return None;
-        }
-        Some(Tensor::cat(
-            self.gates.iter().map(|g| g.clone().mean()).collect(),
-            0,
-        ))
+        highway_core::stack::gate_mean_per_layer(&self.gates)
     }
 
     /// Mean transform-gate activity of each highway layer for each example.
@@ -310,16 +304,7 @@ impl CifarOutput {
     ///
     /// - output: `[batch, gated layers]`
     pub fn gate_mean_per_example(&self) -> Option<Tensor<2>> {
-        if self.gates.is_empty() {
-            return None;
-        }
-        Some(Tensor::cat(
-            self.gates
-                .iter()
-                .map(|g| g.clone().flatten::<2>(1, 3).mean_dim(1))
-                .collect(),
-            1,
-        ))
+        highway_core::stack::gate_mean_per_example(&self.gates)
     }
 }
 

@@ -14,10 +14,10 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use datasets::{MnistDataset, MnistKind, PtbCorpus, PtbSplit};
 use experiments::analysis::{
-    GateReport, Heatmap, bias_csv, bias_label, bias_table, cifar_gate_report, cifar_run_splits,
-    cifar_stage_depths, conv_gate_report, conv_stage_depths, load_cifar_run, load_conv_run,
-    load_mlp_run, load_rhn_run, mlp_gate_report, rhn_gate_report, series, write_heatmap,
-    write_plot, write_text,
+    GateReport, Heatmap, NetArgs, bias_csv, bias_label, bias_table, cifar_gate_report,
+    cifar_run_splits, cifar_stage_depths, conv_gate_report, conv_stage_depths, load_cifar_run,
+    load_conv_run, load_mlp_run, load_rhn_run, mlp_gate_report, rhn_gate_report, series,
+    write_heatmap, write_plot, write_text,
 };
 use experiments::backend::DeviceArgs;
 use experiments::data::MnistData;
@@ -35,20 +35,8 @@ enum Split {
     about = "Transform-gate biases and activity of trained highway nets (Training Very Deep Networks, Figs. 2-3)"
 )]
 struct Args {
-    /// Trained `mnist-depth` highway runs (a run directory, or an --out directory holding one run).
-    #[arg(long, value_delimiter = ',')]
-    run: Vec<PathBuf>,
-    /// A trained `mnist-conv` highway net: mean gate activity per layer and per class.
-    #[arg(long)]
-    conv_run: Option<PathBuf>,
-    /// A trained `cifar` highway net (not --plain): mean gate activity per highway layer (numbered
-    /// 1.. over the stages) and per class, on the run's own data set (--split; a --samples run
-    /// has only its 20 images).
-    #[arg(long)]
-    cifar_run: Option<PathBuf>,
-    /// A trained RHN language model (`ptb` run directory) to analyse per micro-layer.
-    #[arg(long)]
-    rhn_run: Option<PathBuf>,
+    #[command(flatten)]
+    nets: NetArgs,
     /// MNIST split to measure the gate activity on.
     #[arg(long, value_enum, default_value = "test")]
     split: Split,
@@ -61,41 +49,26 @@ struct Args {
     /// Evaluation batch size.
     #[arg(long, default_value_t = 1000)]
     batch_size: usize,
-    /// PTB validation windows (batch 10, 35 steps) for the RHN (0: all).
-    #[arg(long, default_value_t = 40)]
-    windows: usize,
     /// Output directory.
     #[arg(long, default_value = "artifacts/analysis/gates")]
     out: PathBuf,
-    /// Directory holding the data files (default: the cache filled by scripts/fetch-data.sh).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
     #[command(flatten)]
     device: DeviceArgs,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.run.is_empty()
-        && args.rhn_run.is_none()
-        && args.conv_run.is_none()
-        && args.cifar_run.is_none()
-    {
-        anyhow::bail!(
-            "name at least one trained net with --run (MNIST MLP), --conv-run (MNIST conv net), \
-             --cifar-run (CIFAR conv net) or --rhn-run (PTB RHN)"
-        );
-    }
+    args.nets.check()?;
     let device = args.device.device()?;
     let out = RunDir::create(&args.out)?;
     let mut reports: Vec<(String, GateReport, Vec<experiments::analysis::LayerBias>)> = Vec::new();
-    if !args.run.is_empty() {
-        let dir = args.data_dir.as_deref();
+    if !args.nets.run.is_empty() {
+        let dir = args.nets.data_dir.as_deref();
         let data = MnistData::new(match args.split {
             Split::Train => MnistDataset::train(MnistKind::Mnist, dir)?,
             Split::Test => MnistDataset::test(MnistKind::Mnist, dir)?,
         });
-        for path in &args.run {
+        for path in &args.nets.run {
             let run = load_mlp_run(path, &device)?;
             let (label, slug) = bias_label(run.config.transform_bias);
             let start = std::time::Instant::now();
@@ -264,9 +237,9 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
-    if let Some(path) = &args.conv_run {
+    if let Some(path) = &args.nets.conv_run {
         let run = load_conv_run(path, &device)?;
-        let dir = args.data_dir.as_deref();
+        let dir = args.nets.data_dir.as_deref();
         let data = MnistData::new(match args.split {
             Split::Train => MnistDataset::train(MnistKind::Mnist, dir)?,
             Split::Test => MnistDataset::test(MnistKind::Mnist, dir)?,
@@ -283,10 +256,10 @@ fn main() -> anyhow::Result<()> {
             &report,
         )?;
     }
-    if let Some(path) = &args.cifar_run {
+    if let Some(path) = &args.nets.cifar_run {
         let run = load_cifar_run(path, &device)?;
         let stages = cifar_stage_depths(&run.model)?;
-        let splits = cifar_run_splits(&run.dir, args.data_dir.as_deref())?;
+        let splits = cifar_run_splits(&run.dir, args.nets.data_dir.as_deref())?;
         let want = match args.split {
             Split::Train => "train",
             Split::Test => "test",
@@ -311,16 +284,16 @@ fn main() -> anyhow::Result<()> {
             &report,
         )?;
     }
-    if let Some(path) = &args.rhn_run {
+    if let Some(path) = &args.nets.rhn_run {
         let run = load_rhn_run(path, &device)?;
-        let corpus = PtbCorpus::load(args.data_dir.as_deref())?;
+        let corpus = PtbCorpus::load(args.nets.data_dir.as_deref())?;
         let data = corpus.bptt(PtbSplit::Valid, 10, 35)?;
         let start = std::time::Instant::now();
         let report = rhn_gate_report(
             &run.model,
             run.config.transform_bias,
             &data,
-            args.windows,
+            args.nets.windows,
             &device,
         )?;
         let sub = RunDir::create(out.file("rhn"))?;

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use clap::Parser;
 use datasets::{MnistDataset, MnistKind, PtbCorpus, PtbSplit};
 use experiments::analysis::{
-    LesionReport, bias_label, cifar_lesion, cifar_run_splits, cifar_stage_depths, conv_lesion,
-    conv_stage_depths, load_cifar_run, load_conv_run, load_mlp_run, load_rhn_run, mlp_lesion,
-    plot_lesions, ranges, rhn_lesion, write_text,
+    LesionReport, NetArgs, bias_label, cifar_lesion, cifar_run_splits, cifar_stage_depths,
+    conv_lesion, conv_stage_depths, load_cifar_run, load_conv_run, load_mlp_run, load_rhn_run,
+    mlp_lesion, plot_lesions, ranges, rhn_lesion, write_text,
 };
 use experiments::backend::DeviceArgs;
 use experiments::data::MnistData;
@@ -26,19 +26,8 @@ use experiments::train::RunDir;
     about = "Lesion each layer of trained highway nets (Training Very Deep Networks, Fig. 4)"
 )]
 struct Args {
-    /// Trained `mnist-depth` highway runs (a run directory, or an --out directory holding one run).
-    #[arg(long, value_delimiter = ',')]
-    run: Vec<PathBuf>,
-    /// A trained `mnist-conv` highway net: lesion each layer of each stage.
-    #[arg(long)]
-    conv_run: Option<PathBuf>,
-    /// A trained `cifar` highway net (not --plain): lesion each highway layer of each stage on
-    /// the run's own data set (train and test; a --samples run: its 20 images).
-    #[arg(long)]
-    cifar_run: Option<PathBuf>,
-    /// A trained RHN language model (`ptb` run directory): lesion each micro-layer.
-    #[arg(long)]
-    rhn_run: Option<PathBuf>,
+    #[command(flatten)]
+    nets: NetArgs,
     /// Training examples evaluated (the first N).
     #[arg(long, default_value_t = 60_000)]
     train_examples: usize,
@@ -51,15 +40,9 @@ struct Args {
     /// Evaluation batch size.
     #[arg(long, default_value_t = 1000)]
     batch_size: usize,
-    /// PTB validation windows (batch 10, 35 steps) for the RHN (0: all).
-    #[arg(long, default_value_t = 40)]
-    windows: usize,
     /// Output directory.
     #[arg(long, default_value = "artifacts/analysis/lesion")]
     out: PathBuf,
-    /// Directory holding the data files (default: the cache filled by scripts/fetch-data.sh).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -155,25 +138,16 @@ fn write_staged(
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.run.is_empty()
-        && args.rhn_run.is_none()
-        && args.conv_run.is_none()
-        && args.cifar_run.is_none()
-    {
-        anyhow::bail!(
-            "name at least one trained net with --run (MNIST MLP), --conv-run (MNIST conv net), \
-             --cifar-run (CIFAR conv net) or --rhn-run (PTB RHN)"
-        );
-    }
+    args.nets.check()?;
     let device = args.device.device()?;
     let out = RunDir::create(&args.out)?;
     let mut table = String::from("# Lesioning\n\n");
-    if !args.run.is_empty() {
-        let dir = args.data_dir.as_deref();
+    if !args.nets.run.is_empty() {
+        let dir = args.nets.data_dir.as_deref();
         let train = MnistData::new(MnistDataset::train(MnistKind::Mnist, dir)?);
         let test = MnistData::new(MnistDataset::test(MnistKind::Mnist, dir)?);
         let mut reports = Vec::new();
-        for path in &args.run {
+        for path in &args.nets.run {
             let run = load_mlp_run(path, &device)?;
             let (label, slug) = bias_label(run.config.transform_bias);
             let start = std::time::Instant::now();
@@ -206,9 +180,9 @@ fn main() -> anyhow::Result<()> {
             println!("wrote {}", p.display());
         }
     }
-    if let Some(path) = &args.conv_run {
+    if let Some(path) = &args.nets.conv_run {
         let run = load_conv_run(path, &device)?;
-        let dir = args.data_dir.as_deref();
+        let dir = args.nets.data_dir.as_deref();
         let train = MnistData::new(MnistDataset::train(MnistKind::Mnist, dir)?);
         let test = MnistData::new(MnistDataset::test(MnistKind::Mnist, dir)?);
         let stages = conv_stage_depths(&run.model);
@@ -243,10 +217,10 @@ fn main() -> anyhow::Result<()> {
             args.tolerance,
         )?);
     }
-    if let Some(path) = &args.cifar_run {
+    if let Some(path) = &args.nets.cifar_run {
         let run = load_cifar_run(path, &device)?;
         let stages = cifar_stage_depths(&run.model)?;
-        let data = cifar_run_splits(&run.dir, args.data_dir.as_deref())?;
+        let data = cifar_run_splits(&run.dir, args.nets.data_dir.as_deref())?;
         let splits: Vec<_> = data
             .iter()
             .map(|(name, d)| {
@@ -281,13 +255,20 @@ fn main() -> anyhow::Result<()> {
             args.tolerance,
         )?);
     }
-    if let Some(path) = &args.rhn_run {
+    if let Some(path) = &args.nets.rhn_run {
         let run = load_rhn_run(path, &device)?;
-        let corpus = PtbCorpus::load(args.data_dir.as_deref())?;
+        let corpus = PtbCorpus::load(args.nets.data_dir.as_deref())?;
         let data = corpus.bptt(PtbSplit::Valid, 10, 35)?;
         let start = std::time::Instant::now();
         let label = format!("RHN depth {}", run.config.depth);
-        let report = rhn_lesion(&label, &run.model, &data, "valid", args.windows, &device)?;
+        let report = rhn_lesion(
+            &label,
+            &run.model,
+            &data,
+            "valid",
+            args.nets.windows,
+            &device,
+        )?;
         println!(
             "{label} ({}, epoch {}): {} micro-layer lesions in {:.1}s",
             run.dir.display(),
@@ -299,7 +280,7 @@ fn main() -> anyhow::Result<()> {
         out.write_json("lesion-rhn.json", &report)?;
         let mut s = format!(
             "### {label} (PTB valid, {} windows; error column = perplexity)\n\n| lesioned micro-layer | loss | perplexity |\n|---|---|---|\n| none | {:.4} | {:.1} |\n",
-            args.windows, report.baseline[0].1.loss, report.baseline[0].1.error
+            args.nets.windows, report.baseline[0].1.loss, report.baseline[0].1.error
         );
         for r in &report.rows {
             s.push_str(&format!(

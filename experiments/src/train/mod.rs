@@ -40,6 +40,34 @@ fn default_keep() -> usize {
 }
 
 impl TrainConfig {
+    /// The conv nets' solver in *Training Very Deep Networks* (MNIST and CIFAR): Nesterov
+    /// momentum 0.9, weight decay 1e-3, learning rate `lr` multiplied by 0.1 at each of the
+    /// iteration `milestones`; two checkpoints kept.
+    pub fn nesterov_step(
+        epochs: usize,
+        batch_size: usize,
+        lr: f64,
+        milestones: Vec<usize>,
+        seed: u64,
+    ) -> Self {
+        Self {
+            epochs,
+            batch_size,
+            lr,
+            schedule: LrSchedule::Step {
+                milestones,
+                factor: 0.1,
+            },
+            optimizer: OptimizerConfig::Sgd {
+                momentum: 0.9,
+                nesterov: true,
+                weight_decay: 1e-3,
+            },
+            seed,
+            keep_checkpoints: 2,
+        }
+    }
+
     /// Checks the values, naming the bad one.
     pub fn validate(&self) -> Result<(), String> {
         if self.epochs == 0 {
