@@ -67,7 +67,7 @@ struct Args {
 
 fn time_burn(config: &RhnLmConfig, args: &Args, device: &Device) -> serde_json::Value {
     device.seed(1);
-    let mut model = config.init(device);
+    let model = config.init(device);
     let mut optim = OptimizerConfig::Sgd {
         momentum: 0.0,
         nesterov: false,
@@ -75,19 +75,25 @@ fn time_burn(config: &RhnLmConfig, args: &Args, device: &Device) -> serde_json::
     }
     .init();
     let (b, s) = (args.batch, args.seq_len);
-    let window = || -> (Tensor<2, Int>, Tensor<2, Int>) {
-        let draw =
-            || Tensor::<2>::random([b, s], Distribution::Uniform(0.0, 10_000.0), device).int();
-        (draw(), draw())
-    };
+    // The windows are drawn before timing (as the peer's corpus is), and the model is moved
+    // through each step, not cloned: a clone would keep a second reference to every parameter
+    // and stop the optimiser from updating in place, as `fit_lm` does.
+    let draw = || Tensor::<2>::random([b, s], Distribution::Uniform(0.0, 10_000.0), device).int();
+    let windows: Vec<(Tensor<2, Int>, Tensor<2, Int>)> = (0..args.warmup + args.steps.max(1))
+        .map(|_| (draw(), draw()))
+        .collect();
+    let mut next_window = windows.into_iter().cycle();
+    let mut slot = Some(model);
     let mut state = None;
     let meter = CpuMeter::start();
     let timing = time_steps("rhn", args.warmup, args.steps, || {
-        let (m, _, next) =
-            train_window(model.clone(), &mut optim, window(), state.take(), 0.2, 10.0);
-        model = m;
+        let window = next_window.next().expect("a window");
+        let m = slot.take().expect("the model");
+        let (m, _, next) = train_window(m, &mut optim, window, state.take(), 0.2, 10.0);
+        slot = Some(m);
         state = Some(next);
     });
+    let model = slot.expect("the model");
     let tokens_per_s = (b * s) as f64 / timing.median_s;
     serde_json::json!({
         "impl": "burn",

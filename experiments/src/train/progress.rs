@@ -64,7 +64,8 @@ impl Dashboard {
 
     fn metric(&mut self, split: Split, name: &str, value: f64, higher_is_better: bool) {
         let id = MetricId::new(Arc::new(name.to_string()));
-        if self.registered.insert(name.to_string()) {
+        if !self.registered.contains(name) {
+            self.registered.insert(name.to_string());
             self.renderer.register_metric(MetricDefinition {
                 metric_id: id.clone(),
                 name: Arc::new(name.to_string()),
