@@ -21,18 +21,16 @@ impl Classifier<4> for MnistConvNet {
     }
 }
 
-/// The authors' optimiser: Nesterov momentum 0.9, weight decay 1e-3, batch 100, lr 0.01
-/// decayed ×0.1 at 1/3 and 2/3 of training (60k and 120k of 180k iterations in the paper).
-pub fn authors_schedule(epochs: usize, n_train: usize, seed: u64) -> TrainConfig {
+/// The authors' initial learning rate.
+pub const AUTHORS_LR: f64 = 0.01;
+
+/// The authors' optimiser: Nesterov momentum 0.9, weight decay 1e-3, batch 100, initial rate
+/// `lr` (theirs: [`AUTHORS_LR`]) decayed ×0.1 at 1/3 and 2/3 of training (60k and 120k of 180k
+/// iterations in the paper).
+pub fn authors_schedule(epochs: usize, n_train: usize, lr: f64, seed: u64) -> TrainConfig {
     let batch_size = 100;
     let total = epochs * n_train.div_ceil(batch_size);
-    TrainConfig::nesterov_step(
-        epochs,
-        batch_size,
-        0.01,
-        vec![total / 3, 2 * total / 3],
-        seed,
-    )
+    TrainConfig::nesterov_step(epochs, batch_size, lr, vec![total / 3, 2 * total / 3], seed)
 }
 
 /// `summary.json` of a run.

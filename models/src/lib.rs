@@ -11,12 +11,14 @@
 //!   C and the 19-layer net with a 1×1 convolution + global average pooling head).
 
 pub mod cifar;
+pub mod init;
 pub mod lstm_lm;
 pub mod mlp;
 pub mod mnist_conv;
 pub mod rhn_lm;
 
 pub use cifar::{CifarHead, CifarHeadLayer, CifarHighwayConfig, CifarNet, CifarOutput, CifarStage};
+pub use init::CAFFE_XAVIER;
 pub use lstm_lm::{LstmLm, LstmLmConfig};
 pub use mlp::{DeepMlp, DeepMlpConfig, LayerKind, MlpBody};
 pub use mnist_conv::{ConvStage, MnistConvNet, MnistConvNetConfig};

@@ -18,7 +18,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use highway_core::{ConvHighwayConfig, ConvHighwayStack, ConvPlainConfig, ConvPlainStack};
@@ -61,7 +61,7 @@ impl MnistConvNetConfig {
     /// Initialises the net.
     pub fn init(&self, device: &Device) -> MnistConvNet {
         let w = self.width;
-        let xavier = Initializer::XavierUniform { gain: 1.0 };
+        let xavier = crate::CAFFE_XAVIER;
         let stage = |depth: usize| match self.kind {
             LayerKind::Highway => ConvStage::Highway(
                 ConvHighwayConfig::new(w)
