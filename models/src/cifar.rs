@@ -56,7 +56,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use highway_core::{ConvHighwayConfig, ConvPlainConfig};
@@ -216,7 +216,7 @@ impl CifarHighwayConfig {
         if let Err(e) = self.validate() {
             panic!("CifarHighwayConfig: {e}");
         }
-        let xavier = crate::CAFFE_XAVIER;
+        let xavier = Initializer::XavierUniform { gain: 1.0 };
         let mut inputs = Vec::with_capacity(self.stages.len());
         let mut stages = Vec::with_capacity(self.stages.len());
         let mut channels = 3;
