@@ -118,3 +118,33 @@ pub fn run(
     dir.write_json("summary.json", &summary)?;
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::{LrSchedule, OptimizerConfig};
+
+    #[test]
+    fn authors_schedule_scales_the_steps_to_the_epochs_and_keeps_the_solver() {
+        let c = authors_schedule(9, 60_000, 0.05, 3);
+        assert_eq!((c.epochs, c.batch_size, c.lr, c.seed), (9, 100, 0.05, 3));
+        match &c.schedule {
+            LrSchedule::Step { milestones, factor } => {
+                assert_eq!(milestones, &vec![1800, 3600]);
+                assert_eq!(*factor, 0.1);
+            }
+            other => panic!("expected step decay, got {other:?}"),
+        }
+        assert!(matches!(
+            c.optimizer,
+            OptimizerConfig::Sgd { momentum, nesterov: true, weight_decay }
+                if momentum == 0.9 && weight_decay == 1e-3
+        ));
+        // The paper: 180k iterations = 300 epochs of 600, steps at 60k and 120k.
+        let paper = authors_schedule(300, 60_000, AUTHORS_LR, 1);
+        assert_eq!(paper.lr, 0.01);
+        assert!(
+            matches!(&paper.schedule, LrSchedule::Step { milestones, .. } if milestones == &vec![60_000, 120_000])
+        );
+    }
+}

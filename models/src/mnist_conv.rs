@@ -176,6 +176,22 @@ mod tests {
     }
 
     #[test]
+    fn input_conv_and_output_use_caffes_xavier_bounds() {
+        let device = Device::flex();
+        let net = MnistConvNetConfig::table1_width32().init(&device);
+        let max_abs = |w: Tensor<4>| f64::from(w.abs().max().into_scalar::<f32>());
+        // 5×5 conv 1 → 32: Caffe ±√(3/25) ≈ 0.346; Glorot's ±√(6/(25+800)) ≈ 0.085.
+        let input = max_abs(net.input.weight.val());
+        assert!(input <= (3.0f64 / 25.0).sqrt() && input > 0.3, "{input}");
+        // Output 288 → 10: Caffe ±√(3/288) ≈ 0.102; Glorot's ±√(6/298) ≈ 0.142.
+        let output = max_abs(net.output.weight.val().unsqueeze::<4>());
+        assert!(
+            output <= (3.0f64 / 288.0).sqrt() && output > 0.09,
+            "{output}"
+        );
+    }
+
+    #[test]
     fn forward_shapes_for_highway_and_plain() {
         let device = Device::flex();
         let x = Tensor::<4>::random([2, 1, 28, 28], burn::tensor::Distribution::Default, &device);
