@@ -5,10 +5,12 @@
 //! of the two products reads it through a transposed view, and that one is 2-4× slower: the
 //! reason the RHN step is slower than the sum of its products timed alone (`rhn_matmuls`).
 //!
-//! `rhn` computes F1. F3 (`s·(R_lᵀ)ᵀ`, the stored `R_lᵀ` read contiguously backward) was tried
-//! for the deferred path (session 3, idle machine, `bench-rhn --preset sota`): with one thread
-//! it trains 1.33× faster (289 against 218 tokens/s), with two threads 0.85× (272 against 319),
-//! because the flex backend splits a 20-row product poorly across threads, so F1 stays.
+//! `rhn` computes F1, except on its deferred-gradient path (large `d`), which computes F3
+//! (`s·(R_lᵀ)ᵀ`, the stored `R_lᵀ` read contiguously backward) in row blocks. F3 as one product
+//! trained `ptb_sota` 1.33× faster than F1 on one thread but 0.85× on two (flex splits a 20-row
+//! product poorly across threads); split into 4-10 row blocks (a batched product, which flex
+//! spreads over its threads) it is ~1.24× faster on two threads and 1.32× on one
+//! (`bench-rhn --preset sota`, session 3, idle machine).
 //!
 //! ```text
 //! RAYON_NUM_THREADS=1 cargo run --release -p experiments --example rhn_layouts

@@ -457,7 +457,9 @@ mod tests {
     }
 
     fn tiny(head: CifarHead, kind: LayerKind) -> CifarHighwayConfig {
-        CifarHighwayConfig::new(vec![CifarStage::new(2, 1), CifarStage::new(3, 2)])
+        // Widths 6 and 8: with only 2-3 channels a random init can leave every ReLU of a stage
+        // dead, and then lesioning a layer changes nothing (a flaky failure seen once).
+        CifarHighwayConfig::new(vec![CifarStage::new(6, 1), CifarStage::new(8, 2)])
             .with_head(head)
             .with_hidden(5)
             .with_kind(kind)
@@ -474,8 +476,8 @@ mod tests {
             let out = net.forward_with_gates(x.clone(), None);
             assert_eq!(out.logits.dims(), [2, 7]);
             assert_eq!(out.gates.len(), 3);
-            assert_eq!(out.gates[0].dims(), [2, 2, 32, 32]);
-            assert_eq!(out.gates[2].dims(), [2, 3, 16, 16]);
+            assert_eq!(out.gates[0].dims(), [2, 6, 32, 32]);
+            assert_eq!(out.gates[2].dims(), [2, 8, 16, 16]);
             assert_eq!(out.gate_mean_per_layer().unwrap().dims(), [3]);
             assert_eq!(out.gate_mean_per_example().unwrap().dims(), [2, 3]);
             // b_T = −2 at init: gates near σ(−2) ≈ 0.12.
