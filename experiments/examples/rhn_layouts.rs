@@ -9,7 +9,7 @@
 //! (`s·(R_lᵀ)ᵀ`, the stored `R_lᵀ` read contiguously backward) in row blocks. F3 as one product
 //! trained `ptb_sota` 1.33× faster than F1 on one thread but 0.85× on two (flex splits a 20-row
 //! product poorly across threads); split into 4-10 row blocks (a batched product, which flex
-//! spreads over its threads) it is ~1.24× faster on two threads and 1.32× on one
+//! spreads over its threads) it is 1.23-1.27× faster on two threads and 1.32-1.35× on one
 //! (`bench-rhn --preset sota`, session 3, idle machine).
 //!
 //! ```text

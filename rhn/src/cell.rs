@@ -251,8 +251,8 @@ impl RhnCell {
         // recurrent weights constant (deferred gradients, large `d`) the product is computed as
         // `s·(R_lᵀ)ᵀ` in row blocks instead: its input gradient `g·R_lᵀ` then reads the stored
         // matrix contiguously, which matters once the `L` matrices no longer fit in cache (the
-        // `rhn_layouts` example), and the blocks spread over threads; `ptb_sota` trains 1.24x
-        // faster with two threads and 1.32x with one (`bench-rhn`).
+        // `rhn_layouts` example), and the blocks spread over threads; `ptb_sota` trains 1.23-1.27x
+        // faster with two threads and 1.32-1.35x with one (`bench-rhn`).
         let transpose = |w: Tensor<2>| {
             let [d_in, d_out] = w.dims();
             w.transpose().reshape([d_out, d_in])
