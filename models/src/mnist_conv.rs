@@ -61,7 +61,7 @@ impl MnistConvNetConfig {
     /// Initialises the net.
     pub fn init(&self, device: &Device) -> MnistConvNet {
         let w = self.width;
-        let xavier = crate::CAFFE_XAVIER;
+        let init = crate::CAFFE_XAVIER;
         let stage = |depth: usize| match self.kind {
             LayerKind::Highway => ConvStage::Highway(
                 ConvHighwayConfig::new(w)
@@ -75,7 +75,7 @@ impl MnistConvNetConfig {
         MnistConvNet {
             input: Conv2dConfig::new([1, w], [5, 5])
                 .with_padding(PaddingConfig2d::Same)
-                .with_initializer(xavier.clone())
+                .with_initializer(init.clone())
                 .init(device),
             stages: Self::STAGES.iter().map(|d| stage(*d)).collect(),
             pools: vec![
@@ -89,7 +89,7 @@ impl MnistConvNetConfig {
                 .map(|p| DropoutConfig::new(*p).init())
                 .collect(),
             output: LinearConfig::new(w * 3 * 3, self.n_classes)
-                .with_initializer(xavier)
+                .with_initializer(init)
                 .init(device),
         }
     }

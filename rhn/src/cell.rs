@@ -251,8 +251,8 @@ impl RhnCell {
         // recurrent weights constant (deferred gradients, large `d`) the product is computed as
         // `s·(R_lᵀ)ᵀ` in row blocks instead: its input gradient `g·R_lᵀ` then reads the stored
         // matrix contiguously, which matters once the `L` matrices no longer fit in cache (the
-        // `rhn_layouts` example), and the blocks spread over threads; `ptb_sota` trains 1.23-1.27x
-        // faster with two threads and 1.32-1.35x with one (`bench-rhn`).
+        // `rhn_matmuls` example of `experiments`), and the blocks spread over threads; `ptb_sota`
+        // trains 1.23-1.27x faster with two threads and 1.32-1.35x with one (`bench-rhn`).
         let transpose = |w: Tensor<2>| {
             let [d_in, d_out] = w.dims();
             w.transpose().reshape([d_out, d_in])
@@ -371,8 +371,10 @@ impl RhnWeights {
                 .iter()
                 .map(|(w, b)| {
                     let [rows, d] = w.dims();
-                    let blocks = (4..=10).rev().find(|n| rows % n == 0);
-                    if let (true, Some(n)) = (self.transposed && self.state_first, blocks) {
+                    let blocks = (self.transposed && self.state_first)
+                        .then(|| (4..=10).rev().find(|n| rows % n == 0))
+                        .flatten();
+                    if let Some(n) = blocks {
                         // s·(R_lᵀ)ᵀ + b in `n` row blocks of the stored R_lᵀ: the backward
                         // `g·R_lᵀ` then reads R_lᵀ contiguously, and the blocks (a batched
                         // product) spread over the CPU's threads.
