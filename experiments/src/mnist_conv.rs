@@ -33,6 +33,34 @@ pub fn authors_schedule(epochs: usize, n_train: usize, lr: f64, seed: u64) -> Tr
     TrainConfig::nesterov_step(epochs, batch_size, lr, vec![total / 3, 2 * total / 3], seed)
 }
 
+/// The authors' solver with the ×0.1 steps moved to the ends of the given epochs (1-based,
+/// increasing, each before the last epoch): a short run can stay longer at the initial rate than
+/// 1/3 of its epochs. `decay_epochs = [3, 6]` of 9 epochs is [`authors_schedule`]`(9, …)`.
+pub fn schedule_with_decay_epochs(
+    epochs: usize,
+    n_train: usize,
+    lr: f64,
+    seed: u64,
+    decay_epochs: &[usize],
+) -> anyhow::Result<TrainConfig> {
+    let mut previous = 0;
+    for &e in decay_epochs {
+        if e <= previous || e >= epochs {
+            anyhow::bail!(
+                "--decay-epochs {decay_epochs:?}: each must be after the one before it and before \
+                 the last epoch ({epochs})"
+            );
+        }
+        previous = e;
+    }
+    let mut config = authors_schedule(epochs, n_train, lr, seed);
+    let per_epoch = n_train.div_ceil(config.batch_size);
+    if let crate::train::LrSchedule::Step { milestones, .. } = &mut config.schedule {
+        *milestones = decay_epochs.iter().map(|e| e * per_epoch).collect();
+    }
+    Ok(config)
+}
+
 /// `summary.json` of a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConvSummary {
@@ -146,5 +174,22 @@ mod tests {
         assert!(
             matches!(&paper.schedule, LrSchedule::Step { milestones, .. } if milestones == &vec![60_000, 120_000])
         );
+    }
+
+    #[test]
+    fn decay_epochs_move_the_steps_and_bad_lists_are_refused() {
+        let c = schedule_with_decay_epochs(13, 60_000, 0.05, 1, &[9, 12]).unwrap();
+        assert!(
+            matches!(&c.schedule, LrSchedule::Step { milestones, factor } if milestones == &vec![5400, 7200] && *factor == 0.1)
+        );
+        let same = schedule_with_decay_epochs(9, 60_000, 0.05, 3, &[3, 6]).unwrap();
+        assert_eq!(
+            serde_json::to_string(&same).unwrap(),
+            serde_json::to_string(&authors_schedule(9, 60_000, 0.05, 3)).unwrap()
+        );
+        for bad in [&[9, 9][..], &[12, 9], &[13], &[0]] {
+            let err = schedule_with_decay_epochs(13, 60_000, 0.05, 1, bad).unwrap_err();
+            assert!(err.to_string().contains("--decay-epochs"), "{err}");
+        }
     }
 }

@@ -12,7 +12,7 @@ use clap::{Parser, ValueEnum};
 use datasets::{MnistDataset, MnistKind};
 use experiments::backend::DeviceArgs;
 use experiments::data::MnistData;
-use experiments::mnist_conv::{AUTHORS_LR, authors_schedule, run};
+use experiments::mnist_conv::{AUTHORS_LR, authors_schedule, run, schedule_with_decay_epochs};
 use models::MnistConvNetConfig;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -40,9 +40,12 @@ struct Args {
     #[arg(long)]
     train_examples: Option<usize>,
     /// Initial learning rate (the authors': 0.01 over 300 epochs; a short run profits from a
-    /// larger one). Decayed ×0.1 at 1/3 and 2/3 of the epochs.
+    /// larger one). Decayed ×0.1 at 1/3 and 2/3 of the epochs unless `--decay-epochs` says.
     #[arg(long, default_value_t = AUTHORS_LR)]
     lr: f64,
+    /// Decay the rate ×0.1 at the end of these epochs instead (e.g. `9,12` of 13).
+    #[arg(long, value_delimiter = ',')]
+    decay_epochs: Option<Vec<usize>>,
     /// Initial transform-gate bias.
     #[arg(long, default_value_t = -1.0, allow_hyphen_values = true)]
     transform_bias: f64,
@@ -81,7 +84,12 @@ fn main() -> anyhow::Result<()> {
     }
     let test = MnistData::new(MnistDataset::test(kind, dir)?);
     let model = MnistConvNetConfig::new(args.width).with_transform_bias(args.transform_bias);
-    let config = authors_schedule(args.epochs, train.data.len(), args.lr, args.seed);
+    let config = match &args.decay_epochs {
+        None => authors_schedule(args.epochs, train.data.len(), args.lr, args.seed),
+        Some(at) => {
+            schedule_with_decay_epochs(args.epochs, train.data.len(), args.lr, args.seed, at)?
+        }
+    };
     let out = args
         .out
         .unwrap_or_else(|| PathBuf::from(format!("artifacts/mnist-conv-{name}-w{}", args.width)));
