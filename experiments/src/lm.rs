@@ -8,11 +8,11 @@ use std::time::Instant;
 
 use anyhow::bail;
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
 use datasets::Bptt;
 use models::RecurrentLm;
+use models::token_loss;
 use serde::{Deserialize, Serialize};
 
 use crate::train::{LrSchedule, OptimizerConfig, Progress, RunDir};
@@ -216,15 +216,6 @@ struct LmState {
     train_seconds: f64,
 }
 
-/// Mean cross-entropy per token of `logits [b, s, V]` against `targets [b, s]`.
-fn token_loss(logits: Tensor<3>, targets: Tensor<2, Int>) -> Tensor<1> {
-    let [b, s, v] = logits.dims();
-    let device = logits.device();
-    CrossEntropyLossConfig::new()
-        .init(&device)
-        .forward(logits.reshape([b * s, v]), targets.reshape([b * s]))
-}
-
 /// Per-token mean loss of `model` (use `model.valid()`) over all windows of `data`.
 pub fn evaluate_lm<M: RecurrentLm>(model: &M, data: &Bptt, device: &Device) -> f64 {
     let (mut sum, mut count) = (0.0f64, 0usize);
@@ -337,15 +328,11 @@ where
 {
     let [batch, seq_len] = x.dims();
     let masks = model.sample_masks(batch, &x.device());
-    let (logits, next, tape) = model.forward_train(x, carried, Some(&masks));
-    let mean = token_loss(logits, y);
-    let value = mean.clone().into_scalar::<f64>();
+    let (value, next, grads) = model.train_step(x, y, carried, Some(&masks), seq_len as f64);
     let next = M::detach_state(next);
-    if !value.is_finite() {
+    let Some(grads) = grads.filter(|_| value.is_finite()) else {
         return (model, value, next);
-    }
-    let loss = mean * seq_len as f64;
-    let grads = model.backward_lm(loss, tape);
+    };
     let mut grads = GradientsParams::from_grads(grads, &model);
     clip_global_norm(&model, &mut grads, clip_norm);
     (optim.step(lr, model, grads), value, next)

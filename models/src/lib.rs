@@ -16,10 +16,12 @@ pub mod lstm_lm;
 pub mod mlp;
 pub mod mnist_conv;
 pub mod rhn_lm;
+pub mod softmax_loss;
 
 pub use cifar::{CifarHead, CifarHeadLayer, CifarHighwayConfig, CifarNet, CifarOutput, CifarStage};
 pub use init::CAFFE_XAVIER;
 pub use lstm_lm::{LstmLm, LstmLmConfig};
 pub use mlp::{DeepMlp, DeepMlpConfig, LayerKind, MlpBody};
 pub use mnist_conv::{ConvStage, MnistConvNet, MnistConvNetConfig};
-pub use rhn_lm::{DEFERRED_MIN_HIDDEN, RecurrentLm, RhnLm, RhnLmConfig};
+pub use rhn_lm::{RecurrentLm, RhnLm, RhnLmConfig};
+pub use softmax_loss::{SoftmaxLoss, softmax_cross_entropy, token_loss};

@@ -24,11 +24,7 @@ use rhn::{
     CarryMode, Rhn, RhnConfig, RhnMasks, RhnOutput, RhnState, RhnTape, VariationalDropoutConfig,
 };
 
-/// Hidden size from which [`RecurrentLm::forward_train`] of an [`RhnLm`] defers the recurrent
-/// weight gradients. Measured on 2 CPU cores (batch 20, BPTT 35): `ptb_sota` (830 units)
-/// 3.2-3.6 s per step deferred vs 4.2-4.8 s plain; `ptb_small` (256 units) 0.59-0.69 s
-/// deferred vs 0.50-0.57 s plain.
-pub const DEFERRED_MIN_HIDDEN: usize = 512;
+use crate::softmax_loss::{softmax_cross_entropy, token_loss};
 
 /// What a truncated-BPTT training loop needs from a recurrent language model; implemented by
 /// [`RhnLm`] and [`LstmLm`](crate::LstmLm) so the same loop drives both.
@@ -37,13 +33,13 @@ pub const DEFERRED_MIN_HIDDEN: usize = 512;
 ///
 /// ```text
 /// let masks = model.sample_masks(batch, &device);            // once per window
-/// let (logits, next, tape) = model.forward_train(inputs, state, Some(&masks));
-/// let grads = model.backward_lm(loss(logits, targets), tape); // backward + deferred work
-/// model = optim.step(lr, model, GradientsParams::from_grads(grads, &model));
+/// let (loss, next, grads) = model.train_step(inputs, targets, state, Some(&masks), seq as f64);
+/// model = optim.step(lr, model, GradientsParams::from_grads(grads?, &model));
 /// state = Some(M::detach_state(next));
 /// ```
 ///
-/// (`forward_lm` + `loss.backward()` gives the same gradients, more slowly for the RHN.)
+/// (`forward_lm` + [`token_loss`] + `loss.backward()` gives the same gradients, more slowly for
+/// the RHN; `forward_train` + `backward_lm` is the step with the loss left to the caller.)
 pub trait RecurrentLm {
     /// The recurrent state carried across windows.
     type State: Clone;
@@ -78,6 +74,32 @@ pub trait RecurrentLm {
     /// `loss.backward()` followed by the deferred gradient work of `tape`: the gradients of every
     /// parameter, ready for `GradientsParams::from_grads`.
     fn backward_lm(&self, loss: Tensor<1>, tape: Self::Tape) -> Gradients;
+
+    /// One training step's loss and gradients: the mean cross-entropy per token of the logits
+    /// against `targets` (returned), and the gradients of `loss_scale ×` that mean for every
+    /// parameter (`None`, with nothing back-propagated, when the loss is not finite), plus the
+    /// next state (not detached). The default runs [`RecurrentLm::forward_train`],
+    /// [`token_loss`] and [`RecurrentLm::backward_lm`].
+    ///
+    /// # Shapes
+    ///
+    /// - `tokens`, `targets`: `[batch, seq]`
+    fn train_step(
+        &self,
+        tokens: Tensor<2, Int>,
+        targets: Tensor<2, Int>,
+        state: Option<Self::State>,
+        masks: Option<&RhnMasks>,
+        loss_scale: f64,
+    ) -> (f64, Self::State, Option<Gradients>) {
+        let (logits, next, tape) = self.forward_train(tokens, state, masks);
+        let mean = token_loss(logits, targets);
+        let value = mean.clone().into_scalar::<f64>();
+        if !value.is_finite() {
+            return (value, next, None);
+        }
+        (value, next, Some(self.backward_lm(mean * loss_scale, tape)))
+    }
 
     /// The state cut from the autodiff graph, for the next window.
     fn detach_state(state: Self::State) -> Self::State;
@@ -313,7 +335,7 @@ impl RhnLm {
         (self.logits(y, masks), state)
     }
 
-    /// [`RhnLm::forward`] for training, with the recurrent-weight gradients deferred to
+    /// [`RhnLm::forward`] for training, with the RHN's backward through time deferred to
     /// [`RhnTape::complete`] (see [`Rhn::forward_deferred`]: same gradients, faster on a CPU).
     /// After `let mut grads = loss.backward()`, call [`RhnLm::complete_gradients`].
     ///
@@ -332,9 +354,11 @@ impl RhnLm {
         (self.logits(y, masks), state, tape)
     }
 
-    /// Adds the gradients deferred by [`RhnLm::forward_deferred`] to `grads`.
+    /// Adds the gradients deferred by [`RhnLm::forward_deferred`] to `grads`: the RHN's, and
+    /// through its input those of the embedding.
     pub fn complete_gradients(&self, grads: &mut Gradients, tape: RhnTape) {
-        tape.complete(&self.rhn, grads);
+        // The input depends on nothing but the model's parameters: no other gradients.
+        let _ = tape.complete(&self.rhn, self, grads);
     }
 
     /// [`RhnLm::forward`] with the RHN's transform-gate activity and an optional micro-layer
@@ -437,21 +461,67 @@ impl RecurrentLm for RhnLm {
         self.forward(tokens, state, masks)
     }
 
-    /// Deferred recurrent-weight gradients ([`RhnLm::forward_deferred`]) from
-    /// [`DEFERRED_MIN_HIDDEN`] units up, plain autodiff below (where the per-step weight
-    /// gradients are cheap and the deferred path measured ~15% slower).
+    /// The RHN's hand-written backward through time ([`RhnLm::forward_deferred`]).
     fn forward_train(
         &self,
         tokens: Tensor<2, Int>,
         state: Option<RhnState>,
         masks: Option<&RhnMasks>,
     ) -> (Tensor<3>, RhnState, RhnTape) {
-        if self.rhn.d_hidden() >= DEFERRED_MIN_HIDDEN {
-            self.forward_deferred(tokens, state, masks)
-        } else {
-            let (logits, state) = self.forward(tokens, state, masks);
-            (logits, state, RhnTape::default())
+        self.forward_deferred(tokens, state, masks)
+    }
+
+    /// The RHN's hand-written backward through time fed by the closed-form gradient of the
+    /// softmax layer and its loss ([`softmax_cross_entropy`]): no autodiff graph between the
+    /// RHN and the loss, one `backward` from the RHN's input to the embedding.
+    fn train_step(
+        &self,
+        tokens: Tensor<2, Int>,
+        targets: Tensor<2, Int>,
+        state: Option<RhnState>,
+        masks: Option<&RhnMasks>,
+        loss_scale: f64,
+    ) -> (f64, RhnState, Option<Gradients>) {
+        let x = self.embed(tokens, masks);
+        let (y, next, tape) = self.rhn.forward_deferred(x, state, masks);
+        let [batch, seq, d] = y.dims();
+        // Output dropout and the softmax layer outside autodiff.
+        let mask_o = masks
+            .and_then(|m| m.output.as_ref())
+            .map(|m| m.clone().inner().unsqueeze_dim::<3>(1));
+        let y = y.inner();
+        let h = match &mask_o {
+            Some(m) => y * m.clone(),
+            None => y,
+        };
+        let out = softmax_cross_entropy(
+            h.reshape([batch * seq, d]),
+            self.softmax_weight().inner(),
+            self.softmax_b.val().inner(),
+            targets.inner().reshape([batch * seq]),
+            loss_scale,
+        );
+        if !out.mean.is_finite() {
+            return (out.mean, next, None);
         }
+        let d_y = out.d_h.reshape([batch, seq, d]);
+        let d_y = match &mask_o {
+            Some(m) => d_y * m.clone(),
+            None => d_y,
+        };
+        let Some(mut grads) = tape.backward(&self.rhn, Some(Tensor::from_inner(d_y)), None) else {
+            return (out.mean, next, None);
+        };
+        match &self.softmax_w {
+            Some(w) => rhn::accumulate(&w.val(), &mut grads, out.d_w),
+            None => rhn::accumulate(
+                &self.embedding.weight.val(),
+                &mut grads,
+                out.d_w.transpose(),
+            ),
+        }
+        rhn::accumulate(&self.softmax_b.val(), &mut grads, out.d_b);
+        (out.mean, next, Some(grads))
     }
 
     fn backward_lm(&self, loss: Tensor<1>, tape: RhnTape) -> Gradients {
@@ -671,7 +741,6 @@ mod tests {
         let masks = model.sample_masks(2, &device);
         let (a, _) = model.forward(x.clone(), None, Some(&masks));
         let plain = a.clone().sum().backward();
-        // Tiny models train without deferral through the trait; call the deferred path itself.
         let (b, _, tape) = model.forward_deferred(x.clone(), None, Some(&masks));
         assert!(!tape.is_empty());
         let close =
@@ -680,7 +749,6 @@ mod tests {
         let mut deferred = b.sum().backward();
         model.complete_gradients(&mut deferred, tape);
         let (c, _, tape) = model.forward_train(x, None, Some(&masks));
-        assert!(tape.is_empty());
         let via_trait = model.backward_lm(c.sum(), tape);
         for p in [
             model.embedding.weight.val(),
@@ -692,6 +760,67 @@ mod tests {
             for other in [&deferred, &via_trait] {
                 let v = values(&p.grad(other).unwrap());
                 assert!(close(&u, &v, 1e-4), "{u:?} vs {v:?}");
+            }
+        }
+    }
+
+    /// Every float parameter's gradient, in visit order.
+    struct Collect<'a>(&'a Gradients, Vec<Vec<f32>>);
+    impl burn::module::ModuleVisitor for Collect<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let g = param
+                .val()
+                .grad(self.0)
+                .expect("every parameter has a gradient");
+            self.1.push(values(&g));
+        }
+    }
+
+    #[test]
+    fn train_step_equals_autodiff_of_the_token_loss() {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        for tied in [true, false] {
+            // Every mask, mild enough that no parameter's gradient is all zero.
+            let dropout = VariationalDropoutConfig::new()
+                .with_embedding(0.2)
+                .with_input(0.3)
+                .with_hidden(0.3)
+                .with_output(0.3);
+            let model = tiny(tied).with_dropout(dropout).init(&device);
+            let (x, y) = (tokens(2, 4, 13, &device), tokens(2, 4, 13, &device));
+            let masks = model.sample_masks(2, &device);
+            let s0 = RhnState::new(Tensor::random([2, 6], Distribution::Default, &device));
+            let (logits, s1) = model.forward(x.clone(), Some(s0.clone()), Some(&masks));
+            let mean = token_loss(logits, y.clone());
+            let expected = mean.clone().into_scalar::<f64>();
+            let plain = (mean * 4.0).backward();
+            let (value, s2, grads) = model.train_step(x, y, Some(s0), Some(&masks), 4.0);
+            let grads = grads.expect("a finite loss");
+            assert!((value - expected).abs() < 1e-5, "{value} vs {expected}");
+            assert!(
+                values(&s1.s)
+                    .iter()
+                    .zip(values(&s2.s))
+                    .all(|(u, v)| (u - v).abs() < 1e-5)
+            );
+            let mut a = Collect(&plain, Vec::new());
+            model.visit(&mut a);
+            let mut b = Collect(&grads, Vec::new());
+            model.visit(&mut b);
+            assert_eq!(a.1.len(), b.1.len());
+            for (i, (pa, pb)) in a.1.iter().zip(&b.1).enumerate() {
+                assert!(
+                    pa.iter().any(|g| *g != 0.0),
+                    "param {i} of {}: {pa:?}",
+                    a.1.len()
+                );
+                for (u, v) in pa.iter().zip(pb) {
+                    assert!(
+                        (u - v).abs() <= 1e-5 + 1e-4 * u.abs(),
+                        "tied {tied}: {u} vs {v}"
+                    );
+                }
             }
         }
     }

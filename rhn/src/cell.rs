@@ -194,46 +194,23 @@ impl RhnCell {
         };
         let weights = self.weights();
         let x_proj = weights.project_input(x_t);
-        weights.step(
-            x_proj,
-            s,
-            masks.and_then(|m| m.hidden.as_ref()),
-            None,
-            true,
-            None,
-        )
+        weights.step(x_proj, s, masks.and_then(|m| m.hidden.as_ref()), None, true)
     }
 
     /// The weights arranged for the products of one window (fused or per gate).
     pub(crate) fn weights(&self) -> RhnWeights {
-        self.prepare(self.fused, false)
+        self.prepare(self.fused)
     }
 
-    /// Fused weights whose recurrent matrices and biases are taken out of autodiff (constants
-    /// of the per-step products), for [`Rhn::forward_deferred`](crate::Rhn::forward_deferred):
-    /// their gradients are computed afterwards from the recorded states (see
-    /// [`RhnTape`](crate::RhnTape)).
-    pub(crate) fn weights_deferred(&self) -> RhnWeights {
-        self.prepare(true, true)
-    }
-
-    fn prepare(&self, fused: bool, constant_recurrent: bool) -> RhnWeights {
+    fn prepare(&self, fused: bool) -> RhnWeights {
         let gates = |h: &Linear, t: &Linear, c: &Option<Linear>| -> Vec<Linear> {
             [h, t].into_iter().chain(c).cloned().collect()
         };
         let n_gates = 2 + usize::from(self.w_c.is_some());
-        let fuse = |layers: Vec<Linear>, constant: bool| -> Vec<(Tensor<2>, Option<Tensor<1>>)> {
-            // `inner()`: the values without autodiff, constants for the products that use them.
+        let fuse = |layers: Vec<Linear>| -> Vec<(Tensor<2>, Option<Tensor<1>>)> {
             let parts: Vec<_> = layers
                 .into_iter()
-                .map(|l| {
-                    let (w, b) = (l.weight.val(), l.bias.map(|b| b.val()));
-                    if constant {
-                        (w.inner(), b.map(Tensor::inner))
-                    } else {
-                        (w, b)
-                    }
-                })
+                .map(|l| (l.weight.val(), l.bias.map(|b| b.val())))
                 .collect();
             if !fused {
                 return parts;
@@ -247,12 +224,9 @@ impl RhnCell {
         };
         // A fused recurrent matrix is kept transposed and contiguous, `[k·d, d]`: the products
         // `(R_lᵀ·sᵀ)ᵀ` and their input gradients `R_l·gᵀ` then run 2-3x faster on a CPU than
-        // `s·R_l` and `g·R_lᵀ` for a batch of ~20 rows (one copy per window instead). With the
-        // recurrent weights constant (deferred gradients, large `d`) the product is computed as
-        // `s·(R_lᵀ)ᵀ` in row blocks instead: its input gradient `g·R_lᵀ` then reads the stored
-        // matrix contiguously, which matters once the `L` matrices no longer fit in cache (the
-        // `rhn_matmuls` example of `experiments`), and the blocks spread over threads; `ptb_sota`
-        // trains 1.23-1.27x faster with two threads and 1.32-1.35x with one (`bench-rhn`).
+        // `s·R_l` and `g·R_lᵀ` for a batch of ~20 rows (one copy per window instead). Training
+        // with large `d` uses the hand-written backward of `deferred` instead, whose products
+        // read contiguous copies in both directions.
         let transpose = |w: Tensor<2>| {
             let [d_in, d_out] = w.dims();
             w.transpose().reshape([d_out, d_in])
@@ -260,8 +234,7 @@ impl RhnCell {
         RhnWeights {
             n_gates,
             transposed: fused,
-            state_first: constant_recurrent,
-            input: fuse(gates(&self.w_h, &self.w_t, &self.w_c), false)
+            input: fuse(gates(&self.w_h, &self.w_t, &self.w_c))
                 .into_iter()
                 .map(|(w, _)| w)
                 .collect(),
@@ -269,7 +242,7 @@ impl RhnCell {
                 .layers
                 .iter()
                 .map(|l| {
-                    fuse(gates(&l.r_h, &l.r_t, &l.r_c), constant_recurrent)
+                    fuse(gates(&l.r_h, &l.r_t, &l.r_c))
                         .into_iter()
                         .map(|(w, b)| {
                             let w = if fused { transpose(w) } else { w };
@@ -329,9 +302,6 @@ pub(crate) struct RhnWeights {
     n_gates: usize,
     /// Whether the recurrent matrices are stored transposed (`[k·d, d]`, fused weights).
     transposed: bool,
-    /// With `transposed`: compute `s·(R_lᵀ)ᵀ` in row blocks instead of `(R_lᵀ·sᵀ)ᵀ` (same
-    /// values; used with constant recurrent weights, see [`RhnCell::weights_deferred`]).
-    state_first: bool,
     input: Vec<Tensor<2>>,
     recurrent: Vec<Vec<(Tensor<2>, Tensor<1>)>>,
 }
@@ -347,9 +317,7 @@ impl RhnWeights {
 
     /// The `L` micro-layers of one time step. `x_proj` is this step's slice of
     /// [`project_input`](Self::project_input); `lesion` forces `t_l = 0` for that micro-layer;
-    /// with `record` the transform gates are returned. With a `tape` (and
-    /// [`RhnCell::weights_deferred`]) the recurrent products are recorded for
-    /// [`RhnTape::complete`](crate::RhnTape::complete).
+    /// with `record` the transform gates are returned.
     pub(crate) fn step(
         &self,
         x_proj: Vec<Tensor<2>>,
@@ -357,7 +325,6 @@ impl RhnWeights {
         hidden_mask: Option<&Tensor<2>>,
         lesion: Option<usize>,
         record: bool,
-        mut tape: Option<&mut crate::deferred::RhnTape>,
     ) -> (Tensor<2>, Vec<Tensor<2>>) {
         let mut s = s;
         let mut x_proj = Some(x_proj);
@@ -370,19 +337,7 @@ impl RhnWeights {
             let mut z: Vec<Tensor<2>> = products
                 .iter()
                 .map(|(w, b)| {
-                    let [rows, d] = w.dims();
-                    let blocks = (self.transposed && self.state_first)
-                        .then(|| (4..=10).rev().find(|n| rows % n == 0))
-                        .flatten();
-                    if let Some(n) = blocks {
-                        // s·(R_lᵀ)ᵀ + b in `n` row blocks of the stored R_lᵀ: the backward
-                        // `g·R_lᵀ` then reads R_lᵀ contiguously, and the blocks (a batched
-                        // product) spread over the CPU's threads.
-                        let [batch, _] = s_in.dims();
-                        let blocked = w.clone().reshape([n, rows / n, d]).swap_dims(1, 2);
-                        let z = s_in.clone().unsqueeze::<3>().matmul(blocked); // [n, batch, rows/n]
-                        z.swap_dims(0, 1).reshape([batch, rows]) + b.clone().unsqueeze_dim(0)
-                    } else if self.transposed {
+                    if self.transposed {
                         // (R_lᵀ·sᵀ)ᵀ + b, R_lᵀ stored contiguous.
                         w.clone().matmul(s_in.clone().transpose()).transpose()
                             + b.clone().unsqueeze_dim(0)
@@ -391,9 +346,6 @@ impl RhnWeights {
                     }
                 })
                 .collect();
-            if let Some(tape) = tape.as_deref_mut() {
-                z = tape.record(l, &s_in, z);
-            }
             if let Some(x) = x_proj.take() {
                 z = z.into_iter().zip(x).map(|(z, x)| z + x).collect();
             }

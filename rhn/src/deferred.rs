@@ -1,23 +1,30 @@
-//! Deferred recurrent-weight gradients: one matrix product per micro-layer per window.
+//! Hand-written back-propagation through time for the RHN layer.
 //!
-//! With plain autodiff, every use of a recurrent matrix `R_l` (once per time step) adds its own
-//! weight gradient `s_{l−1}ᵀ·g` to the total: `seq` products `[d, batch] × [batch, 2d]` with an
-//! inner dimension of only `batch` (20 for PTB), each writing a full `d × 2d` matrix. These are
-//! the most expensive operations of an RHN training step on a CPU.
-//!
-//! [`Rhn::forward_deferred`](crate::Rhn::forward_deferred) instead uses the recurrent weights as
-//! constants of the per-step products (their values without autodiff, so autodiff neither
-//! computes nor accumulates per-step weight gradients), records the state `s_{l−1}` (after the
-//! `h` mask) that enters each product, and adds a zero-valued leaf ("probe") to each product, so
-//! that back-propagation leaves `g = ∂L/∂z` in the gradients. [`RhnTape::complete`] then computes, per micro-layer,
+//! With plain autodiff an RHN training step records ~20 operations per micro-layer and time step
+//! (350 micro-layer steps per `ptb_sota` window), each recurrent product's backward reads its
+//! matrix through a transposed view, and every use of `R_l` adds its own weight gradient
+//! `s_{l−1}ᵀ·g` (`seq` products with an inner dimension of only `batch`).
+//! [`Rhn::forward_deferred`](crate::Rhn::forward_deferred) instead runs the recurrence outside
+//! autodiff, in a transposed layout (`sᵀ`: `[d, batch]`) where every recurrent product has the
+//! large dimension first and reads a contiguous matrix:
 //!
 //! ```text
-//! ∂L/∂R_l = Σ_t s_{l−1,t}ᵀ g_{l,t} = Sᵀ·G     (one product [d, seq·batch] × [seq·batch, 2d])
-//! ∂L/∂b_l = Σ_t Σ_rows g_{l,t}
+//! forward   z_lᵀ = R_lᵀ·s_inᵀ + b_l (+ (W x_t)ᵀ at l = 1)      R_lᵀ [k·d, d] stored contiguous
+//!           h = tanh z_H,  t = σ(z_T),  s_l = s_{l−1} + t·(h − s_{l−1})   (coupled carry)
+//! backward  ∂z_H = ∂s_l·t·(1 − h²),  ∂z_T = ∂s_l·(h − s_{l−1})·t·(1 − t),
+//!           ∂s_{l−1} = ∂s_l·(1 − t) + m_h·(R_l·∂z_lᵀ)              R_l [d, k·d] stored contiguous
+//!           (free carry: s_l = h·t + s_{l−1}·c,  ∂z_C = ∂s_l·s_{l−1}·c·(1 − c),  ∂s_{l−1} = ∂s_l·c + …)
+//! weights   ∂L/∂R_l = Σ_t s_in,tᵀ·∂z_{l,t} = Sᵀ·G  (one product per micro-layer and window)
+//!           ∂L/∂b_l = Σ_t Σ_rows ∂z_{l,t}
 //! ```
 //!
-//! and stores them as the gradients of `R_H,l`, `R_T,l` (`R_C,l`) and their biases. The result
-//! equals plain autodiff (tested); only the order of the summation differs.
+//! where `s_in = s_{l−1}·m_h` is the state after the recurrent dropout mask. The output and the
+//! final state leave as leaves of the autodiff graph; after `loss.backward()`,
+//! [`RhnTape::complete`] reads their gradients, runs the backward above, stores the recurrent
+//! weight and bias gradients, and back-propagates `∂L/∂(W x)` and `∂L/∂s^{[0]}` through the
+//! input projection (and whatever computed the input: the embedding) with a second, small
+//! `backward`, whose gradients it adds to the first. The result equals plain autodiff (tested);
+//! only the order of the summation differs.
 //!
 //! ```
 //! use burn::prelude::*;
@@ -29,94 +36,328 @@
 //! let x = Tensor::<3>::random([3, 5, 4], Distribution::Default, &device);
 //! let (y, _state, tape) = rhn.forward_deferred(x, None, None);
 //! let mut grads = y.sum().backward();
-//! tape.complete(&rhn, &mut grads); // fills in the R_l and b_l gradients
+//! tape.complete(&rhn, &rhn, &mut grads); // the RHN's gradients (and its input's)
 //! assert!(rhn.cell.layers[1].r_h.weight.val().grad(&grads).is_some());
+//! assert!(rhn.cell.w_t.weight.val().grad(&grads).is_some());
 //! ```
 
 use burn::tensor::Tensor;
+use burn::tensor::activation::sigmoid;
 
-/// What [`Rhn::forward_deferred`](crate::Rhn::forward_deferred) recorded: the inputs of every
-/// recurrent product and the probes that catch their output gradients. Pass it to
-/// [`RhnTape::complete`] after `backward`.
+use crate::dropout::RhnMasks;
+use crate::layer::{Rhn, RhnState};
+
+/// What [`Rhn::forward_deferred`](crate::Rhn::forward_deferred) recorded: the activations of
+/// every micro-layer and time step, and the autodiff tensors that connect the hand-written
+/// backward to the rest of the graph. Pass it to [`RhnTape::complete`] after `backward`.
 #[derive(Debug, Default)]
 pub struct RhnTape {
-    /// `[micro-layer][step]`: the (masked) state entering the product, without autodiff.
-    states: Vec<Vec<Tensor<2>>>,
-    /// `[micro-layer][step]`: the zero leaves added to the products `[batch, k·d]`.
-    probes: Vec<Vec<Tensor<2>>>,
+    recorded: Option<Recorded>,
+}
+
+#[derive(Debug)]
+struct Recorded {
+    /// `W x` of every step, in autodiff: `[batch, seq, k·d]`.
+    x_proj: Tensor<3>,
+    /// The initial state, in autodiff (maybe untracked): `[batch, d]`.
+    s0: Tensor<2>,
+    /// The output leaf `[batch, seq, d]` and the final-state leaf `[batch, d]`.
+    y: Tensor<3>,
+    s_last: Tensor<2>,
+    /// `m_hᵀ` `[d, batch]`, when the recurrent state is dropped out.
+    mask: Option<Tensor<2>>,
+    /// Each micro-layer's `R_l` `[d, k·d]` (for `∂s_in = R_l·∂zᵀ`).
+    weights: Vec<Tensor<2>>,
+    /// `[step][micro-layer]`, transposed (`[d, batch]`).
+    saved: Vec<Vec<Saved>>,
+}
+
+#[derive(Debug)]
+struct Saved {
+    /// `s_{l−1}` and `s_in = s_{l−1}·m_h`.
+    s_prev: Tensor<2>,
+    s_in: Tensor<2>,
+    h: Tensor<2>,
+    t: Tensor<2>,
+    c: Option<Tensor<2>>,
+}
+
+/// The forward of [`Rhn::forward_deferred`] for an autodiff input.
+pub(crate) fn forward(
+    rhn: &Rhn,
+    x: Tensor<3>,
+    s0: Tensor<2>,
+    masks: Option<&RhnMasks>,
+) -> (Tensor<3>, RhnState, RhnTape) {
+    let [batch, seq, d_input] = x.dims();
+    let cell = &rhn.cell;
+    let d = rhn.d_hidden();
+    let free = cell.w_c.is_some();
+    let k = 2 + usize::from(free);
+    let x = match masks {
+        Some(m) => m.apply_input(x),
+        None => x,
+    };
+    // W x of every step (autodiff), then time-major and transposed: rows t·k·d.. of [seq·k·d, batch].
+    let w_in = Tensor::cat(
+        [&cell.w_h, &cell.w_t]
+            .into_iter()
+            .chain(&cell.w_c)
+            .map(|l| l.weight.val())
+            .collect(),
+        1,
+    );
+    let x_proj = x
+        .reshape([batch * seq, d_input])
+        .matmul(w_in)
+        .reshape([batch, seq, k * d]);
+    let xp = x_proj
+        .clone()
+        .inner()
+        .permute([1, 2, 0])
+        .reshape([seq * k * d, batch]);
+    let mut weights = Vec::with_capacity(cell.layers.len());
+    let mut weights_t = Vec::with_capacity(cell.layers.len());
+    let mut biases = Vec::with_capacity(cell.layers.len());
+    for layer in &cell.layers {
+        let maps: Vec<_> = [&layer.r_h, &layer.r_t]
+            .into_iter()
+            .chain(&layer.r_c)
+            .collect();
+        let w = Tensor::cat(maps.iter().map(|m| m.weight.val().inner()).collect(), 1);
+        let b = Tensor::cat(
+            maps.iter()
+                .map(|m| {
+                    m.bias
+                        .as_ref()
+                        .expect("recurrent maps have a bias")
+                        .val()
+                        .inner()
+                })
+                .collect(),
+            0,
+        );
+        weights_t.push(w.clone().transpose().reshape([k * d, d]));
+        weights.push(w);
+        biases.push(b.reshape([k * d, 1]));
+    }
+    let mask = masks
+        .and_then(|m| m.hidden.as_ref())
+        .map(|m| m.clone().inner().transpose());
+    let mut s = s0.clone().inner().transpose();
+    let mut saved = Vec::with_capacity(seq);
+    let mut outputs = Vec::with_capacity(seq);
+    for t in 0..seq {
+        let mut step = Vec::with_capacity(weights.len());
+        for (l, (w_t, b)) in weights_t.iter().zip(&biases).enumerate() {
+            let s_in = match &mask {
+                Some(m) => s.clone() * m.clone(),
+                None => s.clone(),
+            };
+            let mut z = w_t.clone().matmul(s_in.clone()) + b.clone();
+            if l == 0 {
+                z = z + xp.clone().narrow(0, t * k * d, k * d);
+            }
+            let h = z.clone().narrow(0, 0, d).tanh();
+            let gate = sigmoid(z.clone().narrow(0, d, d));
+            let c = free.then(|| sigmoid(z.narrow(0, 2 * d, d)));
+            let next = match &c {
+                None => (h.clone() - s.clone()) * gate.clone() + s.clone(),
+                Some(c) => h.clone() * gate.clone() + s.clone() * c.clone(),
+            };
+            step.push(Saved {
+                s_prev: s,
+                s_in,
+                h,
+                t: gate,
+                c,
+            });
+            s = next;
+        }
+        saved.push(step);
+        outputs.push(s.clone());
+    }
+    let y = Tensor::from_inner(Tensor::stack::<3>(outputs, 0).permute([2, 0, 1])).require_grad();
+    let s_last = Tensor::from_inner(s.transpose()).require_grad();
+    let tape = RhnTape {
+        recorded: Some(Recorded {
+            x_proj,
+            s0,
+            y: y.clone(),
+            s_last: s_last.clone(),
+            mask,
+            weights,
+            saved,
+        }),
+    };
+    (y, RhnState::new(s_last), tape)
 }
 
 impl RhnTape {
-    pub(crate) fn new(depth: usize) -> Self {
-        Self {
-            states: vec![Vec::new(); depth],
-            probes: vec![Vec::new(); depth],
-        }
-    }
-
     /// Whether nothing was recorded (a forward without autodiff).
     pub fn is_empty(&self) -> bool {
-        self.probes.iter().all(Vec::is_empty)
+        self.recorded.is_none()
     }
 
-    /// Records micro-layer `l`'s product input and returns `z + probe` (same value).
-    pub(crate) fn record(
-        &mut self,
-        l: usize,
-        s_in: &Tensor<2>,
-        z: Vec<Tensor<2>>,
-    ) -> Vec<Tensor<2>> {
-        assert_eq!(z.len(), 1, "deferred gradients need the fused products");
-        self.states[l].push(s_in.clone().inner());
-        z.into_iter()
-            .map(|z| {
-                let probe = Tensor::<2>::zeros(z.dims(), &z.device()).require_grad();
-                self.probes[l].push(probe.clone());
-                z + probe
-            })
-            .collect()
-    }
-
-    /// Computes the recurrent weight and bias gradients from the probes' gradients in `grads`
-    /// (one product per micro-layer) and adds them to `grads` for `rhn`'s parameters, where
-    /// `GradientsParams::from_grads` and the optimisers find them. Call it once per tape, after
-    /// `loss.backward()` and before building the optimiser's gradients.
+    /// Back-propagates through the recorded recurrence: reads the gradients of the output and
+    /// final state from `grads`, adds the gradients of every recurrent matrix and bias of `rhn`,
+    /// and back-propagates into the input projection `W_H`, `W_T` (`W_C`), the input and the
+    /// initial state with a second `backward`, whose parameter gradients are added to `grads`
+    /// for every parameter of `model`. Call it once per tape, after `loss.backward()` and before
+    /// building the optimiser's gradients.
+    ///
+    /// `model` is the module holding every parameter the layer's input depends on: the whole
+    /// language model (the embedding), or `rhn` itself when the input comes from no parameters.
+    /// Returns the second `backward`'s gradients with `model`'s parameters moved out (`None`
+    /// when the tape is empty): the gradients of other tracked tensors upstream of the layer,
+    /// such as a leaf input or initial state.
     ///
     /// # Panics
     ///
     /// If `rhn` is not the layer that recorded the tape (shapes differ).
     #[cfg(feature = "autodiff")]
-    pub fn complete(self, rhn: &crate::Rhn, grads: &mut burn::tensor::Gradients) {
-        if self.is_empty() {
-            return;
+    pub fn complete<M: burn::module::Module>(
+        self,
+        rhn: &Rhn,
+        model: &M,
+        grads: &mut burn::tensor::Gradients,
+    ) -> Option<burn::tensor::Gradients> {
+        let r = self.recorded.as_ref()?;
+        let dy = r.y.grad_remove(grads);
+        let ds = r.s_last.grad_remove(grads);
+        let mut input_grads = self.backward(rhn, dy, ds)?;
+        model.visit(&mut Merge {
+            from: &mut input_grads,
+            into: grads,
+        });
+        Some(input_grads)
+    }
+
+    /// Back-propagates given gradients of the output `dy` and of the final state `ds_last`
+    /// (`None`: zero) through the recorded recurrence and on, with one `backward`, through the
+    /// input projection and whatever computed the input: for a caller that computes `∂L/∂y`
+    /// itself (a fused softmax loss) instead of calling `loss.backward()` on a graph through the
+    /// output. Returns every gradient: the recurrent matrices' and biases', the input
+    /// projection's and those upstream (the embedding). `None` when the tape is empty or
+    /// nothing upstream of the layer is tracked.
+    ///
+    /// # Shapes
+    ///
+    /// - `dy`: `[batch, seq, d_hidden]`, `ds_last`: `[batch, d_hidden]`
+    ///
+    /// # Panics
+    ///
+    /// If `rhn` is not the layer that recorded the tape, or the shapes differ.
+    #[cfg(feature = "autodiff")]
+    pub fn backward(
+        self,
+        rhn: &Rhn,
+        dy: Option<Tensor<3>>,
+        ds_last: Option<Tensor<2>>,
+    ) -> Option<burn::tensor::Gradients> {
+        let r = self.recorded?;
+        let [batch, seq, d] = r.y.dims();
+        let kd = r.weights[0].dims()[1];
+        let free = kd == 3 * d;
+        let device = r.x_proj.device();
+        let gy = dy
+            .map(Tensor::inner)
+            .unwrap_or_else(|| Tensor::zeros([batch, seq, d], &device).inner())
+            .permute([1, 2, 0])
+            .reshape([seq * d, batch]);
+        let mut ds = ds_last
+            .map(|g| g.inner().transpose())
+            .unwrap_or_else(|| Tensor::zeros([d, batch], &device).inner());
+        let depth = r.weights.len();
+        let mut dz_all: Vec<Vec<Tensor<2>>> = vec![Vec::with_capacity(seq); depth];
+        let mut s_in_all: Vec<Vec<Tensor<2>>> = vec![Vec::with_capacity(seq); depth];
+        let mut dx = Vec::with_capacity(seq);
+        for (t, step) in r.saved.into_iter().enumerate().rev() {
+            ds = ds + gy.clone().narrow(0, t * d, d);
+            for (l, sv) in step.into_iter().enumerate().rev() {
+                let dh = ds.clone() * sv.t.clone();
+                let one_minus_t = sv.t.clone().neg() + 1.0;
+                let (dt, carry) = match &sv.c {
+                    None => (
+                        ds.clone() * (sv.h.clone() - sv.s_prev.clone()),
+                        one_minus_t.clone(),
+                    ),
+                    Some(c) => (ds.clone() * sv.h.clone(), c.clone()),
+                };
+                let mut parts = vec![
+                    dh.clone() - dh * sv.h.clone() * sv.h,
+                    dt * sv.t.clone() * one_minus_t,
+                ];
+                if let Some(c) = &sv.c {
+                    let dc = ds.clone() * sv.s_prev;
+                    parts.push(dc * c.clone() * (c.clone().neg() + 1.0));
+                }
+                let dz = Tensor::cat(parts, 0);
+                let ds_in = r.weights[l].clone().matmul(dz.clone());
+                let ds_in = match &r.mask {
+                    Some(m) => ds_in * m.clone(),
+                    None => ds_in,
+                };
+                ds = ds * carry + ds_in;
+                if l == 0 {
+                    dx.push(dz.clone());
+                }
+                dz_all[l].push(dz);
+                s_in_all[l].push(sv.s_in);
+            }
         }
-        let d = rhn.d_hidden();
-        for (l, (states, probes)) in self.states.into_iter().zip(self.probes).enumerate() {
-            let g: Vec<Tensor<2>> = probes
-                .iter()
-                .map(|p| {
-                    p.grad_remove(grads)
-                        .unwrap_or_else(|| Tensor::zeros(p.dims(), &p.device()).inner())
-                })
-                .collect();
-            let g = Tensor::cat(g, 0); // [steps·batch, k·d]
-            let s = Tensor::cat(states, 0); // [steps·batch, d]
-            let dw = s.transpose().matmul(g.clone()); // [d, k·d]
-            let db = g.sum_dim(0).squeeze_dim::<1>(0); // [k·d]
+        debug_assert!(!free || r.weights[0].dims()[1] == 3 * d);
+        // ∂L/∂(W x) as [batch, seq, k·d] (dx was collected last step first), ∂L/∂s^{[0]}.
+        dx.reverse();
+        let dx = Tensor::stack::<3>(dx, 0).permute([2, 0, 1]);
+        let mut surrogate = (r.x_proj * Tensor::from_inner(dx)).sum();
+        if r.s0.is_tracked() {
+            surrogate = surrogate + (r.s0 * Tensor::from_inner(ds.transpose())).sum();
+        }
+        if !surrogate.is_tracked() {
+            return None;
+        }
+        let mut grads = surrogate.backward();
+        for (l, (dz, s_in)) in dz_all.into_iter().zip(s_in_all).enumerate() {
+            let g = Tensor::cat(dz, 1); // [k·d, seq·batch]
+            let dw = Tensor::cat(s_in, 1).matmul(g.clone().transpose()); // [d, k·d]
+            let db = g.sum_dim(1).reshape([kd]);
             let layer = &rhn.cell.layers[l];
             let maps = [Some(&layer.r_h), Some(&layer.r_t), layer.r_c.as_ref()];
             for (k, map) in maps.into_iter().flatten().enumerate() {
-                accumulate(&map.weight.val(), grads, dw.clone().narrow(1, k * d, d));
+                accumulate(
+                    &map.weight.val(),
+                    &mut grads,
+                    dw.clone().narrow(1, k * d, d),
+                );
                 let bias = map.bias.as_ref().expect("recurrent maps have a bias").val();
-                accumulate(&bias, grads, db.clone().narrow(0, k * d, d));
+                accumulate(&bias, &mut grads, db.clone().narrow(0, k * d, d));
             }
+        }
+        Some(grads)
+    }
+}
+
+/// Moves every parameter's gradient from `from` into `into`, adding where both have one.
+#[cfg(feature = "autodiff")]
+struct Merge<'a> {
+    from: &'a mut burn::tensor::Gradients,
+    into: &'a mut burn::tensor::Gradients,
+}
+
+#[cfg(feature = "autodiff")]
+impl burn::module::ModuleVisitor for Merge<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let p = param.val();
+        if let Some(g) = p.grad_remove(self.from) {
+            accumulate(&p, self.into, g);
         }
     }
 }
 
-/// Adds `grad` to the gradient of `param` in `grads`.
+/// Adds `grad` (no autodiff) to the gradient of `param` in `grads`.
 #[cfg(feature = "autodiff")]
-fn accumulate<const D: usize>(
+pub fn accumulate<const D: usize>(
     param: &Tensor<D>,
     grads: &mut burn::tensor::Gradients,
     grad: Tensor<D>,
@@ -148,6 +389,16 @@ mod tests {
         }
     }
 
+    /// `input`'s gradient is the same (and not zero) in both.
+    fn same_input_gradient<const D: usize>(input: &Tensor<D>, a: &Gradients, b: &Gradients) {
+        let u = values(&input.grad(a).expect("plain input gradient"));
+        let v = values(&input.grad(b).expect("deferred input gradient"));
+        assert!(u.iter().any(|g| g.abs() > 1e-3));
+        for (u, v) in u.iter().zip(&v) {
+            assert!((u - v).abs() <= 1e-4 + 1e-4 * u.abs(), "input: {u} vs {v}");
+        }
+    }
+
     #[test]
     fn deferred_gradients_equal_plain_autodiff() {
         let device = autodiff_device();
@@ -161,8 +412,11 @@ mod tests {
                     max: 0.6,
                 })
                 .init(&device);
-            let x = Tensor::<3>::random([2, 5, 3], Distribution::Default, &device);
-            let s0 = RhnState::new(Tensor::random([2, 4], Distribution::Default, &device));
+            // The input and the initial state need gradients too (the second backward).
+            let x = Tensor::<3>::random([2, 5, 3], Distribution::Default, &device).require_grad();
+            let s0 = RhnState::new(
+                Tensor::random([2, 4], Distribution::Default, &device).require_grad(),
+            );
             let r = Tensor::<3>::random([2, 5, 4], Distribution::Default, &device);
             let masks = RhnMasks::sample(
                 &VariationalDropoutConfig::new()
@@ -185,12 +439,16 @@ mod tests {
             }
             assert!(!tape.is_empty());
             let mut deferred = loss(y2, s2).backward();
-            tape.complete(&rhn, &mut deferred);
+            let inputs = tape
+                .complete(&rhn, &rhn, &mut deferred)
+                .expect("tracked inputs");
 
             let mut a = Collect(&plain, Vec::new());
             rhn.visit(&mut a);
             let mut b = Collect(&deferred, Vec::new());
             rhn.visit(&mut b);
+            same_input_gradient(&x, &plain, &inputs);
+            same_input_gradient(&s0.s, &plain, &inputs);
             assert_eq!(a.1.len(), b.1.len());
             for (pa, pb) in a.1.iter().zip(&b.1) {
                 for (u, v) in pa.iter().zip(pb) {

@@ -9,8 +9,8 @@
 //! For speed the input projections `W_H x_t`, `W_T x_t` of all time steps are computed with one
 //! matrix product `[seq·batch, d_input] × [d_input, 2·d_hidden]` before the recurrence; each
 //! micro-layer then needs one product with its fused `[R_H,l R_T,l]` per step (computed as
-//! `(Rᵀ·sᵀ)ᵀ`, the fast orientation on a CPU). For training, [`Rhn::forward_deferred`] also
-//! moves the recurrent weight gradients out of the per-step backward (see [`RhnTape`]).
+//! `(Rᵀ·sᵀ)ᵀ`, the fast orientation on a CPU). For training, [`Rhn::forward_deferred`] runs the
+//! recurrence outside autodiff with a hand-written backward through time (see [`RhnTape`]).
 
 use burn::config::Config;
 use burn::module::Module;
@@ -190,17 +190,18 @@ impl Rhn {
         state: Option<RhnState>,
         masks: Option<&RhnMasks>,
     ) -> (Tensor<3>, RhnState) {
-        let (output, state, _) = self.run(x, state, masks, None, false, None);
+        let (output, state, _) = self.run(x, state, masks, None, false);
         (output, state)
     }
 
-    /// [`Rhn::forward`] for training with *deferred* recurrent-weight gradients (see
-    /// [`RhnTape`]): the same outputs, but the gradients of `R_H,l`, `R_T,l` (`R_C,l`) and their
-    /// biases are left out of `backward` and computed by [`RhnTape::complete`] with one matrix
-    /// product per micro-layer instead of one per time step; the per-step products also run
-    /// without autodiff bookkeeping on the weights. Faster on a CPU; call
-    /// `tape.complete(&rhn, &mut grads)` right after `loss.backward()`. Without autodiff the
-    /// tape is empty and this is [`Rhn::forward`].
+    /// [`Rhn::forward`] for training with a hand-written backward through time (see
+    /// [`RhnTape`]): the same outputs, computed outside autodiff, returned as leaves of the
+    /// graph; `loss.backward()` stops at them and [`RhnTape::complete`] back-propagates through
+    /// the recurrence (one weight-gradient product per micro-layer instead of one per time step,
+    /// every product reading a contiguous matrix) and on into the input projection and
+    /// whatever computed the input. Faster on a CPU; call `tape.complete(&rhn, &model, &mut
+    /// grads)` right after `loss.backward()`. Without autodiff the tape is empty and this is
+    /// [`Rhn::forward`].
     ///
     /// # Shapes
     ///
@@ -216,9 +217,21 @@ impl Rhn {
             let (output, state) = self.forward(x, state, masks);
             return (output, state, RhnTape::default());
         }
-        let mut tape = RhnTape::new(self.depth());
-        let (output, state, _) = self.run(x, state, masks, None, false, Some(&mut tape));
-        (output, state, tape)
+        let [batch, ..] = x.dims();
+        let s0 = match state {
+            Some(state) => {
+                assert_eq!(
+                    state.s.dims(),
+                    [batch, self.d_hidden()],
+                    "Rhn::forward: state shape"
+                );
+                state.s
+            }
+            None => Tensor::zeros([batch, self.d_hidden()], &x.device()),
+        };
+        assert_eq!(x.dims()[2], self.d_input(), "Rhn::forward: input features");
+        assert!(x.dims()[1] > 0, "Rhn::forward: empty sequence");
+        crate::deferred::forward(self, x, s0, masks)
     }
 
     /// [`Rhn::forward`] that also records the mean transform-gate activity of every micro-layer
@@ -248,7 +261,7 @@ impl Rhn {
                 self.depth()
             );
         }
-        let (output, state, gates) = self.run(x, state, masks, lesion, true, None);
+        let (output, state, gates) = self.run(x, state, masks, lesion, true);
         RhnOutput {
             output,
             state,
@@ -265,7 +278,6 @@ impl Rhn {
         masks: Option<&RhnMasks>,
         lesion: Option<usize>,
         record: bool,
-        mut tape: Option<&mut RhnTape>,
     ) -> (Tensor<3>, RhnState, Option<Tensor<3>>) {
         let [batch, seq, d_input] = x.dims();
         assert!(seq > 0, "Rhn::forward: empty sequence");
@@ -289,10 +301,7 @@ impl Rhn {
         let hidden_mask = masks.and_then(|m| m.hidden.as_ref());
 
         // W_H x_t, W_T x_t of every step at once, time-major so each step is a row block.
-        let weights = match tape {
-            Some(_) => self.cell.weights_deferred(),
-            None => self.cell.weights(),
-        };
+        let weights = self.cell.weights();
         let x = x.swap_dims(0, 1).reshape([seq * batch, d_input]);
         let projected = weights.project_input(x);
 
@@ -303,8 +312,7 @@ impl Rhn {
                 .iter()
                 .map(|p| p.clone().narrow(0, t * batch, batch))
                 .collect();
-            let (next, gates) =
-                weights.step(x_t, s, hidden_mask, lesion, record, tape.as_deref_mut());
+            let (next, gates) = weights.step(x_t, s, hidden_mask, lesion, record);
             if record {
                 // [batch, depth]: mean over units of each t_l.
                 gate_means.push(Tensor::cat(

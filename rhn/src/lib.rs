@@ -18,7 +18,8 @@
 //!   ([`Rhn::forward_with_gates`]);
 //! - [`RhnMasks`] ([`VariationalDropoutConfig`]): the paper's variational dropout, masks drawn
 //!   once per window (embedding `x`, input `i`, recurrent `h`, output `o`);
-//! - [`RhnTape`] ([`Rhn::forward_deferred`]): the same gradients with one weight-gradient
+//! - [`RhnTape`] ([`Rhn::forward_deferred`]): the same gradients from a hand-written backward
+//!   through time, outside autodiff, with one weight-gradient
 //!   product per micro-layer and window instead of one per time step (faster training on CPU).
 //!
 //! ## One truncated-BPTT step
@@ -43,13 +44,15 @@
 //!     let target = Tensor::<3>::zeros([batch, bptt, d_hidden], &device);
 //!     // One set of masks for the whole window (`None` at evaluation).
 //!     let masks = RhnMasks::sample(&dropout, batch, None, d_input, d_hidden, &device);
-//!     // `forward_deferred` (training) = `forward` + a tape for the recurrent weight gradients.
+//!     // `forward_deferred` (training) = `forward` + a tape for a hand-written backward.
 //!     let (y, next, tape) = rhn.forward_deferred(x, state, Some(&masks));
 //!     let y = masks.apply_output(y);
 //!     // The authors' scaling: loss summed over time steps, averaged over the batch.
 //!     let loss = (y - target).powi_scalar(2).sum().div_scalar(batch as f64);
 //!     let mut grads = loss.backward();
-//!     tape.complete(&rhn, &mut grads); // (not needed after a plain `forward`)
+//!     // Back-propagate through the recurrence; `&rhn` is also the module holding every
+//!     // parameter its input depends on (a language model passes itself).
+//!     tape.complete(&rhn, &rhn, &mut grads); // (not needed after a plain `forward`)
 //!     assert!(rhn.cell.layers[0].r_t.weight.val().grad(&grads).is_some());
 //!     // With an optimiser: `rhn = optim.step(lr, rhn, GradientsParams::from_grads(grads, &rhn))`.
 //!     state = Some(next.detach()); // carry the state, cut the graph
@@ -63,6 +66,8 @@ pub mod layer;
 
 pub use cell::{RhnCell, RhnCellConfig, RhnMicroLayer};
 pub use deferred::RhnTape;
+#[cfg(feature = "autodiff")]
+pub use deferred::accumulate;
 pub use dropout::{RhnMasks, VariationalDropoutConfig, inverted_mask};
 pub use highway_core::{CarryMode, GateOverride};
 pub use layer::{Rhn, RhnConfig, RhnGates, RhnOutput, RhnState};
