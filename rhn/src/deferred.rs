@@ -18,7 +18,11 @@
 //!           ∂L/∂b_l = Σ_t Σ_rows ∂z_{l,t}
 //! ```
 //!
-//! where `s_in = s_{l−1}·m_h` is the state after the recurrent dropout mask. The output and the
+//! where `s_in = s_{l−1}·m_h` is the state after the recurrent dropout mask. On the CPU
+//! backends the units are split into one partition per thread (the private `partition` module):
+//! each thread keeps its rows of every matrix for the window and the threads swap their slices of
+//! `s` (of `∂z`) after every micro-layer, instead of splitting every small product anew. The
+//! output and the
 //! final state leave as leaves of the autodiff graph; after `loss.backward()`,
 //! [`RhnTape::complete`] reads their gradients, runs the backward above, stores the recurrent
 //! weight and bias gradients, and back-propagates `∂L/∂(W x)` and `∂L/∂s^{[0]}` through the
@@ -41,11 +45,15 @@
 //! assert!(rhn.cell.w_t.weight.val().grad(&grads).is_some());
 //! ```
 
+#[cfg(feature = "autodiff")]
+use std::sync::Mutex;
+
 use burn::tensor::Tensor;
 use burn::tensor::activation::sigmoid;
 
 use crate::dropout::RhnMasks;
 use crate::layer::{Rhn, RhnState};
+use crate::partition;
 
 /// What [`Rhn::forward_deferred`](crate::Rhn::forward_deferred) recorded: the activations of
 /// every micro-layer and time step, and the autodiff tensors that connect the hand-written
@@ -55,6 +63,8 @@ pub struct RhnTape {
     recorded: Option<Recorded>,
 }
 
+// Read by the backward, which needs autodiff.
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
 #[derive(Debug)]
 struct Recorded {
     /// `W x` of every step, in autodiff: `[batch, seq, k·d]`.
@@ -66,34 +76,59 @@ struct Recorded {
     s_last: Tensor<2>,
     /// `m_hᵀ` `[d, batch]`, when the recurrent state is dropped out.
     mask: Option<Tensor<2>>,
-    /// Each micro-layer's `R_l` `[d, k·d]` (for `∂s_in = R_l·∂zᵀ`).
-    weights: Vec<Tensor<2>>,
-    /// `[step][micro-layer]`, transposed (`[d, batch]`).
-    saved: Vec<Vec<Saved>>,
+    /// Gated maps per micro-layer (2, or 3 with a free carry gate).
+    k: usize,
+    /// What each partition of the units recorded.
+    parts: Vec<Part>,
 }
 
+/// One partition's share of the recurrence: its units `u0..u0 + n` of every gate.
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
+#[derive(Debug)]
+struct Part {
+    units: std::ops::Range<usize>,
+    /// Each micro-layer's rows of `R_l` `[n, k·d]` for these units (`∂s_in = R_l·∂zᵀ`).
+    weights: Vec<Tensor<2>>,
+    /// `[step][micro-layer]`, transposed (`[n, batch]`).
+    saved: Vec<Vec<Saved>>,
+    /// `[micro-layer][step]`: the whole masked state `s_in` `[d, batch]` (for `∂L/∂R_l`).
+    s_in: Vec<Vec<Tensor<2>>>,
+}
+
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
 #[derive(Debug)]
 struct Saved {
-    /// `s_{l−1}` and `s_in = s_{l−1}·m_h`.
+    /// This partition's units of `s_{l−1}`, `h`, `t`, `c`.
     s_prev: Tensor<2>,
-    s_in: Tensor<2>,
     h: Tensor<2>,
     t: Tensor<2>,
     c: Option<Tensor<2>>,
 }
 
-/// The forward of [`Rhn::forward_deferred`] for an autodiff input.
+/// The forward of [`Rhn::forward_deferred`] for an autodiff input, split over as many
+/// partitions of the units as [`partition::parts_for`] gives.
 pub(crate) fn forward(
     rhn: &Rhn,
     x: Tensor<3>,
     s0: Tensor<2>,
     masks: Option<&RhnMasks>,
 ) -> (Tensor<3>, RhnState, RhnTape) {
+    let parts = partition::parts_for(&x.device(), rhn.d_hidden());
+    forward_in_parts(rhn, x, s0, masks, parts)
+}
+
+/// [`forward`] with `parts` partitions of the units (at most `d_hidden`).
+pub(crate) fn forward_in_parts(
+    rhn: &Rhn,
+    x: Tensor<3>,
+    s0: Tensor<2>,
+    masks: Option<&RhnMasks>,
+    parts: usize,
+) -> (Tensor<3>, RhnState, RhnTape) {
     let [batch, seq, d_input] = x.dims();
     let cell = &rhn.cell;
     let d = rhn.d_hidden();
-    let free = cell.w_c.is_some();
-    let k = 2 + usize::from(free);
+    let k = 2 + usize::from(cell.w_c.is_some());
     let x = match masks {
         Some(m) => m.apply_input(x),
         None => x,
@@ -116,66 +151,119 @@ pub(crate) fn forward(
         .inner()
         .permute([1, 2, 0])
         .reshape([seq * k * d, batch]);
-    let mut weights = Vec::with_capacity(cell.layers.len());
-    let mut weights_t = Vec::with_capacity(cell.layers.len());
-    let mut biases = Vec::with_capacity(cell.layers.len());
-    for layer in &cell.layers {
-        let maps: Vec<_> = [&layer.r_h, &layer.r_t]
-            .into_iter()
-            .chain(&layer.r_c)
-            .collect();
-        let w = Tensor::cat(maps.iter().map(|m| m.weight.val().inner()).collect(), 1);
-        let b = Tensor::cat(
-            maps.iter()
+    // Per micro-layer: the gates' weights [d, d] and biases [d], H, T (C).
+    let maps: Vec<Vec<(Tensor<2>, Tensor<1>)>> = cell
+        .layers
+        .iter()
+        .map(|layer| {
+            [&layer.r_h, &layer.r_t]
+                .into_iter()
+                .chain(&layer.r_c)
                 .map(|m| {
-                    m.bias
-                        .as_ref()
-                        .expect("recurrent maps have a bias")
-                        .val()
-                        .inner()
+                    let b = m.bias.as_ref().expect("recurrent maps have a bias");
+                    (m.weight.val().inner(), b.val().inner())
                 })
-                .collect(),
-            0,
-        );
-        weights_t.push(w.clone().transpose().reshape([k * d, d]));
-        weights.push(w);
-        biases.push(b.reshape([k * d, 1]));
-    }
+                .collect()
+        })
+        .collect();
     let mask = masks
         .and_then(|m| m.hidden.as_ref())
         .map(|m| m.clone().inner().transpose());
-    let mut s = s0.clone().inner().transpose();
-    let mut saved = Vec::with_capacity(seq);
-    let mut outputs = Vec::with_capacity(seq);
-    for t in 0..seq {
-        let mut step = Vec::with_capacity(weights.len());
-        for (l, (w_t, b)) in weights_t.iter().zip(&biases).enumerate() {
-            let s_in = match &mask {
-                Some(m) => s.clone() * m.clone(),
-                None => s.clone(),
-            };
-            let mut z = w_t.clone().matmul(s_in.clone()) + b.clone();
-            if l == 0 {
-                z = z + xp.clone().narrow(0, t * k * d, k * d);
-            }
-            let h = z.clone().narrow(0, 0, d).tanh();
-            let gate = sigmoid(z.clone().narrow(0, d, d));
-            let c = free.then(|| sigmoid(z.narrow(0, 2 * d, d)));
-            let next = match &c {
-                None => (h.clone() - s.clone()) * gate.clone() + s.clone(),
-                Some(c) => h.clone() * gate.clone() + s.clone() * c.clone(),
-            };
-            step.push(Saved {
-                s_prev: s,
-                s_in,
-                h,
-                t: gate,
-                c,
-            });
-            s = next;
+    let s0_t = s0.clone().inner().transpose();
+    assert!((1..=d).contains(&parts), "1 to d_hidden partitions");
+    let results = partition::run(parts, |p, exchange| {
+        let units = partition::units(p, parts, d);
+        let (u0, n) = (units.start, units.len());
+        // This partition's rows of the transposed product, [k·n, d] (gates stacked), its rows of
+        // R_l [n, k·d] for the backward, and its biases [k·n, 1]: one copy each per window.
+        let mut forward_w = Vec::with_capacity(maps.len());
+        let mut weights = Vec::with_capacity(maps.len());
+        let mut biases = Vec::with_capacity(maps.len());
+        for gates in &maps {
+            forward_w.push(Tensor::cat(
+                gates
+                    .iter()
+                    .map(|(w, _)| w.clone().narrow(1, u0, n).transpose())
+                    .collect(),
+                0,
+            ));
+            weights.push(Tensor::cat(
+                gates
+                    .iter()
+                    .map(|(w, _)| w.clone().narrow(0, u0, n))
+                    .collect(),
+                1,
+            ));
+            biases.push(
+                Tensor::cat(
+                    gates
+                        .iter()
+                        .map(|(_, b)| b.clone().narrow(0, u0, n))
+                        .collect(),
+                    0,
+                )
+                .reshape([k * n, 1]),
+            );
         }
-        saved.push(step);
-        outputs.push(s.clone());
+        let mut s = s0_t.clone();
+        let mut saved = Vec::with_capacity(seq);
+        let mut s_in_all: Vec<Vec<Tensor<2>>> = vec![Vec::with_capacity(seq); maps.len()];
+        let mut outputs = Vec::with_capacity(if p == 0 { seq } else { 0 });
+        let mut round = 0;
+        for t in 0..seq {
+            let mut step = Vec::with_capacity(maps.len());
+            for (l, (w, b)) in forward_w.iter().zip(&biases).enumerate() {
+                let s_in = match &mask {
+                    Some(m) => s.clone() * m.clone(),
+                    None => s.clone(),
+                };
+                let mut z = w.clone().matmul(s_in.clone()) + b.clone(); // [k·n, batch]
+                if l == 0 {
+                    let rows = (0..k)
+                        .map(|g| xp.clone().narrow(0, (t * k + g) * d + u0, n))
+                        .collect();
+                    z = z + Tensor::cat(rows, 0);
+                }
+                let h = z.clone().narrow(0, 0, n).tanh();
+                let gate = sigmoid(z.clone().narrow(0, n, n));
+                let c = (k == 3).then(|| sigmoid(z.narrow(0, 2 * n, n)));
+                let s_prev = s.narrow(0, u0, n);
+                let next = match &c {
+                    None => (h.clone() - s_prev.clone()) * gate.clone() + s_prev.clone(),
+                    Some(c) => h.clone() * gate.clone() + s_prev.clone() * c.clone(),
+                };
+                s_in_all[l].push(s_in);
+                step.push(Saved {
+                    s_prev,
+                    h,
+                    t: gate,
+                    c,
+                });
+                s = Tensor::cat(exchange.share(p, round, next), 0);
+                round += 1;
+            }
+            saved.push(step);
+            if p == 0 {
+                outputs.push(s.clone());
+            }
+        }
+        let part = Part {
+            units,
+            weights,
+            saved,
+            s_in: s_in_all,
+        };
+        (part, outputs, s)
+    });
+    let mut parts_out = Vec::with_capacity(parts);
+    let mut outputs = Vec::new();
+    let mut s = s0_t;
+    for (p, (part, out, last)) in results.into_iter().enumerate() {
+        if p == 0 {
+            outputs = out;
+            s = last;
+        }
+        parts_out.push(part);
     }
     let y = Tensor::from_inner(Tensor::stack::<3>(outputs, 0).permute([2, 0, 1])).require_grad();
     let s_last = Tensor::from_inner(s.transpose()).require_grad();
@@ -186,8 +274,8 @@ pub(crate) fn forward(
             y: y.clone(),
             s_last: s_last.clone(),
             mask,
-            weights,
-            saved,
+            k,
+            parts: parts_out,
         }),
     };
     (y, RhnState::new(s_last), tape)
@@ -257,81 +345,133 @@ impl RhnTape {
     ) -> Option<burn::tensor::Gradients> {
         let r = self.recorded?;
         let [batch, seq, d] = r.y.dims();
-        let kd = r.weights[0].dims()[1];
-        let free = kd == 3 * d;
+        let k = r.k;
         let device = r.x_proj.device();
         let gy = dy
             .map(Tensor::inner)
             .unwrap_or_else(|| Tensor::zeros([batch, seq, d], &device).inner())
             .permute([1, 2, 0])
             .reshape([seq * d, batch]);
-        let mut ds = ds_last
+        let ds_last = ds_last
             .map(|g| g.inner().transpose())
             .unwrap_or_else(|| Tensor::zeros([d, batch], &device).inner());
-        let depth = r.weights.len();
-        let mut dz_all: Vec<Vec<Tensor<2>>> = vec![Vec::with_capacity(seq); depth];
-        let mut s_in_all: Vec<Vec<Tensor<2>>> = vec![Vec::with_capacity(seq); depth];
-        let mut dx = Vec::with_capacity(seq);
-        for (t, step) in r.saved.into_iter().enumerate().rev() {
-            ds = ds + gy.clone().narrow(0, t * d, d);
-            for (l, sv) in step.into_iter().enumerate().rev() {
-                let dh = ds.clone() * sv.t.clone();
-                let one_minus_t = sv.t.clone().neg() + 1.0;
-                let (dt, carry) = match &sv.c {
-                    None => (
-                        ds.clone() * (sv.h.clone() - sv.s_prev.clone()),
-                        one_minus_t.clone(),
-                    ),
-                    Some(c) => (ds.clone() * sv.h.clone(), c.clone()),
-                };
-                let mut parts = vec![
-                    dh.clone() - dh * sv.h.clone() * sv.h,
-                    dt * sv.t.clone() * one_minus_t,
-                ];
-                if let Some(c) = &sv.c {
-                    let dc = ds.clone() * sv.s_prev;
-                    parts.push(dc * c.clone() * (c.clone().neg() + 1.0));
+        let n_parts = r.parts.len();
+        let parts: Vec<Mutex<Option<Part>>> =
+            r.parts.into_iter().map(|p| Mutex::new(Some(p))).collect();
+        let mask = r.mask;
+        let results = partition::run(n_parts, |p, exchange| {
+            let part = parts[p]
+                .lock()
+                .expect("partition slot")
+                .take()
+                .expect("each partition runs once");
+            let (u0, n) = (part.units.start, part.units.len());
+            let mask = mask.as_ref().map(|m| m.clone().narrow(0, u0, n));
+            let mut ds = ds_last.clone().narrow(0, u0, n);
+            let depth = part.weights.len();
+            let mut dz_all: Vec<Vec<Tensor<2>>> = vec![Vec::with_capacity(seq); depth];
+            let mut dx = Vec::with_capacity(if p == 0 { seq } else { 0 });
+            let mut round = 0;
+            for (t, step) in part.saved.into_iter().enumerate().rev() {
+                ds = ds + gy.clone().narrow(0, t * d + u0, n);
+                for (l, sv) in step.into_iter().enumerate().rev() {
+                    let dh = ds.clone() * sv.t.clone();
+                    let one_minus_t = sv.t.clone().neg() + 1.0;
+                    let (dt, carry) = match &sv.c {
+                        None => (
+                            ds.clone() * (sv.h.clone() - sv.s_prev.clone()),
+                            one_minus_t.clone(),
+                        ),
+                        Some(c) => (ds.clone() * sv.h.clone(), c.clone()),
+                    };
+                    let mut gates = vec![
+                        dh.clone() - dh * sv.h.clone() * sv.h,
+                        dt * sv.t.clone() * one_minus_t,
+                    ];
+                    if let Some(c) = &sv.c {
+                        let dc = ds.clone() * sv.s_prev;
+                        gates.push(dc * c.clone() * (c.clone().neg() + 1.0));
+                    }
+                    let dz = Tensor::cat(gates, 0); // [k·n, batch]
+                    // ∂z of every unit, gate-major as the columns of R_l: [k·d, batch].
+                    let all = exchange.share(p, round, dz.clone());
+                    round += 1;
+                    let dz_full = Tensor::cat(
+                        (0..k)
+                            .flat_map(|g| {
+                                all.iter().map(move |z| {
+                                    let n_q = z.dims()[0] / k;
+                                    z.clone().narrow(0, g * n_q, n_q)
+                                })
+                            })
+                            .collect(),
+                        0,
+                    );
+                    let ds_in = part.weights[l].clone().matmul(dz_full.clone()); // [n, batch]
+                    let ds_in = match &mask {
+                        Some(m) => ds_in * m.clone(),
+                        None => ds_in,
+                    };
+                    ds = ds * carry + ds_in;
+                    if l == 0 && p == 0 {
+                        dx.push(dz_full);
+                    }
+                    dz_all[l].push(dz);
                 }
-                let dz = Tensor::cat(parts, 0);
-                let ds_in = r.weights[l].clone().matmul(dz.clone());
-                let ds_in = match &r.mask {
-                    Some(m) => ds_in * m.clone(),
-                    None => ds_in,
-                };
-                ds = ds * carry + ds_in;
-                if l == 0 {
-                    dx.push(dz.clone());
-                }
-                dz_all[l].push(dz);
-                s_in_all[l].push(sv.s_in);
             }
+            // ∂L/∂R_l for this partition's columns: [d, seq·batch] × [seq·batch, k·n].
+            let weight_grads: Vec<(Tensor<2>, Tensor<1>)> = dz_all
+                .into_iter()
+                .zip(part.s_in)
+                .map(|(mut dz, s_in)| {
+                    dz.reverse(); // collected last step first
+                    let g = Tensor::cat(dz, 1); // [k·n, seq·batch]
+                    let dw = Tensor::cat(s_in, 1).matmul(g.clone().transpose());
+                    (dw, g.sum_dim(1).reshape([k * n]))
+                })
+                .collect();
+            (ds, dx, weight_grads)
+        });
+        let mut ds0 = Vec::with_capacity(n_parts);
+        let mut dx = Vec::new();
+        let mut weight_grads = Vec::with_capacity(n_parts);
+        for (p, (ds, part_dx, wg)) in results.into_iter().enumerate() {
+            ds0.push(ds);
+            if p == 0 {
+                dx = part_dx;
+            }
+            weight_grads.push(wg);
         }
-        debug_assert!(!free || r.weights[0].dims()[1] == 3 * d);
         // ∂L/∂(W x) as [batch, seq, k·d] (dx was collected last step first), ∂L/∂s^{[0]}.
         dx.reverse();
         let dx = Tensor::stack::<3>(dx, 0).permute([2, 0, 1]);
         let mut surrogate = (r.x_proj * Tensor::from_inner(dx)).sum();
         if r.s0.is_tracked() {
-            surrogate = surrogate + (r.s0 * Tensor::from_inner(ds.transpose())).sum();
+            let ds0 = Tensor::cat(ds0, 0).transpose();
+            surrogate = surrogate + (r.s0 * Tensor::from_inner(ds0)).sum();
         }
         if !surrogate.is_tracked() {
             return None;
         }
         let mut grads = surrogate.backward();
-        for (l, (dz, s_in)) in dz_all.into_iter().zip(s_in_all).enumerate() {
-            let g = Tensor::cat(dz, 1); // [k·d, seq·batch]
-            let dw = Tensor::cat(s_in, 1).matmul(g.clone().transpose()); // [d, k·d]
-            let db = g.sum_dim(1).reshape([kd]);
-            let layer = &rhn.cell.layers[l];
+        for (l, layer) in rhn.cell.layers.iter().enumerate() {
             let maps = [Some(&layer.r_h), Some(&layer.r_t), layer.r_c.as_ref()];
-            for (k, map) in maps.into_iter().flatten().enumerate() {
-                accumulate(
-                    &map.weight.val(),
-                    &mut grads,
-                    dw.clone().narrow(1, k * d, d),
-                );
+            for (g, map) in maps.into_iter().flatten().enumerate() {
+                // Gate g's columns from every partition.
+                let (dw, db): (Vec<_>, Vec<_>) = weight_grads
+                    .iter()
+                    .map(|wg| {
+                        let (dw, db) = &wg[l];
+                        let n = db.dims()[0] / k;
+                        (
+                            dw.clone().narrow(1, g * n, n),
+                            db.clone().narrow(0, g * n, n),
+                        )
+                    })
+                    .unzip();
+                accumulate(&map.weight.val(), &mut grads, Tensor::cat(dw, 1));
                 let bias = map.bias.as_ref().expect("recurrent maps have a bias").val();
-                accumulate(&bias, &mut grads, db.clone().narrow(0, k * d, d));
+                accumulate(&bias, &mut grads, Tensor::cat(db, 0));
             }
         }
         Some(grads)
@@ -402,8 +542,10 @@ mod tests {
     #[test]
     fn deferred_gradients_equal_plain_autodiff() {
         let device = autodiff_device();
+        // 7 units: 1 partition, 2 of 3 + 4 units, 3 of 2 + 2 + 3.
+        let d = 7;
         for (carry, fused) in [(CarryMode::Coupled, true), (CarryMode::Free, false)] {
-            let rhn = RhnConfig::new(3, 4, 3)
+            let rhn = RhnConfig::new(3, d, 3)
                 .with_carry(carry)
                 .with_fused(fused)
                 .with_transform_bias(-0.5)
@@ -415,9 +557,9 @@ mod tests {
             // The input and the initial state need gradients too (the second backward).
             let x = Tensor::<3>::random([2, 5, 3], Distribution::Default, &device).require_grad();
             let s0 = RhnState::new(
-                Tensor::random([2, 4], Distribution::Default, &device).require_grad(),
+                Tensor::random([2, d], Distribution::Default, &device).require_grad(),
             );
-            let r = Tensor::<3>::random([2, 5, 4], Distribution::Default, &device);
+            let r = Tensor::<3>::random([2, 5, d], Distribution::Default, &device);
             let masks = RhnMasks::sample(
                 &VariationalDropoutConfig::new()
                     .with_input(0.3)
@@ -425,7 +567,7 @@ mod tests {
                 2,
                 None,
                 3,
-                4,
+                d,
                 &device,
             );
             // The loss also reads the final state, as the next window would.
@@ -433,26 +575,36 @@ mod tests {
 
             let (y, s) = rhn.forward(x.clone(), Some(s0.clone()), Some(&masks));
             let plain = loss(y.clone(), s).backward();
-            let (y2, s2, tape) = rhn.forward_deferred(x.clone(), Some(s0.clone()), Some(&masks));
-            for (u, v) in values(&y2).iter().zip(values(&y)) {
-                assert!((u - v).abs() < 1e-5);
-            }
-            assert!(!tape.is_empty());
-            let mut deferred = loss(y2, s2).backward();
-            let inputs = tape
-                .complete(&rhn, &rhn, &mut deferred)
-                .expect("tracked inputs");
-
             let mut a = Collect(&plain, Vec::new());
             rhn.visit(&mut a);
-            let mut b = Collect(&deferred, Vec::new());
-            rhn.visit(&mut b);
-            same_input_gradient(&x, &plain, &inputs);
-            same_input_gradient(&s0.s, &plain, &inputs);
-            assert_eq!(a.1.len(), b.1.len());
-            for (pa, pb) in a.1.iter().zip(&b.1) {
-                for (u, v) in pa.iter().zip(pb) {
-                    assert!((u - v).abs() <= 1e-4 + 1e-4 * u.abs(), "{u} vs {v}");
+            for parts in [1, 2, 3] {
+                let (y2, s2, tape) = crate::deferred::forward_in_parts(
+                    &rhn,
+                    x.clone(),
+                    s0.s.clone(),
+                    Some(&masks),
+                    parts,
+                );
+                for (u, v) in values(&y2).iter().zip(values(&y)) {
+                    assert!((u - v).abs() < 1e-5, "{parts} parts: {u} vs {v}");
+                }
+                assert!(!tape.is_empty());
+                let mut deferred = loss(y2, s2).backward();
+                let inputs = tape
+                    .complete(&rhn, &rhn, &mut deferred)
+                    .expect("tracked inputs");
+                let mut b = Collect(&deferred, Vec::new());
+                rhn.visit(&mut b);
+                same_input_gradient(&x, &plain, &inputs);
+                same_input_gradient(&s0.s, &plain, &inputs);
+                assert_eq!(a.1.len(), b.1.len());
+                for (pa, pb) in a.1.iter().zip(&b.1) {
+                    for (u, v) in pa.iter().zip(pb) {
+                        assert!(
+                            (u - v).abs() <= 1e-4 + 1e-4 * u.abs(),
+                            "{parts} parts: {u} vs {v}"
+                        );
+                    }
                 }
             }
         }

@@ -63,6 +63,7 @@ pub mod cell;
 pub mod deferred;
 pub mod dropout;
 pub mod layer;
+mod partition;
 
 pub use cell::{RhnCell, RhnCellConfig, RhnMicroLayer};
 pub use deferred::RhnTape;
