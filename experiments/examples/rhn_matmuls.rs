@@ -7,9 +7,10 @@
 //! 2. The four ways to lay out a recurrent product `z_l = s_{l−1}·R_l` (`s` `[20, 830]`, `R_l`
 //!    `[830, 1660]` with `H` and `T` fused), forward and backward (the product autodiff runs for
 //!    `∂L/∂s`), cycling through ten matrices. Whichever way the matrix is stored, one direction
-//!    reads it through a transposed view and is 2-4× slower. `rhn` computes F1, except on its
-//!    deferred-gradient path (large `d`), which computes F3 in row blocks (see `rhn`'s
-//!    `RhnWeights::step`).
+//!    reads it through a transposed view and is 2-4× slower under autodiff. `rhn`'s plain
+//!    forward computes F1; its hand-written backward through time (`Rhn::forward_deferred`,
+//!    used for training) computes F1 forward and F4's backward, each on a contiguous copy of
+//!    its matrix, split by hidden units over the threads.
 //!
 //! ```text
 //! RAYON_NUM_THREADS=1 cargo run --release -p experiments --example rhn_matmuls
