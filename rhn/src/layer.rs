@@ -217,20 +217,7 @@ impl Rhn {
             let (output, state) = self.forward(x, state, masks);
             return (output, state, RhnTape::default());
         }
-        let [batch, ..] = x.dims();
-        let s0 = match state {
-            Some(state) => {
-                assert_eq!(
-                    state.s.dims(),
-                    [batch, self.d_hidden()],
-                    "Rhn::forward: state shape"
-                );
-                state.s
-            }
-            None => Tensor::zeros([batch, self.d_hidden()], &x.device()),
-        };
-        assert_eq!(x.dims()[2], self.d_input(), "Rhn::forward: input features");
-        assert!(x.dims()[1] > 0, "Rhn::forward: empty sequence");
+        let s0 = self.initial_state(&x, state);
         crate::deferred::forward(self, x, s0, masks)
     }
 
@@ -280,20 +267,7 @@ impl Rhn {
         record: bool,
     ) -> (Tensor<3>, RhnState, Option<Tensor<3>>) {
         let [batch, seq, d_input] = x.dims();
-        assert!(seq > 0, "Rhn::forward: empty sequence");
-        assert_eq!(d_input, self.d_input(), "Rhn::forward: input features");
-        let device = x.device();
-        let mut s = match state {
-            Some(state) => {
-                assert_eq!(
-                    state.s.dims(),
-                    [batch, self.d_hidden()],
-                    "Rhn::forward: state shape"
-                );
-                state.s
-            }
-            None => Tensor::zeros([batch, self.d_hidden()], &device),
-        };
+        let mut s = self.initial_state(&x, state);
         let x = match masks {
             Some(m) => m.apply_input(x),
             None => x,
@@ -325,6 +299,24 @@ impl Rhn {
         }
         let gates = record.then(|| Tensor::stack(gate_means, 1));
         (Tensor::stack(outputs, 1), RhnState::new(s), gates)
+    }
+
+    /// The state to start `x` from (`None`: zeros), after checking the shapes.
+    fn initial_state(&self, x: &Tensor<3>, state: Option<RhnState>) -> Tensor<2> {
+        let [batch, seq, d_input] = x.dims();
+        assert!(seq > 0, "Rhn::forward: empty sequence");
+        assert_eq!(d_input, self.d_input(), "Rhn::forward: input features");
+        match state {
+            Some(state) => {
+                assert_eq!(
+                    state.s.dims(),
+                    [batch, self.d_hidden()],
+                    "Rhn::forward: state shape"
+                );
+                state.s
+            }
+            None => Tensor::zeros([batch, self.d_hidden()], &x.device()),
+        }
     }
 
     /// Input features.
