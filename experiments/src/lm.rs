@@ -11,8 +11,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
 use datasets::Bptt;
-use models::RecurrentLm;
-use models::token_loss;
+use models::{RecurrentLm, token_loss};
 use serde::{Deserialize, Serialize};
 
 use crate::train::{LrSchedule, OptimizerConfig, Progress, RunDir};

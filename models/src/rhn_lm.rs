@@ -77,8 +77,8 @@ pub trait RecurrentLm {
 
     /// One training step's loss and gradients: the mean cross-entropy per token of the logits
     /// against `targets` (returned), and the gradients of `loss_scale ×` that mean for every
-    /// parameter (`None`, with nothing back-propagated, when the loss is not finite), plus the
-    /// next state (not detached). The default runs [`RecurrentLm::forward_train`],
+    /// parameter (`None`, with nothing back-propagated, when the loss is not finite or the model
+    /// is not on an autodiff device), plus the next state (not detached). The default runs [`RecurrentLm::forward_train`],
     /// [`token_loss`] and [`RecurrentLm::backward_lm`].
     ///
     /// # Shapes
