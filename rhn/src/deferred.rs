@@ -21,14 +21,15 @@
 //! where `s_in = s_{l−1}·m_h` is the state after the recurrent dropout mask. On the CPU
 //! backends the units are split into one partition per thread (the private `partition` module):
 //! each thread keeps its rows of every matrix for the window and the threads swap their slices of
-//! `s` (of `∂z`) after every micro-layer, instead of splitting every small product anew. The
-//! output and the
-//! final state leave as leaves of the autodiff graph; after `loss.backward()`,
-//! [`RhnTape::complete`] reads their gradients, runs the backward above, stores the recurrent
-//! weight and bias gradients, and back-propagates `∂L/∂(W x)` and `∂L/∂s^{[0]}` through the
-//! input projection (and whatever computed the input: the embedding) with a second, small
-//! `backward`, whose gradients it adds to the first. The result equals plain autodiff (tested);
-//! only the order of the summation differs.
+//! `s` (of `∂z`) after every micro-layer, instead of splitting every small product anew.
+//!
+//! The output and the final state leave as leaves of the autodiff graph; after
+//! `loss.backward()`, [`RhnTape::complete`] reads their gradients, runs the backward above,
+//! stores the recurrent weight and bias gradients, and back-propagates `∂L/∂(W x)` and
+//! `∂L/∂s^{[0]}` through the input projection (and whatever computed the input: the embedding)
+//! with a second, small `backward`, whose gradients it adds to the first. A caller that has
+//! `∂L/∂y` without a graph (a closed-form softmax loss) passes it to [`RhnTape::backward`]
+//! instead. The result equals plain autodiff (tested); only the order of the summation differs.
 //!
 //! ```
 //! use burn::prelude::*;
