@@ -151,6 +151,13 @@ pub struct RhnMicroLayer {
     pub r_c: Option<Linear>,
 }
 
+impl RhnMicroLayer {
+    /// The micro-layer's maps in gate order: `H`, `T` (and `C`).
+    pub fn maps(&self) -> impl Iterator<Item = &Linear> {
+        [&self.r_h, &self.r_t].into_iter().chain(&self.r_c)
+    }
+}
+
 /// A Recurrent Highway Network cell: one time step of `L` highway micro-layers (see the
 /// [module docs](self) for the equations).
 ///
@@ -197,20 +204,19 @@ impl RhnCell {
         weights.step(x_proj, s, masks.and_then(|m| m.hidden.as_ref()), None, true)
     }
 
-    /// The weights arranged for the products of one window (fused or per gate).
-    pub(crate) fn weights(&self) -> RhnWeights {
-        self.prepare(self.fused)
+    /// The input maps in gate order: `W_H`, `W_T` (and `W_C`).
+    pub fn input_maps(&self) -> impl Iterator<Item = &Linear> {
+        [&self.w_h, &self.w_t].into_iter().chain(&self.w_c)
     }
 
-    fn prepare(&self, fused: bool) -> RhnWeights {
-        let gates = |h: &Linear, t: &Linear, c: &Option<Linear>| -> Vec<Linear> {
-            [h, t].into_iter().chain(c).cloned().collect()
-        };
+    /// The weights arranged for the products of one window (fused or per gate).
+    pub(crate) fn weights(&self) -> RhnWeights {
+        let fused = self.fused;
         let n_gates = 2 + usize::from(self.w_c.is_some());
-        let fuse = |layers: Vec<Linear>| -> Vec<(Tensor<2>, Option<Tensor<1>>)> {
+        let fuse = |layers: Vec<&Linear>| -> Vec<(Tensor<2>, Option<Tensor<1>>)> {
             let parts: Vec<_> = layers
                 .into_iter()
-                .map(|l| (l.weight.val(), l.bias.map(|b| b.val())))
+                .map(|l| (l.weight.val(), l.bias.as_ref().map(|b| b.val())))
                 .collect();
             if !fused {
                 return parts;
@@ -225,8 +231,8 @@ impl RhnCell {
         // A fused recurrent matrix is kept transposed and contiguous, `[k·d, d]`: the products
         // `(R_lᵀ·sᵀ)ᵀ` and their input gradients `R_l·gᵀ` then run 2-3x faster on a CPU than
         // `s·R_l` and `g·R_lᵀ` for a batch of ~20 rows (one copy per window instead). Training
-        // with large `d` uses the hand-written backward of `deferred` instead, whose products
-        // read contiguous copies in both directions.
+        // (`Rhn::forward_deferred`) uses the hand-written backward of `deferred` instead, whose
+        // products read contiguous copies in both directions.
         let transpose = |w: Tensor<2>| {
             let [d_in, d_out] = w.dims();
             w.transpose().reshape([d_out, d_in])
@@ -234,7 +240,7 @@ impl RhnCell {
         RhnWeights {
             n_gates,
             transposed: fused,
-            input: fuse(gates(&self.w_h, &self.w_t, &self.w_c))
+            input: fuse(self.input_maps().collect())
                 .into_iter()
                 .map(|(w, _)| w)
                 .collect(),
@@ -242,7 +248,7 @@ impl RhnCell {
                 .layers
                 .iter()
                 .map(|l| {
-                    fuse(gates(&l.r_h, &l.r_t, &l.r_c))
+                    fuse(l.maps().collect())
                         .into_iter()
                         .map(|(w, b)| {
                             let w = if fused { transpose(w) } else { w };

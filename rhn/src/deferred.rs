@@ -135,14 +135,7 @@ pub(crate) fn forward_in_parts(
         None => x,
     };
     // W x of every step (autodiff), then time-major and transposed: rows t·k·d.. of [seq·k·d, batch].
-    let w_in = Tensor::cat(
-        [&cell.w_h, &cell.w_t]
-            .into_iter()
-            .chain(&cell.w_c)
-            .map(|l| l.weight.val())
-            .collect(),
-        1,
-    );
+    let w_in = Tensor::cat(cell.input_maps().map(|l| l.weight.val()).collect(), 1);
     let x_proj = x
         .reshape([batch * seq, d_input])
         .matmul(w_in)
@@ -157,9 +150,8 @@ pub(crate) fn forward_in_parts(
         .layers
         .iter()
         .map(|layer| {
-            [&layer.r_h, &layer.r_t]
-                .into_iter()
-                .chain(&layer.r_c)
+            layer
+                .maps()
                 .map(|m| {
                     let b = m.bias.as_ref().expect("recurrent maps have a bias");
                     (m.weight.val().inner(), b.val().inner())
@@ -456,8 +448,7 @@ impl RhnTape {
         }
         let mut grads = surrogate.backward();
         for (l, layer) in rhn.cell.layers.iter().enumerate() {
-            let maps = [Some(&layer.r_h), Some(&layer.r_t), layer.r_c.as_ref()];
-            for (g, map) in maps.into_iter().flatten().enumerate() {
+            for (g, map) in layer.maps().enumerate() {
                 // Gate g's columns from every partition.
                 let (dw, db): (Vec<_>, Vec<_>) = weight_grads
                     .iter()
