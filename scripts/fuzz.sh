@@ -7,7 +7,8 @@
 #   FUZZ_SANITIZER=none bash scripts/fuzz.sh   # without AddressSanitizer
 #
 # Targets: idx (MNIST IDX images + labels, raw or .gz), cifar10, cifar100 (binary records),
-# cifar_png (32x32 sample PNGs), ptb (word corpus: train/valid/test), chars (char corpus).
+# cifar_png (32x32 sample PNGs), ptb (word corpus: train/valid/test), chars (char corpus),
+# zip (the enwik8/text8 archive reader: stored and deflated members, CRC and name checks).
 # Seeds are made from the first records of the real files in the data cache
 # (~/.cache/highway-zoo, `bash scripts/fetch-data.sh mnist ptb cifar10-samples`) when
 # present, else from small synthetic files. The corpora grow in datasets/fuzz/corpus/,
@@ -17,7 +18,7 @@ set -euo pipefail
 
 SECONDS_EACH=${1:-600}
 shift || true
-ALL_TARGETS=(idx cifar10 cifar100 cifar_png ptb chars)
+ALL_TARGETS=(idx cifar10 cifar100 cifar_png ptb chars zip)
 TARGETS=("${@:-${ALL_TARGETS[@]}}")
 SANITIZER=${FUZZ_SANITIZER:-address}
 NICE=${FUZZ_NICE:-5}
@@ -88,6 +89,28 @@ seed() {
         if [ -f "$w" ]; then bzip2 -dc "$w" 2>/dev/null | head -c 2000 >"$d/wiki-2000" || true; fi
         printf 'anarchism originated as a term of abuse first used against early working class radicals' >"$d/text8-like"
         printf '<page>\n  <title>Caf\xc3\xa9</title>\n  <text>[[Link|x]] &amp; 3 dogs</text>\n</page>\n' >"$d/xml-like"
+        ;;
+    zip)
+        # Small archives like text8.zip / enwik8.zip: one stored member, one deflated member,
+        # and a directory with two members (made with Python's zipfile, fixed timestamps).
+        if command -v python3 >/dev/null 2>&1; then
+            python3 - "$d" <<'PY'
+import os, sys, zipfile
+d = sys.argv[1]
+text = b"anarchism originated as a term of abuse first used against early working class radicals "
+def write(name, members):
+    with zipfile.ZipFile(os.path.join(d, name), "w") as z:
+        for member, data, method in members:
+            z.writestr(zipfile.ZipInfo(member, date_time=(1980, 1, 1, 0, 0, 0)), data, method)
+write("stored.zip", [("text8", text, zipfile.ZIP_STORED)])
+write("deflated.zip", [("text8", text * 4, zipfile.ZIP_DEFLATED)])
+write("two-members.zip", [("data/", b"", zipfile.ZIP_STORED),
+                          ("data/enwik8", b"<mediawiki>\n  <page>", zipfile.ZIP_DEFLATED),
+                          ("data/text8", text, zipfile.ZIP_STORED)])
+PY
+        else # stored member "text8" holding "anarchism originated"
+            printf 'PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x21\x00\xd8\x4e\x7e\x7e\x14\x00\x00\x00\x14\x00\x00\x00\x05\x00\x00\x00text8anarchism originatedPK\x01\x02\x14\x03\x14\x00\x00\x00\x00\x00\x00\x00\x21\x00\xd8\x4e\x7e\x7e\x14\x00\x00\x00\x14\x00\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x01\x00\x00\x00\x00text8PK\x05\x06\x00\x00\x00\x00\x01\x00\x01\x00\x33\x00\x00\x00\x37\x00\x00\x00\x00\x00' >"$d/stored.zip"
+        fi
         ;;
     esac
 }

@@ -13,6 +13,8 @@
 //!
 //! Checksums are always of the *decompressed* content, so a file may be stored raw or
 //! compressed (`.gz` for IDX files, `.bz2` for the Wikipedia excerpt) and still verify.
+//! Downloaded archives are unpacked with the `tar` crate (CIFAR) and the `zip` crate
+//! ([`extract_zip`]: enwik8, text8; [`unzip_bytes`] is its byte-level form).
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read};
@@ -178,10 +180,24 @@ pub fn locate(spec: &DatasetSpec, data_dir: Option<&Path>) -> Option<PathBuf> {
         .find(|dir| spec.files.iter().all(|f| find_file(dir, f.name).is_some()))
 }
 
+/// An explicitly given data directory must exist: a mistyped `--data-dir` is an error, not a
+/// silent fall-back to the cache.
+pub fn require_data_dir(data_dir: Option<&Path>) -> Result<()> {
+    match data_dir {
+        Some(dir) if !dir.is_dir() => Err(DataError::Missing {
+            path: dir.to_path_buf(),
+            help: "the data directory given (--data-dir) does not exist or is not a directory"
+                .into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Locates the files ([`locate`]) or downloads them into the cache, verifying every
 /// downloaded file. A failed download is a [`DataError::Download`] that says how to get the
 /// files with `scripts/fetch-data.sh` or by hand.
 pub fn fetch(spec: &DatasetSpec, data_dir: Option<&Path>) -> Result<PathBuf> {
+    require_data_dir(data_dir)?;
     if let Some(dir) = locate(spec, data_dir) {
         return Ok(dir);
     }
@@ -407,76 +423,152 @@ fn extract_tar_gz(archive: &Path, _dir: &Path, _names: &[&str]) -> Result<()> {
     ))
 }
 
-/// Extracts every member of a zip file (stored or deflated, as written by `zip`) into `dir`.
+/// Extracts every file member of the zip archive `archive` into `dir`, under its base name
+/// (the enwik8 and text8 archives hold one member each, `enwik8` and `text8`).
 ///
-/// A minimal reader of local file headers: enough for the single-member archives of
-/// enwik8 and text8.
+/// The archive is read with the [`zip`] crate from its central directory. Members may be
+/// stored or deflated; each is checked against the archive's CRC-32 and declared size while
+/// it is written. A member is written to `NAME.part` in `dir` and renamed to `NAME` only once
+/// it has passed these checks, so a damaged archive leaves no file behind that could pass for
+/// a good one. Directory members are skipped. A member whose path leaves the extraction
+/// directory (`../x`) or names no file, a symbolic link, an encrypted member, an unsupported
+/// compression method, a truncated or otherwise damaged archive, and an archive without a
+/// file member are [`DataError`]s naming `archive` and the problem. An absolute member path is
+/// taken relative to `dir` (as `unzip` does), and only base names are used, so nothing is
+/// ever written outside `dir`.
 pub fn extract_zip(archive: &Path, dir: &Path) -> Result<()> {
     let file = File::open(archive).map_err(|e| DataError::io(archive, e))?;
-    let mut reader = BufReader::new(file);
-    let mut extracted = 0;
-    loop {
-        let mut header = [0u8; 30];
-        if let Err(e) = reader.read_exact(&mut header) {
-            if extracted > 0 {
-                break;
-            }
-            return Err(DataError::format(archive, format!("no zip header: {e}")));
+    for_each_zip_member(archive, BufReader::new(file), |name, declared, member| {
+        let dest = dir.join(name);
+        let part = dir.join(format!("{name}.part"));
+        let written = File::create(&part)
+            .map_err(|e| DataError::io(&part, e))
+            .and_then(|mut out| copy_member(archive, name, declared, member, &mut out, &part))
+            .and_then(|()| fs::rename(&part, &dest).map_err(|e| DataError::io(&dest, e)));
+        if written.is_err() {
+            let _ = fs::remove_file(&part);
         }
-        let u16_at = |i: usize| u16::from_le_bytes([header[i], header[i + 1]]);
-        let u32_at =
-            |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
-        if u32_at(0) != 0x0403_4b50 {
-            if extracted > 0 {
-                break; // central directory
-            }
-            return Err(DataError::format(archive, "not a zip file (bad signature)"));
+        written
+    })?;
+    Ok(())
+}
+
+/// Reads the zip archive `bytes` as [`extract_zip`] reads the file `archive`, with the same
+/// checks, and returns each file member's base name and content in archive order instead of
+/// writing them. `archive` is only used in messages. This is the byte-level entry point of
+/// the `zip` fuzz target.
+pub fn unzip_bytes(archive: &Path, bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut members = Vec::new();
+    for_each_zip_member(archive, io::Cursor::new(bytes), |name, declared, member| {
+        let mut content = Vec::new();
+        copy_member(archive, name, declared, member, &mut content, archive)?;
+        members.push((name.to_string(), content));
+        Ok(())
+    })?;
+    Ok(members)
+}
+
+/// Opens `reader` as a zip archive and hands each file member, with its safe base name and
+/// declared uncompressed size, to `sink` (which reads it with [`copy_member`]). Checks the
+/// names and that there is at least one file member.
+fn for_each_zip_member<R: Read + io::Seek>(
+    archive: &Path,
+    reader: R,
+    mut sink: impl FnMut(&str, u64, &mut dyn Read) -> Result<()>,
+) -> Result<()> {
+    let mut zip = zip::ZipArchive::new(reader)
+        .map_err(|e| zip_error(archive, "not a readable zip archive", e))?;
+    let mut files = 0;
+    for i in 0..zip.len() {
+        let mut member = zip
+            .by_index(i)
+            .map_err(|e| zip_error(archive, &format!("zip member {i}"), e))?;
+        let raw = String::from_utf8_lossy(member.name_raw()).into_owned();
+        if member.is_dir() {
+            continue;
         }
-        let flags = u16_at(6);
-        let method = u16_at(8);
-        let compressed = u32_at(18) as u64;
-        let name_len = u16_at(26) as usize;
-        let extra_len = u16_at(28) as usize;
-        let mut name = vec![0u8; name_len];
-        reader
-            .read_exact(&mut name)
-            .map_err(|e| DataError::format(archive, format!("truncated zip header: {e}")))?;
-        io::copy(&mut (&mut reader).take(extra_len as u64), &mut io::sink())
-            .map_err(|e| DataError::io(archive, e))?;
-        let name = String::from_utf8_lossy(&name).into_owned();
-        let base = name.rsplit('/').next().unwrap_or("").to_string();
-        if base.is_empty() || base == ".." || base == "." {
+        if member.is_symlink() {
             return Err(DataError::format(
                 archive,
-                format!("unsupported zip member {name:?}"),
+                format!("zip member {raw:?} is a symbolic link"),
             ));
         }
-        let dest = dir.join(&base);
-        let mut out = File::create(&dest).map_err(|e| DataError::io(&dest, e))?;
-        match method {
-            0 => {
-                io::copy(&mut (&mut reader).take(compressed), &mut out)
-                    .map_err(|e| DataError::io(&dest, e))?;
-            }
-            8 => {
-                // The deflate stream ends by itself, also when sizes are in a data descriptor.
-                let mut inflater = flate2::bufread::DeflateDecoder::new(&mut reader);
-                io::copy(&mut inflater, &mut out).map_err(|e| decompress_error(archive, e))?;
-            }
-            m => {
-                return Err(DataError::format(
-                    archive,
-                    format!("zip member {name:?} uses unsupported compression method {m}"),
-                ));
-            }
-        }
-        extracted += 1;
-        if flags & 0x8 != 0 {
-            // Sizes follow in a data descriptor; only single-member archives are supported.
-            break;
-        }
+        let base = member
+            .enclosed_name()
+            .and_then(|p| p.file_name().and_then(|b| b.to_str()).map(str::to_string));
+        let Some(base) = base.filter(|b| !b.is_empty() && !b.contains(['/', '\\'])) else {
+            return Err(DataError::format(
+                archive,
+                format!(
+                    "zip member {raw:?} has an unsafe path (it leaves the extraction \
+                     directory or names no file)"
+                ),
+            ));
+        };
+        let declared = member.size();
+        sink(&base, declared, &mut member)?;
+        files += 1;
+    }
+    if files == 0 {
+        return Err(DataError::format(archive, "zip archive has no file member"));
     }
     Ok(())
+}
+
+/// Copies a zip member to `out`. A read error (bad deflate stream, CRC-32 mismatch, member
+/// larger than declared, truncated archive) or a member shorter than its `declared` size is a
+/// [`DataError::Format`] naming `archive` and the member, a write error a [`DataError::Io`]
+/// naming `dest`.
+fn copy_member(
+    archive: &Path,
+    name: &str,
+    declared: u64,
+    member: &mut dyn Read,
+    out: &mut dyn io::Write,
+    dest: &Path,
+) -> Result<()> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = match member.read(&mut buf) {
+            Ok(0) if total == declared => return Ok(()),
+            Ok(0) => {
+                return Err(DataError::format(
+                    archive,
+                    format!(
+                        "zip member {name:?} holds {total} bytes but its header declares {declared}"
+                    ),
+                ));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(DataError::format(
+                    archive,
+                    format!("zip member {name:?} is damaged: {e}"),
+                ));
+            }
+        };
+        out.write_all(&buf[..n])
+            .map_err(|e| DataError::io(dest, e))?;
+        total += n as u64;
+    }
+}
+
+fn zip_error(archive: &Path, context: &str, e: zip::result::ZipError) -> DataError {
+    match e {
+        zip::result::ZipError::Io(e)
+            if !matches!(
+                e.kind(),
+                io::ErrorKind::InvalidData
+                    | io::ErrorKind::InvalidInput
+                    | io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            DataError::io(archive, e)
+        }
+        e => DataError::format(archive, format!("{context}: {e}")),
+    }
 }
 
 /// Downloads `url` to `dest` (via `dest.part`), printing a progress line on stderr.
@@ -588,6 +680,19 @@ mod tests {
     }
 
     #[test]
+    fn a_data_dir_that_does_not_exist_is_an_error_not_the_cache() {
+        let missing = Path::new("/nonexistent/highway-zoo-data");
+        let err = require_data_dir(Some(missing)).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/highway-zoo-data"), "{err}");
+        assert!(err.contains("--data-dir"), "{err}");
+        assert!(require_data_dir(None).is_ok());
+        assert!(require_data_dir(Some(&std::env::temp_dir())).is_ok());
+        let spec = crate::DatasetName::Mnist.spec();
+        let err = fetch(spec, Some(missing)).unwrap_err().to_string();
+        assert!(err.contains("does not exist"), "{err}");
+    }
+
+    #[test]
     fn missing_file_names_the_path() {
         let dir = tempfile::tempdir().unwrap();
         let msg = require_file(dir.path(), "t10k-labels-idx1-ubyte")
@@ -597,33 +702,206 @@ mod tests {
         assert!(msg.contains("not found"), "{msg}");
     }
 
-    #[test]
-    fn zip_members_are_extracted() {
+    const TEXT8: &[u8] = b"anarchism originated as a term of abuse first used against early";
+
+    /// A zip archive written by the `zip` crate; `(name, content, deflated)` per member, a
+    /// name ending in `/` is a directory.
+    fn zip_bytes(members: &[(&str, &[u8], bool)]) -> Vec<u8> {
+        use zip::write::SimpleFileOptions;
+        let mut w = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+        for &(name, content, deflated) in members {
+            let method = if deflated {
+                zip::CompressionMethod::Deflated
+            } else {
+                zip::CompressionMethod::Stored
+            };
+            let options = SimpleFileOptions::default().compression_method(method);
+            if name.ends_with('/') {
+                w.add_directory(name, options).unwrap();
+            } else {
+                w.start_file(name, options).unwrap();
+                w.write_all(content).unwrap();
+            }
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    /// Offset of the first central-directory header.
+    fn central_header(zip: &[u8]) -> usize {
+        zip.windows(4)
+            .position(|w| w == 0x0201_4b50u32.to_le_bytes())
+            .unwrap()
+    }
+
+    /// Overwrites a field of the first member in both its local header (at `local`) and its
+    /// central-directory header (at `central`).
+    fn patch_first_member(zip: &mut [u8], local: usize, central: usize, bytes: &[u8]) {
+        let c = central_header(zip) + central;
+        zip[local..local + bytes.len()].copy_from_slice(bytes);
+        zip[c..c + bytes.len()].copy_from_slice(bytes);
+    }
+
+    /// Writes `zip` to `DIR/text8.zip`, extracts it into `DIR/out` and returns the error
+    /// message, checking that it names the archive and that nothing was left behind in `DIR`
+    /// or `DIR/out`.
+    fn extract_err(zip: &[u8]) -> String {
         let dir = tempfile::tempdir().unwrap();
-        // A zip with one deflated member "text8", written by hand.
-        let content = b"anarchism originated as a term of abuse";
+        let archive = dir.path().join("text8.zip");
+        fs::write(&archive, zip).unwrap();
+        let out = dir.path().join("out");
+        fs::create_dir(&out).unwrap();
+        let err = extract_zip(&archive, &out).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("text8.zip"), "{msg}");
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 0, "{msg}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2, "{msg}");
+        // The byte-level reader agrees.
+        let bytes_msg = unzip_bytes(&archive, zip).unwrap_err().to_string();
+        assert!(bytes_msg.contains("text8.zip"), "{bytes_msg}");
+        msg
+    }
+
+    #[test]
+    fn zip_stored_and_deflated_members_are_extracted() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = zip_bytes(&[
+            ("text8", TEXT8, true),
+            ("data/", b"", false),
+            ("data/enwik8", b"<mediawiki>", false),
+        ]);
+        let archive = dir.path().join("text8.zip");
+        fs::write(&archive, &zip).unwrap();
+        extract_zip(&archive, dir.path()).unwrap();
+        assert_eq!(fs::read(dir.path().join("text8")).unwrap(), TEXT8);
+        // Members in sub-directories land under their base name; directories are skipped.
+        assert_eq!(fs::read(dir.path().join("enwik8")).unwrap(), b"<mediawiki>");
+        assert!(!dir.path().join("data").exists());
+        assert!(!dir.path().join("text8.part").exists());
+        let members = unzip_bytes(&archive, &zip).unwrap();
+        assert_eq!(
+            members,
+            vec![
+                ("text8".to_string(), TEXT8.to_vec()),
+                ("enwik8".to_string(), b"<mediawiki>".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn zip_with_wrong_crc_is_an_error() {
+        for deflated in [false, true] {
+            let mut zip = zip_bytes(&[("text8", TEXT8, deflated)]);
+            let crc = u32::from_le_bytes(zip[14..18].try_into().unwrap());
+            patch_first_member(&mut zip, 14, 16, &(crc ^ 1).to_le_bytes());
+            let msg = extract_err(&zip);
+            assert!(msg.contains("text8"), "{msg}");
+            assert!(msg.to_lowercase().contains("checksum"), "{msg}");
+        }
+        // A flipped content byte under the right CRC.
+        let mut zip = zip_bytes(&[("text8", TEXT8, false)]);
+        zip[30 + 5] ^= 0x20;
+        let msg = extract_err(&zip);
+        assert!(msg.to_lowercase().contains("checksum"), "{msg}");
+    }
+
+    #[test]
+    fn zip_with_wrong_declared_size_is_an_error() {
+        for (deflated, delta) in [(false, 1i64), (false, -1), (true, 1), (true, -1)] {
+            let mut zip = zip_bytes(&[("text8", TEXT8, deflated)]);
+            let size = (TEXT8.len() as i64 + delta) as u32;
+            patch_first_member(&mut zip, 22, 24, &size.to_le_bytes());
+            let msg = extract_err(&zip);
+            assert!(msg.contains("text8"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn truncated_zip_is_an_error() {
+        let zip = zip_bytes(&[("text8", TEXT8, true)]);
+        for len in [
+            0,
+            1,
+            4,
+            22,
+            30,
+            40,
+            zip.len() / 2,
+            zip.len() - 22,
+            zip.len() - 1,
+        ] {
+            extract_err(&zip[..len]);
+        }
+        // Cut inside the member's data, with the central directory kept: a short member.
+        let c = central_header(&zip);
+        let mut short = zip[..c - 8].to_vec();
+        short.extend_from_slice(&zip[c..]);
+        extract_err(&short);
+    }
+
+    #[test]
+    fn damaged_zip_archives_are_errors_not_panics() {
+        // Not a zip file at all.
+        let msg = extract_err(b"<mediawiki> not a zip archive, just text");
+        assert!(msg.contains("zip"), "{msg}");
+        // A local header and deflate data with a zero CRC but no central directory (the
+        // format the hand-written reader this replaced accepted).
         let mut deflated = Vec::new();
         {
             let mut enc =
                 flate2::write::DeflateEncoder::new(&mut deflated, flate2::Compression::default());
-            enc.write_all(content).unwrap();
+            enc.write_all(TEXT8).unwrap();
             enc.finish().unwrap();
         }
         let mut zip = Vec::new();
         zip.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
         zip.extend_from_slice(&[20, 0, 0, 0, 8, 0, 0, 0, 0, 0]); // version, flags, method, time, date
-        zip.extend_from_slice(&0u32.to_le_bytes()); // crc (unchecked)
+        zip.extend_from_slice(&0u32.to_le_bytes()); // crc
         zip.extend_from_slice(&(deflated.len() as u32).to_le_bytes());
-        zip.extend_from_slice(&(content.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&(TEXT8.len() as u32).to_le_bytes());
         zip.extend_from_slice(&5u16.to_le_bytes());
         zip.extend_from_slice(&0u16.to_le_bytes());
         zip.extend_from_slice(b"text8");
         zip.extend_from_slice(&deflated);
         zip.extend_from_slice(&0x0201_4b50u32.to_le_bytes()); // start of central directory
+        extract_err(&zip);
+        // An unsupported compression method (12, bzip2).
+        let mut zip = zip_bytes(&[("text8", TEXT8, false)]);
+        patch_first_member(&mut zip, 8, 10, &12u16.to_le_bytes());
+        let msg = extract_err(&zip);
+        assert!(msg.contains("ompression"), "{msg}");
+        // A corrupt deflate stream.
+        let mut zip = zip_bytes(&[("text8", TEXT8, true)]);
+        for b in &mut zip[30 + 5..30 + 15] {
+            *b = 0xff;
+        }
+        extract_err(&zip);
+        // Only a directory.
+        let msg = extract_err(&zip_bytes(&[("text8/", b"", false)]));
+        assert!(msg.contains("no file member"), "{msg}");
+    }
+
+    #[test]
+    fn zip_member_paths_leaving_the_directory_are_refused() {
+        for name in ["../x", "a/../../x", "..", "a/.."] {
+            let zip = zip_bytes(&[(name, b"escaped", false)]);
+            let msg = extract_err(&zip);
+            assert!(msg.contains("unsafe"), "{name}: {msg}");
+        }
+        // A harmless `..` inside the archive is resolved, not refused.
+        let zip = zip_bytes(&[("a/../text8", TEXT8, false)]);
+        let members = unzip_bytes(Path::new("text8.zip"), &zip).unwrap();
+        assert_eq!(members, vec![("text8".to_string(), TEXT8.to_vec())]);
+        // An absolute path is taken relative to the extraction directory.
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        fs::create_dir(&out).unwrap();
+        let target = dir.path().join("escaped");
+        let zip = zip_bytes(&[(target.to_str().unwrap(), b"escaped", false)]);
         let archive = dir.path().join("text8.zip");
         fs::write(&archive, &zip).unwrap();
-        extract_zip(&archive, dir.path()).unwrap();
-        assert_eq!(fs::read(dir.path().join("text8")).unwrap(), content);
+        extract_zip(&archive, &out).unwrap();
+        assert!(!target.exists());
+        assert_eq!(fs::read(out.join("escaped")).unwrap(), b"escaped");
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! Line plots written as PNG and SVG with `plotters` (no display needed).
 //!
+//! A log y axis is labelled at 1, 2 and 5 times the powers of ten within its range
+//! (…, 0.1, 0.2, 0.5, 1, 2, 5, …; finer in a range of less than a factor of 2.5, coarser
+//! beyond 6 decades), with light grid lines at the other integer multiples. Dashed series
+//! are dashed in the legend too.
+//!
 //! Text is drawn with `ab_glyph` from a TrueType font file: `$HIGHWAY_ZOO_FONT`, else DejaVu
 //! Sans or Liberation Sans from the usual Debian paths (`apt-get install fonts-dejavu-core`).
 
@@ -8,6 +13,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, bail};
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 /// One line of a plot.
@@ -36,6 +42,74 @@ pub struct LinePlot {
     pub log_y: bool,
     /// The lines.
     pub series: Vec<Series>,
+}
+
+/// Dash and gap length in pixels of a dashed series, in the plot and in its legend entry.
+const DASH: (u32, u32) = (6, 4);
+
+/// Length in pixels of a legend entry's line.
+const LEGEND_LINE: i32 = 26;
+
+/// The labelled ticks of a log axis over `lo..=hi`: 1, 2 and 5 times each power of ten in
+/// the range, ascending (…, 0.1, 0.2, 0.5, 1, 2, 5, …). A range that holds fewer than two of
+/// these is labelled at 1, 2, …, 9 times the powers of ten, and failing that at 1.0, 1.1, …,
+/// 9.9 times; a range that holds more than 19 (wider than about 6 decades) only at the powers
+/// of ten. Empty for an empty or non-positive range.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let ticks = log_multiples(lo, hi, &[10, 20, 50]);
+    if ticks.len() > 19 {
+        return log_multiples(lo, hi, &[10]);
+    }
+    if ticks.len() >= 2 {
+        return ticks;
+    }
+    let units = log_multiples(lo, hi, &[10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    if units.len() >= 2 {
+        return units;
+    }
+    log_multiples(lo, hi, &(10..100).collect::<Vec<u32>>())
+}
+
+/// The light grid lines of a log axis over `lo..=hi`: 1, 2, …, 9 times the powers of ten.
+fn log_grid(lo: f64, hi: f64) -> Vec<f64> {
+    log_multiples(lo, hi, &[10, 20, 30, 40, 50, 60, 70, 80, 90])
+}
+
+/// `m / 10 * 10^k` for each mantissa `m` (in tenths, `10..100`) and every `k`, the values in
+/// `lo..=hi`, ascending.
+fn log_multiples(lo: f64, hi: f64, tenths: &[u32]) -> Vec<f64> {
+    if !(lo > 0.0 && hi >= lo && hi.is_finite()) {
+        return Vec::new();
+    }
+    let (k0, k1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let mut out = Vec::new();
+    for k in k0..=k1 {
+        for &m in tenths {
+            // m * 10^(k - 1); dividing by an exact power of ten gives the double nearest to
+            // the decimal value (0.002, not 0.0020000000000000005).
+            let e = k - 1;
+            let v = if e < 0 {
+                f64::from(m) / 10f64.powi(-e)
+            } else {
+                f64::from(m) * 10f64.powi(e)
+            };
+            // A relative slack, so that a tick at the very end of the range is kept.
+            if v >= lo * (1.0 - 1e-9) && v <= hi * (1.0 + 1e-9) {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// The label of a log-axis tick: the shortest decimal form (`0.05`, `2`, `1.5`, `500`), in
+/// scientific notation below 1e-4 and from 1e6 on (`1e-5`, `2e6`).
+fn log_tick_label(v: f64) -> String {
+    if v != 0.0 && !(1e-4..1e6).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }
 
 const PALETTE: [RGBColor; 8] = [
@@ -168,13 +242,13 @@ impl Figure for LinePlot {
             .x_label_area_size(45)
             .y_label_area_size(80);
         macro_rules! finish {
-            ($chart:expr) => {{
+            ($chart:expr, $y_label:expr) => {{
                 let mut chart = $chart;
                 chart
                     .configure_mesh()
                     .x_desc(self.x_label.as_str())
                     .y_desc(self.y_label.as_str())
-                    .y_label_formatter(&|v| format!("{v:.3}"))
+                    .y_label_formatter($y_label)
                     .label_style(("sans-serif", 15))
                     .draw()
                     .map_err(err)?;
@@ -189,18 +263,29 @@ impl Figure for LinePlot {
                         })
                         .collect();
                     let style = color.stroke_width(2);
-                    let anno = if s.dashed {
+                    if s.dashed {
+                        let (dash, gap) = DASH;
                         chart
-                            .draw_series(DashedLineSeries::new(pts.clone(), 6, 4, style))
+                            .draw_series(DashedLineSeries::new(pts.clone(), dash, gap, style))
                             .map_err(err)?
+                            .label(s.name.clone())
+                            .legend(move |(x, y)| {
+                                DashedPathElement::new(
+                                    [(x, y), (x + LEGEND_LINE, y)],
+                                    dash,
+                                    gap,
+                                    style,
+                                )
+                            });
                     } else {
                         chart
                             .draw_series(LineSeries::new(pts.clone(), style))
                             .map_err(err)?
-                    };
-                    anno.label(s.name.clone()).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                    });
+                            .label(s.name.clone())
+                            .legend(move |(x, y)| {
+                                PathElement::new(vec![(x, y), (x + LEGEND_LINE, y)], style)
+                            });
+                    }
                     chart
                         .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
                         .map_err(err)?;
@@ -210,23 +295,28 @@ impl Figure for LinePlot {
                     .background_style(WHITE.mix(0.85))
                     .border_style(BLACK)
                     .label_font(("sans-serif", 14))
+                    .legend_area_size(LEGEND_LINE + 8)
                     .position(SeriesLabelPosition::UpperRight)
                     .draw()
                     .map_err(err)?;
             }};
         }
         if self.log_y {
-            finish!(
-                builder
-                    .build_cartesian_2d(x0..x1, (y0 * 0.8..y1 * 1.25).log_scale())
-                    .map_err(err)?
-            );
+            let (lo, hi) = (y0 * 0.8, y1 * 1.25);
+            let y = (lo..hi)
+                .log_scale()
+                .with_key_points(log_ticks(lo, hi))
+                .with_light_points(log_grid(lo, hi));
+            finish!(builder.build_cartesian_2d(x0..x1, y).map_err(err)?, &|v| {
+                log_tick_label(*v)
+            });
         } else {
             let pad = (y1 - y0) * 0.05;
             finish!(
                 builder
                     .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
-                    .map_err(err)?
+                    .map_err(err)?,
+                &|v| format!("{v:.3}")
             );
         }
         Ok(())
@@ -271,5 +361,49 @@ mod tests {
             Err(e) => assert!(e.to_string().contains("fonts-dejavu-core"), "{e}"),
         }
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    fn labels(lo: f64, hi: f64) -> Vec<String> {
+        log_ticks(lo, hi).into_iter().map(log_tick_label).collect()
+    }
+
+    #[test]
+    fn log_axis_ticks_are_decades_and_their_doubles_and_fives() {
+        // The depth study's range (losses 0.06 .. 2.3, padded by 0.8 and 1.25).
+        assert_eq!(
+            labels(0.06 * 0.8, 2.3 * 1.25),
+            ["0.05", "0.1", "0.2", "0.5", "1", "2"]
+        );
+        assert_eq!(labels(0.8, 2.5), ["1", "2"]);
+        assert_eq!(labels(0.001, 0.01), ["0.001", "0.002", "0.005", "0.01"]);
+        assert_eq!(
+            labels(3.0, 1200.0),
+            ["5", "10", "20", "50", "100", "200", "500", "1000"]
+        );
+        assert_eq!(labels(1e-5, 3e-5), ["1e-5", "2e-5"]);
+        // Ends of the range are kept.
+        assert_eq!(labels(0.1, 1.0), ["0.1", "0.2", "0.5", "1"]);
+        // Narrow ranges: 1..9 times, then tenths.
+        assert_eq!(labels(2.1, 4.4), ["3", "4"]);
+        assert_eq!(
+            labels(1.6, 2.875),
+            [
+                "1.6", "1.7", "1.8", "1.9", "2", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7",
+                "2.8"
+            ]
+        );
+        // More than 6 decades: only the powers of ten.
+        assert_eq!(
+            labels(1e-6, 2e3),
+            [
+                "1e-6", "1e-5", "0.0001", "0.001", "0.01", "0.1", "1", "10", "100", "1000"
+            ]
+        );
+        // Nothing for an empty or non-positive range.
+        assert!(log_ticks(0.0, 1.0).is_empty());
+        assert!(log_ticks(2.0, 1.0).is_empty());
+        assert!(log_ticks(1.0, f64::INFINITY).is_empty());
+        // Grid lines at every integer multiple.
+        assert_eq!(log_grid(0.7, 3.5), [0.7, 0.8, 0.9, 1.0, 2.0, 3.0]);
     }
 }
