@@ -408,6 +408,7 @@ impl DatasetName {
     /// Verifies every file's checksum (no download: a missing file is an error saying how to
     /// get it). A mismatch is a [`DataError::ChecksumMismatch`].
     pub fn check(self, data_dir: Option<&Path>) -> Result<Report> {
+        fetch::require_data_dir(data_dir)?;
         let spec = self.spec();
         let dir = self.locate(data_dir).ok_or_else(|| DataError::Missing {
             path: data_dir

@@ -197,7 +197,7 @@ fn load_run<C: serde::de::DeserializeOwned, M: Module>(
         dir,
         config,
         model,
-        epoch: epoch + 1,
+        epoch,
     })
 }
 

@@ -158,9 +158,36 @@ pub fn parse_device(name: Option<&str>) -> anyhow::Result<Device> {
     }
 }
 
-/// A short name of the backend behind a device, for summaries.
+/// The plain name of the backend and device behind `device`, as `--device` spells it
+/// (`flex`, `ndarray`, `wgpu`, `wgpu:cpu`, `wgpu:1`, `cuda:0`), for summaries; autodiff is
+/// not part of the name. Burn 0.22 exposes the backend only through the device's `Debug`
+/// text (`Device<Autodiff { device: Flex(Cpu), .. }>`), which this reads.
 pub fn backend_name(device: &Device) -> String {
-    format!("{device:?}")
+    let text = format!("{device:?}").to_lowercase();
+    let index = |after: &str| -> Option<String> {
+        let rest = &text[text.find(after)? + after.len()..];
+        let digits: String = rest
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        (!digits.is_empty()).then_some(digits)
+    };
+    if text.contains("flex") {
+        "flex".into()
+    } else if text.contains("ndarray") {
+        "ndarray".into()
+    } else if text.contains("wgpu") {
+        match index("wgpu") {
+            _ if text.contains("cpu") => "wgpu:cpu".into(),
+            Some(i) => format!("wgpu:{i}"),
+            None => "wgpu".into(),
+        }
+    } else if text.contains("cuda") {
+        format!("cuda:{}", index("cuda").unwrap_or_else(|| "0".into()))
+    } else {
+        text
+    }
 }
 
 #[cfg(test)]
@@ -171,7 +198,8 @@ mod tests {
     fn default_is_the_cpu_and_unknown_names_are_clear_errors() {
         let device = parse_device(None).unwrap();
         if compiled_backends().first() == Some(&"flex") {
-            assert!(backend_name(&device).to_lowercase().contains("flex"));
+            assert_eq!(backend_name(&device), "flex");
+            assert_eq!(backend_name(&device.clone().autodiff()), "flex");
         }
         let err = parse_device(Some("tpu")).unwrap_err().to_string();
         assert!(err.contains("unknown --device `tpu`"), "{err}");

@@ -9,27 +9,22 @@
 //! pipeline as the `cifar` binary.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use clap::{Parser, ValueEnum};
 use datasets::{CifarDataset, CifarKind, CifarSplit, CifarTransform};
-use models::{CifarHighwayConfig, CifarNet, CifarStage, LayerKind};
+use models::{CifarHighwayConfig, CifarStage, LayerKind};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{DeviceArgs, backend_name};
 use crate::data::CifarData;
 use crate::train::{
-    Classifier, EvalResult, LabelledData, Progress, RunDir, TrainConfig, fit_classifier, git_commit,
+    EvalResult, FitOptions, LabelledData, RunDir, TrainConfig, fit_classifier, git_commit,
 };
-
-impl Classifier<4> for CifarNet {
-    fn logits(&self, input: Tensor<4>) -> Tensor<2> {
-        self.forward(input)
-    }
-}
 
 /// The paper's number of iterations (200k of batch 100 = 400 epochs of 50,000 images).
 pub const PAPER_ITERATIONS: usize = 200_000;
@@ -242,7 +237,7 @@ pub fn run(
     model_config: &CifarHighwayConfig,
     train_config: &TrainConfig,
     train: &CifarData,
-    evals: &[(&str, &dyn LabelledData<4>)],
+    evals: &[(&str, Arc<dyn LabelledData<4>>)],
     out: &Path,
     device: &Device,
     quiet: bool,
@@ -271,29 +266,35 @@ pub fn run(
         }
     )
     .to_lowercase();
-    let mut progress = Progress::new(label, quiet);
-    progress.message(&format!(
-        "{parameters} parameters, {} layers, {} training images, {} epochs of {} steps",
-        model_config.layers(),
-        train.len(),
-        train_config.epochs,
-        train.len().div_ceil(train_config.batch_size)
-    ));
+    if !quiet {
+        println!(
+            "[{label}] {parameters} parameters, {} layers, {} training images, {} epochs of {} steps",
+            model_config.layers(),
+            train.len(),
+            train_config.epochs,
+            train.len().div_ceil(train_config.batch_size)
+        );
+    }
     let start = Instant::now();
     let (_, history) = fit_classifier(
         model,
-        train,
+        Arc::new(train.clone()),
         evals,
         train_config,
-        &dir,
-        true,
-        &mut progress,
-        device,
+        &FitOptions {
+            run: &dir,
+            resume: true,
+            label: &label,
+            quiet,
+            max_minutes: None,
+            device,
+        },
     )?;
     let wall_time_s = start.elapsed().as_secs_f64();
     let last = history.last().context("no epoch was trained")?;
     let steps_per_epoch = train.len().div_ceil(train_config.batch_size);
-    let acc = |m: &crate::train::EpochMetrics| m.evals.first().map(|e| e.accuracy).unwrap_or(0.0);
+    let acc =
+        |m: &crate::train::EpochMetrics| m.evals.first().and_then(|e| e.accuracy).unwrap_or(0.0);
     let summary = CifarSummary {
         dataset: dataset.into(),
         net,
@@ -310,7 +311,12 @@ pub fn run(
         best_eval_accuracy: history.iter().map(acc).fold(0.0, f64::max),
         first_iteration_at_100_percent: history
             .iter()
-            .find(|m| m.evals.first().is_some_and(|e| e.accuracy >= 1.0))
+            .find(|m| {
+                m.evals
+                    .first()
+                    .and_then(|e| e.accuracy)
+                    .is_some_and(|a| a >= 1.0)
+            })
             .map(|m| m.epoch * steps_per_epoch),
         wall_time_s,
         seconds_per_step: history.iter().map(|m| m.seconds).sum::<f64>()
@@ -369,9 +375,9 @@ pub fn run_cli(args: &CifarArgs) -> anyhow::Result<CifarSummary> {
     }
     // Without a test set (--samples) the training images themselves are evaluated.
     let test = test_set.map(|t| CifarData::new(t, transform));
-    let evals: Vec<(&str, &dyn LabelledData<4>)> = match &test {
-        Some(t) => vec![("test", t)],
-        None => vec![("train", &train)],
+    let evals: Vec<(&str, Arc<dyn LabelledData<4>>)> = match &test {
+        Some(t) => vec![("test", Arc::new(t.clone()))],
+        None => vec![("train", Arc::new(train.clone()))],
     };
     let mut config = authors_schedule(args.iterations, train.len(), args.batch_size, args.seed);
     if let Some(e) = args.epochs {

@@ -9,28 +9,23 @@
 //! and is resumable; finished runs are skipped on a re-run.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::activation::ActivationConfig;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use datasets::SplitMix64;
-use models::{DeepMlp, DeepMlpConfig, LayerKind};
+use models::{DeepMlpConfig, LayerKind};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::backend_name;
 use crate::data::MnistData;
 use crate::plot::{LinePlot, Series};
 use crate::train::{
-    Classifier, EpochMetrics, LabelledData, LrSchedule, OptimizerConfig, Progress, RunDir,
+    Diverged, EpochMetrics, FitOptions, LabelledData, LrSchedule, OptimizerConfig, RunDir,
     TrainConfig, fit_classifier, git_commit,
 };
-
-impl Classifier<2> for DeepMlp {
-    fn logits(&self, input: Tensor<2>) -> Tensor<2> {
-        self.forward(input)
-    }
-}
 
 /// Non-linearity of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -101,6 +96,40 @@ pub struct StudyConfig {
     pub seed: u64,
     /// Fixed hyper-parameters for every run (`None`: random search).
     pub fixed: Option<Hyper>,
+}
+
+impl StudyConfig {
+    /// Checks the values before anything trains, naming the command-line flag at fault.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let checks = [
+            (
+                self.depths.is_empty() || self.depths.contains(&0),
+                "--depths",
+            ),
+            (self.kinds.is_empty(), "--kinds"),
+            (self.runs == 0, "--runs"),
+            (self.epochs == 0, "--epochs"),
+            (self.batch_size == 0, "--batch-size"),
+            (self.train_examples == 0, "--train-examples"),
+        ];
+        for (bad, flag) in checks {
+            if bad {
+                anyhow::bail!("{flag} must be at least 1 (and not empty)");
+            }
+        }
+        if let Some(h) = &self.fixed {
+            if !(h.lr > 0.0 && h.lr.is_finite()) {
+                anyhow::bail!("--lr must be positive and finite, got {}", h.lr);
+            }
+            if !(0.0..1.0).contains(&h.momentum) {
+                anyhow::bail!("--momentum must be in [0, 1), got {}", h.momentum);
+            }
+            if !(h.decay > 0.0 && h.decay.is_finite()) {
+                anyhow::bail!("--decay must be positive, got {}", h.decay);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The outcome of one run (its `summary.json`).
@@ -236,14 +265,16 @@ pub fn run_study(
     device: &Device,
     quiet: bool,
 ) -> anyhow::Result<StudyResult> {
+    config.validate()?;
     let root = RunDir::create(out)?;
     root.write_json("config.json", config)?;
-    let train = train.clone().take(config.train_examples)?;
+    let train: Arc<dyn LabelledData<2>> = Arc::new(train.clone().take(config.train_examples)?);
+    let test: Arc<dyn LabelledData<2>> = Arc::new(test.clone());
     let mut runs = Vec::new();
     for &depth in &config.depths {
         for &kind in &config.kinds {
             for r in 0..config.runs {
-                let summary = run_one(config, kind, depth, r, &train, test, out, device, quiet)?;
+                let summary = run_one(config, kind, depth, r, &train, &test, out, device, quiet)?;
                 runs.push(summary);
             }
         }
@@ -314,8 +345,8 @@ fn run_one(
     kind: LayerKind,
     depth: usize,
     r: usize,
-    train: &MnistData,
-    test: &MnistData,
+    train: &Arc<dyn LabelledData<2>>,
+    test: &Arc<dyn LabelledData<2>>,
     out: &Path,
     device: &Device,
     quiet: bool,
@@ -349,7 +380,7 @@ fn run_one(
             weight_decay: 0.0,
         },
         seed,
-        keep_checkpoints: 1,
+        keep_checkpoints: 2,
     };
     dir.write_json(
         "config.json",
@@ -358,25 +389,39 @@ fn run_one(
     device.seed(seed);
     let model = model_config.init(device);
     let parameters = model.num_params();
-    let mut progress = Progress::new(format!("{kind} {depth} #{r}"), quiet);
-    progress.message(&format!(
-        "lr {:.2e} momentum {:.3} decay {:.3} {:?} b_T {:.2}, {parameters} parameters",
-        hyper.lr, hyper.momentum, hyper.decay, hyper.activation, hyper.transform_bias
-    ));
+    let label = format!("{kind} {depth} #{r}");
+    if !quiet {
+        println!(
+            "[{label}] lr {:.2e} momentum {:.3} decay {:.3} {:?} b_T {:.2}, {parameters} parameters",
+            hyper.lr, hyper.momentum, hyper.decay, hyper.activation, hyper.transform_bias
+        );
+    }
     let start = Instant::now();
-    let evals: Vec<(&str, &dyn LabelledData<2>)> = vec![("test", test)];
+    let evals: Vec<(&str, Arc<dyn LabelledData<2>>)> = vec![("test", test.clone())];
     let outcome = fit_classifier(
         model,
-        train,
+        train.clone(),
         &evals,
         &train_config,
-        &dir,
-        true,
-        &mut progress,
-        device,
+        &FitOptions {
+            run: &dir,
+            resume: true,
+            label: &label,
+            quiet,
+            max_minutes: None,
+            device,
+        },
     );
+    // Only a non-finite loss is a divergence; any other failure stops the study.
+    let outcome = match outcome {
+        Ok((_, history)) => Ok(history),
+        Err(e) => match e.downcast::<Diverged>() {
+            Ok(diverged) => Err(diverged),
+            Err(other) => return Err(other.context(format!("run {}", dir.path.display()))),
+        },
+    };
     let history: Vec<EpochMetrics> = match &outcome {
-        Ok((_, h)) => h.clone(),
+        Ok(h) => h.clone(),
         Err(_) => dir
             .read_json::<Vec<EpochMetrics>>("metrics.json")?
             .unwrap_or_default(),
@@ -399,22 +444,21 @@ fn run_one(
         test_accuracy: history
             .last()
             .and_then(|m| m.evals.first())
-            .map(|e| e.accuracy),
+            .and_then(|e| e.accuracy),
         parameters,
         epochs: history.len(),
         train_loss_curve: history.iter().map(|m| m.train_loss).collect(),
         wall_time_s: start.elapsed().as_secs_f64(),
-        train_samples_per_s: crate::train::samples_per_second(
-            &history,
-            LabelledData::<2>::len(train),
-        ),
+        train_samples_per_s: crate::train::samples_per_second(&history, train.len()),
         peak_memory_mib: crate::bench::peak_memory_mib(),
         backend: backend_name(device),
         git_commit: git_commit(),
-        error: outcome.as_ref().err().map(|e| format!("{e:#}")),
+        error: outcome.as_ref().err().map(|e| e.to_string()),
     };
-    if let Some(e) = &summary.error {
-        progress.message(&format!("diverged: {e}"));
+    if let Some(e) = &summary.error
+        && !quiet
+    {
+        println!("[{label}] diverged: {e}");
     }
     dir.write_json("summary.json", &summary)?;
     Ok(summary)

@@ -1,20 +1,28 @@
 //! Truncated-BPTT training of recurrent language models (*Recurrent Highway Networks*,
 //! Zilly et al. 2017, and the LSTM baseline): state carried across windows and detached, the
 //! authors' loss scaling (cross-entropy summed over time, averaged over the batch), global-norm
-//! gradient clipping, per-epoch validation perplexity, atomic checkpoints, `--resume` and a
-//! NaN stop, on the shared run-directory infrastructure.
+//! gradient clipping, per-epoch validation perplexity, atomic checkpoint sets, `--resume` and
+//! a NaN stop, through the one training path (burn-train's `SupervisedTraining` / `Learner`
+//! with the zoo's strategy, which carries the state).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::bail;
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::data::dataloader::DataLoader;
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor};
+use burn::train::metric::{LearningRateMetric, LossMetric};
+use burn::train::{InferenceStep, LearnerModel, TrainStep};
 use datasets::Bptt;
-use models::{RecurrentLm, token_loss};
+use models::{LmOutput, LmWindow, RecurrentLm, TokenPerplexity, token_loss};
 use serde::{Deserialize, Serialize};
 
-use crate::train::{LrSchedule, OptimizerConfig, Progress, RunDir};
+pub use crate::train::clip_global_norm;
+use crate::train::{
+    BpttLoader, EpochClock, EpochMetrics, FitOptions, LrSchedule, OptimizerConfig, RunData, RunDir,
+    Solver, fit,
+};
 
 /// Command-line options shared by the language-model binaries (`ptb`, `charlm`); the
 /// defaults are the paper's PTB settings, which `charlm` overrides where the char setup differs.
@@ -125,14 +133,14 @@ pub struct LmOutcome {
 /// evaluates on `test` (also with `mc_samples` Monte-Carlo dropout samples when non-zero): the
 /// whole job of a language-model binary, for any [`RecurrentLm`].
 #[allow(clippy::too_many_arguments)]
-pub fn train_and_test<M: RecurrentLm + Module + Clone>(
+pub fn train_and_test<M: LanguageModel>(
     model: M,
     model_config: &impl Serialize,
     data: (&Bptt, &Bptt, &Bptt),
     config: &LmTrainConfig,
     mc_samples: usize,
     run: &RunDir,
-    progress: &mut Progress,
+    (label, quiet): (&str, bool),
     device: &Device,
 ) -> anyhow::Result<LmOutcome> {
     run.write_json(
@@ -140,17 +148,29 @@ pub fn train_and_test<M: RecurrentLm + Module + Clone>(
         &serde_json::json!({ "model": model_config, "train": config }),
     )?;
     let parameters = model.num_params();
-    progress.message(&format!("{parameters} parameters"));
+    let say = |line: String| {
+        if !quiet {
+            println!("[{label}] {line}");
+        }
+    };
+    say(format!("{parameters} parameters"));
     let start = Instant::now();
     let (train, valid, test) = data;
-    let (model, history) = fit_lm(model, train, valid, config, run, true, progress, device)?;
+    let options = FitOptions {
+        run,
+        resume: true,
+        label,
+        quiet,
+        max_minutes: None,
+        device,
+    };
+    let (model, history) = fit_lm(model, train, valid, config, &options)?;
     let eval_device = device.clone().without_autodiff();
     let test_loss = evaluate_lm(&model.valid(), test, &eval_device);
     let mc_test_loss = (mc_samples > 0).then(|| {
-        progress.message(&format!("Monte-Carlo dropout test, {mc_samples} samples"));
+        say(format!("Monte-Carlo dropout test, {mc_samples} samples"));
         evaluate_lm_mc(&model.valid(), test, mc_samples, &eval_device)
     });
-    progress.finish();
     Ok(LmOutcome {
         parameters,
         history,
@@ -206,13 +226,41 @@ pub struct LmEpoch {
     pub windows: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct LmState {
-    epochs_done: usize,
-    history: Vec<LmEpoch>,
-    /// Training seconds spent so far (windows only, not validation), for the time budget.
-    #[serde(default)]
-    train_seconds: f64,
+impl LmEpoch {
+    /// The language-model view of an epoch's metrics: perplexities `exp(loss)` of the mean
+    /// loss per token (training, with dropout; validation, the first evaluation split),
+    /// tokens per second of training.
+    pub fn from_metrics(m: &EpochMetrics) -> Self {
+        Self {
+            epoch: m.epoch,
+            train_ppl: m.train_loss.exp(),
+            valid_ppl: m.evals.first().map(|e| e.loss.exp()).unwrap_or(f64::NAN),
+            lr: m.lr,
+            tokens_per_s: m.examples as f64 / m.train_seconds.max(f64::MIN_POSITIVE),
+            seconds: m.seconds,
+            windows: m.steps,
+        }
+    }
+}
+
+/// A zoo language model as a burn-train `Learner` model: [`RecurrentLm`] with its
+/// `TrainStep` / `InferenceStep` on one BPTT window (`models::learner`).
+pub trait LanguageModel:
+    RecurrentLm<State: Send + 'static>
+    + LearnerModel
+    + TrainStep<Input = LmWindow<Self::State>, Output = LmOutput<Self::State>>
+    + InferenceStep<Input = LmWindow<Self::State>, Output = LmOutput<Self::State>>
+{
+}
+
+impl<M> LanguageModel for M
+where
+    M: RecurrentLm
+        + LearnerModel
+        + TrainStep<Input = LmWindow<M::State>, Output = LmOutput<M::State>>
+        + InferenceStep<Input = LmWindow<M::State>, Output = LmOutput<M::State>>,
+    M::State: Send + 'static,
+{
 }
 
 /// Per-token mean loss of `model` (use `model.valid()`) over all windows of `data`.
@@ -268,193 +316,89 @@ pub fn evaluate_lm_mc<M: RecurrentLm>(
     sum / count.max(1) as f64
 }
 
-struct SquaredNorm<'a> {
-    grads: &'a GradientsParams,
-    sum: f64,
-}
-
-impl ModuleVisitor for SquaredNorm<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if let Some(g) = self.grads.get::<D>(param.id) {
-            self.sum += g.powi_scalar(2).sum().into_scalar::<f64>();
-        }
-    }
-}
-
-struct Scale<'a> {
-    grads: &'a mut GradientsParams,
-    factor: f64,
-}
-
-impl ModuleVisitor for Scale<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if let Some(g) = self.grads.remove::<D>(param.id) {
-            self.grads.register(param.id, g * self.factor);
-        }
-    }
-}
-
-/// Scales all gradients of `model` so that their global L2 norm is at most `max_norm`;
-/// returns the norm before clipping.
-pub fn clip_global_norm<M: Module>(model: &M, grads: &mut GradientsParams, max_norm: f64) -> f64 {
-    let mut norm = SquaredNorm { grads, sum: 0.0 };
-    model.visit(&mut norm);
-    let total = norm.sum.sqrt();
-    if max_norm > 0.0 && total > max_norm {
-        model.visit(&mut Scale {
-            grads,
-            factor: max_norm / total,
-        });
-    }
-    total
-}
-
 /// One truncated-BPTT training step on the window `(x, y)` (`[batch, seq]` tokens and
-/// targets): fresh dropout masks, forward from `carried`, the authors' loss (cross-entropy
-/// summed over time, averaged over the batch), backward, global-norm clipping at `clip_norm`
-/// (0 = off) and the optimiser step. Returns the updated model, the mean loss per token and the
-/// detached state to carry; when the loss is not finite the model is returned un-updated.
-pub fn train_window<M>(
+/// targets) outside the Learner, for benchmarks: the model's `TrainStep` (fresh dropout
+/// masks, forward from `carried`, the authors' loss, backward), global-norm clipping at
+/// `clip_norm` (0 = off) and the optimiser step, as the training strategy runs them. Returns
+/// the updated model, the mean loss per token and the detached state to carry; when the loss
+/// is not finite the model is returned un-updated.
+pub fn train_window<M: LanguageModel>(
     model: M,
     optim: &mut ModuleOptimizer,
-    (x, y): (Tensor<2, Int>, Tensor<2, Int>),
+    (tokens, targets): (Tensor<2, Int>, Tensor<2, Int>),
     carried: Option<M::State>,
     lr: f64,
     clip_norm: f64,
-) -> (M, f64, M::State)
-where
-    M: RecurrentLm + Module + Clone,
-{
-    let [batch, seq_len] = x.dims();
-    let masks = model.sample_masks(batch, &x.device());
-    let (value, next, grads) = model.train_step(x, y, carried, Some(&masks), seq_len as f64);
-    let next = M::detach_state(next);
-    let Some(grads) = grads.filter(|_| value.is_finite()) else {
+) -> (M, f64, M::State) {
+    let out = TrainStep::step(
+        &model,
+        LmWindow {
+            tokens,
+            targets,
+            state: carried,
+        },
+    );
+    let value = out.item.mean_loss;
+    let next = out.item.state.expect("a training step returns its state");
+    if !value.is_finite() {
         return (model, value, next);
-    };
-    let mut grads = GradientsParams::from_grads(grads, &model);
+    }
+    let mut grads = out.grads;
     clip_global_norm(&model, &mut grads, clip_norm);
     (optim.step(lr, model, grads), value, next)
 }
 
-/// Trains `model` on `train`, validating on `valid` after every epoch; writes metrics and a
-/// checkpoint per epoch into `run`, resuming from its newest checkpoint with `resume`.
-#[allow(clippy::too_many_arguments)]
-pub fn fit_lm<M>(
-    mut model: M,
+/// Trains `model` on `train` with truncated BPTT through the one training path
+/// ([`fit`]: burn-train's `SupervisedTraining` and `Learner`), the state carried and detached
+/// from window to window, validating on `valid` after every epoch; Burn's loss, perplexity
+/// and learning-rate metrics. Writes metrics and a checkpoint set per epoch into the run
+/// directory, resuming from its newest checkpoint when `options.resume` is set.
+pub fn fit_lm<M: LanguageModel>(
+    model: M,
     train: &Bptt,
     valid: &Bptt,
     config: &LmTrainConfig,
-    run: &RunDir,
-    resume: bool,
-    progress: &mut Progress,
-    device: &Device,
-) -> anyhow::Result<(M, Vec<LmEpoch>)>
-where
-    M: RecurrentLm + Module + Clone,
-{
+    options: &FitOptions,
+) -> anyhow::Result<(M, Vec<LmEpoch>)> {
     if config.epochs == 0 || config.seq_len == 0 || config.batch_size == 0 {
         bail!("epochs, batch_size and seq_len must be at least 1");
     }
-    config.optimizer.validate().map_err(anyhow::Error::msg)?;
-    let mut optim = config.optimizer.init();
-    let mut state = LmState {
-        epochs_done: 0,
-        history: Vec::new(),
-        train_seconds: 0.0,
+    let clock = EpochClock::default();
+    let eval_device = options.device.clone().inner();
+    let data = RunData {
+        train: Arc::new(BpttLoader::<M::State>::new(
+            Arc::new(train.clone()),
+            config.max_windows,
+            options.device,
+        )) as Arc<dyn DataLoader<_>>,
+        clock,
+        valid: (
+            "valid".to_string(),
+            Arc::new(BpttLoader::<M::State>::new(
+                Arc::new(valid.clone()),
+                0,
+                &eval_device,
+            )),
+        ),
+        extra_evals: Vec::new(),
     };
-    if resume && let Some(r) = run.load_training_checkpoint(model.clone(), optim.clone())? {
-        progress.message(&format!(
-            "resuming after epoch {} from {}",
-            r.epoch + 1,
-            r.dir.display()
-        ));
-        (model, optim, state) = (r.model, r.optim, r.state);
-    }
-    let windows = match config.max_windows {
-        0 => train.num_windows(),
-        n => n.min(train.num_windows()),
+    let solver = Solver {
+        epochs: config.epochs,
+        lr: config.lr,
+        schedule: config.schedule.clone(),
+        optimizer: config.optimizer.clone(),
+        clip_norm: config.clip_norm,
+        seed: config.seed,
+        keep_checkpoints: 2,
     };
-    let budget = config.max_train_seconds;
-    let over_budget = |spent: f64| budget > 0.0 && spent >= budget;
-    for epoch in state.epochs_done..config.epochs {
-        if over_budget(state.train_seconds) {
-            progress.message(&format!(
-                "training time budget of {:.0} s spent: stopping before epoch {}",
-                budget,
-                epoch + 1
-            ));
-            break;
-        }
-        let start = Instant::now();
-        device.seed(config.seed.wrapping_add(epoch as u64 * 1_000_003));
-        let lr = config.schedule.lr(config.lr, epoch, 0);
-        progress.train_metric("Learning rate", lr);
-        let (mut sum, mut count) = (0.0f64, 0usize);
-        let mut carried = None;
-        let mut done = 0;
-        for k in 0..windows {
-            // At least one window per epoch run, so that its metrics are defined.
-            if k > 0 && over_budget(state.train_seconds + start.elapsed().as_secs_f64()) {
-                break;
-            }
-            let (x, y) = train.window(k).expect("window in range").to_tensors(device);
-            let n = y.shape().num_elements();
-            let (next_model, value, next) =
-                train_window(model, &mut optim, (x, y), carried, lr, config.clip_norm);
-            model = next_model;
-            if !value.is_finite() {
-                bail!(
-                    "training loss is {value} at epoch {}, window {}: stopping; {}",
-                    epoch + 1,
-                    k + 1,
-                    run.last_good()
-                );
-            }
-            carried = Some(next);
-            sum += value * n as f64;
-            count += n;
-            done += 1;
-            progress.step(epoch + 1, config.epochs, k + 1, windows, sum / count as f64);
-        }
-        let train_seconds = start.elapsed().as_secs_f64();
-        state.train_seconds += train_seconds;
-        let valid_loss = evaluate_lm(&model.valid(), valid, &device.clone().without_autodiff());
-        if !valid_loss.is_finite() {
-            bail!(
-                "validation loss is {valid_loss} after epoch {}: stopping",
-                epoch + 1
-            );
-        }
-        let metrics = LmEpoch {
-            epoch: epoch + 1,
-            train_ppl: (sum / count.max(1) as f64).exp(),
-            valid_ppl: valid_loss.exp(),
-            lr,
-            tokens_per_s: count as f64 / train_seconds,
-            seconds: start.elapsed().as_secs_f64(),
-            windows: done,
-        };
-        progress.valid(&[
-            ("Loss", valid_loss, false),
-            ("Perplexity", metrics.valid_ppl, false),
-        ]);
-        progress.epoch(&format!(
-            "epoch {}/{}  ({}/{} windows)  train ppl {:.2}  valid ppl {:.2}  lr {:.4}  {:.0} tokens/s  {:.1}s",
-            metrics.epoch,
-            config.epochs,
-            done,
-            windows,
-            metrics.train_ppl,
-            metrics.valid_ppl,
-            lr,
-            metrics.tokens_per_s,
-            metrics.seconds
-        ));
-        state.history.push(metrics);
-        state.epochs_done = epoch + 1;
-        run.write_json("metrics.json", &state.history)?;
-        run.save_training_checkpoint(epoch, 2, &model, &optim, &state)?;
-    }
-    Ok((model, state.history))
+    let options = FitOptions {
+        max_minutes: (config.max_train_seconds > 0.0).then(|| config.max_train_seconds / 60.0),
+        ..options.clone()
+    };
+    let (model, history) = fit::<M, M::State>(model, data, &solver, &options, |training| {
+        training
+            .metrics((LossMetric::new(), TokenPerplexity::new()))
+            .metric_train_numeric(LearningRateMetric::new())
+    })?;
+    Ok((model, history.iter().map(LmEpoch::from_metrics).collect()))
 }

@@ -2,24 +2,17 @@
 //! Fashion-MNIST, with the authors' schedule scaled to a chosen number of epochs.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
-use models::{MnistConvNet, MnistConvNetConfig};
+use burn::tensor::Device;
+use models::MnistConvNetConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::backend_name;
 use crate::data::MnistData;
-use crate::train::{
-    Classifier, LabelledData, Progress, RunDir, TrainConfig, fit_classifier, git_commit,
-};
-
-impl Classifier<4> for MnistConvNet {
-    fn logits(&self, input: Tensor<4>) -> Tensor<2> {
-        self.forward(input)
-    }
-}
+use crate::train::{FitOptions, LabelledData, RunDir, TrainConfig, fit_classifier, git_commit};
 
 /// The authors' initial learning rate.
 pub const AUTHORS_LR: f64 = 0.01;
@@ -110,22 +103,30 @@ pub fn run(
     device.seed(train_config.seed);
     let model = model_config.init(device);
     let parameters = model.num_params();
-    let mut progress = Progress::new(format!("{dataset} conv{}", model_config.width), quiet);
-    progress.message(&format!("{parameters} parameters"));
+    let label = format!("{dataset} conv{}", model_config.width);
+    if !quiet {
+        println!("[{label}] {parameters} parameters");
+    }
     let start = Instant::now();
-    let evals: Vec<(&str, &dyn LabelledData<4>)> = vec![("test", test)];
+    let train_data: Arc<dyn LabelledData<4>> = Arc::new(train.clone());
+    let evals: Vec<(&str, Arc<dyn LabelledData<4>>)> = vec![("test", Arc::new(test.clone()))];
     let (_, history) = fit_classifier(
         model,
-        train,
+        train_data,
         &evals,
         train_config,
-        &dir,
-        true,
-        &mut progress,
-        device,
+        &FitOptions {
+            run: &dir,
+            resume: true,
+            label: &label,
+            quiet,
+            max_minutes: None,
+            device,
+        },
     )?;
     let last = history.last().expect("at least one epoch");
-    let acc = |m: &crate::train::EpochMetrics| m.evals.first().map(|e| e.accuracy).unwrap_or(0.0);
+    let acc =
+        |m: &crate::train::EpochMetrics| m.evals.first().and_then(|e| e.accuracy).unwrap_or(0.0);
     let summary = ConvSummary {
         dataset: dataset.into(),
         width: model_config.width,

@@ -217,7 +217,7 @@ fn checkpoint_round_trip_through_a_run_directory() {
     // No checkpoint yet: a clear error naming the run.
     let err = load_mlp_run(&root, &device).unwrap_err().to_string();
     assert!(err.contains("no checkpoint"), "{err}");
-    run.save_checkpoint(4, 1, |d| {
+    run.save_checkpoint(5, 1, |d| {
         model.clone().save_file(d.join("model.bpk"))?;
         Ok(())
     })
@@ -479,7 +479,7 @@ fn cifar_runs_are_read_out_and_lesioned_per_highway_layer() {
         .unwrap();
     let net = config.init(&device);
     plain
-        .save_checkpoint(0, 1, |d| {
+        .save_checkpoint(1, 1, |d| {
             net.clone().save_file(d.join("model.bpk"))?;
             Ok(())
         })

@@ -1,12 +1,13 @@
-//! The language-model training loop: learns a repeating token stream, clips the global
-//! gradient norm, and resumes to the same result as an uninterrupted run.
+//! Language-model training through the Learner path: learns a repeating token stream, clips
+//! the global gradient norm, resumes to the same result as an uninterrupted run, stops on its
+//! time budget.
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 use datasets::Bptt;
 use experiments::lm::{LmTrainConfig, clip_global_norm, evaluate_lm, evaluate_lm_mc, fit_lm};
-use experiments::train::{LrSchedule, OptimizerConfig, Progress, RunDir};
+use experiments::train::{FitOptions, LrSchedule, OptimizerConfig, RunDir};
 use models::{RecurrentLm, RhnLmConfig};
 use rhn::VariationalDropoutConfig;
 
@@ -15,6 +16,17 @@ fn model(device: &Device) -> models::RhnLm {
         .with_tied_embeddings(true)
         .with_dropout(VariationalDropoutConfig::none())
         .init(device)
+}
+
+fn opts<'a>(run: &'a RunDir, resume: bool, device: &'a Device) -> FitOptions<'a> {
+    FitOptions {
+        run,
+        resume,
+        label: "t",
+        quiet: true,
+        max_minutes: None,
+        device,
+    }
 }
 
 fn stream(n: usize) -> Vec<u32> {
@@ -48,7 +60,6 @@ fn learns_a_repeating_stream_and_resumes_exactly() {
     let device = Device::flex().autodiff();
     let train = Bptt::new(&stream(3000), 4, 8).unwrap();
     let valid = Bptt::new(&stream(300), 4, 8).unwrap();
-    let mut quiet = Progress::new("t", true);
     let dir = |n: &str| std::env::temp_dir().join(format!("hz-lm-{n}-{}", std::process::id()));
     let (a_dir, b_dir) = (dir("a"), dir("b"));
     std::fs::remove_dir_all(&a_dir).ok();
@@ -61,10 +72,7 @@ fn learns_a_repeating_stream_and_resumes_exactly() {
         &train,
         &valid,
         &config(3),
-        &run_a,
-        false,
-        &mut quiet,
-        &device,
+        &opts(&run_a, false, &device),
     )
     .unwrap();
     // Perplexity of a 7-symbol stream starts near 7 and must fall well below it.
@@ -77,23 +85,10 @@ fn learns_a_repeating_stream_and_resumes_exactly() {
         &train,
         &valid,
         &config(2),
-        &run_b,
-        false,
-        &mut quiet,
-        &device,
+        &opts(&run_b, false, &device),
     )
     .unwrap();
-    let (_, hist_b) = fit_lm(
-        m,
-        &train,
-        &valid,
-        &config(3),
-        &run_b,
-        true,
-        &mut quiet,
-        &device,
-    )
-    .unwrap();
+    let (_, hist_b) = fit_lm(m, &train, &valid, &config(3), &opts(&run_b, true, &device)).unwrap();
     for (x, y) in hist_a.iter().zip(&hist_b) {
         assert_eq!(x.train_ppl, y.train_ppl);
         assert_eq!(x.valid_ppl, y.valid_ppl);
@@ -133,10 +128,7 @@ fn time_budget_stops_training_after_the_window_that_crosses_it() {
         &train,
         &valid,
         &config,
-        &run,
-        false,
-        &mut Progress::new("t", true),
-        &device,
+        &opts(&run, false, &device),
     )
     .unwrap();
     assert_eq!(history.len(), 1, "{history:?}");

@@ -1,22 +1,41 @@
-//! The shared training loop: resume equals an uninterrupted run, NaN stops cleanly and keeps
-//! the last good checkpoint, checkpoints are published atomically.
+//! Classifier training through burn-train's `SupervisedTraining` / `Learner` with the zoo's
+//! strategy: resume equals an uninterrupted run (also after SIGKILL during a checkpoint), NaN
+//! stops cleanly and keeps the last good checkpoint, a damaged checkpoint falls back to the
+//! previous one, stray files are cleaned up, bad configs are refused.
 
-use burn::module::{Module, Param};
+use std::sync::Arc;
+
+use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 use experiments::train::{
-    Classifier, LabelledData, LrSchedule, OptimizerConfig, Progress, RunDir, TrainConfig,
-    fit_classifier,
+    CheckpointSet, Diverged, EpochMetrics, FitOptions, LabelledData, LrSchedule, OptimizerConfig,
+    RunDir, TrainConfig, fit_classifier,
 };
+use models::{ClassBatch, classification_output};
 
 #[derive(Module, Debug)]
 struct Softmax {
     linear: Linear,
 }
 
-impl Classifier<2> for Softmax {
-    fn logits(&self, input: Tensor<2>) -> Tensor<2> {
-        self.linear.forward(input)
+impl TrainStep for Softmax {
+    type Input = ClassBatch<2>;
+    type Output = ClassificationOutput;
+
+    fn step(&self, b: ClassBatch<2>) -> TrainOutput<ClassificationOutput> {
+        let out = classification_output(self.linear.forward(b.inputs), b.targets);
+        TrainOutput::new(self, out.loss.backward(), out)
+    }
+}
+
+impl InferenceStep for Softmax {
+    type Input = ClassBatch<2>;
+    type Output = ClassificationOutput;
+
+    fn step(&self, b: ClassBatch<2>) -> ClassificationOutput {
+        classification_output(self.linear.forward(b.inputs), b.targets)
     }
 }
 
@@ -36,7 +55,7 @@ struct Blobs {
 }
 
 impl Blobs {
-    fn new(n: usize, scale: f32) -> Self {
+    fn shared(n: usize, scale: f32) -> Arc<dyn LabelledData<2>> {
         let mut x = Vec::new();
         let mut y = Vec::new();
         for i in 0..n {
@@ -48,7 +67,7 @@ impl Blobs {
             }
             y.push(class);
         }
-        Self { x, y, scale }
+        Arc::new(Self { x, y, scale })
     }
 }
 
@@ -102,148 +121,271 @@ fn weights(m: &Softmax) -> Vec<f32> {
     m.linear.weight.val().to_data().try_to_vec::<f32>().unwrap()
 }
 
+fn fit(
+    run: &RunDir,
+    data: &Arc<dyn LabelledData<2>>,
+    cfg: &TrainConfig,
+    resume: bool,
+) -> anyhow::Result<(Softmax, Vec<EpochMetrics>)> {
+    let device = Device::flex().autodiff();
+    let evals = vec![("test", Blobs::shared(30, 1.0))];
+    fit_classifier(
+        model(&device),
+        data.clone(),
+        &evals,
+        cfg,
+        &FitOptions {
+            run,
+            resume,
+            label: "t",
+            quiet: true,
+            max_minutes: None,
+            device: &device,
+        },
+    )
+}
+
+fn assert_same(a: &[EpochMetrics], b: &[EpochMetrics]) {
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(x.epoch, y.epoch);
+        assert_eq!(x.train_loss, y.train_loss, "epoch {}", x.epoch);
+        assert_eq!(x.train_accuracy, y.train_accuracy, "epoch {}", x.epoch);
+        assert_eq!(x.lr, y.lr, "epoch {}", x.epoch);
+        assert_eq!(x.evals, y.evals, "epoch {}", x.epoch);
+    }
+}
+
 #[test]
 fn resume_gives_the_same_result_as_an_uninterrupted_run() {
-    let device = Device::flex().autodiff();
-    let data = Blobs::new(60, 1.0);
-    let test = Blobs::new(30, 1.0);
-    let evals: Vec<(&str, &dyn LabelledData<2>)> = vec![("test", &test)];
-    let mut quiet = Progress::new("t", true);
-
+    let data = Blobs::shared(60, 1.0);
     let a_dir = temp("a");
     let run_a = RunDir::create(&a_dir).unwrap();
-    let (a, hist_a) = fit_classifier(
-        model(&device),
-        &data,
-        &evals,
-        &config(3, 0.05),
-        &run_a,
-        false,
-        &mut quiet,
-        &device,
-    )
-    .unwrap();
+    let (a, hist_a) = fit(&run_a, &data, &config(3, 0.05), false).unwrap();
 
     let b_dir = temp("b");
     let run_b = RunDir::create(&b_dir).unwrap();
-    fit_classifier(
-        model(&device),
-        &data,
-        &evals,
-        &config(2, 0.05),
-        &run_b,
-        false,
-        &mut quiet,
-        &device,
-    )
-    .unwrap();
-    assert_eq!(run_b.latest_checkpoint().unwrap().0, 1);
-    let (b, hist_b) = fit_classifier(
-        model(&device),
-        &data,
-        &evals,
-        &config(3, 0.05),
-        &run_b,
-        true,
-        &mut quiet,
-        &device,
-    )
-    .unwrap();
+    fit(&run_b, &data, &config(2, 0.05), false).unwrap();
+    assert_eq!(run_b.latest_checkpoint().unwrap().0, 2);
+    let (b, hist_b) = fit(&run_b, &data, &config(3, 0.05), true).unwrap();
 
     assert_eq!(hist_a.len(), 3);
-    assert_eq!(hist_b.len(), 3);
-    for (x, y) in hist_a.iter().zip(&hist_b) {
-        assert_eq!(x.train_loss, y.train_loss, "epoch {}", x.epoch);
-        assert_eq!(x.evals, y.evals);
-    }
+    assert_same(&hist_a, &hist_b);
     assert_eq!(weights(&a), weights(&b));
-    // The loss went down and the metrics files exist.
+    // The schedule continued: epoch 3's rate is 0.05 · 0.9².
+    assert!(
+        (hist_b[2].lr - 0.05 * 0.81).abs() < 1e-12,
+        "{}",
+        hist_b[2].lr
+    );
+    // The loss went down, the classifier learned, and the metrics files exist.
     assert!(hist_a[2].train_loss < hist_a[0].train_loss);
+    assert!(
+        hist_a[2].evals[0].accuracy.unwrap() > 0.9,
+        "{:?}",
+        hist_a[2].evals
+    );
     let csv = std::fs::read_to_string(run_b.file("metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(csv.starts_with("epoch,train_loss,train_accuracy,lr,seconds,test_loss,test_accuracy"));
-    // No temporary checkpoint directories are left behind.
-    let leftovers: Vec<_> = std::fs::read_dir(b_dir.join("checkpoints"))
+    // Two checkpoint sets are kept, each complete; nothing temporary is left behind.
+    let names: Vec<String> = std::fs::read_dir(b_dir.join("checkpoints"))
         .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(leftovers.is_empty());
+    let mut sets: Vec<&String> = names.iter().filter(|n| n.starts_with("epoch-")).collect();
+    sets.sort();
+    assert_eq!(sets, ["epoch-0002", "epoch-0003"], "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with('.')), "{names:?}");
+    for file in ["model.bpk", "optim.bpk", "scheduler.bpk", "state.json"] {
+        assert!(run_b.checkpoint_dir(3).join(file).exists(), "{file}");
+    }
+    // A finished run asked again returns its result without training.
+    let (_, again) = fit(&run_b, &data, &config(3, 0.05), true).unwrap();
+    assert_same(&hist_a, &again);
     std::fs::remove_dir_all(a_dir).ok();
     std::fs::remove_dir_all(b_dir).ok();
 }
 
 #[test]
 fn nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint() {
-    let device = Device::flex().autodiff();
-    let good = Blobs::new(30, 1.0);
-    let mut quiet = Progress::new("t", true);
     let dir = temp("nan");
     let run = RunDir::create(&dir).unwrap();
-    fit_classifier(
-        model(&device),
-        &good,
-        &[],
-        &config(1, 0.05),
-        &run,
-        false,
-        &mut quiet,
-        &device,
-    )
-    .unwrap();
-    let saved = std::fs::read(run.checkpoint_dir(0).join("model.bpk")).unwrap();
+    fit(&run, &Blobs::shared(30, 1.0), &config(1, 0.05), false).unwrap();
+    let saved = std::fs::read(run.checkpoint_dir(1).join("model.bpk")).unwrap();
 
     // Huge inputs and rate: the weights overflow within a few steps.
-    let bad = Blobs::new(30, 1e30);
-    let err = fit_classifier(
-        model(&device),
-        &bad,
-        &[],
-        &config(3, 1e30),
-        &run,
-        true,
-        &mut quiet,
-        &device,
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("training loss is"), "{err}");
-    assert!(err.contains("at epoch 2"), "{err}");
-    assert!(err.contains("last good checkpoint (epoch 1)"), "{err}");
-    assert_eq!(run.latest_checkpoint().unwrap().0, 0);
+    let err = fit(&run, &Blobs::shared(30, 1e30), &config(3, 1e30), true).unwrap_err();
+    let diverged = err.downcast_ref::<Diverged>().expect("a divergence");
+    let text = diverged.to_string();
+    assert!(text.contains("training loss is"), "{text}");
+    assert!(text.contains("at epoch 2, step"), "{text}");
+    assert!(text.contains("last good checkpoint (epoch 1)"), "{text}");
+    assert_eq!(run.latest_checkpoint().unwrap().0, 1);
     assert_eq!(
-        std::fs::read(run.checkpoint_dir(0).join("model.bpk")).unwrap(),
+        std::fs::read(run.checkpoint_dir(1).join("model.bpk")).unwrap(),
         saved
     );
     // That checkpoint still loads.
+    let device = Device::flex();
     let loaded = model(&device)
-        .try_load_file(run.checkpoint_dir(0).join("model.bpk"))
+        .try_load_file(run.checkpoint_dir(1).join("model.bpk"))
         .unwrap();
     assert!(weights(&loaded).iter().all(|w| w.is_finite()));
     std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
+fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
+    let data = Blobs::shared(60, 1.0);
+    let a_dir = temp("whole");
+    let (_, straight) = fit(
+        &RunDir::create(&a_dir).unwrap(),
+        &data,
+        &config(3, 0.05),
+        false,
+    )
+    .unwrap();
+
+    let dir = temp("damaged");
+    let run = RunDir::create(&dir).unwrap();
+    fit(&run, &data, &config(2, 0.05), false).unwrap();
+    // `head -c 500` of the newest model file, and a killed writer's leftovers.
+    let model_file = run.checkpoint_dir(2).join("model.bpk");
+    let bytes = std::fs::read(&model_file).unwrap();
+    std::fs::write(&model_file, &bytes[..500.min(bytes.len() / 2)]).unwrap();
+    std::fs::write(dir.join("checkpoints/.latest.tmp-99999"), "2").unwrap();
+    std::fs::create_dir_all(dir.join("checkpoints/.tmp-epoch-0003-99999")).unwrap();
+    std::fs::write(dir.join(".metrics.json.tmp-99999"), "[").unwrap();
+
+    let set = CheckpointSet::open(&run, 2).unwrap();
+    let (epoch, _, _) = set
+        .newest_loadable::<Softmax, serde_json::Value>(&model(&Device::flex()))
+        .unwrap()
+        .expect("the previous set");
+    assert_eq!(epoch, 1);
+    for stray in [
+        "checkpoints/.latest.tmp-99999",
+        "checkpoints/.tmp-epoch-0003-99999",
+        ".metrics.json.tmp-99999",
+    ] {
+        assert!(!dir.join(stray).exists(), "{stray} is left");
+    }
+    // Resuming redoes epoch 2 from epoch 1's set and ends where the straight run did.
+    let (_, resumed) = fit(&run, &data, &config(3, 0.05), true).unwrap();
+    assert_same(&straight, &resumed);
+
+    // With every set damaged, resuming is an error naming a file, not a divergence.
+    for epoch in run.checkpoint_epochs() {
+        std::fs::write(run.checkpoint_dir(epoch).join("optim.bpk"), b"junk").unwrap();
+    }
+    let err = fit(&run, &data, &config(4, 0.05), true).unwrap_err();
+    assert!(err.downcast_ref::<Diverged>().is_none(), "{err:#}");
+    let text = format!("{err:#}");
+    assert!(text.contains("optim.bpk is damaged"), "{text}");
+    std::fs::remove_dir_all(a_dir).ok();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn bad_config_is_rejected_before_training() {
-    let device = Device::flex().autodiff();
-    let data = Blobs::new(9, 1.0);
     let dir = temp("bad");
     let run = RunDir::create(&dir).unwrap();
     let mut cfg = config(1, 0.1);
     cfg.batch_size = 0;
-    let err = fit_classifier(
-        model(&device),
-        &data,
-        &[],
-        &cfg,
-        &run,
-        false,
-        &mut Progress::new("t", true),
-        &device,
-    )
-    .unwrap_err()
-    .to_string();
+    let err = fit(&run, &Blobs::shared(9, 1.0), &cfg, false)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("batch_size must be at least 1"), "{err}");
-    let _ = Param::from_tensor(Tensor::<1>::zeros([1], &device));
+    let err = fit(&run, &Blobs::shared(0, 1.0), &config(1, 0.1), false)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("training set is empty"), "{err}");
+    assert!(!run.file("checkpoints").exists());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Epochs of the SIGKILL test's run: a few seconds, most of it checkpoint writes.
+const KILL_EPOCHS: usize = 300;
+
+/// The child of [`sigkill_during_checkpoints_leaves_a_loadable_set_and_resume_matches`]:
+/// trains in the directory it is given until killed.
+#[test]
+#[ignore = "run by sigkill_during_checkpoints_leaves_a_loadable_set_and_resume_matches"]
+fn child_trains_until_killed() {
+    let dir = std::env::var("HZ_CHILD_RUN").expect("HZ_CHILD_RUN");
+    let run = RunDir::create(dir).unwrap();
+    fit(
+        &run,
+        &Blobs::shared(60, 1.0),
+        &config(KILL_EPOCHS, 0.05),
+        true,
+    )
+    .unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn sigkill_during_checkpoints_leaves_a_loadable_set_and_resume_matches() {
+    let data = Blobs::shared(60, 1.0);
+    let a_dir = temp("kill-straight");
+    let (_, straight) = fit(
+        &RunDir::create(&a_dir).unwrap(),
+        &data,
+        &config(KILL_EPOCHS, 0.05),
+        false,
+    )
+    .unwrap();
+
+    let dir = temp("kill");
+    let run = RunDir::create(&dir).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    // Kills at different moments; each epoch is 8 steps and a checkpoint set, so most kills
+    // land in or near a checkpoint write. Each child resumes where the last one was killed.
+    let mut mid_write = 0;
+    for (i, delay_ms) in [450u64, 610, 730, 890, 1030, 1170, 1330, 1490]
+        .into_iter()
+        .enumerate()
+    {
+        let mut child = std::process::Command::new(&exe)
+            .args([
+                "--exact",
+                "child_trains_until_killed",
+                "--ignored",
+                "--quiet",
+            ])
+            .env("HZ_CHILD_RUN", &dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let staged = std::fs::read_dir(dir.join("checkpoints"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".tmp-epoch-"));
+        mid_write += staged as usize;
+        // Whatever `latest` names loads whole.
+        if let Some((latest, _)) = run.latest_checkpoint() {
+            let set = CheckpointSet::open(&run, 2).unwrap();
+            let (epoch, _, _) = set
+                .newest_loadable::<Softmax, serde_json::Value>(&model(&Device::flex()))
+                .unwrap()
+                .unwrap();
+            assert_eq!(epoch, latest, "kill {i}: the newest set does not load");
+        }
+    }
+    eprintln!("{mid_write} of 8 kills left a half-written checkpoint set");
+    assert!(
+        run.latest_checkpoint().is_some(),
+        "no checkpoint in 8 kills"
+    );
+    // Resuming to the end gives the uninterrupted run's losses, epoch by epoch.
+    let (_, resumed) = fit(&run, &data, &config(KILL_EPOCHS, 0.05), true).unwrap();
+    assert_same(&straight, &resumed);
+    std::fs::remove_dir_all(a_dir).ok();
     std::fs::remove_dir_all(dir).ok();
 }

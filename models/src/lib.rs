@@ -9,9 +9,13 @@
 //! - [`MnistConvNet`]: the 10-layer convolutional highway net of Table 1 (widths 16 and 32).
 //! - [`CifarNet`]: the CIFAR-10/100 convolutional highway nets of Tables 2 and 3 (Highway A, B,
 //!   C and the 19-layer net with a 1×1 convolution + global average pooling head).
+//!
+//! With the `train` feature every model here is a burn-train `Learner` model ([`learner`]).
 
 pub mod cifar;
 pub mod init;
+#[cfg(feature = "train")]
+pub mod learner;
 pub mod lstm_lm;
 pub mod mlp;
 pub mod mnist_conv;
@@ -20,6 +24,10 @@ pub mod softmax_loss;
 
 pub use cifar::{CifarHead, CifarHeadLayer, CifarHighwayConfig, CifarNet, CifarOutput, CifarStage};
 pub use init::CAFFE_XAVIER;
+#[cfg(feature = "train")]
+pub use learner::{
+    ClassBatch, LmOutput, LmWindow, TokenLossInput, TokenPerplexity, classification_output,
+};
 pub use lstm_lm::{LstmLm, LstmLmConfig};
 pub use mlp::{DeepMlp, DeepMlpConfig, LayerKind, MlpBody};
 pub use mnist_conv::{ConvStage, MnistConvNet, MnistConvNetConfig};

@@ -14,7 +14,7 @@ use clap::{Parser, ValueEnum};
 use datasets::{CharCorpus, CharFilter, CharSplit};
 use experiments::backend::DeviceArgs;
 use experiments::lm::{LmArgs, train_and_test};
-use experiments::train::{Progress, RunDir, git_commit};
+use experiments::train::{RunDir, git_commit};
 use models::RhnLmConfig;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -99,7 +99,7 @@ fn main() -> anyhow::Result<()> {
     let device = args.device.device()?.autodiff();
     device.seed(config.seed);
     let model = model_config.init(&device);
-    let mut progress = Progress::new(format!("charlm {label} ({vocab} symbols)"), args.quiet);
+    let run_label = format!("charlm {label} ({vocab} symbols)");
     let outcome = train_and_test(
         model,
         &model_config,
@@ -107,7 +107,7 @@ fn main() -> anyhow::Result<()> {
         &config,
         args.train.mc_samples,
         &run,
-        &mut progress,
+        (run_label.as_str(), args.quiet),
         &device,
     )?;
     let bpc = |nats: f64| nats / std::f64::consts::LN_2;
@@ -125,7 +125,7 @@ fn main() -> anyhow::Result<()> {
         "tokens_per_s": last.tokens_per_s,
         "peak_memory_mib": experiments::bench::peak_memory_mib(),
         "wall_time_s": outcome.wall_time_s,
-        "backend": format!("{device:?}"),
+        "backend": experiments::backend::backend_name(&device),
         "git_commit": git_commit(),
     });
     run.write_json("summary.json", &summary)?;

@@ -152,9 +152,7 @@ fn main() -> anyhow::Result<()> {
             transform_bias: args.transform_bias.unwrap_or(base.transform_bias),
         });
     }
-    if config.depths.contains(&0) || config.runs == 0 || config.epochs == 0 {
-        anyhow::bail!("--depths, --runs and --epochs must be at least 1");
-    }
+    config.validate()?;
 
     let device = args.device.device()?.autodiff();
     let kind = MnistKind::Mnist;
@@ -162,8 +160,13 @@ fn main() -> anyhow::Result<()> {
     let train = MnistData::new(MnistDataset::train(kind, dir)?);
     let test = MnistData::new(MnistDataset::test(kind, dir)?);
     println!(
-        "MNIST depth study: depths {:?}, {} run(s) per cell, {} epoch(s), {} training examples, batch {}, device {:?}",
-        config.depths, config.runs, config.epochs, config.train_examples, config.batch_size, device
+        "MNIST depth study: depths {:?}, {} run(s) per cell, {} epoch(s), {} training examples, batch {}, device {}",
+        config.depths,
+        config.runs,
+        config.epochs,
+        config.train_examples,
+        config.batch_size,
+        experiments::backend::backend_name(&device)
     );
     let result = run_study(&config, &train, &test, &args.out, &device, args.quiet)?;
     println!("\n{}", result.table());

@@ -13,7 +13,7 @@ use clap::{Parser, ValueEnum};
 use datasets::{PtbCorpus, PtbSplit};
 use experiments::backend::DeviceArgs;
 use experiments::lm::{LmArgs, train_and_test};
-use experiments::train::{Progress, RunDir, git_commit};
+use experiments::train::{RunDir, git_commit};
 use models::{LstmLmConfig, RhnLmConfig};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -72,7 +72,7 @@ fn main() -> anyhow::Result<()> {
     let run = RunDir::create(&out)?;
     let device = args.device.device()?.autodiff();
     device.seed(config.seed);
-    let mut progress = Progress::new(format!("ptb {name}"), args.quiet);
+    let run_label = format!("ptb {name}");
     let data = (&train, &valid, &test);
     let outcome = match args.model {
         Model::Rhn => {
@@ -84,7 +84,7 @@ fn main() -> anyhow::Result<()> {
                 &config,
                 args.train.mc_samples,
                 &run,
-                &mut progress,
+                (run_label.as_str(), args.quiet),
                 &device,
             )?
         }
@@ -101,7 +101,7 @@ fn main() -> anyhow::Result<()> {
                 &config,
                 mc,
                 &run,
-                &mut progress,
+                (run_label.as_str(), args.quiet),
                 &device,
             )?
         }
@@ -120,7 +120,7 @@ fn main() -> anyhow::Result<()> {
         "peak_memory_mib": experiments::bench::peak_memory_mib(),
         "wall_time_s": outcome.wall_time_s,
         "evaluation_batch": eval_batch,
-        "backend": format!("{device:?}"),
+        "backend": experiments::backend::backend_name(&device),
         "git_commit": git_commit(),
     });
     run.write_json("summary.json", &summary)?;

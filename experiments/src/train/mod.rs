@@ -1,15 +1,22 @@
 //! Training infrastructure shared by every experiment: optimisers and schedules, the artifact
-//! directory (config, metrics, atomic checkpoints, summary), progress output, and the
-//! classifier training loop with `--resume` and a NaN/Inf stop.
+//! directory (config, metrics, atomic checkpoint sets, summary), and classifier training
+//! through burn-train's `SupervisedTraining` / `Learner` with the zoo's strategy, loaders,
+//! checkpointers and renderer (exact resume, NaN/Inf stop).
 
+pub mod checkpoint;
 pub mod classifier;
+pub mod fit;
+pub mod loader;
 pub mod optim;
-pub mod progress;
+pub mod renderer;
 pub mod run_dir;
+pub mod strategy;
 
-pub use classifier::{Classifier, EvalResult, LabelledData, evaluate, fit_classifier};
-pub use optim::{LrSchedule, OptimizerConfig};
-pub use progress::Progress;
+pub use checkpoint::CheckpointSet;
+pub use classifier::{EvalResult, LabelledData, fit_classifier};
+pub use fit::{Diverged, FitOptions, RunData, Solver, fit};
+pub use loader::{BpttLoader, EpochClock, EpochLoader};
+pub use optim::{LrSchedule, OptimizerConfig, ScheduleLr, clip_global_norm};
 pub use run_dir::{Resumed, RunDir, git_commit, write_atomic};
 
 use datasets::SplitMix64;
@@ -101,6 +108,13 @@ pub struct EpochMetrics {
     /// Seconds of training steps alone (throughput = examples / this).
     #[serde(default)]
     pub train_seconds: f64,
+    /// Optimiser steps taken in the epoch (fewer than a full pass when the time budget ran
+    /// out).
+    #[serde(default)]
+    pub steps: usize,
+    /// Training examples seen in the epoch (tokens, for language models).
+    #[serde(default)]
+    pub examples: usize,
 }
 
 /// Training throughput over `history`: `examples` per epoch divided by the epochs' training
@@ -134,7 +148,11 @@ pub fn write_metrics(run: &RunDir, history: &[EpochMetrics]) -> anyhow::Result<(
             m.seconds
         ));
         for e in &m.evals {
-            csv.push_str(&format!(",{},{}", e.loss, e.accuracy));
+            csv.push_str(&format!(
+                ",{},{}",
+                e.loss,
+                e.accuracy.map(|a| a.to_string()).unwrap_or_default()
+            ));
         }
         csv.push('\n');
     }

@@ -5,10 +5,16 @@
 //!   decay per epoch (random search).
 //! - *Recurrent Highway Networks*: plain SGD with `lr = lr0 / decay^max(epoch − k, 0)`.
 
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
 use burn::optim::decay::WeightDecayConfig;
+use burn::optim::lr_scheduler::{LrScheduler, LrSchedulerRecord};
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, LearningRate, ModuleOptimizer, SgdConfig};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
+
+use super::EpochClock;
 
 /// An optimiser, as data (stored in `config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +136,112 @@ impl LrSchedule {
     }
 }
 
+/// A [`LrSchedule`] as burn-train's [`LrScheduler`]: step `i` (0-based, counted over the
+/// run) taken in epoch `e` (0-based, read from the run's [`EpochClock`]) gets
+/// `schedule.lr(lr0, e, i)`. Its record is the iteration count, so a restored run continues
+/// the schedule where it stopped.
+#[derive(Debug, Clone)]
+pub struct ScheduleLr {
+    schedule: LrSchedule,
+    lr0: f64,
+    clock: EpochClock,
+    iteration: usize,
+}
+
+impl ScheduleLr {
+    /// The record's key for the iteration count.
+    pub const ITERATION: &'static str = "iteration";
+
+    /// `schedule` from `lr0`, at iteration 0, in the epochs `clock` tells.
+    pub fn new(schedule: LrSchedule, lr0: f64, clock: EpochClock) -> Self {
+        Self {
+            schedule,
+            lr0,
+            clock,
+            iteration: 0,
+        }
+    }
+
+    /// Steps taken so far.
+    pub fn iteration(&self) -> usize {
+        self.iteration
+    }
+
+    /// The iteration count in the record of a learner's scheduler (Burn's
+    /// `ModuleLrScheduler`, with this schedule as its one parameter group, `0`), as a
+    /// checkpoint stores it; an error names what is missing.
+    pub fn learner_record_iteration(record: &LrSchedulerRecord) -> Result<usize, String> {
+        Self::record_iteration(&record.record("0")).map_err(|e| format!("{e} in parameter group 0"))
+    }
+
+    /// The iteration count a record of this scheduler holds, or an error naming what is
+    /// missing.
+    pub fn record_iteration(record: &LrSchedulerRecord) -> Result<usize, String> {
+        record
+            .scalar::<u64>(Self::ITERATION)
+            .map(|i| i as usize)
+            .ok_or_else(|| format!("the scheduler record has no `{}`", Self::ITERATION))
+    }
+}
+
+impl LrScheduler for ScheduleLr {
+    fn step(&mut self) -> LearningRate {
+        let lr = self.schedule.lr(self.lr0, self.clock.get(), self.iteration);
+        self.iteration += 1;
+        lr
+    }
+
+    fn to_record(&self) -> LrSchedulerRecord {
+        LrSchedulerRecord::new().with_scalar(Self::ITERATION, self.iteration as u64)
+    }
+
+    fn load_record(&mut self, record: LrSchedulerRecord) {
+        // Records are checked before a run is restored (`CheckpointSet::newest_loadable`).
+        self.iteration = Self::record_iteration(&record).expect("checked scheduler record");
+    }
+}
+
+struct SquaredNorm<'a> {
+    grads: &'a GradientsParams,
+    sum: f64,
+}
+
+impl ModuleVisitor for SquaredNorm<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.get::<D>(param.id) {
+            self.sum += g.powi_scalar(2).sum().into_scalar::<f64>();
+        }
+    }
+}
+
+struct Scale<'a> {
+    grads: &'a mut GradientsParams,
+    factor: f64,
+}
+
+impl ModuleVisitor for Scale<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.remove::<D>(param.id) {
+            self.grads.register(param.id, g * self.factor);
+        }
+    }
+}
+
+/// Scales all gradients of `model` so that their global L2 norm is at most `max_norm`;
+/// returns the norm before clipping.
+pub fn clip_global_norm<M: Module>(model: &M, grads: &mut GradientsParams, max_norm: f64) -> f64 {
+    let mut norm = SquaredNorm { grads, sum: 0.0 };
+    model.visit(&mut norm);
+    let total = norm.sum.sqrt();
+    if max_norm > 0.0 && total > max_norm {
+        model.visit(&mut Scale {
+            grads,
+            factor: max_norm / total,
+        });
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +265,34 @@ mod tests {
         };
         assert_eq!(r.lr(0.2, 19, 0), 0.2);
         assert!((r.lr(0.2, 21, 0) - 0.2 / 1.02f64.powi(2)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn scheduler_steps_follow_the_schedule_and_resume_from_its_record() {
+        let schedule = LrSchedule::Step {
+            milestones: vec![5],
+            factor: 0.5,
+        };
+        let clock = EpochClock::default();
+        let mut a = ScheduleLr::new(schedule.clone(), 0.8, clock.clone());
+        let mut lrs = Vec::new();
+        for epoch in 0..3 {
+            clock.set(epoch);
+            lrs.extend((0..3).map(|_| a.step()));
+        }
+        assert_eq!(lrs, [0.8, 0.8, 0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.4]);
+        // Per epoch, from the clock.
+        let e = EpochClock::default();
+        let mut x = ScheduleLr::new(LrSchedule::Exponential { gamma: 0.5 }, 0.8, e.clone());
+        assert_eq!(x.step(), 0.8);
+        e.set(2);
+        assert_eq!(x.step(), 0.2);
+        let mut c = ScheduleLr::new(schedule, 0.8, clock);
+        c.load_record(a.to_record());
+        assert_eq!(c.iteration(), 9);
+        assert_eq!(c.step(), 0.4);
+        let err = ScheduleLr::record_iteration(&LrSchedulerRecord::new()).unwrap_err();
+        assert!(err.contains("iteration"), "{err}");
     }
 
     #[test]

@@ -70,7 +70,7 @@ impl RunDir {
         Ok(Some(value))
     }
 
-    /// Directory of the checkpoint of `epoch` (0-based).
+    /// Directory of the checkpoint taken after `epoch` (1-based: the epochs completed).
     pub fn checkpoint_dir(&self, epoch: usize) -> PathBuf {
         self.path
             .join("checkpoints")
@@ -86,34 +86,54 @@ impl RunDir {
         dir.is_dir().then_some((epoch, dir))
     }
 
+    /// The staging directory of the checkpoint of `epoch`, private to this process.
+    pub fn staging_dir(&self, epoch: usize) -> PathBuf {
+        self.path
+            .join("checkpoints")
+            .join(format!(".tmp-epoch-{epoch:04}-{}", std::process::id()))
+    }
+
     /// Publishes a checkpoint whose files `write` puts into the given (temporary) directory:
-    /// the directory is renamed into place and `checkpoints/latest` updated, each step atomic,
-    /// so a crash at any point leaves the previous checkpoint intact. Keeps the newest `keep`.
+    /// see [`RunDir::publish_checkpoint`].
     pub fn save_checkpoint(
         &self,
         epoch: usize,
         keep: usize,
         write: impl FnOnce(&Path) -> anyhow::Result<()>,
     ) -> anyhow::Result<PathBuf> {
-        let root = self.path.join("checkpoints");
-        std::fs::create_dir_all(&root)?;
-        let tmp = root.join(format!(".tmp-epoch-{epoch:04}-{}", std::process::id()));
+        let tmp = self.staging_dir(epoch);
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp)?;
         }
         std::fs::create_dir_all(&tmp)?;
         write(&tmp).with_context(|| format!("writing checkpoint {}", tmp.display()))?;
+        self.publish_checkpoint(epoch, keep)
+    }
+
+    /// Publishes the staging directory of `epoch` ([`RunDir::staging_dir`]), whose files are
+    /// complete: it is synced and renamed into place, then `checkpoints/latest` is updated, each
+    /// step atomic, so a crash at any point leaves the previous checkpoint intact. Keeps the
+    /// newest `keep`.
+    pub fn publish_checkpoint(&self, epoch: usize, keep: usize) -> anyhow::Result<PathBuf> {
+        let root = self.path.join("checkpoints");
+        let tmp = self.staging_dir(epoch);
+        for entry in
+            std::fs::read_dir(&tmp).with_context(|| format!("reading {}", tmp.display()))?
+        {
+            let path = entry?.path();
+            if let Ok(f) = std::fs::File::open(&path) {
+                f.sync_all().ok();
+            }
+        }
         let dir = self.checkpoint_dir(epoch);
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
         }
-        std::fs::rename(&tmp, &dir)?;
+        std::fs::rename(&tmp, &dir)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))?;
         write_atomic(&root.join("latest"), format!("{epoch}\n").as_bytes())?;
         // Prune old checkpoints.
-        let mut epochs: Vec<usize> = std::fs::read_dir(&root)?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str()?.strip_prefix("epoch-")?.parse().ok())
-            .collect();
+        let mut epochs = self.checkpoint_epochs();
         epochs.sort_unstable();
         let excess = epochs.len().saturating_sub(keep.max(1));
         for old in &epochs[..excess] {
@@ -121,11 +141,57 @@ impl RunDir {
         }
         Ok(dir)
     }
+
+    /// The epochs of the published checkpoints, newest first: the one `checkpoints/latest`
+    /// names, then the other `epoch-NNNN` directories in descending order.
+    pub fn checkpoint_epochs(&self) -> Vec<usize> {
+        let root = self.path.join("checkpoints");
+        let mut epochs: Vec<usize> = std::fs::read_dir(&root)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().to_str()?.strip_prefix("epoch-")?.parse().ok())
+            .collect();
+        epochs.sort_unstable_by(|a, b| b.cmp(a));
+        if let Some((latest, _)) = self.latest_checkpoint() {
+            epochs.retain(|e| *e != latest);
+            epochs.insert(0, latest);
+        }
+        epochs
+    }
+
+    /// Removes what a killed process left behind: staging directories in `checkpoints/` and
+    /// the temporary files of [`write_atomic`] (`.NAME.tmp-PID`) in the run directory and in
+    /// `checkpoints/`.
+    pub fn remove_stray_files(&self) -> anyhow::Result<()> {
+        for dir in [self.path.clone(), self.path.join("checkpoints")] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let stray = name.starts_with(".tmp-epoch-")
+                    || (name.starts_with('.') && name.contains(".tmp-"));
+                if !stray {
+                    continue;
+                }
+                let path = entry.path();
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.with_context(|| format!("removing the stray {}", path.display()))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What [`RunDir::load_training_checkpoint`] restored.
 pub struct Resumed<M, S> {
-    /// Epoch (0-based) of the checkpoint.
+    /// Epochs completed when the checkpoint was taken.
     pub epoch: usize,
     /// Its directory.
     pub dir: PathBuf,
@@ -192,13 +258,7 @@ impl RunDir {
     /// Where the run can be resumed from, for error messages.
     pub fn last_good(&self) -> String {
         self.latest_checkpoint()
-            .map(|(e, d)| {
-                format!(
-                    "the last good checkpoint (epoch {}) is {}",
-                    e + 1,
-                    d.display()
-                )
-            })
+            .map(|(e, d)| format!("the last good checkpoint (epoch {e}) is {}", d.display()))
             .unwrap_or_else(|| "no checkpoint was written yet".into())
     }
 }

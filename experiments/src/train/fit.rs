@@ -1,0 +1,217 @@
+//! One training path for every zoo model: [`fit`] builds burn-train's `SupervisedTraining`
+//! with the zoo's strategy ([`ZooStrategy`]), checkpoint sets ([`CheckpointSet`]) and renderer,
+//! registers the caller's Burn metrics, and launches it with `Learner::new(model, optimiser,
+//! schedule)`. Running it again on the same directory resumes from the newest loadable
+//! checkpoint with the same result as an uninterrupted run.
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use anyhow::bail;
+use burn::data::dataloader::DataLoader;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor};
+use burn::train::{
+    InferenceStep, Learner, LearnerModel, SupervisedTraining, TrainStep, TrainingStrategy,
+};
+
+use super::checkpoint::{EveryEpoch, Part};
+use super::renderer::renderer;
+use super::strategy::{CarryIn, CarryOut, RunOutcome, RunState, StepStats, Stop, ZooStrategy};
+use super::{
+    CheckpointSet, EpochClock, EpochMetrics, LrSchedule, OptimizerConfig, RunDir, ScheduleLr,
+};
+
+/// A training run that diverged: a NaN or infinite loss (the message names the epoch, the
+/// step and the last good checkpoint). Any other error is an I/O, data or configuration
+/// fault, never a divergence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diverged(pub String);
+
+impl std::fmt::Display for Diverged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Diverged {}
+
+/// Where and how a run trains, besides the model, the data and the solver.
+#[derive(Debug, Clone)]
+pub struct FitOptions<'a> {
+    /// The run's directory.
+    pub run: &'a RunDir,
+    /// Continue from the newest loadable checkpoint in `run`.
+    pub resume: bool,
+    /// The run's name in progress lines.
+    pub label: &'a str,
+    /// Print nothing.
+    pub quiet: bool,
+    /// Training-time budget in minutes (see [`ZooStrategy::max_seconds`]).
+    pub max_minutes: Option<f64>,
+    /// The training device (autodiff is added if missing).
+    pub device: &'a Device,
+}
+
+/// The solver of a run.
+#[derive(Debug, Clone)]
+pub struct Solver {
+    /// Epochs.
+    pub epochs: usize,
+    /// Initial learning rate and its schedule.
+    pub lr: f64,
+    /// The schedule.
+    pub schedule: LrSchedule,
+    /// The optimiser.
+    pub optimizer: OptimizerConfig,
+    /// Global gradient-norm clip (0: none).
+    pub clip_norm: f64,
+    /// Seed of each epoch's data order, augmentation and dropout.
+    pub seed: u64,
+    /// Checkpoint sets kept (at least 2).
+    pub keep_checkpoints: usize,
+}
+
+/// The data of a run: the training loader (reading `clock`), the split behind Burn's
+/// validation loader, and more evaluation splits.
+pub struct RunData<TI, VI> {
+    /// The epoch the loaders read; shared with the strategy and the schedule.
+    pub clock: EpochClock,
+    /// Training items.
+    pub train: Arc<dyn DataLoader<TI>>,
+    /// Name and items of the validation split.
+    pub valid: (String, Arc<dyn DataLoader<VI>>),
+    /// Further evaluation splits.
+    pub extra_evals: Vec<(String, Arc<dyn DataLoader<VI>>)>,
+}
+
+/// Draws the weights of `model` now. Burn initialises parameters lazily, on first use: left to
+/// the first training step, the initial weights would be drawn after the epoch's dropout seed,
+/// interleaved with its masks, so the weights would depend on the dropout stream and not only
+/// on the RNG state the caller seeded before `init`.
+fn materialize<M: Module>(model: &M) {
+    struct Touch;
+    impl ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    model.visit(&mut Touch);
+}
+
+/// Trains `model` through `SupervisedTraining` and the [`Learner`] (see the
+/// [module docs](self)); `metrics` registers the Burn metrics the renderer and logs show.
+/// Returns the trained model (in validation mode) and the metrics of every epoch, resumed
+/// ones included. A NaN or infinite loss is the error [`Diverged`]; every other failure is
+/// another error.
+pub fn fit<M, S>(
+    model: M,
+    data: RunData<<M as TrainStep>::Input, <M as InferenceStep>::Input>,
+    solver: &Solver,
+    options: &FitOptions,
+    metrics: impl FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>,
+) -> anyhow::Result<(M, Vec<EpochMetrics>)>
+where
+    M: LearnerModel,
+    <M as TrainStep>::Input: CarryIn<S>,
+    <M as TrainStep>::Output: StepStats + CarryOut<S>,
+    <M as InferenceStep>::Input: CarryIn<S>,
+    <M as InferenceStep>::Output: StepStats + CarryOut<S>,
+    S: 'static,
+{
+    if solver.epochs == 0 {
+        bail!("epochs must be at least 1");
+    }
+    solver.optimizer.validate().map_err(anyhow::Error::msg)?;
+    let run = options.run;
+    let device = options.device.clone();
+    let device = if device.is_autodiff() {
+        device
+    } else {
+        device.autodiff()
+    };
+    let checkpoints = CheckpointSet::open(run, solver.keep_checkpoints)?;
+    materialize(&model);
+    let mut model = model;
+    let mut resumed: Option<(usize, RunState)> = None;
+    if options.resume
+        && let Some((epoch, loaded, state)) = checkpoints.newest_loadable::<M, RunState>(&model)?
+    {
+        model = loaded;
+        resumed = Some((epoch, state));
+    }
+    if let Some((epoch, state)) = &resumed
+        && *epoch >= solver.epochs
+    {
+        // Finished earlier: the checkpoint holds the final model and metrics.
+        return Ok((model.valid(), state.history.clone()));
+    }
+
+    let outcome = Arc::new(Mutex::new(RunOutcome {
+        state: resumed.as_ref().map(|r| r.1.clone()).unwrap_or_default(),
+        stop: None,
+    }));
+    let (valid_name, valid) = data.valid;
+    let strategy = ZooStrategy {
+        device: device.clone(),
+        clock: data.clock.clone(),
+        seed: solver.seed,
+        run: run.clone(),
+        checkpoints: checkpoints.clone(),
+        valid_name: valid_name.clone(),
+        extra_evals: data.extra_evals,
+        max_seconds: options.max_minutes.map(|m| m * 60.0),
+        clip_norm: solver.clip_norm,
+        outcome: outcome.clone(),
+        carried: PhantomData::<fn() -> S>,
+    };
+    let schedule = ScheduleLr::new(solver.schedule.clone(), solver.lr, data.clock);
+
+    let training = SupervisedTraining::new(run.file("burn"), data.train, valid)
+        .with_training_strategy(TrainingStrategy::Custom(Arc::new(strategy)))
+        .with_custom_checkpointers(
+            checkpoints.part(Part::Model),
+            checkpoints.part(Part::Optim),
+            checkpoints.part(Part::Scheduler),
+        )
+        .with_checkpointing_strategy(EveryEpoch)
+        .with_application_logger(None)
+        .num_epochs(solver.epochs)
+        .label(options.label);
+    let mut training = metrics(training);
+    let checkpoint = resumed.as_ref().map(|r| r.0);
+    let interrupter = training.interrupter();
+    training = training.renderer(renderer(
+        options.label,
+        &valid_name,
+        options.quiet,
+        interrupter,
+        checkpoint,
+    ));
+    if let Some(epoch) = checkpoint {
+        training = training.checkpoint(epoch);
+    }
+    let result = training.launch(Learner::new(
+        model.fork(&device),
+        solver.optimizer.init(),
+        schedule,
+    ));
+    drop(result.renderer);
+    let outcome = std::mem::take(&mut *outcome.lock().expect("outcome"));
+    if let Some(Stop::Diverged(message)) = outcome.stop {
+        return Err(Diverged(message).into());
+    }
+    if let Some(error) = result.error {
+        bail!("training stopped on an error: {error}; {}", run.last_good());
+    }
+    if let Some(stop) = result.interrupted
+        && outcome.stop.is_none()
+    {
+        bail!(
+            "training was stopped ({}); {}",
+            stop.reason.unwrap_or_else(|| "by the user".into()),
+            run.last_good()
+        );
+    }
+    Ok((result.model, outcome.state.history))
+}

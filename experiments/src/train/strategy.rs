@@ -1,0 +1,442 @@
+//! The zoo's training strategy for burn-train's `SupervisedTraining` (`TrainingStrategy::Custom`).
+//!
+//! Burn's single-device strategy with what a reproduction needs built in:
+//! - the data order, augmentation and dropout of epoch `e` come from `(seed, e)` alone (the
+//!   [`EpochClock`] the loaders read, and `device.seed`), so a resumed run gives the same
+//!   losses as an uninterrupted one;
+//! - a NaN or infinite training loss stops the run before the optimiser step, naming the epoch
+//!   and step; no checkpoint is written after it, so the newest one is the last good one;
+//! - a training-time budget (`--max-minutes`): the epoch in which it runs out ends early, is
+//!   validated and checkpointed, and the run stops;
+//! - recurrent state carried from item to item within a pass ([`CarryIn`], [`CarryOut`]:
+//!   truncated BPTT for the language models), and global-norm gradient clipping;
+//! - after every epoch, the run's metrics ([`EpochMetrics`], `metrics.json` and `metrics.csv`)
+//!   are staged with the checkpoint set ([`CheckpointSet`]), so they resume with it;
+//! - extra evaluation splits beyond Burn's one validation loader.
+//!
+//! Everything else is Burn's: the [`Learner`]'s step, optimiser and scheduler, the event
+//! processor (metrics, renderer, metric logs), the checkpointers and the early-stopping
+//! strategy.
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use burn::data::dataloader::DataLoader;
+use burn::tensor::Device;
+use burn::train::{
+    EventProcessorTraining, InferenceStep, Learner, LearnerEvent, LearnerModel,
+    SupervisedLearningStrategy, SupervisedTrainingEventProcessor, TrainLoader, TrainStep,
+    TrainingComponents, TrainingItem, ValidLoader,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    CheckpointSet, EpochClock, EpochMetrics, EvalResult, RunDir, clip_global_norm, write_metrics,
+};
+
+/// What the strategy reads from a step's output: the loss, the batch size and, for
+/// classifiers, how many were classified correctly.
+pub trait StepStats {
+    /// The mean loss of the batch.
+    fn loss(&self) -> f64;
+    /// The examples in the batch.
+    fn examples(&self) -> usize;
+    /// The examples classified correctly, for classifiers.
+    fn correct(&self) -> Option<usize>;
+}
+
+impl StepStats for burn::train::ClassificationOutput {
+    fn loss(&self) -> f64 {
+        self.loss.clone().into_scalar::<f64>()
+    }
+
+    fn examples(&self) -> usize {
+        self.targets.dims()[0]
+    }
+
+    fn correct(&self) -> Option<usize> {
+        let [batch, _] = self.output.dims();
+        let hits = self
+            .output
+            .clone()
+            .argmax(1)
+            .reshape([batch])
+            .equal(self.targets.clone())
+            .int()
+            .sum()
+            .into_scalar::<i64>();
+        Some(hits as usize)
+    }
+}
+
+/// An item that starts from a recurrent state (a language model's window); classifiers'
+/// batches carry none (`S = ()`).
+pub trait CarryIn<S> {
+    /// Sets the state the item starts from (`None`: zeros).
+    fn carry_in(&mut self, state: Option<S>);
+}
+
+/// A step output that ends in a recurrent state, to start the next item from.
+pub trait CarryOut<S> {
+    /// Takes the (detached) final state out of the output.
+    fn carry_out(&mut self) -> Option<S>;
+}
+
+impl<const D: usize> CarryIn<()> for models::ClassBatch<D> {
+    fn carry_in(&mut self, _state: Option<()>) {}
+}
+
+impl CarryOut<()> for burn::train::ClassificationOutput {
+    fn carry_out(&mut self) -> Option<()> {
+        None
+    }
+}
+
+impl<S> CarryIn<S> for models::LmWindow<S> {
+    fn carry_in(&mut self, state: Option<S>) {
+        self.state = state;
+    }
+}
+
+impl<S> CarryOut<S> for models::LmOutput<S> {
+    fn carry_out(&mut self) -> Option<S> {
+        self.state.take()
+    }
+}
+
+impl<S> StepStats for models::LmOutput<S> {
+    fn loss(&self) -> f64 {
+        self.mean_loss
+    }
+
+    fn examples(&self) -> usize {
+        self.tokens
+    }
+
+    fn correct(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// The run's own state, saved with every checkpoint set (`state.json`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunState {
+    /// Metrics of the completed epochs.
+    pub history: Vec<EpochMetrics>,
+}
+
+/// Why a run stopped before its last epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    /// A non-finite loss: the message names the epoch, the step and the last good checkpoint.
+    Diverged(String),
+    /// The training-time budget ran out.
+    TimeUp,
+}
+
+/// What a training produced, read by the caller after `launch`.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    /// The run's state (metrics of every epoch so far, resumed ones included).
+    pub state: RunState,
+    /// Why it stopped early, if it did.
+    pub stop: Option<Stop>,
+}
+
+/// Sums over the batches of one pass.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sums {
+    loss: f64,
+    correct: usize,
+    examples: usize,
+    classified: bool,
+}
+
+impl Sums {
+    fn add<S: StepStats>(&mut self, out: &S, loss: f64) {
+        let n = out.examples();
+        self.loss += loss * n as f64;
+        self.examples += n;
+        if let Some(c) = out.correct() {
+            self.correct += c;
+            self.classified = true;
+        }
+    }
+
+    fn mean_loss(&self) -> f64 {
+        self.loss / self.examples.max(1) as f64
+    }
+
+    fn accuracy(&self) -> Option<f64> {
+        self.classified
+            .then(|| self.correct as f64 / self.examples.max(1) as f64)
+    }
+}
+
+/// The zoo's strategy (see the [module docs](self)). `VI` is the model's inference input,
+/// `S` the recurrent state carried from item to item within a pass (`()` for classifiers).
+pub struct ZooStrategy<VI, S = ()> {
+    /// The training device (with autodiff).
+    pub device: Device,
+    /// The epoch the loaders draw their order from.
+    pub clock: EpochClock,
+    /// Seed of each epoch's dropout (`seed + 1,000,003 · epoch`).
+    pub seed: u64,
+    /// The run directory (metrics files).
+    pub run: RunDir,
+    /// The run's checkpoint sets.
+    pub checkpoints: Arc<CheckpointSet>,
+    /// Name of the split behind Burn's validation loader.
+    pub valid_name: String,
+    /// More evaluation splits, each evaluated after every epoch.
+    pub extra_evals: Vec<(String, Arc<dyn DataLoader<VI>>)>,
+    /// Training-time budget in seconds over the whole run (evaluation excluded): the epoch in
+    /// which it runs out stops after its current step (at least one), then validates and
+    /// checkpoints; a resumed run whose budget is spent trains no further epoch.
+    pub max_seconds: Option<f64>,
+    /// Clip the global L2 norm of the gradients at this (0: no clipping).
+    pub clip_norm: f64,
+    /// Filled in as the run goes (resumed runs start from the checkpoint's state).
+    pub outcome: Arc<Mutex<RunOutcome>>,
+    /// The carried state's type.
+    pub carried: PhantomData<fn() -> S>,
+}
+
+impl<VI: Send + 'static, S> ZooStrategy<VI, S> {
+    fn evaluate<M>(
+        &self,
+        model: &M,
+        name: &str,
+        loader: &Arc<dyn DataLoader<VI>>,
+        mut report: impl FnMut(<M as InferenceStep>::Output, TrainingItemProgress),
+    ) -> Result<EvalResult, burn::data::dataset::DatasetError>
+    where
+        M: InferenceStep<Input = VI>,
+        VI: CarryIn<S>,
+        <M as InferenceStep>::Output: StepStats + CarryOut<S>,
+    {
+        let mut sums = Sums::default();
+        let mut iterator = loader.iter();
+        let mut iteration = 0;
+        let mut carried = None;
+        while let Some(item) = iterator.next() {
+            let mut item = item?;
+            item.carry_in(carried.take());
+            let mut out = InferenceStep::step(model, item);
+            carried = out.carry_out();
+            iteration += 1;
+            let loss = out.loss();
+            sums.add(&out, loss);
+            report(out, (iterator.progress(), iteration));
+        }
+        Ok(EvalResult {
+            split: name.to_string(),
+            loss: sums.mean_loss(),
+            accuracy: sums.accuracy(),
+        })
+    }
+}
+
+type TrainingItemProgress = (burn::data::dataloader::Progress, usize);
+
+impl<M, S> SupervisedLearningStrategy<M> for ZooStrategy<<M as InferenceStep>::Input, S>
+where
+    M: LearnerModel,
+    <M as TrainStep>::Input: CarryIn<S>,
+    <M as TrainStep>::Output: StepStats + CarryOut<S>,
+    <M as InferenceStep>::Input: CarryIn<S>,
+    <M as InferenceStep>::Output: StepStats + CarryOut<S>,
+{
+    fn fit(
+        &self,
+        components: TrainingComponents<M>,
+        mut learner: Learner<M>,
+        dataloader_train: TrainLoader<M>,
+        dataloader_valid: ValidLoader<M>,
+        starting_epoch: usize,
+    ) -> (M, SupervisedTrainingEventProcessor<M>) {
+        let train = dataloader_train.to_device(&self.device);
+        let valid = dataloader_valid.to_device(&self.device.clone().inner());
+        let (train_items, valid_items) = (train.num_items(), valid.num_items());
+        learner.fork(&self.device);
+        let interrupter = components.interrupter.clone();
+        let mut events = components.event_processor;
+        let mut checkpointer = components.checkpointer;
+        let mut early_stopping = components.early_stopping;
+        let mut iteration = 0usize;
+        // Training seconds of the epochs before this process (a resumed run's budget).
+        let spent_before: f64 = self
+            .outcome
+            .lock()
+            .expect("outcome")
+            .state
+            .history
+            .iter()
+            .map(|m| m.train_seconds)
+            .sum();
+        let mut spent = spent_before;
+
+        for epoch in starting_epoch..=components.num_epochs {
+            if self.max_seconds.is_some_and(|limit| spent >= limit) {
+                self.outcome.lock().expect("outcome").stop = Some(Stop::TimeUp);
+                break;
+            }
+            let epoch_start = Instant::now();
+            self.clock.set(epoch - 1);
+            self.device
+                .seed(self.seed.wrapping_add((epoch - 1) as u64 * 1_000_003));
+            interrupter.fail_on_error(events.process_train(LearnerEvent::StartSplit {
+                epoch_number: epoch,
+                total_items: train_items,
+            }));
+            let mut sums = Sums::default();
+            let mut last_lr = f64::NAN;
+            let mut iterator = train.iter();
+            let mut step = 0;
+            let mut carried = None;
+            let mut time_up = false;
+            while let Some(item) = iterator.next() {
+                let mut item = match item {
+                    Ok(item) => item,
+                    Err(err) => {
+                        interrupter.fail(err);
+                        break;
+                    }
+                };
+                item.carry_in(carried.take());
+                step += 1;
+                iteration += 1;
+                let progress = iterator.progress();
+                learner.lr_step();
+                let lr = learner.lr_current().base();
+                let mut out = learner.train_step(item);
+                carried = out.item.carry_out();
+                let loss = out.item.loss();
+                if !loss.is_finite() {
+                    let message = format!(
+                        "training loss is {loss} at epoch {epoch}, step {step} (lr {lr}): \
+                         stopping; {}",
+                        self.run.last_good()
+                    );
+                    interrupter.stop(Some(&message));
+                    self.outcome.lock().expect("outcome").stop = Some(Stop::Diverged(message));
+                    break;
+                }
+                sums.add(&out.item, loss);
+                last_lr = lr;
+                let mut grads = out.grads;
+                if self.clip_norm > 0.0 {
+                    clip_global_norm(&learner.model(), &mut grads, self.clip_norm);
+                }
+                learner.optimizer_step(grads);
+                let item = TrainingItem::new(
+                    out.item,
+                    progress,
+                    Some(iteration),
+                    Some(learner.lr_current()),
+                );
+                interrupter.fail_on_error(events.process_train(LearnerEvent::ProcessedItem(item)));
+                if interrupter.should_stop() {
+                    break;
+                }
+                if self
+                    .max_seconds
+                    .is_some_and(|limit| spent + epoch_start.elapsed().as_secs_f64() >= limit)
+                {
+                    time_up = true;
+                    break;
+                }
+            }
+            interrupter.fail_on_error(events.process_train(LearnerEvent::EndSplit(epoch)));
+            if interrupter.should_stop() {
+                break;
+            }
+            let train_seconds = epoch_start.elapsed().as_secs_f64();
+            spent += train_seconds;
+
+            let model = learner.model().valid();
+            interrupter.fail_on_error(events.process_valid(LearnerEvent::StartSplit {
+                epoch_number: epoch,
+                total_items: valid_items,
+            }));
+            let first = self.evaluate(&model, &self.valid_name, &valid, |out, (p, i)| {
+                let item = TrainingItem::new(out, p, Some(i), None);
+                interrupter.fail_on_error(events.process_valid(LearnerEvent::ProcessedItem(item)));
+            });
+            interrupter.fail_on_error(events.process_valid(LearnerEvent::EndSplit(epoch)));
+            let mut evals = Vec::new();
+            match first {
+                Ok(r) => evals.push(r),
+                Err(err) => interrupter.fail(err),
+            }
+            for (name, loader) in &self.extra_evals {
+                let loader = loader.to_device(&self.device.clone().inner());
+                match self.evaluate(&model, name, &loader, |_, _| {}) {
+                    Ok(r) => evals.push(r),
+                    Err(err) => interrupter.fail(err),
+                }
+            }
+            interrupter.fail_on_error(events.process_train(LearnerEvent::EndEpoch(epoch)));
+            interrupter.fail_on_error(events.flush());
+            if interrupter.should_stop() {
+                break;
+            }
+            if let Some(bad) = evals.iter().find(|e| !e.loss.is_finite()) {
+                let message = format!(
+                    "{} loss is {} after epoch {epoch}: the weights diverged; stopping; {}",
+                    bad.split,
+                    bad.loss,
+                    self.run.last_good()
+                );
+                interrupter.stop(Some(&message));
+                self.outcome.lock().expect("outcome").stop = Some(Stop::Diverged(message));
+                break;
+            }
+
+            let metrics = EpochMetrics {
+                epoch,
+                train_loss: sums.mean_loss(),
+                train_accuracy: sums.accuracy(),
+                lr: last_lr,
+                evals,
+                seconds: epoch_start.elapsed().as_secs_f64(),
+                train_seconds,
+                steps: step,
+                examples: sums.examples,
+            };
+            let state = {
+                let mut outcome = self.outcome.lock().expect("outcome");
+                outcome.state.history.push(metrics);
+                outcome.state.clone()
+            };
+            if let Err(e) = write_metrics(&self.run, &state.history) {
+                interrupter.fail(burn::train::checkpoint::CheckpointerError::Unknown(
+                    format!("{e:#}"),
+                ));
+                break;
+            }
+            if let Some(checkpointer) = &mut checkpointer {
+                if let Err(e) = self.checkpoints.stage_state(epoch, &state) {
+                    interrupter.fail(burn::train::checkpoint::CheckpointerError::Unknown(
+                        format!("{e:#}"),
+                    ));
+                    break;
+                }
+                checkpointer.checkpoint(&learner, epoch, &components.event_store);
+            }
+            if let Some(early) = &mut early_stopping
+                && early.should_stop(epoch, &components.event_store)
+            {
+                break;
+            }
+            if time_up && epoch < components.num_epochs {
+                self.outcome.lock().expect("outcome").stop = Some(Stop::TimeUp);
+                break;
+            }
+        }
+        // Dropping the checkpointer waits for its threads: the last set is published.
+        drop(checkpointer);
+        (learner.model(), events)
+    }
+}
