@@ -131,7 +131,7 @@ pub struct CifarArgs {
     /// Seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Artifact directory (default artifacts/cifar-<dataset>-<net>[-plain][-samples]);
+    /// Artifact directory (default `artifacts/cifar-DATASET-NET[-plain][-samples]`);
     /// re-running resumes.
     #[arg(long)]
     pub out: Option<PathBuf>,

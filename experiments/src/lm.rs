@@ -349,7 +349,7 @@ pub fn train_window<M: LanguageModel>(
 }
 
 /// Trains `model` on `train` with truncated BPTT through the one training path
-/// ([`fit`]: burn-train's `SupervisedTraining` and `Learner`), the state carried and detached
+/// ([`fit()`]: burn-train's `SupervisedTraining` and `Learner`), the state carried and detached
 /// from window to window, validating on `valid` after every epoch; Burn's loss, perplexity
 /// and learning-rate metrics. Writes metrics and a checkpoint set per epoch into the run
 /// directory, resuming from its newest checkpoint when `options.resume` is set.

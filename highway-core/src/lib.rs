@@ -12,7 +12,7 @@
 //! - [`Plain`] and [`ConvPlain`], the ungated baselines;
 //! - [`LayerStack`] ([`HighwayStack`], [`ConvHighwayStack`], [`PlainStack`],
 //!   [`ConvPlainStack`]) with per-layer gate read-out and lesioning;
-//! - [`gradcheck`] (feature `gradcheck`): finite-difference gradient checks for any module.
+//! - `gradcheck` (feature `gradcheck`): finite-difference gradient checks for any module.
 //!
 //! ```
 //! use burn::prelude::*;

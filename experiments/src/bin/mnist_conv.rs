@@ -52,7 +52,7 @@ struct Args {
     /// Seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Artifact directory (default artifacts/mnist-conv-<dataset>-w<width>); re-running resumes.
+    /// Artifact directory (default `artifacts/mnist-conv-DATASET-wWIDTH`); re-running resumes.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Directory holding the data files (default: the cache).
