@@ -156,3 +156,102 @@ fn mc_dropout_evaluation_matches_plain_evaluation_without_dropout() {
     );
     assert!(b.is_finite() && (a - b).abs() > 1e-6, "{a} vs {b}");
 }
+
+/// Epochs of the SIGKILL test's language-model run.
+const KILL_EPOCHS: usize = 120;
+
+fn kill_config() -> LmTrainConfig {
+    let mut c = config(KILL_EPOCHS);
+    c.schedule = LrSchedule::Constant;
+    c.lr = 0.1;
+    c
+}
+
+/// The child of [`sigkill_during_checkpoints_resumes_the_language_model_exactly`].
+#[test]
+#[ignore = "run by sigkill_during_checkpoints_resumes_the_language_model_exactly"]
+fn child_trains_the_lm_until_killed() {
+    let device = Device::flex().autodiff();
+    let run = RunDir::create(std::env::var("HZ_CHILD_RUN").expect("HZ_CHILD_RUN")).unwrap();
+    let train = Bptt::new(&stream(400), 4, 8).unwrap();
+    let valid = Bptt::new(&stream(100), 4, 8).unwrap();
+    device.seed(1);
+    let m = model(&device);
+    fit_lm(
+        m,
+        &train,
+        &valid,
+        &kill_config(),
+        &opts(&run, true, &device),
+    )
+    .unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn sigkill_during_checkpoints_resumes_the_language_model_exactly() {
+    let device = Device::flex().autodiff();
+    let train = Bptt::new(&stream(400), 4, 8).unwrap();
+    let valid = Bptt::new(&stream(100), 4, 8).unwrap();
+    let dir = |n: &str| std::env::temp_dir().join(format!("hz-lm-{n}-{}", std::process::id()));
+    let (a_dir, b_dir) = (dir("kill-straight"), dir("kill"));
+    std::fs::remove_dir_all(&a_dir).ok();
+    std::fs::remove_dir_all(&b_dir).ok();
+    device.seed(1);
+    let run_a = RunDir::create(&a_dir).unwrap();
+    let (_, straight) = fit_lm(
+        model(&device),
+        &train,
+        &valid,
+        &kill_config(),
+        &opts(&run_a, false, &device),
+    )
+    .unwrap();
+
+    let run_b = RunDir::create(&b_dir).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut reached: Vec<usize> = Vec::new();
+    for delay_ms in [500u64, 700, 900, 1100, 1300] {
+        let mut child = std::process::Command::new(&exe)
+            .args([
+                "--exact",
+                "child_trains_the_lm_until_killed",
+                "--ignored",
+                "--quiet",
+            ])
+            .env("HZ_CHILD_RUN", &b_dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        if let Some((epoch, _)) = run_b.latest_checkpoint() {
+            reached.push(epoch);
+        }
+    }
+    eprintln!("epochs reached at each kill: {reached:?}");
+    // The first kill came before the end of the run: training was really interrupted.
+    assert!(
+        reached.first().is_some_and(|e| *e < KILL_EPOCHS),
+        "{reached:?}"
+    );
+    device.seed(1);
+    let (_, resumed) = fit_lm(
+        model(&device),
+        &train,
+        &valid,
+        &kill_config(),
+        &opts(&run_b, true, &device),
+    )
+    .unwrap();
+    assert_eq!(straight.len(), KILL_EPOCHS);
+    for (x, y) in straight.iter().zip(&resumed) {
+        assert_eq!(x.train_ppl, y.train_ppl, "epoch {}", x.epoch);
+        assert_eq!(x.valid_ppl, y.valid_ppl, "epoch {}", x.epoch);
+        assert_eq!(x.windows, y.windows, "epoch {}", x.epoch);
+    }
+    std::fs::remove_dir_all(&a_dir).ok();
+    std::fs::remove_dir_all(&b_dir).ok();
+}

@@ -38,12 +38,17 @@
 //!
 //! let device = Device::flex().autodiff();
 //! let rhn = RhnConfig::new(4, 6, 2).init(&device);
-//! let x = Tensor::<3>::random([3, 5, 4], Distribution::Default, &device);
-//! let (y, _state, tape) = rhn.forward_deferred(x, None, None);
+//! let x = Tensor::<3>::random([3, 5, 4], Distribution::Default, &device).require_grad();
+//! let (y, _state, tape) = rhn.forward_deferred(x.clone(), None, None);
 //! let mut grads = y.sum().backward();
-//! tape.complete(&rhn, &rhn, &mut grads); // the RHN's gradients (and its input's)
+//! // `grads` gains the RHN's parameter gradients; the returned set holds the gradients of
+//! // tracked tensors upstream of the layer that are not parameters of `rhn`, such as `x`.
+//! let upstream = tape.complete(&rhn, &rhn, &mut grads).expect("a recorded tape");
 //! assert!(rhn.cell.layers[1].r_h.weight.val().grad(&grads).is_some());
 //! assert!(rhn.cell.w_t.weight.val().grad(&grads).is_some());
+//! assert!(x.grad(&upstream).is_some());
+//! // The input's gradient is only there: `loss.backward()` ran before the hand-written part.
+//! assert!(x.grad(&grads).is_none());
 //! ```
 
 #[cfg(feature = "autodiff")]
