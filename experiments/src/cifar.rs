@@ -281,14 +281,7 @@ pub fn run(
         Arc::new(train.clone()),
         evals,
         train_config,
-        &FitOptions {
-            run: &dir,
-            resume: true,
-            label: &label,
-            quiet,
-            max_minutes: None,
-            device,
-        },
+        &FitOptions::resuming(&dir, &label, quiet, device),
     )?;
     let wall_time_s = start.elapsed().as_secs_f64();
     let last = history.last().context("no epoch was trained")?;

@@ -403,14 +403,7 @@ fn run_one(
         train.clone(),
         &evals,
         &train_config,
-        &FitOptions {
-            run: &dir,
-            resume: true,
-            label: &label,
-            quiet,
-            max_minutes: None,
-            device,
-        },
+        &FitOptions::resuming(&dir, &label, quiet, device),
     );
     // Only a non-finite loss is a divergence; any other failure stops the study.
     let outcome = match outcome {

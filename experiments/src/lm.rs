@@ -156,14 +156,7 @@ pub fn train_and_test<M: LanguageModel>(
     say(format!("{parameters} parameters"));
     let start = Instant::now();
     let (train, valid, test) = data;
-    let options = FitOptions {
-        run,
-        resume: true,
-        label,
-        quiet,
-        max_minutes: None,
-        device,
-    };
+    let options = FitOptions::resuming(run, label, quiet, device);
     let (model, history) = fit_lm(model, train, valid, config, &options)?;
     let eval_device = device.clone().without_autodiff();
     let test_loss = evaluate_lm(&model.valid(), test, &eval_device);

@@ -115,14 +115,7 @@ pub fn run(
         train_data,
         &evals,
         train_config,
-        &FitOptions {
-            run: &dir,
-            resume: true,
-            label: &label,
-            quiet,
-            max_minutes: None,
-            device,
-        },
+        &FitOptions::resuming(&dir, &label, quiet, device),
     )?;
     let last = history.last().expect("at least one epoch");
     let acc =

@@ -2,6 +2,8 @@
 //! the global gradient norm, resumes to the same result as an uninterrupted run, stops on its
 //! time budget.
 
+mod common;
+
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
@@ -209,24 +211,9 @@ fn sigkill_during_checkpoints_resumes_the_language_model_exactly() {
     .unwrap();
 
     let run_b = RunDir::create(&b_dir).unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut reached: Vec<usize> = Vec::new();
     for delay_ms in [500u64, 700, 900, 1100, 1300] {
-        let mut child = std::process::Command::new(&exe)
-            .args([
-                "--exact",
-                "child_trains_the_lm_until_killed",
-                "--ignored",
-                "--quiet",
-            ])
-            .env("HZ_CHILD_RUN", &b_dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        common::run_child_then_kill("child_trains_the_lm_until_killed", &b_dir, delay_ms);
         if let Some((epoch, _)) = run_b.latest_checkpoint() {
             reached.push(epoch);
         }

@@ -3,6 +3,8 @@
 //! stops cleanly and keeps the last good checkpoint, a damaged checkpoint falls back to the
 //! previous one, stray files are cleaned up, bad configs are refused.
 
+mod common;
+
 use std::sync::Arc;
 
 use burn::module::Module;
@@ -339,7 +341,6 @@ fn sigkill_during_checkpoints_leaves_a_loadable_set_and_resume_matches() {
 
     let dir = temp("kill");
     let run = RunDir::create(&dir).unwrap();
-    let exe = std::env::current_exe().unwrap();
     // Kills at different moments; each epoch is 8 steps and a checkpoint set, so most kills
     // land in or near a checkpoint write. Each child resumes where the last one was killed.
     let mut mid_write = 0;
@@ -347,21 +348,7 @@ fn sigkill_during_checkpoints_leaves_a_loadable_set_and_resume_matches() {
         .into_iter()
         .enumerate()
     {
-        let mut child = std::process::Command::new(&exe)
-            .args([
-                "--exact",
-                "child_trains_until_killed",
-                "--ignored",
-                "--quiet",
-            ])
-            .env("HZ_CHILD_RUN", &dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        common::run_child_then_kill("child_trains_until_killed", &dir, delay_ms);
         let staged = std::fs::read_dir(dir.join("checkpoints"))
             .into_iter()
             .flatten()

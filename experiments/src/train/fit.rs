@@ -11,13 +11,11 @@ use anyhow::bail;
 use burn::data::dataloader::DataLoader;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
-use burn::train::{
-    InferenceStep, Learner, LearnerModel, SupervisedTraining, TrainStep, TrainingStrategy,
-};
+use burn::train::{InferenceStep, Learner, SupervisedTraining, TrainStep, TrainingStrategy};
 
 use super::checkpoint::{EveryEpoch, Part};
 use super::renderer::renderer;
-use super::strategy::{CarryIn, CarryOut, RunOutcome, RunState, StepStats, Stop, ZooStrategy};
+use super::strategy::{RunOutcome, RunState, Stop, ZooModel, ZooStrategy};
 use super::{
     CheckpointSet, EpochClock, EpochMetrics, LrSchedule, OptimizerConfig, RunDir, ScheduleLr,
 };
@@ -51,6 +49,20 @@ pub struct FitOptions<'a> {
     pub max_minutes: Option<f64>,
     /// The training device (autodiff is added if missing).
     pub device: &'a Device,
+}
+
+impl<'a> FitOptions<'a> {
+    /// A run in `run` that resumes from its newest checkpoint, with no time budget.
+    pub fn resuming(run: &'a RunDir, label: &'a str, quiet: bool, device: &'a Device) -> Self {
+        Self {
+            run,
+            resume: true,
+            label,
+            quiet,
+            max_minutes: None,
+            device,
+        }
+    }
 }
 
 /// The solver of a run.
@@ -112,11 +124,7 @@ pub fn fit<M, S>(
     metrics: impl FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>,
 ) -> anyhow::Result<(M, Vec<EpochMetrics>)>
 where
-    M: LearnerModel,
-    <M as TrainStep>::Input: CarryIn<S>,
-    <M as TrainStep>::Output: StepStats + CarryOut<S>,
-    <M as InferenceStep>::Input: CarryIn<S>,
-    <M as InferenceStep>::Output: StepStats + CarryOut<S>,
+    M: ZooModel<S>,
     S: 'static,
 {
     if solver.epochs == 0 {

@@ -240,13 +240,25 @@ impl<VI: Send + 'static, S> ZooStrategy<VI, S> {
 
 type TrainingItemProgress = (burn::data::dataloader::Progress, usize);
 
-impl<M, S> SupervisedLearningStrategy<M> for ZooStrategy<<M as InferenceStep>::Input, S>
-where
-    M: LearnerModel,
-    <M as TrainStep>::Input: CarryIn<S>,
-    <M as TrainStep>::Output: StepStats + CarryOut<S>,
-    <M as InferenceStep>::Input: CarryIn<S>,
-    <M as InferenceStep>::Output: StepStats + CarryOut<S>,
+/// A model the zoo's strategy trains: a burn-train Learner model whose items take and whose
+/// outputs give the carried state `S` (`()` for classifiers), and whose outputs report their
+/// loss.
+pub trait ZooModel<S>:
+    LearnerModel
+    + TrainStep<Input: CarryIn<S>, Output: StepStats + CarryOut<S>>
+    + InferenceStep<Input: CarryIn<S>, Output: StepStats + CarryOut<S>>
+{
+}
+
+impl<M, S> ZooModel<S> for M where
+    M: LearnerModel
+        + TrainStep<Input: CarryIn<S>, Output: StepStats + CarryOut<S>>
+        + InferenceStep<Input: CarryIn<S>, Output: StepStats + CarryOut<S>>
+{
+}
+
+impl<M: ZooModel<S>, S> SupervisedLearningStrategy<M>
+    for ZooStrategy<<M as InferenceStep>::Input, S>
 {
     fn fit(
         &self,
