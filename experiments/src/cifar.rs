@@ -314,7 +314,7 @@ pub fn run(
         wall_time_s,
         seconds_per_step: history.iter().map(|m| m.seconds).sum::<f64>()
             / (history.len() * steps_per_epoch) as f64,
-        train_samples_per_s: crate::train::samples_per_second(&history, train.len()),
+        train_samples_per_s: crate::train::samples_per_second(&history),
         peak_memory_mib: crate::bench::peak_memory_mib(),
         backend: backend_name(device),
         git_commit: git_commit(),

@@ -442,7 +442,7 @@ fn run_one(
         epochs: history.len(),
         train_loss_curve: history.iter().map(|m| m.train_loss).collect(),
         wall_time_s: start.elapsed().as_secs_f64(),
-        train_samples_per_s: crate::train::samples_per_second(&history, train.len()),
+        train_samples_per_s: crate::train::samples_per_second(&history),
         peak_memory_mib: crate::bench::peak_memory_mib(),
         backend: backend_name(device),
         git_commit: git_commit(),

@@ -129,10 +129,7 @@ pub fn run(
         test_accuracy: acc(last),
         best_test_accuracy: history.iter().map(acc).fold(0.0, f64::max),
         wall_time_s: start.elapsed().as_secs_f64(),
-        train_samples_per_s: crate::train::samples_per_second(
-            &history,
-            LabelledData::<4>::len(train),
-        ),
+        train_samples_per_s: crate::train::samples_per_second(&history),
         peak_memory_mib: crate::bench::peak_memory_mib(),
         backend: backend_name(device),
         git_commit: git_commit(),

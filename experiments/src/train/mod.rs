@@ -17,7 +17,7 @@ pub use classifier::{EvalResult, LabelledData, fit_classifier};
 pub use fit::{Diverged, FitOptions, RunData, Solver, fit};
 pub use loader::{BpttLoader, EpochClock, EpochLoader};
 pub use optim::{LrSchedule, OptimizerConfig, ScheduleLr, clip_global_norm};
-pub use run_dir::{Resumed, RunDir, git_commit, write_atomic};
+pub use run_dir::{RunDir, git_commit, write_atomic};
 
 use datasets::SplitMix64;
 use serde::{Deserialize, Serialize};
@@ -117,12 +117,13 @@ pub struct EpochMetrics {
     pub examples: usize,
 }
 
-/// Training throughput over `history`: `examples` per epoch divided by the epochs' training
-/// seconds (evaluation excluded); 0 when no time was recorded.
-pub fn samples_per_second(history: &[EpochMetrics], examples: usize) -> f64 {
+/// Training throughput over `history`: the examples its epochs trained on divided by their
+/// training seconds (evaluation excluded); 0 when no time was recorded.
+pub fn samples_per_second(history: &[EpochMetrics]) -> f64 {
     let seconds: f64 = history.iter().map(|m| m.train_seconds).sum();
+    let examples: usize = history.iter().map(|m| m.examples).sum();
     if seconds > 0.0 {
-        (examples * history.len()) as f64 / seconds
+        examples as f64 / seconds
     } else {
         0.0
     }

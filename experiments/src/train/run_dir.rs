@@ -3,8 +3,6 @@
 //! synced, then renamed over the old one), so an interrupted run never leaves a torn file.
 
 use anyhow::Context;
-use burn::module::Module;
-use burn::optim::ModuleOptimizer;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::io::Write;
@@ -189,72 +187,7 @@ impl RunDir {
     }
 }
 
-/// What [`RunDir::load_training_checkpoint`] restored.
-pub struct Resumed<M, S> {
-    /// Epochs completed when the checkpoint was taken.
-    pub epoch: usize,
-    /// Its directory.
-    pub dir: PathBuf,
-    /// The model with the saved weights.
-    pub model: M,
-    /// The optimiser with the saved state.
-    pub optim: ModuleOptimizer,
-    /// The loop's own state.
-    pub state: S,
-}
-
 impl RunDir {
-    /// Saves a training checkpoint of `epoch`: `model.bpk`, `optim.bpk` and `state.json`
-    /// (whatever the loop needs to resume), published atomically by
-    /// [`RunDir::save_checkpoint`].
-    pub fn save_training_checkpoint<M: Module + Clone, S: Serialize>(
-        &self,
-        epoch: usize,
-        keep: usize,
-        model: &M,
-        optim: &ModuleOptimizer,
-        state: &S,
-    ) -> anyhow::Result<PathBuf> {
-        self.save_checkpoint(epoch, keep, |dir| {
-            model.clone().save_file(dir.join("model.bpk"))?;
-            optim.save(dir.join("optim.bpk"))?;
-            std::fs::write(dir.join("state.json"), serde_json::to_vec_pretty(state)?)?;
-            Ok(())
-        })
-    }
-
-    /// Loads the newest checkpoint written by [`RunDir::save_training_checkpoint`] into
-    /// `model` and `optim`; `Ok(None)` if there is none. Errors name the file at fault.
-    pub fn load_training_checkpoint<M: Module, S: DeserializeOwned>(
-        &self,
-        model: M,
-        optim: ModuleOptimizer,
-    ) -> anyhow::Result<Option<Resumed<M, S>>> {
-        let Some((epoch, dir)) = self.latest_checkpoint() else {
-            return Ok(None);
-        };
-        let path = dir.join("model.bpk");
-        let model = model
-            .try_load_file(&path)
-            .with_context(|| format!("loading {}", path.display()))?;
-        let path = dir.join("optim.bpk");
-        let optim = optim
-            .load(&path)
-            .with_context(|| format!("loading {}", path.display()))?;
-        let path = dir.join("state.json");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let state = serde_json::from_str(&text)
-            .with_context(|| format!("{} is corrupt", path.display()))?;
-        Ok(Some(Resumed {
-            epoch,
-            dir,
-            model,
-            optim,
-            state,
-        }))
-    }
-
     /// Where the run can be resumed from, for error messages.
     pub fn last_good(&self) -> String {
         self.latest_checkpoint()

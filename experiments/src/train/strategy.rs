@@ -276,18 +276,16 @@ impl<M: ZooModel<S>, S> SupervisedLearningStrategy<M>
         let mut events = components.event_processor;
         let mut checkpointer = components.checkpointer;
         let mut early_stopping = components.early_stopping;
-        let mut iteration = 0usize;
-        // Training seconds of the epochs before this process (a resumed run's budget).
-        let spent_before: f64 = self
-            .outcome
-            .lock()
-            .expect("outcome")
-            .state
-            .history
-            .iter()
-            .map(|m| m.train_seconds)
-            .sum();
-        let mut spent = spent_before;
+        // Steps and training seconds of the epochs before this process (a resumed run's
+        // iteration count and spent budget).
+        let (mut iteration, mut spent) = {
+            let outcome = self.outcome.lock().expect("outcome");
+            let history = &outcome.state.history;
+            (
+                history.iter().map(|m| m.steps).sum::<usize>(),
+                history.iter().map(|m| m.train_seconds).sum::<f64>(),
+            )
+        };
 
         for epoch in starting_epoch..=components.num_epochs {
             if self.max_seconds.is_some_and(|limit| spent >= limit) {
