@@ -29,7 +29,7 @@ use burn::train::metric::{
     NumericAttributes, NumericEntry, SerializedEntry,
 };
 use burn::train::{ClassificationOutput, InferenceStep, ItemLazy, TrainOutput, TrainStep};
-use rhn::RhnState;
+use rhn::{RhnMasks, RhnState};
 
 use crate::{CifarNet, DeepMlp, LstmLm, MnistConvNet, RecurrentLm, RhnLm, token_loss};
 
@@ -251,14 +251,24 @@ fn lm_train_step<M: RecurrentLm + Module>(
     model: &M,
     window: LmWindow<M::State>,
 ) -> TrainOutput<LmOutput<M::State>> {
+    let [batch, _] = window.tokens.dims();
+    let masks = model.sample_masks(batch, &window.tokens.device());
+    lm_train_step_with(model, window, &masks)
+}
+
+/// [`lm_train_step`] with the window's dropout masks given.
+fn lm_train_step_with<M: RecurrentLm + Module>(
+    model: &M,
+    window: LmWindow<M::State>,
+    masks: &RhnMasks,
+) -> TrainOutput<LmOutput<M::State>> {
     let [batch, seq_len] = window.tokens.dims();
     let device = window.tokens.device();
-    let masks = model.sample_masks(batch, &device);
     let (mean_loss, next, grads) = model.train_step(
         window.tokens,
         window.targets,
         window.state,
-        Some(&masks),
+        Some(masks),
         seq_len as f64,
     );
     let grads = match grads {
@@ -416,13 +426,19 @@ mod tests {
             targets: targets.clone(),
             state: None,
         };
-        device.seed(9);
-        let out = TrainStep::step(&model, window());
-        device.seed(9);
+        // Burn's random stream is one per process, shared with the tests running beside this
+        // one: the masks are drawn once and given to both sides.
         let masks = model.sample_masks(2, &device);
+        let out = lm_train_step_with(&model, window(), &masks);
         let (value, next, grads) =
             model.train_step(tokens.clone(), targets.clone(), None, Some(&masks), 3.0);
         assert_eq!(out.item.mean_loss, value);
+        // The learner's step draws fresh masks each call: two calls on one window differ.
+        let (first, second) = (
+            TrainStep::step(&model, window()).item.mean_loss,
+            TrainStep::step(&model, window()).item.mean_loss,
+        );
+        assert_ne!(first, second);
         assert_eq!(out.item.tokens, 6);
         let reference = GradientsParams::from_grads(grads.expect("finite"), &model);
         let (a, b) = (collect(&model, &out.grads), collect(&model, &reference));
