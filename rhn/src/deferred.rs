@@ -10,18 +10,20 @@
 //!
 //! ```text
 //! forward   z_lᵀ = R_lᵀ·s_inᵀ + b_l (+ (W x_t)ᵀ at l = 1)      R_lᵀ [k·d, d] stored contiguous
-//!           h = tanh z_H,  t = σ(z_T),  s_l = s_{l−1} + t·(h − s_{l−1})   (coupled carry)
-//! backward  ∂z_H = ∂s_l·t·(1 − h²),  ∂z_T = ∂s_l·(h − s_{l−1})·t·(1 − t),
-//!           ∂s_{l−1} = ∂s_l·(1 − t) + m_h·(R_l·∂z_lᵀ)              R_l [d, k·d] stored contiguous
-//!           (free carry: s_l = h·t + s_{l−1}·c,  ∂z_C = ∂s_l·s_{l−1}·c·(1 − c),  ∂s_{l−1} = ∂s_l·c + …)
+//!           h, t (c) and s_l from z_l and s_{l−1}: the micro-layer, element-wise
+//! backward  ∂z_l and the carry path's ∂s_{l−1}: the micro-layer's backward, element-wise;
+//!           ∂s_{l−1} += m_h·(R_l·∂z_lᵀ)                              R_l [d, k·d] stored contiguous
 //! weights   ∂L/∂R_l = Σ_t s_in,tᵀ·∂z_{l,t} = Sᵀ·G  (one product per micro-layer and window)
 //!           ∂L/∂b_l = Σ_t Σ_rows ∂z_{l,t}
 //! ```
 //!
-//! where `s_in = s_{l−1}·m_h` is the state after the recurrent dropout mask. On the CPU
-//! backends the units are split into one partition per thread (the private `partition` module):
-//! each thread keeps its rows of every matrix for the window and the threads swap their slices of
-//! `s` (of `∂z`) after every micro-layer, instead of splitting every small product anew.
+//! where `s_in = s_{l−1}·m_h` is the state after the recurrent dropout mask. The micro-layer's
+//! equations, forward and back, are written once (the crate's `micro` module) and shared with
+//! [`RhnCell`](crate::RhnCell); this module holds only the layout, the partitions and the
+//! tape. On the CPU backends the units are split into one partition per thread (the private
+//! `partition` module): each thread keeps its rows of every matrix for the window and the
+//! threads swap their slices of `s` (of `∂z`) after every micro-layer, instead of splitting
+//! every small product anew.
 //!
 //! The output and the final state leave as leaves of the autodiff graph; after
 //! `loss.backward()`, [`RhnTape::complete`] reads their gradients, runs the backward above,
@@ -34,10 +36,10 @@
 //! ```
 //! use burn::prelude::*;
 //! use burn::tensor::Distribution;
-//! use rhn::RhnConfig;
+//! use rhn::{RhnCellConfig, RhnConfig};
 //!
 //! let device = Device::flex().autodiff();
-//! let rhn = RhnConfig::new(4, 6, 2).init(&device);
+//! let rhn = RhnConfig::new(RhnCellConfig::new(4, 6, 2)).init(&device);
 //! let x = Tensor::<3>::random([3, 5, 4], Distribution::Default, &device).require_grad();
 //! let (y, _state, tape) = rhn.forward_deferred(x.clone(), None, None);
 //! let mut grads = y.sum().backward();
@@ -55,10 +57,10 @@
 use std::sync::Mutex;
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::sigmoid;
 
 use crate::dropout::RhnMasks;
 use crate::layer::{Rhn, RhnState};
+use crate::micro::MicroLayer;
 use crate::partition;
 
 /// What [`Rhn::forward_deferred`](crate::Rhn::forward_deferred) recorded: the activations of
@@ -104,11 +106,10 @@ struct Part {
 #[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
 #[derive(Debug)]
 struct Saved {
-    /// This partition's units of `s_{l−1}`, `h`, `t`, `c`.
+    /// This partition's units of `s_{l−1}`.
     s_prev: Tensor<2>,
-    h: Tensor<2>,
-    t: Tensor<2>,
-    c: Option<Tensor<2>>,
+    /// Its units of `h_l`, `t_l` (`c_l`).
+    micro: MicroLayer,
 }
 
 /// The forward of [`Rhn::forward_deferred`] for an autodiff input, split over as many
@@ -131,131 +132,20 @@ pub(crate) fn forward_in_parts(
     masks: Option<&RhnMasks>,
     parts: usize,
 ) -> (Tensor<3>, RhnState, RhnTape) {
-    let [batch, seq, d_input] = x.dims();
-    let cell = &rhn.cell;
     let d = rhn.d_hidden();
-    let k = 2 + usize::from(cell.w_c.is_some());
-    let x = match masks {
-        Some(m) => m.apply_input(x),
-        None => x,
-    };
-    // W x of every step (autodiff), then time-major and transposed: rows t·k·d.. of [seq·k·d, batch].
-    let w_in = Tensor::cat(cell.input_maps().map(|l| l.weight.val()).collect(), 1);
-    let x_proj = x
-        .reshape([batch * seq, d_input])
-        .matmul(w_in)
-        .reshape([batch, seq, k * d]);
-    let xp = x_proj
-        .clone()
-        .inner()
-        .permute([1, 2, 0])
-        .reshape([seq * k * d, batch]);
-    // Per micro-layer: the gates' weights [d, d] and biases [d], H, T (C).
-    let maps: Vec<Vec<(Tensor<2>, Tensor<1>)>> = cell
-        .layers
-        .iter()
-        .map(|layer| {
-            layer
-                .maps()
-                .map(|m| {
-                    let b = m.bias.as_ref().expect("recurrent maps have a bias");
-                    (m.weight.val().inner(), b.val().inner())
-                })
-                .collect()
-        })
-        .collect();
-    let mask = masks
-        .and_then(|m| m.hidden.as_ref())
-        .map(|m| m.clone().inner().transpose());
-    let s0_t = s0.clone().inner().transpose();
     assert!((1..=d).contains(&parts), "1 to d_hidden partitions");
+    let (x_proj, window) = Window::new(rhn, x, &s0, masks);
     let results = partition::run(parts, |p, exchange| {
-        let units = partition::units(p, parts, d);
-        let (u0, n) = (units.start, units.len());
-        // This partition's rows of the transposed product, [k·n, d] (gates stacked), its rows of
-        // R_l [n, k·d] for the backward, and its biases [k·n, 1]: one copy each per window.
-        let mut forward_w = Vec::with_capacity(maps.len());
-        let mut weights = Vec::with_capacity(maps.len());
-        let mut biases = Vec::with_capacity(maps.len());
-        for gates in &maps {
-            forward_w.push(Tensor::cat(
-                gates
-                    .iter()
-                    .map(|(w, _)| w.clone().narrow(1, u0, n).transpose())
-                    .collect(),
-                0,
-            ));
-            weights.push(Tensor::cat(
-                gates
-                    .iter()
-                    .map(|(w, _)| w.clone().narrow(0, u0, n))
-                    .collect(),
-                1,
-            ));
-            biases.push(
-                Tensor::cat(
-                    gates
-                        .iter()
-                        .map(|(_, b)| b.clone().narrow(0, u0, n))
-                        .collect(),
-                    0,
-                )
-                .reshape([k * n, 1]),
-            );
-        }
-        let mut s = s0_t.clone();
-        let mut saved = Vec::with_capacity(seq);
-        let mut s_in_all: Vec<Vec<Tensor<2>>> = vec![Vec::with_capacity(seq); maps.len()];
-        let mut outputs = Vec::with_capacity(if p == 0 { seq } else { 0 });
-        let mut round = 0;
-        for t in 0..seq {
-            let mut step = Vec::with_capacity(maps.len());
-            for (l, (w, b)) in forward_w.iter().zip(&biases).enumerate() {
-                let s_in = match &mask {
-                    Some(m) => s.clone() * m.clone(),
-                    None => s.clone(),
-                };
-                let mut z = w.clone().matmul(s_in.clone()) + b.clone(); // [k·n, batch]
-                if l == 0 {
-                    let rows = (0..k)
-                        .map(|g| xp.clone().narrow(0, (t * k + g) * d + u0, n))
-                        .collect();
-                    z = z + Tensor::cat(rows, 0);
-                }
-                let h = z.clone().narrow(0, 0, n).tanh();
-                let gate = sigmoid(z.clone().narrow(0, n, n));
-                let c = (k == 3).then(|| sigmoid(z.narrow(0, 2 * n, n)));
-                let s_prev = s.narrow(0, u0, n);
-                let next = match &c {
-                    None => (h.clone() - s_prev.clone()) * gate.clone() + s_prev.clone(),
-                    Some(c) => h.clone() * gate.clone() + s_prev.clone() * c.clone(),
-                };
-                s_in_all[l].push(s_in);
-                step.push(Saved {
-                    s_prev,
-                    h,
-                    t: gate,
-                    c,
-                });
-                s = Tensor::cat(exchange.share(p, round, next), 0);
-                round += 1;
-            }
-            saved.push(step);
-            if p == 0 {
-                outputs.push(s.clone());
-            }
-        }
-        let part = Part {
-            units,
-            weights,
-            saved,
-            s_in: s_in_all,
-        };
-        (part, outputs, s)
+        forward_part(
+            &window,
+            partition::units(p, parts, d),
+            p == 0,
+            |round, next| Tensor::cat(exchange.share(p, round, next), 0),
+        )
     });
     let mut parts_out = Vec::with_capacity(parts);
     let mut outputs = Vec::new();
-    let mut s = s0_t;
+    let mut s = window.s0;
     for (p, (part, out, last)) in results.into_iter().enumerate() {
         if p == 0 {
             outputs = out;
@@ -271,12 +161,180 @@ pub(crate) fn forward_in_parts(
             s0,
             y: y.clone(),
             s_last: s_last.clone(),
-            mask,
-            k,
+            mask: window.mask,
+            k: window.k,
             parts: parts_out,
         }),
     };
     (y, RhnState::new(s_last), tape)
+}
+
+/// A window's inputs to the recurrence, outside autodiff and transposed, shared by every
+/// partition.
+struct Window {
+    /// `(W x_t)ᵀ` of every step, time-major: rows `(t·k + g)·d..` of `[seq·k·d, batch]` are
+    /// step `t`'s gate `g`.
+    xp: Tensor<2>,
+    /// Per micro-layer, each gate's `R` `[d, d]` and `b` `[d]`, in gate order `H`, `T` (`C`).
+    maps: Vec<Vec<(Tensor<2>, Tensor<1>)>>,
+    /// `m_hᵀ` `[d, batch]`, when the recurrent state is dropped out.
+    mask: Option<Tensor<2>>,
+    /// `s^{[0]}ᵀ` `[d, batch]`.
+    s0: Tensor<2>,
+    /// Gated maps per micro-layer, units, time steps.
+    k: usize,
+    d: usize,
+    seq: usize,
+}
+
+impl Window {
+    /// Also returns `W x` of every step in autodiff (`[batch, seq, k·d]`), for the input's
+    /// backward.
+    fn new(rhn: &Rhn, x: Tensor<3>, s0: &Tensor<2>, masks: Option<&RhnMasks>) -> (Tensor<3>, Self) {
+        let [batch, seq, d_input] = x.dims();
+        let cell = &rhn.cell;
+        let d = rhn.d_hidden();
+        let k = 2 + usize::from(cell.w_c.is_some());
+        let x = match masks {
+            Some(m) => m.apply_input(x),
+            None => x,
+        };
+        let w_in = Tensor::cat(cell.input_maps().map(|l| l.weight.val()).collect(), 1);
+        let x_proj = x
+            .reshape([batch * seq, d_input])
+            .matmul(w_in)
+            .reshape([batch, seq, k * d]);
+        let xp = x_proj
+            .clone()
+            .inner()
+            .permute([1, 2, 0])
+            .reshape([seq * k * d, batch]);
+        let maps = cell
+            .layers
+            .iter()
+            .map(|layer| {
+                layer
+                    .maps()
+                    .map(|m| {
+                        let b = m.bias.as_ref().expect("recurrent maps have a bias");
+                        (m.weight.val().inner(), b.val().inner())
+                    })
+                    .collect()
+            })
+            .collect();
+        let window = Self {
+            xp,
+            maps,
+            mask: masks
+                .and_then(|m| m.hidden.as_ref())
+                .map(|m| m.clone().inner().transpose()),
+            s0: s0.clone().inner().transpose(),
+            k,
+            d,
+            seq,
+        };
+        (x_proj, window)
+    }
+
+    /// Step `t`'s input projection for `units`, gates stacked: `[k·n, batch]`.
+    fn input(&self, t: usize, units: &std::ops::Range<usize>) -> Tensor<2> {
+        let rows = (0..self.k)
+            .map(|g| {
+                self.xp
+                    .clone()
+                    .narrow(0, (t * self.k + g) * self.d + units.start, units.len())
+            })
+            .collect();
+        Tensor::cat(rows, 0)
+    }
+}
+
+/// One partition's rows of every micro-layer's weights, copied once per window.
+struct PartWeights {
+    /// The transposed product's rows `[k·n, d]`, gates stacked (`z = R_lᵀ·s_inᵀ`).
+    forward: Vec<Tensor<2>>,
+    /// The rows of `R_l` `[n, k·d]` (`∂s_in = R_l·∂zᵀ`).
+    backward: Vec<Tensor<2>>,
+    /// The biases `[k·n, 1]`.
+    biases: Vec<Tensor<2>>,
+}
+
+impl PartWeights {
+    fn new(window: &Window, units: &std::ops::Range<usize>) -> Self {
+        let (u0, n) = (units.start, units.len());
+        let stack =
+            |gates: &[(Tensor<2>, Tensor<1>)], part: &dyn Fn(&Tensor<2>) -> Tensor<2>, dim| {
+                Tensor::cat(gates.iter().map(|(w, _)| part(w)).collect(), dim)
+            };
+        let mut weights = Self {
+            forward: Vec::with_capacity(window.maps.len()),
+            backward: Vec::with_capacity(window.maps.len()),
+            biases: Vec::with_capacity(window.maps.len()),
+        };
+        for gates in &window.maps {
+            weights
+                .forward
+                .push(stack(gates, &|w| w.clone().narrow(1, u0, n).transpose(), 0));
+            weights
+                .backward
+                .push(stack(gates, &|w| w.clone().narrow(0, u0, n), 1));
+            let biases = gates.iter().map(|(_, b)| b.clone().narrow(0, u0, n));
+            weights
+                .biases
+                .push(Tensor::cat(biases.collect(), 0).reshape([window.k * n, 1]));
+        }
+        weights
+    }
+}
+
+/// The recurrence over the window for one partition's `units`. `share(round, next)` swaps
+/// this partition's slice of the new state for the whole state. Returns what the partition
+/// recorded, the outputs `sᵀ` of every step (only with `outputs`) and the final `sᵀ`.
+fn forward_part(
+    window: &Window,
+    units: std::ops::Range<usize>,
+    outputs: bool,
+    share: impl Fn(usize, Tensor<2>) -> Tensor<2>,
+) -> (Part, Vec<Tensor<2>>, Tensor<2>) {
+    let (u0, n) = (units.start, units.len());
+    let (k, depth, seq) = (window.k, window.maps.len(), window.seq);
+    let weights = PartWeights::new(window, &units);
+    let mut s = window.s0.clone();
+    let mut saved = Vec::with_capacity(seq);
+    let mut s_in_all: Vec<Vec<Tensor<2>>> = vec![Vec::with_capacity(seq); depth];
+    let mut ys = Vec::with_capacity(if outputs { seq } else { 0 });
+    let mut round = 0;
+    for t in 0..seq {
+        let mut step = Vec::with_capacity(depth);
+        for (l, (w, b)) in weights.forward.iter().zip(&weights.biases).enumerate() {
+            let s_in = match &window.mask {
+                Some(m) => s.clone() * m.clone(),
+                None => s.clone(),
+            };
+            let mut z = w.clone().matmul(s_in.clone()) + b.clone(); // [k·n, batch]
+            if l == 0 {
+                z = z + window.input(t, &units);
+            }
+            let micro = MicroLayer::activate(z.chunk(k, 0), false);
+            let s_prev = s.narrow(0, u0, n);
+            let next = micro.output(s_prev.clone());
+            s_in_all[l].push(s_in);
+            step.push(Saved { s_prev, micro });
+            s = share(round, next);
+            round += 1;
+        }
+        saved.push(step);
+        if outputs {
+            ys.push(s.clone());
+        }
+    }
+    let part = Part {
+        units,
+        weights: weights.backward,
+        saved,
+        s_in: s_in_all,
+    };
+    (part, ys, s)
 }
 
 impl RhnTape {
@@ -363,72 +421,14 @@ impl RhnTape {
                 .expect("partition slot")
                 .take()
                 .expect("each partition runs once");
-            let (u0, n) = (part.units.start, part.units.len());
-            let mask = mask.as_ref().map(|m| m.clone().narrow(0, u0, n));
-            let mut ds = ds_last.clone().narrow(0, u0, n);
-            let depth = part.weights.len();
-            let mut dz_all: Vec<Vec<Tensor<2>>> = vec![Vec::with_capacity(seq); depth];
-            let mut dx = Vec::with_capacity(if p == 0 { seq } else { 0 });
-            let mut round = 0;
-            for (t, step) in part.saved.into_iter().enumerate().rev() {
-                ds = ds + gy.clone().narrow(0, t * d + u0, n);
-                for (l, sv) in step.into_iter().enumerate().rev() {
-                    let dh = ds.clone() * sv.t.clone();
-                    let one_minus_t = sv.t.clone().neg() + 1.0;
-                    let (dt, carry) = match &sv.c {
-                        None => (
-                            ds.clone() * (sv.h.clone() - sv.s_prev.clone()),
-                            one_minus_t.clone(),
-                        ),
-                        Some(c) => (ds.clone() * sv.h.clone(), c.clone()),
-                    };
-                    let mut gates = vec![
-                        dh.clone() - dh * sv.h.clone() * sv.h,
-                        dt * sv.t.clone() * one_minus_t,
-                    ];
-                    if let Some(c) = &sv.c {
-                        let dc = ds.clone() * sv.s_prev;
-                        gates.push(dc * c.clone() * (c.clone().neg() + 1.0));
-                    }
-                    let dz = Tensor::cat(gates, 0); // [k·n, batch]
-                    // ∂z of every unit, gate-major as the columns of R_l: [k·d, batch].
-                    let all = exchange.share(p, round, dz.clone());
-                    round += 1;
-                    let dz_full = Tensor::cat(
-                        (0..k)
-                            .flat_map(|g| {
-                                all.iter().map(move |z| {
-                                    let n_q = z.dims()[0] / k;
-                                    z.clone().narrow(0, g * n_q, n_q)
-                                })
-                            })
-                            .collect(),
-                        0,
-                    );
-                    let ds_in = part.weights[l].clone().matmul(dz_full.clone()); // [n, batch]
-                    let ds_in = match &mask {
-                        Some(m) => ds_in * m.clone(),
-                        None => ds_in,
-                    };
-                    ds = ds * carry + ds_in;
-                    if l == 0 && p == 0 {
-                        dx.push(dz_full);
-                    }
-                    dz_all[l].push(dz);
-                }
-            }
-            // ∂L/∂R_l for this partition's columns: [d, seq·batch] × [seq·batch, k·n].
-            let weight_grads: Vec<(Tensor<2>, Tensor<1>)> = dz_all
-                .into_iter()
-                .zip(part.s_in)
-                .map(|(mut dz, s_in)| {
-                    dz.reverse(); // collected last step first
-                    let g = Tensor::cat(dz, 1); // [k·n, seq·batch]
-                    let dw = Tensor::cat(s_in, 1).matmul(g.clone().transpose());
-                    (dw, g.sum_dim(1).reshape([k * n]))
-                })
-                .collect();
-            (ds, dx, weight_grads)
+            let grads = Outgoing {
+                gy: &gy,
+                ds_last: &ds_last,
+                mask: mask.as_ref(),
+            };
+            backward_part(part, &grads, k, p == 0, |round, dz| {
+                gate_major(exchange.share(p, round, dz), k)
+            })
         });
         let mut ds0 = Vec::with_capacity(n_parts);
         let mut dx = Vec::new();
@@ -452,26 +452,117 @@ impl RhnTape {
             return None;
         }
         let mut grads = surrogate.backward();
-        for (l, layer) in rhn.cell.layers.iter().enumerate() {
-            for (g, map) in layer.maps().enumerate() {
-                // Gate g's columns from every partition.
-                let (dw, db): (Vec<_>, Vec<_>) = weight_grads
-                    .iter()
-                    .map(|wg| {
-                        let (dw, db) = &wg[l];
-                        let n = db.dims()[0] / k;
-                        (
-                            dw.clone().narrow(1, g * n, n),
-                            db.clone().narrow(0, g * n, n),
-                        )
-                    })
-                    .unzip();
-                accumulate(&map.weight.val(), &mut grads, Tensor::cat(dw, 1));
-                let bias = map.bias.as_ref().expect("recurrent maps have a bias").val();
-                accumulate(&bias, &mut grads, Tensor::cat(db, 0));
-            }
-        }
+        store_weight_gradients(rhn, &weight_grads, k, &mut grads);
         Some(grads)
+    }
+}
+
+/// The gradients flowing into the recurrence from outside, transposed: `∂L/∂y` of every step
+/// (`[seq·d, batch]`, step-major), `∂L/∂s^{[T]}` (`[d, batch]`), and `m_hᵀ`.
+#[cfg(feature = "autodiff")]
+struct Outgoing<'a> {
+    gy: &'a Tensor<2>,
+    ds_last: &'a Tensor<2>,
+    mask: Option<&'a Tensor<2>>,
+}
+
+/// One partition's backward through the window, last step first. `share(round, dz)` swaps
+/// this partition's `∂z` `[k·n, batch]` for every unit's, gate-major as the columns of `R_l`
+/// (`[k·d, batch]`). Returns `∂L/∂s^{[0]}` for the partition's units, `∂L/∂(W x_t)ᵀ` of every
+/// step (last step first; only with `input`), and its columns of every micro-layer's weight and
+/// bias gradients.
+#[cfg(feature = "autodiff")]
+fn backward_part(
+    part: Part,
+    outgoing: &Outgoing<'_>,
+    k: usize,
+    input: bool,
+    share: impl Fn(usize, Tensor<2>) -> Tensor<2>,
+) -> (Tensor<2>, Vec<Tensor<2>>, Vec<(Tensor<2>, Tensor<1>)>) {
+    let (u0, n) = (part.units.start, part.units.len());
+    let d = outgoing.ds_last.dims()[0];
+    let seq = part.saved.len();
+    let mask = outgoing.mask.map(|m| m.clone().narrow(0, u0, n));
+    let mut ds = outgoing.ds_last.clone().narrow(0, u0, n);
+    let depth = part.weights.len();
+    let mut dz_all: Vec<Vec<Tensor<2>>> = vec![Vec::with_capacity(seq); depth];
+    let mut dx = Vec::with_capacity(if input { seq } else { 0 });
+    let mut round = 0;
+    for (t, step) in part.saved.into_iter().enumerate().rev() {
+        ds = ds + outgoing.gy.clone().narrow(0, t * d + u0, n);
+        for (l, saved) in step.into_iter().enumerate().rev() {
+            let (dz, ds_carry) = saved.micro.backward(ds, saved.s_prev);
+            let dz = Tensor::cat(dz, 0); // [k·n, batch]
+            let dz_full = share(round, dz.clone());
+            round += 1;
+            let ds_in = part.weights[l].clone().matmul(dz_full.clone()); // [n, batch]
+            let ds_in = match &mask {
+                Some(m) => ds_in * m.clone(),
+                None => ds_in,
+            };
+            ds = ds_carry + ds_in;
+            if l == 0 && input {
+                dx.push(dz_full);
+            }
+            dz_all[l].push(dz);
+        }
+    }
+    // ∂L/∂R_l for this partition's columns: [d, seq·batch] × [seq·batch, k·n].
+    let weight_grads = dz_all
+        .into_iter()
+        .zip(part.s_in)
+        .map(|(mut dz, s_in)| {
+            dz.reverse(); // collected last step first
+            let g = Tensor::cat(dz, 1); // [k·n, seq·batch]
+            let dw = Tensor::cat(s_in, 1).matmul(g.clone().transpose());
+            (dw, g.sum_dim(1).reshape([k * n]))
+        })
+        .collect();
+    (ds, dx, weight_grads)
+}
+
+/// Every partition's `∂z` (`[k·n_q, batch]`, gates stacked) as one `[k·d, batch]`, gate-major.
+#[cfg(feature = "autodiff")]
+fn gate_major(parts: Vec<Tensor<2>>, k: usize) -> Tensor<2> {
+    Tensor::cat(
+        (0..k)
+            .flat_map(|g| {
+                parts.iter().map(move |z| {
+                    let n_q = z.dims()[0] / k;
+                    z.clone().narrow(0, g * n_q, n_q)
+                })
+            })
+            .collect(),
+        0,
+    )
+}
+
+/// Adds each partition's columns of the recurrent weight and bias gradients to `rhn`'s.
+#[cfg(feature = "autodiff")]
+fn store_weight_gradients(
+    rhn: &Rhn,
+    weight_grads: &[Vec<(Tensor<2>, Tensor<1>)>],
+    k: usize,
+    grads: &mut burn::tensor::Gradients,
+) {
+    for (l, layer) in rhn.cell.layers.iter().enumerate() {
+        for (g, map) in layer.maps().enumerate() {
+            // Gate g's columns from every partition.
+            let (dw, db): (Vec<_>, Vec<_>) = weight_grads
+                .iter()
+                .map(|wg| {
+                    let (dw, db) = &wg[l];
+                    let n = db.dims()[0] / k;
+                    (
+                        dw.clone().narrow(1, g * n, n),
+                        db.clone().narrow(0, g * n, n),
+                    )
+                })
+                .unzip();
+            accumulate(&map.weight.val(), grads, Tensor::cat(dw, 1));
+            let bias = map.bias.as_ref().expect("recurrent maps have a bias").val();
+            accumulate(&bias, grads, Tensor::cat(db, 0));
+        }
     }
 }
 
@@ -509,7 +600,9 @@ pub fn accumulate<const D: usize>(
 #[cfg(test)]
 mod tests {
     use crate::test_util::{autodiff_device, values};
-    use crate::{CarryMode, RhnConfig, RhnMasks, RhnState, VariationalDropoutConfig};
+    use crate::{
+        CarryMode, RhnCellConfig, RhnConfig, RhnMasks, RhnState, VariationalDropoutConfig,
+    };
     use burn::module::{Module, ModuleVisitor, Param};
     use burn::nn::Initializer;
     use burn::tensor::{Distribution, Gradients, Tensor};
@@ -542,15 +635,17 @@ mod tests {
         // 7 units: 1 partition, 2 of 3 + 4 units, 3 of 2 + 2 + 3.
         let d = 7;
         for (carry, fused) in [(CarryMode::Coupled, true), (CarryMode::Free, false)] {
-            let rhn = RhnConfig::new(3, d, 3)
-                .with_carry(carry)
-                .with_fused(fused)
-                .with_transform_bias(-0.5)
-                .with_initializer(Initializer::Uniform {
-                    min: -0.6,
-                    max: 0.6,
-                })
-                .init(&device);
+            let rhn = RhnConfig::new(
+                RhnCellConfig::new(3, d, 3)
+                    .with_carry(carry)
+                    .with_fused(fused)
+                    .with_transform_bias(-0.5)
+                    .with_initializer(Initializer::Uniform {
+                        min: -0.6,
+                        max: 0.6,
+                    }),
+            )
+            .init(&device);
             // The input and the initial state need gradients too (the second backward).
             let x = Tensor::<3>::random([2, 5, 3], Distribution::Default, &device).require_grad();
             let s0 = RhnState::new(
@@ -610,7 +705,7 @@ mod tests {
     #[test]
     fn without_autodiff_the_tape_is_empty_and_complete_is_a_no_op() {
         let device = crate::test_util::device();
-        let rhn = RhnConfig::new(3, 4, 2).init(&device);
+        let rhn = RhnConfig::new(RhnCellConfig::new(3, 4, 2)).init(&device);
         let x = Tensor::<3>::random([2, 3, 3], Distribution::Default, &device);
         let (y, _, tape) = rhn.forward_deferred(x.clone(), None, None);
         assert!(tape.is_empty());

@@ -14,60 +14,36 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::Initializer;
 use burn::tensor::{Device, Tensor};
-use highway_core::CarryMode;
 
 use crate::cell::{RhnCell, RhnCellConfig};
 use crate::deferred::RhnTape;
 use crate::dropout::RhnMasks;
 
-/// Configuration to create an [`Rhn`] layer with [`RhnConfig::init`]. The fields are those of
-/// [`RhnCellConfig`].
+/// Configuration to create an [`Rhn`] layer with [`RhnConfig::init`]: the configuration of the
+/// cell it unrolls.
+///
+/// ```
+/// use rhn::{CarryMode, RhnCellConfig, RhnConfig};
+///
+/// let config = RhnConfig::new(RhnCellConfig::new(8, 16, 3).with_carry(CarryMode::Free));
+/// assert_eq!(config.cell.depth, 3);
+/// ```
 #[derive(Config, Debug)]
 pub struct RhnConfig {
-    /// Input features `d_input`.
-    pub d_input: usize,
-    /// Units `d_hidden` of the state.
-    pub d_hidden: usize,
-    /// Recurrence depth `L`.
-    pub depth: usize,
-    /// Coupled (`1 − t_l`, the paper) or free carry gate.
-    #[config(default = "CarryMode::Coupled")]
-    pub carry: CarryMode,
-    /// Initial value of every transform-gate bias `b_T,l`.
-    #[config(default = -2.0)]
-    pub transform_bias: f64,
-    /// Initial carry-gate bias of a free carry gate (`None`: `−transform_bias`).
-    #[config(default = "None")]
-    pub carry_bias: Option<f64>,
-    /// Initialiser of the weight matrices and `b_H,l` (the authors' uniform ±0.04).
-    #[config(default = "Initializer::Uniform { min: -0.04, max: 0.04 }")]
-    pub initializer: Initializer,
-    /// Fused `H`/`T` (`C`) matrix products.
-    #[config(default = true)]
-    pub fused: bool,
+    /// The cell applied at every time step.
+    pub cell: RhnCellConfig,
 }
 
 impl RhnConfig {
-    /// The configuration of the layer's cell.
-    pub fn cell(&self) -> RhnCellConfig {
-        RhnCellConfig::new(self.d_input, self.d_hidden, self.depth)
-            .with_carry(self.carry)
-            .with_transform_bias(self.transform_bias)
-            .with_carry_bias(self.carry_bias)
-            .with_initializer(self.initializer.clone())
-            .with_fused(self.fused)
-    }
-
     /// Number of parameters, without allocating (see [`RhnCellConfig::num_params`]).
     pub fn num_params(&self) -> usize {
-        self.cell().num_params()
+        self.cell.num_params()
     }
 
     /// Checks the sizes and biases.
     pub fn validate(&self) -> Result<(), String> {
-        self.cell().validate()
+        self.cell.validate()
     }
 
     /// Initialises a new [`Rhn`] layer.
@@ -77,19 +53,14 @@ impl RhnConfig {
     /// If [`RhnConfig::validate`] fails.
     pub fn init(&self, device: &Device) -> Rhn {
         Rhn {
-            cell: self.cell().init(device),
+            cell: self.cell.init(device),
         }
     }
 }
 
 impl From<RhnCellConfig> for RhnConfig {
-    fn from(c: RhnCellConfig) -> Self {
-        RhnConfig::new(c.d_input, c.d_hidden, c.depth)
-            .with_carry(c.carry)
-            .with_transform_bias(c.transform_bias)
-            .with_carry_bias(c.carry_bias)
-            .with_initializer(c.initializer)
-            .with_fused(c.fused)
+    fn from(cell: RhnCellConfig) -> Self {
+        RhnConfig::new(cell)
     }
 }
 
@@ -338,20 +309,23 @@ impl Rhn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::VariationalDropoutConfig;
     use crate::test_util::{assert_close, autodiff_device, device, values};
+    use crate::{CarryMode, VariationalDropoutConfig};
     use burn::module::Param;
+    use burn::nn::Initializer;
     use burn::tensor::Distribution;
 
     fn config(carry: CarryMode, fused: bool) -> RhnConfig {
-        RhnConfig::new(3, 4, 3)
-            .with_carry(carry)
-            .with_fused(fused)
-            .with_transform_bias(-0.5)
-            .with_initializer(Initializer::Uniform {
-                min: -0.7,
-                max: 0.7,
-            })
+        RhnConfig::new(
+            RhnCellConfig::new(3, 4, 3)
+                .with_carry(carry)
+                .with_fused(fused)
+                .with_transform_bias(-0.5)
+                .with_initializer(Initializer::Uniform {
+                    min: -0.7,
+                    max: 0.7,
+                }),
+        )
     }
 
     fn random3(shape: [usize; 3], device: &Device) -> Tensor<3> {
@@ -392,15 +366,17 @@ mod tests {
             (CarryMode::Coupled, false, true),
             (CarryMode::Free, true, true),
         ] {
-            let rhn = RhnConfig::new(2, 2, 2)
-                .with_carry(carry)
-                .with_fused(fused)
-                .with_transform_bias(-0.5)
-                .with_initializer(Initializer::Uniform {
-                    min: -0.8,
-                    max: 0.8,
-                })
-                .init(&device);
+            let rhn = RhnConfig::new(
+                RhnCellConfig::new(2, 2, 2)
+                    .with_carry(carry)
+                    .with_fused(fused)
+                    .with_transform_bias(-0.5)
+                    .with_initializer(Initializer::Uniform {
+                        min: -0.8,
+                        max: 0.8,
+                    }),
+            )
+            .init(&device);
             // [batch 2, seq 2, d_input 2].
             let x = Tensor::<3>::from_floats(
                 [[[0.3, -0.8], [0.5, 1.2]], [[-0.4, 0.1], [0.9, -0.6]]],
@@ -452,13 +428,15 @@ mod tests {
         // at any time step or micro-layer. A mask applied only at the first step or the first
         // micro-layer, or not at all, would let the perturbed rows change the output.
         let device = device();
-        let rhn = RhnConfig::new(3, 4, 3)
-            .with_initializer(Initializer::Uniform {
-                min: -0.7,
-                max: 0.7,
-            })
-            .with_transform_bias(0.0)
-            .init(&device);
+        let rhn = RhnConfig::new(
+            RhnCellConfig::new(3, 4, 3)
+                .with_initializer(Initializer::Uniform {
+                    min: -0.7,
+                    max: 0.7,
+                })
+                .with_transform_bias(0.0),
+        )
+        .init(&device);
         let x = random3([2, 5, 3], &device);
         let k = 2;
         let mut m_h = [[1.0f32; 4]; 2];
@@ -562,7 +540,7 @@ mod tests {
     #[test]
     fn gate_activity_and_lesions() {
         let device = device();
-        let rhn = RhnConfig::new(3, 4, 3).init(&device);
+        let rhn = RhnConfig::new(RhnCellConfig::new(3, 4, 3)).init(&device);
         let x = random3([2, 5, 3], &device);
         let out = rhn.forward_with_gates(x.clone(), None, None, None);
         let (y, _) = rhn.forward(x.clone(), None, None);
@@ -583,7 +561,7 @@ mod tests {
         assert!(per_layer[0] > 0.05 && per_layer[2] > 0.05);
         assert!(values(&lesioned.output) != values(&y));
         // A depth-1 RHN lesioned at its only micro-layer carries its state unchanged.
-        let shallow = RhnConfig::new(3, 4, 1).init(&device);
+        let shallow = RhnConfig::new(RhnCellConfig::new(3, 4, 1)).init(&device);
         let s0 = Tensor::<2>::random([2, 4], Distribution::Default, &device);
         let out = shallow.forward_with_gates(x, Some(RhnState::new(s0.clone())), None, Some(0));
         assert_close(&out.state.s, &values(&s0), 0.0);
@@ -593,20 +571,22 @@ mod tests {
     #[should_panic(expected = "out of range")]
     fn lesion_out_of_range_panics() {
         let device = device();
-        let rhn = RhnConfig::new(3, 4, 2).init(&device);
+        let rhn = RhnConfig::new(RhnCellConfig::new(3, 4, 2)).init(&device);
         rhn.forward_with_gates(random3([1, 2, 3], &device), None, None, Some(2));
     }
 
     #[test]
     fn config_round_trips_through_json_and_matches_the_cell() {
-        let config = RhnConfig::new(5, 6, 7)
-            .with_carry(CarryMode::Free)
-            .with_transform_bias(-4.0)
-            .with_fused(false);
+        let config = RhnConfig::new(
+            RhnCellConfig::new(5, 6, 7)
+                .with_carry(CarryMode::Free)
+                .with_transform_bias(-4.0)
+                .with_fused(false),
+        );
         let json = serde_json::to_string(&config).unwrap();
         let back: RhnConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(serde_json::to_string(&back).unwrap(), json);
-        let round: RhnConfig = back.cell().into();
+        let round: RhnConfig = back.cell.clone().into();
         assert_eq!(serde_json::to_string(&round).unwrap(), json);
         let rhn = config.init(&device());
         assert_eq!(rhn.num_params(), config.num_params());

@@ -31,11 +31,11 @@
 //! ```
 //! use burn::prelude::*;
 //! use burn::tensor::Distribution;
-//! use rhn::{RhnConfig, RhnMasks, RhnState, VariationalDropoutConfig};
+//! use rhn::{RhnCellConfig, RhnConfig, RhnMasks, RhnState, VariationalDropoutConfig};
 //!
 //! let device = Device::flex().autodiff();
 //! let (batch, bptt, d_input, d_hidden) = (4, 5, 8, 16);
-//! let rhn = RhnConfig::new(d_input, d_hidden, 3).init(&device); // recurrence depth 3
+//! let rhn = RhnConfig::new(RhnCellConfig::new(d_input, d_hidden, 3)).init(&device); // recurrence depth 3
 //! let dropout = VariationalDropoutConfig::ptb_sota();
 //!
 //! let mut state: Option<RhnState> = None;
@@ -63,6 +63,7 @@ pub mod cell;
 pub mod deferred;
 pub mod dropout;
 pub mod layer;
+pub(crate) mod micro;
 mod partition;
 
 pub use cell::{RhnCell, RhnCellConfig, RhnMicroLayer};

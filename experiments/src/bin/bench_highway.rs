@@ -2,9 +2,9 @@
 //! `H`/`T`, on every CPU backend compiled in (`--features ndarray` adds ndarray beside flex).
 //!
 //! - `--model mlp` (default): the 50-layer, 71-unit dense highway MLP, batch 128, Adam; the same
-//!   model as the PyTorch peer `../shared/peers/highway_torch.py mlp --depth 50 --width 71
-//!   --optim adam`: `784 → Linear(71) → 50 highway layers → Linear(10)`.
-//! - `--model conv`: the peer's conv stack, `highway_torch.py conv` (3×3 conv 3 → C, D conv
+//!   model as the PyTorch peer `bench/torch_peer.py mlp --depth 50 --width 71 --optim adam`:
+//!   `784 → Linear(71) → 50 highway layers → Linear(10)`.
+//! - `--model conv`: the peer's conv stack, `torch_peer.py conv` (3×3 conv 3 → C, D conv
 //!   highway layers, global average pooling, Linear(10)) on 32×32×3 inputs, batch 64, SGD
 //!   momentum 0.9; `--depth 9 --width 32` is the peer's default.
 //! - `--model mnist-conv`: the Table 1 net (`models::MnistConvNet`, width `--width`), batch 100,

@@ -2,7 +2,7 @@
 //! al. 2017) in tokens per second: one truncated-BPTT window (batch 20, 35 steps by default) of
 //! forward, backward, global-norm clipping and SGD, exactly the step `ptb` trains with
 //! ([`experiments::lm::train_window`]), on random tokens. Dropout is off by default, as in the
-//! PyTorch peer `../shared/peers/highway_torch.py rhn`; `--peer PYTHON` runs that peer with the
+//! PyTorch peer `bench/torch_peer.py rhn`; `--peer PYTHON` runs that peer with the
 //! same configuration right after, so both figures come from one run on one machine.
 //!
 //! ```text
@@ -117,8 +117,7 @@ fn run_peer(
     config: &RhnLmConfig,
     args: &Args,
 ) -> anyhow::Result<serde_json::Value> {
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/peers/highway_torch.py");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench/torch_peer.py");
     if !script.exists() {
         anyhow::bail!("PyTorch peer not found at {}", script.display());
     }

@@ -1,0 +1,410 @@
+#!/usr/bin/env python3
+"""highway-zoo's PyTorch (CPU) peer for the benchmarks, and the parity-fixture writer.
+
+Times full training steps (forward + backward + optimizer) of the bench workloads in PyTorch
+on random data with a fixed seed, for side-by-side figures with the Rust/Burn benches
+(`bench-rhn --peer PYTHON` runs `torch_peer.py rhn ...` itself; `bench-highway` documents the
+matching `mlp` / `conv` commands). The models come from `zoo_torch.py`, the zoo's reference
+implementations (the same layers the parity fixtures check).
+
+Models
+------
+mlp   bench-highway's fully connected highway MLP (Srivastava et al. 2015, "Training Very
+      Deep Networks"): 784 -> Linear(W) -> D x Highway(W) -> Linear(10), softmax
+      cross-entropy, batch 128, SGD(momentum 0.9, lr 0.01) or --optim adam (Adam, lr 1e-3,
+      as bench-highway). Highway = zoo_torch.Highway:
+        H = relu(x W_H + b_H), T = sigmoid(x W_T + b_T), y = (H - x)*T + x  (= H*T + x*(1-T))
+      Xavier-uniform W_H, W_T; b_H = 0; b_T = --t-bias (default -2).
+conv  bench-highway's conv stack on 32x32x3 inputs: Conv3x3(3->C, same) ->
+      D x ConvHighway(C, 3x3, same padding) -> global avg pool -> Linear(10),
+      cross-entropy, batch 64, SGD(momentum 0.9) (or --optim adam).
+rhn   RHN language model step (Zilly et al. 2017, "Recurrent Highway Networks"):
+      zoo_torch.RhnLm = models::RhnLm: Embedding(V, E) -> Rhn(recurrence depth L, hidden
+      N) -> logits y W + b (W = E^T when --tied), truncated BPTT over seq_len tokens (state
+      carried over and detached between steps), SGD (paper: lr 0.2, grad-norm clip 10) or
+      Adam. No dropout (timing only). Micro-step l = 0..L-1, coupled carry (c = 1 - t):
+        h_l = tanh (W_H x [l==0] + R_H,l s_{l-1} + b_H,l)
+        t_l = sigmoid(W_T x [l==0] + R_T,l s_{l-1} + b_T,l)
+        s_l = h_l * t_l + s_{l-1} * (1 - t_l)
+      where s_{-1} is the previous time step's output state. b_T,l = --t-bias (paper's
+      PTB config: -2); every other weight and bias uniform(-0.04, 0.04) (init_scale).
+matmul  a large f32 matmul: the machine's practical peak.
+fixtures  not a benchmark: writes the Rust parity fixtures (see fixtures.py), e.g.
+      torch_peer.py fixtures --out models/tests/fixtures
+
+Every highway layer uses separate H and T products by default (as in the papers);
+--fuse concatenates the H and T (C) weights and computes them with one matmul/conv of
+width 2*out, then splits, as the zoo's `fused` layers do in Rust (the dense and conv
+layers concatenate at every call, the RHN once per window; same math, only timing differs).
+
+Timing: --warmup untimed steps, then --steps steps each timed individually
+(time.perf_counter); reported steps/s = 1 / median step time, samples/s =
+batch / median. For rhn, tokens/s = batch*seq_len / median is also given.
+foreign_cpu: cores kept busy by other processes during the timed steps (> 0.1 is flagged
+CONTENDED). Compare in one run on an idle machine and quote ratios.
+
+Examples
+--------
+  python torch_peer.py all                      # the standard table
+  python torch_peer.py mlp --depth 50 --width 71 --optim adam
+  python torch_peer.py rhn --hidden 830 --steps 5 --warmup 2 --tied
+  python torch_peer.py matmul --n 2048
+  python torch_peer.py all --json results.json
+  python torch_peer.py fixtures --out models/tests/fixtures
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import zoo_torch as zoo  # noqa: E402  (the zoo's reference layers, next to this file)
+
+
+# --------------------------------------------------------------------------- #
+# Models: the bench workloads, built from the zoo's reference layers (zoo_torch.py)
+# --------------------------------------------------------------------------- #
+class HighwayMLP(nn.Module):
+    """bench-highway's `Mlp`: Linear(784, W) -> HighwayStack(D x Highway(W)) -> Linear(10).
+
+    The input/output Linear layers have Burn's (= PyTorch's) default init; the highway
+    layers are `zoo_torch.Highway` (Xavier, b_H = 0, b_T = t_bias).
+    """
+
+    def __init__(self, depth, width, n_in=784, n_out=10, t_bias=-2.0, fuse=False):
+        super().__init__()
+        self.input = nn.Linear(n_in, width)  # plain linear projection (no activation)
+        self.stack = zoo.highway_stack(depth, width, transform_bias=t_bias, fused=fuse)
+        self.output = nn.Linear(width, n_out)
+
+    def forward(self, x):
+        return self.output(self.stack(self.input(x)))
+
+
+class ConvHighwayNet(nn.Module):
+    """bench-highway's `ConvNet`: Conv3x3(3->C, same) -> ConvHighwayStack(D x ConvHighway(C))
+    -> global average pool -> Linear(10)."""
+
+    def __init__(self, depth, channels, in_ch=3, n_out=10, t_bias=-2.0, fuse=False):
+        super().__init__()
+        self.input = nn.Conv2d(in_ch, channels, 3, padding=1)
+        self.stack = zoo.conv_highway_stack(depth, channels, kernel_size=3,
+                                            transform_bias=t_bias, fused=fuse)
+        self.output = nn.Linear(channels, n_out)
+
+    def forward(self, x):
+        y = self.stack(self.input(x))
+        return self.output(y.mean(dim=(2, 3)))
+
+
+def rhn_lm(vocab, hidden, depth, emb=None, tied=False, t_bias=-2.0, fuse=False):
+    """The RHN language model: `zoo_torch.RhnLm` (= `models::RhnLm`), uniform +-0.04 init,
+    b_T = t_bias, coupled carry, no dropout. Unfused H/T products unless `fuse`."""
+    emb = hidden if (emb is None or tied) else emb
+    return zoo.RhnLm(vocab, hidden, depth, embed_size=emb, tied_embeddings=tied,
+                     transform_bias=t_bias, fused=fuse)
+
+
+# --------------------------------------------------------------------------- #
+# FLOP estimates (multiply-add = 2 FLOPs; matmul/conv terms only)
+# --------------------------------------------------------------------------- #
+def mlp_flops(depth, width, batch, n_in=784, n_out=10):
+    """Forward matmul FLOPs and training-step FLOPs.
+
+    Backward of a linear layer = grad wrt weights (same cost as fwd) + grad wrt
+    input (same cost), except the first layer whose input needs no gradient.
+    """
+    f_in = 2 * batch * n_in * width
+    f_hw = depth * 2 * (2 * batch * width * width)
+    f_out = 2 * batch * width * n_out
+    fwd = f_in + f_hw + f_out
+    train = 3 * fwd - f_in
+    return fwd, train
+
+
+def conv_flops(depth, ch, batch, hw=32, in_ch=3, k=3):
+    f_in = 2 * batch * hw * hw * ch * in_ch * k * k
+    f_hw = depth * 2 * (2 * batch * hw * hw * ch * ch * k * k)
+    fwd = f_in + f_hw
+    return fwd, 3 * fwd - f_in
+
+
+def rhn_flops(hidden, depth, emb, vocab, seq, batch):
+    tokens = seq * batch
+    f_x = 2 * tokens * emb * 2 * hidden
+    f_r = tokens * depth * 2 * (2 * hidden * hidden)  # R_H and R_T per micro-step
+    f_o = 2 * tokens * hidden * vocab
+    fwd = f_x + f_r + f_o
+    return fwd, 3 * fwd - f_x  # embeddings need no input grad
+
+
+# --------------------------------------------------------------------------- #
+# Timing helpers
+# --------------------------------------------------------------------------- #
+def _busy_cpu_s():
+    """(system-wide busy CPU seconds from /proc/stat or None, this process's CPU seconds)."""
+    own = sum(os.times()[:2])
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + (v[4] if len(v) > 4 else 0)
+        return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK"), own
+    except (OSError, ValueError):
+        return None, own
+
+
+def time_steps(step_fn, warmup, steps):
+    """Run warmup steps, then time each step; returns (times, foreign_cpu).
+
+    foreign_cpu = average number of cores kept busy by OTHER processes during
+    the timed steps (Linux /proc/stat); > ~0.1 means the timing is contended.
+    """
+    for _ in range(warmup):
+        step_fn()
+    times = []
+    sys0, own0 = _busy_cpu_s()
+    w0 = time.perf_counter()
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step_fn()
+        times.append(time.perf_counter() - t0)
+    wall = time.perf_counter() - w0
+    sys1, own1 = _busy_cpu_s()
+    foreign = None if sys0 is None else max(0.0, (sys1 - sys0) - (own1 - own0)) / wall
+    return times, foreign
+
+
+def summarize(name, config, timing, batch, flops_train, extra_per_step=None):
+    times, foreign = timing
+    med = statistics.median(times)
+    r = {
+        "bench": name,
+        "config": config,
+        "batch": batch,
+        "n_timed": len(times),
+        "median_step_s": med,
+        "min_step_s": min(times),
+        "max_step_s": max(times),
+        "steps_per_s": 1.0 / med,
+        "samples_per_s": batch / med,
+        "train_flops_per_step": flops_train,
+        "gflops_per_s": flops_train / med / 1e9,
+        "foreign_cpu": foreign,
+    }
+    if extra_per_step:
+        for k, v in extra_per_step.items():
+            r[k + "_per_s"] = v / med
+    return r
+
+
+def make_optimizer(args, model):
+    """mlp/conv: SGD(momentum 0.9, lr 0.01) by default; `--optim adam`: Adam(lr 1e-3), the
+    optimiser bench-highway's MLP uses (highway_torch.py ignored --optim for these)."""
+    if args.optim == "adam":
+        return torch.optim.Adam(model.parameters(), lr=args.lr or 1e-3)
+    return torch.optim.SGD(model.parameters(), lr=args.lr or 0.01, momentum=0.9)
+
+
+def bench_mlp(args, depth, width):
+    torch.manual_seed(args.seed)
+    batch = args.batch or 128
+    model = HighwayMLP(depth, width, t_bias=args.t_bias, fuse=args.fuse)
+    opt = make_optimizer(args, model)
+    g = torch.Generator().manual_seed(args.seed)
+    x = torch.rand(batch, 784, generator=g)
+    y = torch.randint(0, 10, (batch,), generator=g)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    timing = time_steps(step, args.warmup, args.steps)
+    _, ftrain = mlp_flops(depth, width, batch)
+    r = summarize("mlp", f"D={depth},W={width}", timing, batch, ftrain)
+    r["optim"] = args.optim
+    return r
+
+
+def bench_conv(args, depth, ch):
+    torch.manual_seed(args.seed)
+    batch = args.batch or 64
+    model = ConvHighwayNet(depth, ch, t_bias=args.t_bias, fuse=args.fuse)
+    opt = make_optimizer(args, model)
+    g = torch.Generator().manual_seed(args.seed)
+    x = torch.rand(batch, 3, 32, 32, generator=g)
+    y = torch.randint(0, 10, (batch,), generator=g)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    timing = time_steps(step, args.warmup, args.steps)
+    _, ftrain = conv_flops(depth, ch, batch)
+    r = summarize("conv", f"D={depth},C={ch}", timing, batch, ftrain)
+    r["optim"] = args.optim
+    return r
+
+
+def bench_rhn(args, hidden):
+    torch.manual_seed(args.seed)
+    batch, seq, vocab, depth = args.batch or 20, args.seq_len, args.vocab, args.rhn_depth
+    emb = hidden if (args.tied or args.emb is None) else args.emb
+    model = rhn_lm(vocab, hidden, depth, emb=emb, tied=args.tied, t_bias=args.t_bias,
+                   fuse=args.fuse)
+    if args.optim == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=args.lr or 1e-3)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=args.lr or 0.2)
+    g = torch.Generator().manual_seed(args.seed)
+    # A random "corpus" long enough for warmup+steps consecutive BPTT windows.
+    n_win = args.warmup + args.steps
+    data = torch.randint(0, vocab, (n_win * seq + 1, batch), generator=g)
+    state = {"s": torch.zeros(batch, hidden), "i": 0}
+
+    def step():
+        i = state["i"] % n_win
+        state["i"] += 1
+        # The corpus is time-major [time, batch]; the zoo model is batch first.
+        inp = data[i * seq:(i + 1) * seq].t()
+        tgt = data[i * seq + 1:(i + 1) * seq + 1].t()
+        opt.zero_grad(set_to_none=True)
+        logits, s = model(inp, state["s"].detach())  # truncated BPTT; logits [B, T, V]
+        loss = F.cross_entropy(logits.reshape(-1, vocab), tgt.reshape(-1))
+        loss.backward()
+        if args.clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        opt.step()
+        state["s"] = s.detach()
+
+    timing = time_steps(step, args.warmup, args.steps)
+    _, ftrain = rhn_flops(hidden, depth, emb, vocab, seq, batch)
+    n_params = sum(p.numel() for p in model.parameters())
+    cfg = f"N={hidden},L={depth},E={emb},V={vocab},T={seq},tied={int(args.tied)},{args.optim}"
+    r = summarize("rhn", cfg, timing, batch, ftrain, {"tokens": batch * seq})
+    r["params"] = n_params
+    return r
+
+
+def bench_matmul(args):
+    n = args.n
+    g = torch.Generator().manual_seed(args.seed)
+    a = torch.randn(n, n, generator=g)
+    b = torch.randn(n, n, generator=g)
+    c = torch.empty(n, n)
+    times, foreign = time_steps(lambda: torch.mm(a, b, out=c), max(args.warmup, 2),
+                                max(args.steps, 10))
+    med = statistics.median(times)
+    flops = 2 * n ** 3
+    return {"bench": "matmul", "config": f"{n}x{n}x{n} f32", "median_step_s": med,
+            "min_step_s": min(times), "gflops_per_s": flops / med / 1e9,
+            "best_gflops_per_s": flops / min(times) / 1e9, "foreign_cpu": foreign}
+
+
+# --------------------------------------------------------------------------- #
+# CLI
+# --------------------------------------------------------------------------- #
+def fmt(r):
+    warn = ""
+    if r.get("foreign_cpu") is not None and r["foreign_cpu"] > 0.1:
+        warn = f"  [CONTENDED: other processes used {r['foreign_cpu']:.2f} cores]"
+    if r["bench"] == "matmul":
+        return (f"{'matmul':6} {r['config']:42} median {r['median_step_s']*1e3:9.2f} ms   "
+                f"{r['gflops_per_s']:7.1f} GFLOP/s (best {r['best_gflops_per_s']:.1f})" + warn)
+    s = (f"{r['bench']:6} {r['config']:42} {r['steps_per_s']:9.2f} steps/s "
+         f"{r['samples_per_s']:10.1f} samples/s")
+    if "tokens_per_s" in r:
+        s += f" {r['tokens_per_s']:9.0f} tok/s"
+    s += f"   {r['gflops_per_s']:6.1f} GFLOP/s  (median {r['median_step_s']*1e3:.2f} ms)"
+    return s + warn
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__[__doc__.index("Examples"):])
+    p.add_argument("bench", choices=["mlp", "conv", "rhn", "matmul", "all", "fixtures"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps (default: per bench)")
+    p.add_argument("--steps", type=int, default=None, help="timed steps (default: per bench)")
+    p.add_argument("--batch", type=int, default=None, help="default: mlp 128, conv 64, rhn 20")
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--t-bias", type=float, default=-2.0, help="transform-gate bias init")
+    p.add_argument("--fuse", action="store_true", help="compute H and T with one op")
+    p.add_argument("--depth", type=int, nargs="+", default=None,
+                   help="highway depth(s) D (mlp default 10 50 100; conv default 9)")
+    p.add_argument("--width", type=int, default=None, help="mlp width (50) / conv channels (32)")
+    p.add_argument("--hidden", type=int, nargs="+", default=[256, 830], help="rhn hidden size(s)")
+    p.add_argument("--rhn-depth", type=int, default=10, help="RHN recurrence depth L")
+    p.add_argument("--emb", type=int, default=None, help="rhn embedding size (untied; default hidden)")
+    p.add_argument("--tied", action="store_true", help="tie input/output embeddings")
+    p.add_argument("--vocab", type=int, default=10000)
+    p.add_argument("--seq-len", type=int, default=35)
+    p.add_argument("--optim", choices=["sgd", "adam"], default="sgd")
+    p.add_argument("--clip", type=float, default=10.0, help="grad-norm clip for rhn (0 = off)")
+    p.add_argument("--n", type=int, default=2048, help="matmul size")
+    p.add_argument("--json", help="also write results to this JSON file")
+    p.add_argument("--show-config", action="store_true", help="print torch.__config__.show()")
+    p.add_argument("--out", default="models/tests/fixtures",
+                   help="fixtures: output directory (default models/tests/fixtures)")
+    args = p.parse_args(argv)
+
+    if args.bench == "fixtures":
+        import fixtures  # noqa: E402  (bench/fixtures.py)
+        torch.set_num_threads(args.threads)
+        fixtures.write_all(args.out, seed=args.seed, argv=sys.argv)
+        return []
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"python {platform.python_version()}, {platform.processor() or platform.machine()}",
+          flush=True)
+    if args.show_config:
+        print(torch.__config__.show())
+
+    def run(kind, fn, *fa, warmup, steps):
+        a = argparse.Namespace(**vars(args))
+        a.warmup = args.warmup if args.warmup is not None else warmup
+        a.steps = args.steps if args.steps is not None else steps
+        r = fn(a, *fa)
+        r["threads"] = args.threads
+        r["warmup"] = a.warmup
+        print(fmt(r), flush=True)
+        return r
+
+    results = []
+    if args.bench in ("matmul", "all"):
+        results.append(run("matmul", bench_matmul, warmup=3, steps=10))
+    if args.bench in ("mlp", "all"):
+        for d in (args.depth if args.bench == "mlp" and args.depth else [10, 50, 100]):
+            results.append(run("mlp", bench_mlp, d, args.width or 50, warmup=20, steps=50))
+    if args.bench in ("conv", "all"):
+        for d in (args.depth if args.bench == "conv" and args.depth else [9]):
+            results.append(run("conv", bench_conv, d, args.width or 32, warmup=3, steps=10))
+    if args.bench in ("rhn", "all"):
+        for n in args.hidden:
+            results.append(run("rhn", bench_rhn, n, warmup=2, steps=5 if n > 512 else 10))
+
+    if args.json:
+        meta = {"torch": torch.__version__, "threads": args.threads, "argv": sys.argv[1:],
+                "fuse": args.fuse, "t_bias": args.t_bias, "optim": args.optim,
+                "peer": "bench/torch_peer.py"}
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "results": results}, f, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()
