@@ -78,17 +78,21 @@ def mask(shape, p, gen):
 # Fixture definitions
 # --------------------------------------------------------------------------- #
 class Fixture:
-    """One fixture: how to build the module and its inputs, and what its forward returns."""
+    """One fixture: the module (built from ``rust_module`` and the config ``fields`` by
+    ``zoo_torch.from_config``), its inputs, and what its forward returns."""
 
     def __init__(self, name: str, rust_module: str, config_struct: str, fields: Dict,
-                 build: Callable[[], nn.Module], inputs: Callable[[torch.Generator], Dict],
+                 inputs: Callable[[torch.Generator], Dict],
                  forward: Callable[[nn.Module, Dict], Dict], rust_call: str,
                  grads: bool = False, grad_inputs=("input",), notes: List[str] = (),
                  weight_gain: float = 1.0):
         self.name, self.rust_module, self.config_struct = name, rust_module, config_struct
-        self.fields, self.build, self.inputs, self.forward = fields, build, inputs, forward
+        self.fields, self.inputs, self.forward = fields, inputs, forward
         self.rust_call, self.grads, self.grad_inputs = rust_call, grads, list(grad_inputs)
         self.notes, self.weight_gain = list(notes), weight_gain
+
+    def build(self) -> nn.Module:
+        return zoo.from_config(self.rust_module, self.fields)
 
 
 def highway_fields(d, activation="Relu", transform_bias=-2.0, carry="Coupled",
@@ -109,11 +113,6 @@ def rhn_fields(d_input, d_hidden, depth, carry="Coupled", transform_bias=-2.0,
     return {"d_input": d_input, "d_hidden": d_hidden, "depth": depth, "carry": carry,
             "transform_bias": transform_bias, "carry_bias": carry_bias,
             "initializer": zoo.RHN_UNIFORM, "fused": fused}
-
-
-def kw(fields, drop=()):
-    """Config fields → zoo_torch keyword arguments."""
-    return {k: v for k, v in fields.items() if k not in drop}
 
 
 def gated_forward(model, io):
@@ -174,7 +173,6 @@ def fixtures() -> List[Fixture]:
     f = highway_fields(6)
     fx.append(Fixture(
         "highway", "highway_core::Highway", "HighwayConfig", f,
-        lambda f=f: zoo.Highway(**kw(f)),
         lambda g: {"input": uniform((4, 6), g)},
         gated_forward, "layer.forward_gated(input, GateOverride::Learned) -> "
         "GatedOutput { output, transform_gate }", grads=True,
@@ -182,7 +180,6 @@ def fixtures() -> List[Fixture]:
     f = highway_fields(5, activation="Tanh", transform_bias=-1.0, carry="Free", fused=True)
     fx.append(Fixture(
         "highway_free_tanh", "highway_core::Highway", "HighwayConfig", f,
-        lambda f=f: zoo.Highway(**kw(f)),
         lambda g: {"input": uniform((2, 3, 5), g)},
         gated_forward, "layer.forward_gated(input, GateOverride::Learned) (rank-3 input)",
         grads=True,
@@ -191,7 +188,6 @@ def fixtures() -> List[Fixture]:
     f = conv_highway_fields(3)
     fx.append(Fixture(
         "conv_highway", "highway_core::ConvHighway", "ConvHighwayConfig", f,
-        lambda f=f: zoo.ConvHighway(**kw(f)),
         lambda g: {"input": uniform((2, 3, 5, 5), g)},
         gated_forward, "layer.forward_gated(input, GateOverride::Learned)", grads=True,
         notes=["3x3 same padding (1 each side), coupled, ReLU; NCHW"]))
@@ -199,7 +195,6 @@ def fixtures() -> List[Fixture]:
                             carry="Free", fused=True)
     fx.append(Fixture(
         "conv_highway_free_k5", "highway_core::ConvHighway", "ConvHighwayConfig", f,
-        lambda f=f: zoo.ConvHighway(**kw(f)),
         lambda g: {"input": uniform((1, 2, 6, 7), g)},
         gated_forward, "layer.forward_gated(input, GateOverride::Learned)", grads=True,
         notes=["5x5 same padding (2 each side) on a non-square 6x7 map, free carry, tanh, "
@@ -209,7 +204,6 @@ def fixtures() -> List[Fixture]:
     f = rhn_fields(3, 4, 3)
     fx.append(Fixture(
         "rhn_cell", "rhn::RhnCell", "RhnCellConfig", f,
-        lambda f=f: zoo.RhnCell(**kw(f)),
         lambda g: {"input": uniform((2, 3), g), "state": uniform((2, 4), g, -0.5, 0.5)},
         rhn_cell_forward, "cell.step(input, state, None) -> (output = new state, gates: "
         "Vec of depth [batch, d_hidden], stacked on dim 0 as `gates`)",
@@ -219,7 +213,6 @@ def fixtures() -> List[Fixture]:
     f = rhn_fields(3, 4, 3)
     fx.append(Fixture(
         "rhn", "rhn::Rhn", "RhnConfig", {"cell": f},
-        lambda f=f: zoo.Rhn(**kw(f)),
         lambda g: {"input": uniform((2, 5, 3), g), "state": uniform((2, 4), g, -0.5, 0.5)},
         rhn_forward, "rhn.forward_with_gates(input, Some(RhnState::new(state)), None, None) "
         "-> RhnOutput { output, state.s = state_out, gates.transform_mean }",
@@ -229,7 +222,6 @@ def fixtures() -> List[Fixture]:
     f = rhn_fields(3, 4, 2, carry="Free", transform_bias=-1.0, fused=False)
     fx.append(Fixture(
         "rhn_free", "rhn::Rhn", "RhnConfig", {"cell": f},
-        lambda f=f: zoo.Rhn(**kw(f)),
         lambda g: {"input": uniform((2, 4, 3), g), "state": uniform((2, 4), g, -0.5, 0.5)},
         rhn_forward, "rhn.forward_with_gates(input, Some(RhnState::new(state)), None, None)",
         grads=True, grad_inputs=("input", "state"),
@@ -238,7 +230,6 @@ def fixtures() -> List[Fixture]:
     f = rhn_fields(3, 4, 3, transform_bias=-1.0)
     fx.append(Fixture(
         "rhn_masked", "rhn::Rhn", "RhnConfig", {"cell": f},
-        lambda f=f: zoo.Rhn(**kw(f)),
         lambda g: {"input": uniform((2, 4, 3), g), "state": uniform((2, 4), g, -0.5, 0.5),
                    "mask.input": mask((2, 3), 0.4, g), "mask.hidden": mask((2, 4), 0.3, g)},
         rhn_forward, "rhn.forward_with_gates(input, Some(RhnState::new(state)), "
@@ -255,7 +246,6 @@ def fixtures() -> List[Fixture]:
          "fused": False}
     fx.append(Fixture(
         "deep_mlp", "models::DeepMlp", "DeepMlpConfig", f,
-        lambda f=f: zoo.DeepMlp(**kw(f)),
         lambda g: {"input": uniform((3, 10), g)},
         mlp_forward, "net.forward(input); gate_mean_per_layer = "
         "net.forward_with_gates(input, None).1.gate_mean_per_layer()", grads=True,
@@ -263,7 +253,6 @@ def fixtures() -> List[Fixture]:
     f = dict(f, kind="Plain")
     fx.append(Fixture(
         "deep_mlp_plain", "models::DeepMlp", "DeepMlpConfig", f,
-        lambda f=f: zoo.DeepMlp(**kw(f)),
         lambda g: {"input": uniform((3, 10), g)},
         mlp_forward, "net.forward(input)", grads=True,
         notes=["MlpBody::Plain: Burn paths body.Plain.layers.{i}.linear.*"]))
@@ -271,7 +260,6 @@ def fixtures() -> List[Fixture]:
          "dropout": [0.2, 0.3, 0.4, 0.5], "n_classes": 10}
     fx.append(Fixture(
         "mnist_conv_net", "models::MnistConvNet", "MnistConvNetConfig", f,
-        lambda f=f: zoo.MnistConvNet(**kw(f)),
         lambda g: {"input": uniform((2, 1, 28, 28), g, 0.0, 1.0)},
         lambda m, io: {"output": m(io["input"])}, "net.forward(input)",
         notes=["evaluation: dropout is identity. Burn's Dropout is active on an autodiff "
@@ -285,8 +273,6 @@ def fixtures() -> List[Fixture]:
              "transform_bias": -1.0, "dropout": 0.2, "n_classes": 7}
         fx.append(Fixture(
             name, "models::CifarNet", "CifarHighwayConfig", f,
-            lambda f=f: zoo.CifarNet([(s["width"], s["highway_layers"]) for s in f["stages"]],
-                                     **kw(f, ("stages",))),
             lambda g: {"input": uniform((2, 3, 8, 8), g)},
             cifar_forward, "net.forward_with_gates(input, None) -> CifarOutput { logits = "
             "output, gate_mean_per_layer() }",
@@ -297,7 +283,6 @@ def fixtures() -> List[Fixture]:
          "initializer": zoo.RHN_UNIFORM, "fused": True, "dropout": NO_DROPOUT}
     fx.append(Fixture(
         "rhn_lm_tied", "models::RhnLm", "RhnLmConfig", f,
-        lambda f=f: zoo.RhnLm(**kw(f)),
         lambda g: {"input": torch.randint(0, 11, (2, 4), generator=g),
                    "state": uniform((2, 6), g, -0.5, 0.5)},
         rhn_lm_forward, "lm.forward_with_gates(input, Some(RhnState::new(state)), None, None) "
@@ -306,7 +291,6 @@ def fixtures() -> List[Fixture]:
     f = dict(f, vocab_size=5, depth=2, tied_embeddings=False)
     fx.append(Fixture(
         "rhn_lm_untied", "models::RhnLm", "RhnLmConfig", f,
-        lambda f=f: zoo.RhnLm(**kw(f)),
         lambda g: {"input": torch.randint(0, 5, (2, 4), generator=g),
                    "state": uniform((2, 6), g, -0.5, 0.5)},
         rhn_lm_forward, "lm.forward_with_gates(input, Some(RhnState::new(state)), None, None)",
@@ -318,7 +302,6 @@ def fixtures() -> List[Fixture]:
          "initializer": zoo.RHN_UNIFORM, "fused": True, "dropout": NO_DROPOUT}
     fx.append(Fixture(
         "rhn_lm_masked", "models::RhnLm", "RhnLmConfig", f,
-        lambda f=f: zoo.RhnLm(**kw(f)),
         lambda g: {"input": torch.randint(0, 11, (2, 5), generator=g),
                    "state": uniform((2, 6), g, -0.5, 0.5),
                    "mask.embedding": mask((2, 11), 0.25, g), "mask.input": mask((2, 6), 0.4, g),
@@ -331,7 +314,6 @@ def fixtures() -> List[Fixture]:
          "initializer": zoo.RHN_UNIFORM, "dropout": NO_DROPOUT}
     fx.append(Fixture(
         "lstm_lm_tied", "models::LstmLm", "LstmLmConfig", f,
-        lambda f=f: zoo.LstmLm(**kw(f)),
         lambda g: {"input": torch.randint(0, 11, (2, 4), generator=g),
                    "state.cell": uniform((2, 6), g), "state.hidden": uniform((2, 6), g, -0.5, 0.5)},
         lstm_lm_forward, "lm.forward(input, Some(LstmState::new(state.cell, state.hidden)), "
@@ -341,7 +323,6 @@ def fixtures() -> List[Fixture]:
     f = dict(f, vocab_size=7, d_hidden=5, tied_embeddings=False)
     fx.append(Fixture(
         "lstm_lm_untied", "models::LstmLm", "LstmLmConfig", f,
-        lambda f=f: zoo.LstmLm(**kw(f)),
         lambda g: {"input": torch.randint(0, 7, (2, 4), generator=g),
                    "state.cell": uniform((2, 5), g), "state.hidden": uniform((2, 5), g, -0.5, 0.5)},
         lstm_lm_forward, "lm.forward(input, Some(LstmState::new(state.cell, state.hidden)), None)",

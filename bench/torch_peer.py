@@ -31,6 +31,10 @@ rhn   RHN language model step (Zilly et al. 2017, "Recurrent Highway Networks"):
 matmul  a large f32 matmul: the machine's practical peak.
 fixtures  not a benchmark: writes the Rust parity fixtures (see fixtures.py), e.g.
       torch_peer.py fixtures --out models/tests/fixtures
+evaluate  not a benchmark: loads a model exported from a Rust run (`export` binary:
+      NAME.json + NAME.safetensors, zoo_torch.load_export) and reports its accuracy and
+      mean cross-entropy on MNIST / Fashion-MNIST (DeepMlp, MnistConvNet), reading the IDX
+      files and scaling the pixels exactly as the Rust loader does (see evaluate.py)
 
 Every highway layer uses separate H and T products by default (as in the papers);
 --fuse concatenates the H and T (C) weights and computes them with one matmul/conv of
@@ -51,6 +55,7 @@ Examples
   python torch_peer.py matmul --n 2048
   python torch_peer.py all --json results.json
   python torch_peer.py fixtures --out models/tests/fixtures
+  python torch_peer.py evaluate mlp.json --mnist-dir ~/.cache/highway-zoo/mnist --json eval.json
 """
 import argparse
 import json
@@ -333,12 +338,16 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__[__doc__.index("Examples"):])
-    p.add_argument("bench", choices=["mlp", "conv", "rhn", "matmul", "all", "fixtures"])
+    p.add_argument("bench", choices=["mlp", "conv", "rhn", "matmul", "all", "fixtures",
+                                      "evaluate"])
+    p.add_argument("export", nargs="?",
+                   help="evaluate: the export's NAME.json (or NAME.safetensors)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--warmup", type=int, default=None, help="untimed steps (default: per bench)")
     p.add_argument("--steps", type=int, default=None, help="timed steps (default: per bench)")
-    p.add_argument("--batch", type=int, default=None, help="default: mlp 128, conv 64, rhn 20")
+    p.add_argument("--batch", type=int, default=None,
+                   help="default: mlp 128, conv 64, rhn 20, evaluate 1000")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--t-bias", type=float, default=-2.0, help="transform-gate bias init")
     p.add_argument("--fuse", action="store_true", help="compute H and T with one op")
@@ -358,7 +367,19 @@ def main(argv=None):
     p.add_argument("--show-config", action="store_true", help="print torch.__config__.show()")
     p.add_argument("--out", default="models/tests/fixtures",
                    help="fixtures: output directory (default models/tests/fixtures)")
+    p.add_argument("--mnist-dir", help="evaluate: directory of the MNIST IDX files (raw or "
+                   ".gz), e.g. ~/.cache/highway-zoo/mnist")
+    p.add_argument("--fashion-mnist-dir", help="evaluate: the same for Fashion-MNIST")
+    p.add_argument("--split", choices=["test", "train"], default="test",
+                   help="evaluate: t10k-* (10,000) or train-* (60,000) files")
+    p.add_argument("--examples", type=int, default=None,
+                   help="evaluate: the first N examples only")
     args = p.parse_args(argv)
+    if args.bench != "evaluate" and args.export is not None:
+        p.error(f"unexpected argument {args.export!r}")
+
+    if args.bench == "evaluate":
+        return evaluate_main(p, args)
 
     if args.bench == "fixtures":
         import fixtures  # noqa: E402  (bench/fixtures.py)
@@ -404,6 +425,31 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "results": results}, f, indent=2)
     return results
+
+
+def evaluate_main(p, args):
+    import evaluate  # noqa: E402  (bench/evaluate.py)
+    if args.export is None:
+        p.error("evaluate: give the export's NAME.json")
+    dirs = [(ds, d) for ds, d in (("mnist", args.mnist_dir),
+                                  ("fashion-mnist", args.fashion_mnist_dir)) if d]
+    if len(dirs) != 1:
+        p.error("evaluate: give one of --mnist-dir DIR, --fashion-mnist-dir DIR")
+    if args.examples is not None and args.examples < 1:
+        p.error("--examples must be at least 1")
+    (dataset, data_dir), = dirs
+    torch.set_num_threads(args.threads)
+    try:
+        r = evaluate.evaluate_export(args.export, os.path.expanduser(data_dir), dataset,
+                                     args.split, args.batch or 1000, args.examples)
+    except (OSError, ValueError, RuntimeError) as e:
+        sys.exit(f"torch_peer.py evaluate: {e}")
+    print(evaluate.fmt(r), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(r, f, indent=2)
+            f.write("\n")
+    return [r]
 
 
 if __name__ == "__main__":

@@ -92,13 +92,22 @@ has no keys, so ``map_indices_contiguous`` would renumber the next stage's index
 ``.map_indices_contiguous(false)`` on the store if a net has an empty stage.  The float dtype
 of a loaded parameter is the file's (burn-store keeps it), so save float32.
 
+Building from Rust configurations and loading Rust exports: ``from_config(model, config)``
+maps a zoo config in its serde JSON form (a run's ``config.json`` ``"model"`` entry, a
+fixture's ``config.fields``) to its class; ``load_export("NAME.json")`` rebuilds a model the
+Rust ``export`` binary wrote (``NAME.json`` + ``NAME.safetensors``, format
+``highway-zoo-export/1``) with its weights, in eval mode.
+
 Everything here is evaluation-mode numerics (dropout off; ``RhnMasks`` can be passed
 explicitly); training details that only matter for speed (the fused products, the Rust RHN's
 deferred backward through time) compute the same values.
 """
 from __future__ import annotations
 
+import inspect
+import json
 import math
+import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -154,7 +163,13 @@ def burn_init_(tensor: torch.Tensor, initializer, fan_in: Optional[int] = None,
                 b = math.sqrt(3.0) * std
                 return tensor.uniform_(-b, b)
             return tensor.normal_(0.0, std)
-    raise ValueError(f"unsupported initializer {initializer!r}")
+    raise UnsupportedInitializer(f"unsupported initializer {initializer!r}")
+
+
+class UnsupportedInitializer(ValueError):
+    """A Burn ``Initializer`` variant :func:`burn_init_` does not mirror (e.g. ``Orthogonal``).
+    :func:`load_export` builds such a model with another initialiser (the weights are loaded
+    over it anyway)."""
 
 
 def burn_linear(d_in: int, d_out: int, bias: bool = True, initializer=BURN_DEFAULT,
@@ -898,10 +913,167 @@ def burn_path(model: nn.Module, key: str) -> str:
     return ".".join(parts)
 
 
+# --------------------------------------------------------------------------- #
+# Rust configurations → modules; exported runs
+# --------------------------------------------------------------------------- #
+#: What :func:`from_config` builds: name → (class, the Rust config struct it mirrors). The
+#: config's serde JSON fields are the class's keyword arguments, except ``RhnConfig``
+#: (``{"cell": RhnCellConfig}``) and ``CifarHighwayConfig.stages`` (a list of
+#: ``{"width", "highway_layers"}``).
+CONFIGS = {
+    "DeepMlp": (DeepMlp, "DeepMlpConfig"),
+    "MnistConvNet": (MnistConvNet, "MnistConvNetConfig"),
+    "CifarNet": (CifarNet, "CifarHighwayConfig"),
+    "RhnLm": (RhnLm, "RhnLmConfig"),
+    "LstmLm": (LstmLm, "LstmLmConfig"),
+    "Highway": (Highway, "HighwayConfig"),
+    "ConvHighway": (ConvHighway, "ConvHighwayConfig"),
+    "RhnCell": (RhnCell, "RhnCellConfig"),
+    "Rhn": (Rhn, "RhnConfig"),
+}
+#: The ``format`` of an export's JSON file (``experiments/src/export.rs``, ``EXPORT_FORMAT``).
+EXPORT_FORMAT = "highway-zoo-export/1"
+#: The models an export can hold (its ``model`` entry).
+EXPORT_MODELS = ("DeepMlp", "MnistConvNet", "CifarNet", "RhnLm", "LstmLm")
+
+
+def _model_name(model: str) -> str:
+    """``"DeepMlp"``, ``"models::DeepMlp"`` or ``"DeepMlpConfig"`` → ``"DeepMlp"``."""
+    name = str(model).split("::")[-1]
+    if name in CONFIGS:
+        return name
+    for key, (_, struct) in CONFIGS.items():
+        if name == struct:
+            return key
+    raise ValueError(f"unknown zoo model {model!r} (known: {', '.join(CONFIGS)})")
+
+
+def _config_kwargs(cls, struct: str, config, initializer) -> Dict:
+    """Check a config's fields against ``cls``'s keyword arguments; the keyword arguments."""
+    if not isinstance(config, dict):
+        raise ValueError(f"{struct}: expected a JSON object of fields, got {config!r}")
+    params = {k: p for k, p in inspect.signature(cls.__init__).parameters.items()
+              if k != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    unknown = sorted(set(config) - set(params))
+    if unknown:
+        raise ValueError(f"{struct}: field(s) {unknown} not mirrored by zoo_torch."
+                         f"{cls.__name__} (its fields: {sorted(params)})")
+    missing = sorted(k for k, p in params.items() if p.default is p.empty and k not in config)
+    if missing:
+        raise ValueError(f"{struct}: required field(s) {missing} missing")
+    kw = dict(config)
+    act = kw.get("activation")
+    if act is not None and not isinstance(act, str):
+        # serde writes unit variants as "Relu"; {"LeakyRelu": {...}} etc. are not mirrored.
+        raise ValueError(f"{struct}: activation {act!r} not mirrored (have "
+                         f"{sorted(_ACTIVATIONS)})")
+    if initializer is not None and "initializer" in params:
+        kw["initializer"] = initializer
+    return kw
+
+
+def _cifar_stage(stage) -> Tuple[int, int]:
+    if isinstance(stage, dict):
+        if set(stage) != {"width", "highway_layers"}:
+            raise ValueError(f"CifarStage: expected width and highway_layers, got {stage!r}")
+        return int(stage["width"]), int(stage["highway_layers"])
+    width, layers = stage
+    return int(width), int(layers)
+
+
+def from_config(model: str, config: Dict, *, initializer=None) -> nn.Module:
+    """The zoo module a Rust configuration describes, in its serde JSON form.
+
+    ``model``: ``"DeepMlp"``, ``"MnistConvNet"``, ``"CifarNet"``, ``"RhnLm"``, ``"LstmLm"``
+    (an export's ``model`` entry), or a layer: ``"Highway"``, ``"ConvHighway"``, ``"RhnCell"``,
+    ``"Rhn"``; a Rust path (``"models::DeepMlp"``) or the config struct's name
+    (``"DeepMlpConfig"``, ``"CifarHighwayConfig"``) works too. ``config``: the struct's fields as
+    serde writes them (a run's ``config.json`` ``"model"`` entry, an export's ``"config"``,
+    a fixture's ``config.fields``), e.g. ``{"d_input": 784, "d_hidden": 50, "depth": 50,
+    "n_classes": 10, "kind": "Highway", "activation": "Relu", "transform_bias": -3.0,
+    "initializer": {"XavierUniform": {"gain": 1.0}}, "fused": false}``. Fields left out take
+    the Rust defaults (the classes' defaults mirror them); a field the class does not know is
+    an error. ``initializer`` replaces the config's initialiser (only the initial values
+    depend on it). The module is in training mode, float32, with fresh Burn-style weights.
+    """
+    name = _model_name(model)
+    cls, struct = CONFIGS[name]
+    if name == "Rhn":
+        if not isinstance(config, dict) or set(config) != {"cell"}:
+            raise ValueError(f"RhnConfig: expected {{\"cell\": RhnCellConfig}}, got {config!r}")
+        return Rhn(**_config_kwargs(RhnCell, "RhnCellConfig", config["cell"], initializer))
+    kw = _config_kwargs(cls, struct, config, initializer)
+    if name == "CifarNet":
+        kw["stages"] = [_cifar_stage(s) for s in kw["stages"]]
+    return cls(**kw)
+
+
+def export_json_path(path) -> str:
+    """An export's JSON file, given it, its ``.safetensors`` file (the JSON beside it, as Rust's
+    ``out.with_extension("json")``) or ``NAME`` (``NAME.json``)."""
+    p = os.fspath(path)
+    root, ext = os.path.splitext(p)
+    if ext == ".json":
+        return p
+    if ext == ".safetensors":
+        return root + ".json"
+    if os.path.isfile(p + ".json"):
+        return p + ".json"
+    raise ValueError(f"{p}: give the export's .json or .safetensors file")
+
+
+def read_export(path) -> Tuple[Dict, str]:
+    """An export's JSON (checked: format, model, config, weights) and the path of its weights
+    file (the JSON's ``weights`` name, beside the JSON file)."""
+    json_path = export_json_path(path)
+    with open(json_path) as f:
+        info = json.load(f)
+    if not isinstance(info, dict) or info.get("format") != EXPORT_FORMAT:
+        got = info.get("format") if isinstance(info, dict) else info
+        raise ValueError(f"{json_path}: format {got!r}, expected {EXPORT_FORMAT!r}")
+    if info.get("model") not in EXPORT_MODELS:
+        raise ValueError(f"{json_path}: model {info.get('model')!r} is none of "
+                         f"{', '.join(EXPORT_MODELS)}")
+    if not isinstance(info.get("config"), dict):
+        raise ValueError(f"{json_path}: \"config\" is not a JSON object")
+    weights = info.get("weights")
+    if not isinstance(weights, str) or not weights:
+        raise ValueError(f"{json_path}: no \"weights\" file name")
+    return info, os.path.join(os.path.dirname(json_path), weights)
+
+
+def load_export(path, device="cpu") -> nn.Module:
+    """A model exported from a Rust training run (``cargo run -p experiments --bin export``):
+    ``NAME.json`` (or ``NAME.safetensors``, the JSON beside it is read) → the zoo_torch module
+    built with :func:`from_config` from the JSON's ``model`` and ``config``, its weights loaded
+    from the safetensors file with ``load_state_dict(strict=True)``, in eval mode (dropout
+    off), float32, on ``device``. The JSON is kept as ``model.export_info``."""
+    from safetensors.torch import load_file  # noqa: PLC0415  (only needed here)
+
+    info, weights = read_export(path)
+    try:
+        model = from_config(info["model"], info["config"])
+    except UnsupportedInitializer:
+        model = from_config(info["model"], info["config"], initializer=XAVIER)
+    state = load_file(weights)
+    if "tensors" in info and info["tensors"] != len(state):
+        raise ValueError(f"{weights}: {len(state)} tensors, the export's JSON says "
+                         f"{info['tensors']}")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise RuntimeError(f"{weights} does not fit zoo_torch.{type(model).__name__} with "
+                           f"config {info['config']}: {e}") from None
+    model.export_info = info
+    return model.to(device).eval()
+
+
 __all__ = [
     "XAVIER", "RHN_UNIFORM", "CAFFE_XAVIER", "BURN_DEFAULT", "burn_init_", "burn_linear",
     "burn_conv2d", "highway_combine", "Highway", "ConvHighway", "Plain", "ConvPlain",
     "LayerStack", "highway_stack", "conv_highway_stack", "RhnMasks", "RhnMicroLayer",
     "RhnCell", "Rhn", "DeepMlp", "MnistConvNet", "CifarNet", "RhnLm", "GateController",
-    "BurnLstm", "LstmLm", "d_embed_rule", "param_table", "burn_path",
+    "BurnLstm", "LstmLm", "d_embed_rule", "param_table", "burn_path", "UnsupportedInitializer",
+    "CONFIGS", "EXPORT_FORMAT", "EXPORT_MODELS", "from_config", "export_json_path", "read_export",
+    "load_export",
 ]

@@ -20,7 +20,8 @@ use datasets::{CifarDataset, CifarKind, CifarSplit, CifarTransform};
 use models::{CifarHighwayConfig, CifarStage, LayerKind};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{DeviceArgs, backend_name};
+use crate::backend::backend_name;
+use crate::cli::{DataDirArgs, DeviceArgs, OutArgs, QuietArgs};
 use crate::data::CifarData;
 use crate::train::{
     EvalResult, FitOptions, LabelledData, RunDir, TrainConfig, fit_classifier, git_commit,
@@ -87,6 +88,14 @@ pub enum OnOff {
     name = "cifar",
     about = "CIFAR-10/100 conv highway nets of Tables 2 and 3 (Training Very Deep Networks)"
 )]
+#[command(mut_arg("data_dir", |a| a.help(
+    "Directory holding the binary files (CIFAR-10: data_batch_1..5.bin, test_batch.bin; \
+     CIFAR-100: train.bin, test.bin), or with --samples the foolbox PNGs (default: the cache)"
+)))]
+#[command(mut_arg("out", |a| a.help(
+    "Artifact directory (default `artifacts/cifar-DATASET-NET[-plain]`, DATASET \
+     `cifar10-samples` with --samples); re-running resumes"
+)))]
 pub struct CifarArgs {
     /// Data set.
     #[arg(long, value_enum, default_value = "cifar10")]
@@ -97,10 +106,9 @@ pub struct CifarArgs {
     /// Plain counterpart: every highway layer becomes a plain 3×3 conv + ReLU.
     #[arg(long)]
     pub plain: bool,
-    /// Directory holding the binary files (CIFAR-10: data_batch_1..5.bin, test_batch.bin;
-    /// CIFAR-100: train.bin, test.bin), or with --samples the foolbox PNGs (default: the cache).
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
+    /// Where the data files are.
+    #[command(flatten)]
+    pub data: DataDirArgs,
     /// Optimiser steps (the paper: 200000); rounded up to whole epochs; the ×0.1 steps fall at
     /// 1/2, 3/4 and 7/8 of them.
     #[arg(long, default_value_t = PAPER_ITERATIONS)]
@@ -131,13 +139,12 @@ pub struct CifarArgs {
     /// Seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Artifact directory (default `artifacts/cifar-DATASET-NET[-plain][-samples]`);
-    /// re-running resumes.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Print nothing but the summary.
-    #[arg(long)]
-    pub quiet: bool,
+    /// Artifact directory.
+    #[command(flatten)]
+    pub out: OutArgs,
+    /// No progress output.
+    #[command(flatten)]
+    pub quiet: QuietArgs,
     /// Backend and device.
     #[command(flatten)]
     pub device: DeviceArgs,
@@ -353,7 +360,7 @@ pub fn run_cli(args: &CifarArgs) -> anyhow::Result<CifarSummary> {
     if !augment {
         transform = transform.with_pad(0).with_mirror(false);
     }
-    let dir = args.data_dir.as_deref();
+    let dir = args.data.dir();
     let (train_set, test_set, name) = if args.samples {
         let set = CifarDataset::cifar10_samples(dir)?;
         (set, None, "cifar10-samples")
@@ -377,7 +384,7 @@ pub fn run_cli(args: &CifarArgs) -> anyhow::Result<CifarSummary> {
         let total = e * train.len().div_ceil(args.batch_size);
         config = authors_schedule(total, train.len(), args.batch_size, args.seed);
     }
-    let out = args.out.clone().unwrap_or_else(|| {
+    let out = args.out.dir_or_else(|| {
         PathBuf::from(format!(
             "artifacts/cifar-{}-{}{}",
             name,
@@ -387,7 +394,15 @@ pub fn run_cli(args: &CifarArgs) -> anyhow::Result<CifarSummary> {
     });
     let device = args.device.device()?.autodiff();
     run(
-        name, args.net, &model, &config, &train, &evals, &out, &device, args.quiet,
+        name,
+        args.net,
+        &model,
+        &config,
+        &train,
+        &evals,
+        &out,
+        &device,
+        args.quiet.quiet,
     )
 }
 

@@ -1,16 +1,18 @@
 #![warn(missing_docs)]
 //! # experiments
 //!
-//! Library code shared by the highway-zoo binaries (`src/bin/`): backend selection, the
-//! training infrastructure, and benchmark helpers. The binaries only parse arguments, build
-//! configs and call in here.
+//! Library code shared by the highway-zoo binaries (`src/bin/`): backend selection and the
+//! shared command-line flags ([`cli`]), the training infrastructure, the gate analysis, and
+//! benchmark helpers. The binaries only parse arguments, build configs and call in here.
 
 pub mod analysis;
 pub mod backend;
 pub mod bench;
 pub mod cifar;
+pub mod cli;
 pub mod data;
 pub mod depth_study;
+pub mod export;
 pub mod lm;
 pub mod mnist_conv;
 pub mod plot;

@@ -1,4 +1,5 @@
-//! Line plots written as PNG and SVG with `plotters` (no display needed).
+//! Line plots ([`LinePlot`]) and grids of heat maps ([`Heatmap`]) written as PNG and SVG with
+//! `plotters` (no display needed).
 //!
 //! A log y axis is labelled at 1, 2 and 5 times the powers of ten within its range
 //! (…, 0.1, 0.2, 0.5, 1, 2, 5, …; finer in a range of less than a factor of 2.5, coarser
@@ -320,6 +321,144 @@ impl Figure for LinePlot {
             );
         }
         Ok(())
+    }
+}
+
+/// A grid of heat maps (one panel per matrix), written as PNG and SVG.
+#[derive(Debug, Clone)]
+pub struct Heatmap {
+    /// Title over the whole figure.
+    pub title: String,
+    /// x-axis label of every panel (columns).
+    pub x_label: String,
+    /// y-axis label of every panel (rows).
+    pub y_label: String,
+    /// `(panel title, rows of values)`; every row of a panel has the same length.
+    pub panels: Vec<(String, Vec<Vec<f64>>)>,
+    /// Value range mapped onto the colour scale.
+    pub range: (f64, f64),
+    /// Blue–white–red around the middle of `range` instead of white-to-dark-blue.
+    pub diverging: bool,
+    /// Number of the first column on the x axis (e.g. the first gated layer).
+    pub x_offset: usize,
+}
+
+fn lerp(a: (u8, u8, u8), b: (u8, u8, u8), t: f64) -> RGBColor {
+    let f = |x: u8, y: u8| (x as f64 + (y as f64 - x as f64) * t).round() as u8;
+    RGBColor(f(a.0, b.0), f(a.1, b.1), f(a.2, b.2))
+}
+
+impl Heatmap {
+    fn color(&self, v: f64) -> RGBColor {
+        let (lo, hi) = self.range;
+        let t = if hi > lo {
+            ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
+        if self.diverging {
+            if t < 0.5 {
+                lerp((33, 102, 172), (255, 255, 255), t * 2.0)
+            } else {
+                lerp((255, 255, 255), (178, 24, 43), (t - 0.5) * 2.0)
+            }
+        } else if t < 0.5 {
+            lerp((255, 255, 255), (65, 182, 196), t * 2.0)
+        } else {
+            lerp((65, 182, 196), (8, 29, 88), (t - 0.5) * 2.0)
+        }
+    }
+
+    /// Writes `<stem>.png` and `<stem>.svg`.
+    pub fn write(&self, stem: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        if self.panels.is_empty()
+            || self
+                .panels
+                .iter()
+                .any(|(_, m)| m.is_empty() || m[0].is_empty())
+        {
+            bail!("nothing to plot for {}", stem.display());
+        }
+        let width = (60 + 330 * self.panels.len() as u32).max(700);
+        write_png_svg(self, stem, (width, 420))
+    }
+}
+
+impl Figure for Heatmap {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
+        root.fill(&WHITE).map_err(err)?;
+        let root = root.titled(&self.title, ("sans-serif", 20)).map_err(err)?;
+        let areas = root.split_evenly((1, self.panels.len()));
+        for (area, (name, m)) in areas.iter().zip(&self.panels) {
+            let (rows, cols) = (m.len(), m[0].len());
+            let x0 = self.x_offset as f64;
+            let mut chart = ChartBuilder::on(area)
+                .caption(name, ("sans-serif", 15))
+                .margin(8)
+                .x_label_area_size(35)
+                .y_label_area_size(45)
+                .build_cartesian_2d(x0 - 0.5..x0 + cols as f64 - 0.5, -0.5..rows as f64 - 0.5)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_label_formatter(&|v| format!("{}", v.round() as i64))
+                .y_label_formatter(&|v| format!("{}", v.round() as i64))
+                .x_desc(self.x_label.as_str())
+                .y_desc(self.y_label.as_str())
+                .label_style(("sans-serif", 12))
+                .draw()
+                .map_err(err)?;
+            chart
+                .draw_series(m.iter().enumerate().flat_map(|(r, row)| {
+                    row.iter().enumerate().map(move |(c, v)| {
+                        let x = x0 + c as f64;
+                        let y = r as f64;
+                        Rectangle::new(
+                            [(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)],
+                            self.color(*v).filled(),
+                        )
+                    })
+                }))
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a line plot, printing (not failing on) a missing font.
+pub fn write_plot(plot: &LinePlot, stem: &Path) -> Vec<PathBuf> {
+    match plot.write(stem) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("warning: no plot {}: {e:#}", stem.display());
+            Vec::new()
+        }
+    }
+}
+
+/// Writes a heat map, printing (not failing on) a missing font.
+pub fn write_heatmap(map: &Heatmap, stem: &Path) -> Vec<PathBuf> {
+    match map.write(stem) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("warning: no plot {}: {e:#}", stem.display());
+            Vec::new()
+        }
+    }
+}
+
+/// A [`Series`]: the line `name` of `(x, y)` points in palette colour `color`, dashed or solid.
+pub fn series(name: &str, color: usize, dashed: bool, points: Vec<(f64, f64)>) -> Series {
+    Series {
+        name: name.to_string(),
+        points,
+        color,
+        dashed,
     }
 }
 

@@ -12,13 +12,15 @@ use datasets::cifar::{CIFAR_PIXELS, write_cifar_bin};
 use datasets::{Bptt, MnistDataset};
 use datasets::{CifarKind, CifarSplit};
 use experiments::analysis::{
-    GateAccumulator, Heatmap, LesionReport, LesionRow, LossError, LossErrorSum, bias_table,
-    cifar_forward, cifar_gate_report, cifar_lesion, cifar_run_splits, cifar_stage_depths,
-    conv_forward, conv_gate_report, conv_lesion, conv_stage_depths, load_cifar_run, load_mlp_run,
-    mlp_gate_report, mlp_lesion, ranges, resolve_run_dir, rhn_gate_report, rhn_lesion,
+    GateAccumulator, GatesArgs, LesionArgs, LesionReport, LesionRow, LossError, LossErrorSum,
+    bias_table, cifar_forward, cifar_gate_report, cifar_lesion, cifar_run_splits,
+    cifar_stage_depths, conv_forward, conv_gate_report, conv_lesion, conv_stage_depths,
+    load_cifar_run, load_mlp_run, mlp_gate_report, mlp_lesion, ranges, resolve_run_dir,
+    rhn_gate_report, rhn_lesion, run_gates, run_lesion,
 };
 use experiments::cifar::{CifarArgs, NetChoice, model_config, run_cli};
 use experiments::data::MnistData;
+use experiments::plot::Heatmap;
 use experiments::train::{LabelledData, RunDir};
 use models::{
     ConvStage, DeepMlp, DeepMlpConfig, LayerKind, MlpBody, MnistConvNetConfig, RhnLmConfig,
@@ -502,5 +504,37 @@ fn cifar_runs_are_read_out_and_lesioned_per_highway_layer() {
     .unwrap();
     let err = cifar_run_splits(&plain.path, Some(&data_dir)).unwrap_err();
     assert!(err.to_string().contains("\"mnist\""), "{err}");
+
+    // The `gates` and `lesion` commands read the highway run out and write their tables.
+    let common = |dir: &str| {
+        vec![
+            "--cifar-run".to_string(),
+            out.display().to_string(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+            "--out".into(),
+            root.join(dir).display().to_string(),
+            "--device".into(),
+            "cpu".into(),
+        ]
+    };
+    let mut argv = vec!["gates".to_string()];
+    argv.extend(common("gates"));
+    run_gates(&GatesArgs::try_parse_from(&argv).unwrap()).unwrap();
+    let layers = std::fs::read_to_string(root.join("gates/cifar/layers.csv")).unwrap();
+    assert!(layers.starts_with("layer,mean_t,"), "{layers}");
+    assert_eq!(layers.lines().count(), 4); // header, the stack input, 2 highway layers
+    assert!(root.join("gates/cifar/report.json").is_file());
+    let mut argv = vec!["lesion".to_string()];
+    argv.extend(common("lesion"));
+    run_lesion(&LesionArgs::try_parse_from(&argv).unwrap()).unwrap();
+    let csv = std::fs::read_to_string(root.join("lesion/lesion-cifar.csv")).unwrap();
+    assert!(csv.starts_with("layer,train_loss,train_error,test_loss,test_error\n"));
+    let table = std::fs::read_to_string(root.join("lesion/table.md")).unwrap();
+    assert!(
+        table.starts_with("# Lesioning\n\n### CIFAR highway [1, 1]"),
+        "{table}"
+    );
+    assert!(table.contains("| stage | layers |"), "{table}");
     std::fs::remove_dir_all(root).ok();
 }

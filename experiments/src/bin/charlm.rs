@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 use datasets::{CharCorpus, CharFilter, CharSplit};
-use experiments::backend::DeviceArgs;
+use experiments::cli::{DataDirArgs, DeviceArgs, OutArgs, QuietArgs};
 use experiments::lm::{LmArgs, train_and_test};
 use experiments::train::{RunDir, git_commit};
 use models::RhnLmConfig;
@@ -41,6 +41,9 @@ enum Preset {
 
 #[derive(Parser, Debug)]
 #[command(about = "Character-level RHN language model (bits per character)")]
+#[command(mut_arg("out", |a| a.help(
+    "Artifact directory (default `artifacts/charlm-CORPUS-PRESET`); re-running resumes"
+)))]
 struct Args {
     #[arg(long, value_enum, default_value = "wiki")]
     corpus: Corpus,
@@ -51,19 +54,19 @@ struct Args {
     preset: Preset,
     #[command(flatten)]
     train: LmArgs,
-    #[arg(long)]
-    out: Option<PathBuf>,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    #[arg(long)]
-    quiet: bool,
+    #[command(flatten)]
+    out: OutArgs,
+    #[command(flatten)]
+    data: DataDirArgs,
+    #[command(flatten)]
+    quiet: QuietArgs,
     #[command(flatten)]
     device: DeviceArgs,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = args.data_dir.as_deref();
+    let dir = args.data.dir();
     let (corpus, name) = match args.corpus {
         Corpus::Wiki => (CharCorpus::wiki(dir, CharFilter::Raw)?, "wiki"),
         Corpus::WikiText8 => (CharCorpus::wiki(dir, CharFilter::Text8)?, "wiki-text8"),
@@ -94,7 +97,7 @@ fn main() -> anyhow::Result<()> {
     let label = format!("{name}-{:?}", args.preset).to_lowercase();
     let out = args
         .out
-        .unwrap_or_else(|| PathBuf::from(format!("artifacts/charlm-{label}")));
+        .dir_or_else(|| PathBuf::from(format!("artifacts/charlm-{label}")));
     let run = RunDir::create(&out)?;
     let device = args.device.device()?.autodiff();
     device.seed(config.seed);
@@ -107,7 +110,7 @@ fn main() -> anyhow::Result<()> {
         &config,
         args.train.mc_samples,
         &run,
-        (run_label.as_str(), args.quiet),
+        (run_label.as_str(), args.quiet.quiet),
         &device,
     )?;
     let bpc = |nats: f64| nats / std::f64::consts::LN_2;

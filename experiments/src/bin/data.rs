@@ -6,19 +6,18 @@
 //! cargo run -p experiments --bin data -- stats fashion-mnist
 //! ```
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
 use datasets::DatasetName;
+use experiments::cli::DataDirArgs;
 
 #[derive(Parser, Debug)]
 #[command(about = "Fetch, verify (checksums) and describe the highway-zoo data sets")]
+#[command(mut_arg("data_dir", |a| a.global(true)))]
 struct Args {
     #[command(subcommand)]
     command: Command,
-    /// Directory searched before the cache ($HIGHWAY_ZOO_DATA or ~/.cache/highway-zoo).
-    #[arg(long, global = true)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataDirArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -43,7 +42,7 @@ enum Command {
 
 fn main() {
     let args = Args::parse();
-    let dir = args.data_dir.as_deref();
+    let dir = args.data.dir();
     let (names, action) = match &args.command {
         Command::Fetch { names } => (names, "fetch"),
         Command::Check { names } => (names, "check"),

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 use datasets::{MnistDataset, MnistKind};
-use experiments::backend::DeviceArgs;
+use experiments::cli::{DataDirArgs, DeviceArgs, OutArgs, QuietArgs};
 use experiments::data::MnistData;
 use experiments::mnist_conv::{AUTHORS_LR, authors_schedule, run, schedule_with_decay_epochs};
 use models::MnistConvNetConfig;
@@ -25,6 +25,9 @@ enum Dataset {
 #[command(
     about = "Table 1 conv highway net on MNIST / Fashion-MNIST (Training Very Deep Networks)"
 )]
+#[command(mut_arg("out", |a| a.help(
+    "Artifact directory (default `artifacts/mnist-conv-DATASET-wWIDTH`); re-running resumes"
+)))]
 struct Args {
     /// Channels per layer (16 or 32 in the paper).
     #[arg(long, default_value_t = 32)]
@@ -52,15 +55,12 @@ struct Args {
     /// Seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Artifact directory (default `artifacts/mnist-conv-DATASET-wWIDTH`); re-running resumes.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Directory holding the data files (default: the cache).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Print nothing but the summary.
-    #[arg(long)]
-    quiet: bool,
+    #[command(flatten)]
+    out: OutArgs,
+    #[command(flatten)]
+    data: DataDirArgs,
+    #[command(flatten)]
+    quiet: QuietArgs,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -77,7 +77,7 @@ fn main() -> anyhow::Result<()> {
     if !(args.lr.is_finite() && args.lr > 0.0) {
         anyhow::bail!("--lr must be a positive number, got {}", args.lr);
     }
-    let dir = args.data_dir.as_deref();
+    let dir = args.data.dir();
     let mut train = MnistData::new(MnistDataset::train(kind, dir)?);
     if let Some(n) = args.train_examples {
         train = train.take(n)?;
@@ -92,10 +92,17 @@ fn main() -> anyhow::Result<()> {
     };
     let out = args
         .out
-        .unwrap_or_else(|| PathBuf::from(format!("artifacts/mnist-conv-{name}-w{}", args.width)));
+        .dir_or_else(|| PathBuf::from(format!("artifacts/mnist-conv-{name}-w{}", args.width)));
     let device = args.device.device()?.autodiff();
     let summary = run(
-        name, &model, &config, &train, &test, &out, &device, args.quiet,
+        name,
+        &model,
+        &config,
+        &train,
+        &test,
+        &out,
+        &device,
+        args.quiet.quiet,
     )?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())

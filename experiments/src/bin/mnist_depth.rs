@@ -3,18 +3,19 @@
 //!
 //! ```text
 //! cargo run -p experiments --bin mnist-depth -- --preset quick          # about a minute
-//! cargo run -p experiments --bin mnist-depth -- --preset cpu-study      # the README's table
+//! cargo run -p experiments --bin mnist-depth -- --preset cpu-study      # docs/results.md's table
 //! cargo run -p experiments --bin mnist-depth -- --depths 50 --runs 10 --epochs 5
 //! ```
 
-use std::path::PathBuf;
-
 use clap::{Parser, ValueEnum};
 use datasets::{MnistDataset, MnistKind};
-use experiments::backend::DeviceArgs;
+use experiments::cli::{DataDirArgs, DeviceArgs, OutArgs, QuietArgs};
 use experiments::data::MnistData;
 use experiments::depth_study::{Act, Hyper, StudyConfig, run_study};
 use models::LayerKind;
+
+/// Where the study writes without `--out`.
+const DEFAULT_OUT: &str = "artifacts/mnist-depth";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Preset {
@@ -36,6 +37,9 @@ enum Kind {
 #[command(
     about = "Plain vs highway MLPs on MNIST at several depths (Training Very Deep Networks, Fig. 1)"
 )]
+#[command(mut_arg("out", |a| a.help(
+    "Artifact directory (re-running with the same directory resumes)"
+).default_value(DEFAULT_OUT)))]
 struct Args {
     /// A named configuration; explicit flags override its values.
     #[arg(long, value_enum)]
@@ -77,15 +81,12 @@ struct Args {
     /// Seed of the search, the weights and the data order.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Artifact directory (re-running with the same directory resumes).
-    #[arg(long, default_value = "artifacts/mnist-depth")]
-    out: PathBuf,
-    /// Directory holding the MNIST files (default: the cache filled by scripts/fetch-data.sh).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Only the final table.
-    #[arg(long)]
-    quiet: bool,
+    #[command(flatten)]
+    out: OutArgs,
+    #[command(flatten)]
+    data: DataDirArgs,
+    #[command(flatten)]
+    quiet: QuietArgs,
     #[command(flatten)]
     device: DeviceArgs,
 }
@@ -156,7 +157,7 @@ fn main() -> anyhow::Result<()> {
 
     let device = args.device.device()?.autodiff();
     let kind = MnistKind::Mnist;
-    let dir = args.data_dir.as_deref();
+    let dir = args.data.dir();
     let train = MnistData::new(MnistDataset::train(kind, dir)?);
     let test = MnistData::new(MnistDataset::test(kind, dir)?);
     println!(
@@ -168,7 +169,8 @@ fn main() -> anyhow::Result<()> {
         config.batch_size,
         experiments::backend::backend_name(&device)
     );
-    let result = run_study(&config, &train, &test, &args.out, &device, args.quiet)?;
+    let out = args.out.dir_or_else(|| DEFAULT_OUT.into());
+    let result = run_study(&config, &train, &test, &out, &device, args.quiet.quiet)?;
     println!("\n{}", result.table());
     for &depth in config.depths.iter().filter(|d| **d >= 50) {
         if let (Some(p), Some(h)) = (
@@ -186,6 +188,6 @@ fn main() -> anyhow::Result<()> {
             );
         }
     }
-    println!("artifacts: {}", args.out.display());
+    println!("artifacts: {}", out.display());
     Ok(())
 }

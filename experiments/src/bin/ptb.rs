@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 use datasets::{PtbCorpus, PtbSplit};
-use experiments::backend::DeviceArgs;
+use experiments::cli::{DataDirArgs, DeviceArgs, OutArgs, QuietArgs};
 use experiments::lm::{LmArgs, train_and_test};
 use experiments::train::{RunDir, git_commit};
 use models::{LstmLmConfig, RhnLmConfig};
@@ -33,6 +33,9 @@ enum Model {
 
 #[derive(Parser, Debug)]
 #[command(about = "RHN / LSTM language models on Penn Treebank (Recurrent Highway Networks)")]
+#[command(mut_arg("out", |a| a.help(
+    "Artifact directory (default `artifacts/ptb-MODEL-PRESET`); re-running resumes"
+)))]
 struct Args {
     #[arg(long, value_enum, default_value = "small")]
     preset: Preset,
@@ -40,20 +43,19 @@ struct Args {
     model: Model,
     #[command(flatten)]
     train: LmArgs,
-    /// Artifact directory (re-running resumes).
-    #[arg(long)]
-    out: Option<PathBuf>,
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    #[arg(long)]
-    quiet: bool,
+    #[command(flatten)]
+    out: OutArgs,
+    #[command(flatten)]
+    data: DataDirArgs,
+    #[command(flatten)]
+    quiet: QuietArgs,
     #[command(flatten)]
     device: DeviceArgs,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let corpus = PtbCorpus::load(args.data_dir.as_deref())?;
+    let corpus = PtbCorpus::load(args.data.dir())?;
     let rhn_config = match args.preset {
         Preset::Small => RhnLmConfig::ptb_small(),
         Preset::Sota => RhnLmConfig::ptb_sota(),
@@ -68,7 +70,7 @@ fn main() -> anyhow::Result<()> {
     let name = format!("{:?}-{:?}", args.model, args.preset).to_lowercase();
     let out = args
         .out
-        .unwrap_or_else(|| PathBuf::from(format!("artifacts/ptb-{name}")));
+        .dir_or_else(|| PathBuf::from(format!("artifacts/ptb-{name}")));
     let run = RunDir::create(&out)?;
     let device = args.device.device()?.autodiff();
     device.seed(config.seed);
@@ -84,7 +86,7 @@ fn main() -> anyhow::Result<()> {
                 &config,
                 args.train.mc_samples,
                 &run,
-                (run_label.as_str(), args.quiet),
+                (run_label.as_str(), args.quiet.quiet),
                 &device,
             )?
         }
@@ -101,7 +103,7 @@ fn main() -> anyhow::Result<()> {
                 &config,
                 mc,
                 &run,
-                (run_label.as_str(), args.quiet),
+                (run_label.as_str(), args.quiet.quiet),
                 &device,
             )?
         }

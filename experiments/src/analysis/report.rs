@@ -1,0 +1,440 @@
+//! The tables and figures the analysis writes: CSV and Markdown tables of gate statistics and
+//! lesions, and the heat maps and line plots of the `gates` and `lesion` commands (drawn by
+//! [`crate::plot`]).
+
+use std::path::{Path, PathBuf};
+
+use super::gate_stats::{GateReport, LayerBias};
+use super::lesion::{LesionReport, LossError};
+use super::rhn::RhnGateReport;
+use crate::plot::{Heatmap, LinePlot, series, write_plot};
+use crate::train::write_atomic;
+
+/// Writes `text` to `dir/name` atomically.
+pub fn write_text(dir: &Path, name: &str, text: &str) -> anyhow::Result<()> {
+    write_atomic(&dir.join(name), text.as_bytes())
+}
+
+/// CSV of the learned biases: `layer,initial,mean,min,max`.
+pub fn bias_csv(biases: &[LayerBias]) -> String {
+    let mut out = String::from("layer,initial,mean,min,max\n");
+    for b in biases {
+        out.push_str(&format!(
+            "{},{},{:.5},{:.5},{:.5}\n",
+            b.layer, b.initial, b.mean, b.min, b.max
+        ));
+    }
+    out
+}
+
+impl GateReport {
+    /// Per-layer CSV: `layer,mean_t,std_over_examples,closed_fraction,distance_to_output,
+    /// relative_distance`; the stack input is layer `first_layer − 1` (no gate).
+    pub fn layer_csv(&self) -> String {
+        let mut out = String::from(
+            "layer,mean_t,std_over_examples,closed_fraction,distance_to_output,relative_distance\n",
+        );
+        out.push_str(&format!(
+            "{},,,,{:.5},{:.5}\n",
+            self.first_layer - 1,
+            self.distance_to_output[0],
+            self.relative_distance[0]
+        ));
+        for i in 0..self.layers {
+            out.push_str(&format!(
+                "{},{:.5},{:.5},{:.4},{:.5},{:.5}\n",
+                self.first_layer + i,
+                self.mean_per_layer[i],
+                self.std_over_examples[i],
+                self.closed_fraction[i],
+                self.distance_to_output[i + 1],
+                self.relative_distance[i + 1]
+            ));
+        }
+        out
+    }
+
+    /// Per-class CSV: `class,count,<deviation of each layer>`.
+    pub fn class_csv(&self) -> String {
+        let mut out = String::from("class,count");
+        for i in 0..self.layers {
+            out.push_str(&format!(",layer{}", self.first_layer + i));
+        }
+        out.push('\n');
+        for (c, row) in self.class_deviation.iter().enumerate() {
+            out.push_str(&format!("{c},{}", self.class_counts[c]));
+            for v in row {
+                out.push_str(&format!(",{v:.5}"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl LesionReport {
+    /// The rows as CSV: `layer,<split>_loss,<split>_error,...`, baseline first as layer 0.
+    pub fn csv(&self) -> String {
+        let mut out = String::from("layer");
+        for (s, _) in &self.baseline {
+            out.push_str(&format!(",{s}_loss,{s}_error"));
+        }
+        out.push('\n');
+        let mut line = |layer: usize, v: &[(String, LossError)]| {
+            out.push_str(&layer.to_string());
+            for (_, e) in v {
+                out.push_str(&format!(",{:.6},{:.6}", e.loss, e.error));
+            }
+            out.push('\n');
+        };
+        line(0, &self.baseline);
+        for r in &self.rows {
+            line(r.layer, &r.splits);
+        }
+        out
+    }
+}
+
+impl RhnGateReport {
+    /// Per-time-step CSV: `step,micro_layer1,...`, the mean activity of each micro-layer at each
+    /// position in the window.
+    pub fn time_csv(&self) -> String {
+        let mut csv = String::from("step");
+        for l in 0..self.depth {
+            csv.push_str(&format!(",micro_layer{}", l + 1));
+        }
+        csv.push('\n');
+        for (t, row) in self.per_time_step.iter().enumerate() {
+            csv.push_str(&(t + 1).to_string());
+            for v in row {
+                csv.push_str(&format!(",{v:.5}"));
+            }
+            csv.push('\n');
+        }
+        csv
+    }
+}
+
+/// The gate activity of every unit of an MLP for each kept example (Figure 2, right): one panel
+/// per example, units as rows and layers as columns, white 0 to dark 1.
+pub fn example_heatmap(label: &str, report: &GateReport) -> Heatmap {
+    let panels = report
+        .example_gates
+        .iter()
+        .map(|e| {
+            // Rows: units; columns: layers.
+            let rows = (0..report.units)
+                .map(|u| e.gates.iter().map(|l| l[u] as f64).collect())
+                .collect();
+            (format!("example {} (digit {})", e.index, e.label), rows)
+        })
+        .collect();
+    Heatmap {
+        title: format!("{label}: transform gate T of every unit (white 0, dark 1)"),
+        x_label: "layer".into(),
+        y_label: "unit".into(),
+        panels,
+        range: (0.0, 1.0),
+        diverging: false,
+        x_offset: report.first_layer,
+    }
+}
+
+/// Each class's mean gate activity minus the overall mean, per layer (Figure 3), on a
+/// blue-white-red scale symmetric about 0; rows are the classes (`class_name`: `digit`,
+/// `class`).
+pub fn class_heatmap(title: &str, class_name: &str, report: &GateReport) -> Heatmap {
+    let max_dev = report
+        .class_deviation
+        .iter()
+        .flatten()
+        .fold(1e-6f64, |m, v| m.max(v.abs()));
+    Heatmap {
+        title: format!("{title}: class mean T minus overall mean (±{max_dev:.3})"),
+        x_label: "layer".into(),
+        y_label: class_name.into(),
+        panels: vec![("per class".into(), report.class_deviation.clone())],
+        range: (-max_dev, max_dev),
+        diverging: true,
+        x_offset: report.first_layer,
+    }
+}
+
+/// The line plots comparing trained MLPs, each given as `(label, gate statistics, learned
+/// biases)`, with the file stem of each: `gate-bias` (learned `b_T` minus its initial value:
+/// mean, min and max over units), `gate-mean` (Figure 2, mean `T` per layer) and
+/// `layer-distance` (Greff et al.: each layer's distance from the final output).
+pub fn mlp_gate_plots(
+    nets: &[(String, GateReport, Vec<LayerBias>)],
+) -> [(&'static str, LinePlot); 3] {
+    let layer_points = |f: &dyn Fn(&GateReport, usize) -> f64, r: &GateReport| -> Vec<(f64, f64)> {
+        (0..r.layers)
+            .map(|i| ((r.first_layer + i) as f64, f(r, i)))
+            .collect()
+    };
+    let mut bias_lines = Vec::new();
+    for (c, (label, _, b)) in nets.iter().enumerate() {
+        let pts = |f: &dyn Fn(&LayerBias) -> f64| {
+            b.iter()
+                .map(|l| (l.layer as f64, f(l) - l.initial))
+                .collect::<Vec<_>>()
+        };
+        bias_lines.push(series(&format!("{label} mean"), c, false, pts(&|l| l.mean)));
+        bias_lines.push(series(&format!("{label} min"), c, true, pts(&|l| l.min)));
+        bias_lines.push(series(&format!("{label} max"), c, true, pts(&|l| l.max)));
+    }
+    [
+        (
+            "gate-bias",
+            LinePlot {
+                title: "Learned transform-gate bias minus its initial value, per layer".into(),
+                x_label: "layer".into(),
+                y_label: "b_T - initial b_T (mean, min, max over units)".into(),
+                log_y: false,
+                series: bias_lines,
+            },
+        ),
+        (
+            "gate-mean",
+            LinePlot {
+                title: "Mean transform-gate activity per layer".into(),
+                x_label: "layer".into(),
+                y_label: "mean T".into(),
+                log_y: false,
+                series: nets
+                    .iter()
+                    .enumerate()
+                    .map(|(c, (l, r, _))| {
+                        series(l, c, false, layer_points(&|r, i| r.mean_per_layer[i], r))
+                    })
+                    .collect(),
+            },
+        ),
+        (
+            "layer-distance",
+            LinePlot {
+                title: "Distance of each layer's output from the final output (Greff et al.)"
+                    .into(),
+                x_label: "layer (1: the plain input layer)".into(),
+                y_label: "mean ||z_l - z_L|| / mean ||z_L||".into(),
+                log_y: false,
+                series: nets
+                    .iter()
+                    .enumerate()
+                    .map(|(c, (l, r, _))| {
+                        let pts = r
+                            .relative_distance
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| ((r.first_layer - 1 + i) as f64, *v))
+                            .collect();
+                        series(l, c, false, pts)
+                    })
+                    .collect(),
+            },
+        ),
+    ]
+}
+
+/// The mean transform gate of each RHN micro-layer at each time step of the window.
+pub fn rhn_time_plot(report: &RhnGateReport) -> LinePlot {
+    LinePlot {
+        title: format!(
+            "RHN (depth {}): mean transform gate per micro-layer over the window",
+            report.depth
+        ),
+        x_label: "time step in the 35-step window".into(),
+        y_label: "mean T".into(),
+        log_y: false,
+        series: (0..report.depth)
+            .map(|l| {
+                let pts = report
+                    .per_time_step
+                    .iter()
+                    .enumerate()
+                    .map(|(t, r)| ((t + 1) as f64, r[l]))
+                    .collect();
+                series(&format!("micro-layer {}", l + 1), l, false, pts)
+            })
+            .collect(),
+    }
+}
+
+/// The lesion plots of one or more nets: error and loss against the lesioned layer, one solid
+/// line per net and split, dashed lines for the intact nets. Writes `<stem>-error` and
+/// `<stem>-loss`.
+pub fn plot_lesions(reports: &[LesionReport], x_label: &str, stem: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for (what, is_error) in [("error", true), ("loss", false)] {
+        let mut lines = Vec::new();
+        let mut color = 0;
+        for r in reports {
+            for (si, (split, base)) in r.baseline.iter().enumerate() {
+                let pick = |e: &LossError| if is_error { e.error } else { e.loss };
+                let points: Vec<(f64, f64)> = r
+                    .rows
+                    .iter()
+                    .filter_map(|row| row.splits.get(si).map(|(_, e)| (row.layer as f64, pick(e))))
+                    .collect();
+                let (first, last) = (
+                    points.first().map(|p| p.0).unwrap_or(0.0),
+                    points.last().map(|p| p.0).unwrap_or(1.0),
+                );
+                lines.push(series(
+                    &format!("{} {split}, lesioned", r.label),
+                    color,
+                    false,
+                    points,
+                ));
+                lines.push(series(
+                    &format!("{} {split}, intact", r.label),
+                    color,
+                    true,
+                    vec![(first, pick(base)), (last, pick(base))],
+                ));
+                color += 1;
+            }
+        }
+        let plot = LinePlot {
+            title: format!("Lesioning: {what} with one layer's transform gate forced to 0"),
+            x_label: x_label.to_string(),
+            y_label: if is_error {
+                "error (fraction misclassified; perplexity for an LM)".into()
+            } else {
+                "mean cross-entropy".into()
+            },
+            log_y: true,
+            series: lines,
+        };
+        let name = format!(
+            "{}-{what}",
+            stem.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("lesion")
+        );
+        out.extend(write_plot(&plot, &stem.with_file_name(name)));
+    }
+    out
+}
+
+/// The Markdown summary of a lesion study: per split the intact loss and error, the worst
+/// lesion and the harmless layers (error raised by at most `tolerance`), then Greff et al.'s
+/// comparison of the first stacked layer's lesion with the later layers'.
+pub fn lesion_summary(r: &LesionReport, tolerance: f64) -> String {
+    let mut out = format!(
+        "### {}\n\n| split | intact loss | intact error | worst lesion | its error | harmless layers (error +≤{:.1} pt) |\n|---|---|---|---|---|---|\n",
+        r.label,
+        100.0 * tolerance
+    );
+    for (si, (split, base)) in r.baseline.iter().enumerate() {
+        let worst = r
+            .rows
+            .iter()
+            .max_by(|a, b| a.splits[si].1.error.total_cmp(&b.splits[si].1.error));
+        let (wl, we) = worst
+            .map(|w| {
+                (
+                    w.layer.to_string(),
+                    format!("{:.2}%", 100.0 * w.splits[si].1.error),
+                )
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "| {split} | {:.4} | {:.2}% | {wl} | {we} | {} |\n",
+            base.loss,
+            100.0 * base.error,
+            ranges(&r.harmless_layers(split, tolerance))
+        ));
+    }
+    if let (Some(first), true) = (r.rows.first(), r.rows.len() > 1) {
+        let rest = &r.rows[1..];
+        for (si, (split, base)) in r.baseline.iter().enumerate() {
+            let mean_rest =
+                rest.iter().map(|x| x.splits[si].1.loss).sum::<f64>() / rest.len() as f64;
+            out.push_str(&format!(
+                "\nGreff et al.: {split} loss with the first stacked layer (layer {}) lesioned {:.4}, mean over the later layers {:.4} (intact {:.4}).\n",
+                first.layer, first.splits[si].1.loss, mean_rest, base.loss
+            ));
+        }
+    }
+    out
+}
+
+/// Greff et al.'s comparison per stage of a staged conv net (`stages`: the lesioned layers of
+/// each stage, in the order of the report's rows), as Markdown: the first layer's lesion against
+/// the mean of the stage's later layers, on the report's last split.
+pub fn stage_table(report: &LesionReport, stages: &[usize]) -> String {
+    let si = report.baseline.len() - 1;
+    let split = &report.baseline[si].0;
+    let mut s = format!(
+        "\n| stage | layers | first-layer lesion: {split} loss | later layers: mean {split} loss | intact |\n|---|---|---|---|---|\n"
+    );
+    let mut first = 0;
+    for (k, d) in stages.iter().enumerate().filter(|(_, d)| **d > 0) {
+        let rows = &report.rows[first..first + d];
+        let later = if *d > 1 {
+            format!(
+                "{:.4}",
+                rows[1..].iter().map(|r| r.splits[si].1.loss).sum::<f64>() / (*d - 1) as f64
+            )
+        } else {
+            "-".into()
+        };
+        s.push_str(&format!(
+            "| {} | {}-{} | {:.4} | {later} | {:.4} |\n",
+            k + 1,
+            rows[0].layer,
+            rows[d - 1].layer,
+            rows[0].splits[si].1.loss,
+            report.baseline[si].1.loss
+        ));
+        first += d;
+    }
+    s
+}
+
+/// The Markdown table of an RHN's micro-layer lesions (`label`, evaluated on `windows` PTB
+/// validation windows): loss and perplexity, intact first.
+pub fn rhn_lesion_table(label: &str, windows: usize, report: &LesionReport) -> String {
+    let mut s = format!(
+        "### {label} (PTB valid, {} windows; error column = perplexity)\n\n| lesioned micro-layer | loss | perplexity |\n|---|---|---|\n| none | {:.4} | {:.1} |\n",
+        windows, report.baseline[0].1.loss, report.baseline[0].1.error
+    );
+    for r in &report.rows {
+        s.push_str(&format!(
+            "| {} | {:.4} | {:.1} |\n",
+            r.layer, r.splits[0].1.loss, r.splits[0].1.error
+        ));
+    }
+    s
+}
+
+/// A file-name-safe label of a net with initial transform bias `b`: `bt-2`, `bt-4.5`.
+pub fn bias_label(b: f64) -> (String, String) {
+    (format!("b_T={b}"), format!("bt{b}"))
+}
+
+/// Formats sorted layer numbers as ranges: `[2, 3, 4, 7]` → `2-4, 7`.
+pub fn ranges(layers: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < layers.len() {
+        let start = layers[i];
+        let mut end = start;
+        while i + 1 < layers.len() && layers[i + 1] == end + 1 {
+            i += 1;
+            end = layers[i];
+        }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    if out.is_empty() {
+        "none".into()
+    } else {
+        out.join(", ")
+    }
+}
