@@ -325,6 +325,9 @@ def test_evaluate_mirrors_the_rust_pipeline():
             with open(out) as f:
                 assert json.load(f)["correct"] == r["correct"]
             assert r["examples"] == 37 and r["model"] == name and r["split"] == "test"
+            prov = r["provenance"]
+            assert prov["format"] == "highway-zoo-provenance/1" and prov["args"][0] == "evaluate"
+            assert prov["program"].endswith("torch_peer.py") and prov["date"].endswith("Z")
             assert abs(r["accuracy"] - acc) < 1e-12, (r, acc)
             assert abs(r["mean_cross_entropy"] - ce) < 1e-5, (r, ce)
             r2, = torch_peer.main(["evaluate", path, "--fashion-mnist-dir",

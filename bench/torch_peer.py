@@ -34,7 +34,9 @@ fixtures  not a benchmark: writes the Rust parity fixtures (see fixtures.py), e.
 evaluate  not a benchmark: loads a model exported from a Rust run (`export` binary:
       NAME.json + NAME.safetensors, zoo_torch.load_export) and reports its accuracy and
       mean cross-entropy on MNIST / Fashion-MNIST (DeepMlp, MnistConvNet), reading the IDX
-      files and scaling the pixels exactly as the Rust loader does (see evaluate.py)
+      files and scaling the pixels exactly as the Rust loader does (see evaluate.py);
+      its --json file has a "provenance" object (command, date, commit, machine) in the
+      format of the Rust runs' provenance.json
 
 Every highway layer uses separate H and T products by default (as in the papers);
 --fuse concatenates the H and T (C) weights and computes them with one matmul/conv of
@@ -375,6 +377,8 @@ def main(argv=None):
     p.add_argument("--examples", type=int, default=None,
                    help="evaluate: the first N examples only")
     args = p.parse_args(argv)
+    # The command line, for the evaluation's provenance: this process's, or the one given.
+    args.command = sys.argv if argv is None else [os.path.relpath(__file__), *argv]
     if args.bench != "evaluate" and args.export is not None:
         p.error(f"unexpected argument {args.export!r}")
 
@@ -427,6 +431,71 @@ def main(argv=None):
     return results
 
 
+def _first_field(path, key, sep):
+    """The value of the first ``key SEP value`` line of the file at ``path``, or None."""
+    try:
+        with open(path) as f:
+            for line in f:
+                k, found, v = line.partition(sep)
+                if found and k.strip() == key and v.strip():
+                    return v.strip()
+    except OSError:
+        pass
+    return None
+
+
+def provenance(argv):
+    """Where this process's results come from, in the Rust side's ``provenance.json`` format
+    (``experiments/src/train/provenance.rs``): command line (the home directory as ``~``),
+    UTC date, git commit and uncommitted paths, interpreter and torch versions, machine."""
+    import subprocess  # noqa: PLC0415
+
+    home = os.path.expanduser("~")
+
+    def tilde(a):
+        return "~" + a[len(home):] if home not in ("", "/") and (
+            a == home or a.startswith(home + "/")) else a
+
+    def git(*a):
+        try:
+            out = subprocess.run(["git", *a], capture_output=True, text=True, check=True)
+            return out.stdout
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    commit = (git("rev-parse", "--short=12", "HEAD") or "unknown").strip() or "unknown"
+    modified = [ln[3:] for ln in (git("status", "--porcelain=v1") or "").splitlines() if ln[3:]]
+    if len(modified) > 50:
+        modified = modified[:50] + [f"... and {len(modified) - 50} more"]
+    mem = _first_field("/proc/meminfo", "MemTotal", ":")
+    kernel = platform.release() or None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return {
+        "format": "highway-zoo-provenance/1",
+        "program": argv[0],
+        "args": [tilde(a) for a in argv[1:]],
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "git_commit": commit,
+        "git_modified": modified,
+        "build": f"python {platform.python_version()}, torch {torch.__version__}",
+        "backends": [],
+        "backend": f"torch cpu, {torch.get_num_threads()} threads",
+        "env": {},
+        "machine": {
+            "cpu": _first_field("/proc/cpuinfo", "model name", ":") or platform.machine(),
+            "logical_cores": cores,
+            "memory_gib": round(int(mem.split()[0]) / 1024 / 1024, 1) if mem else None,
+            "os": (_first_field("/etc/os-release", "PRETTY_NAME", "=") or platform.system())
+            .strip('"'),
+            "kernel": kernel,
+            "arch": platform.machine(),
+        },
+    }
+
+
 def evaluate_main(p, args):
     import evaluate  # noqa: E402  (bench/evaluate.py)
     if args.export is None:
@@ -445,6 +514,7 @@ def evaluate_main(p, args):
     except (OSError, ValueError, RuntimeError) as e:
         sys.exit(f"torch_peer.py evaluate: {e}")
     print(evaluate.fmt(r), flush=True)
+    r["provenance"] = provenance(args.command)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(r, f, indent=2)

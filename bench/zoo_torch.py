@@ -34,63 +34,11 @@ Equations (coupled carry ``C = 1 - T``; Rust computes ``(H - x)·T + x``, and so
               s_l = h_l·t_l + s_{l-1}·(1 − t_l)    (free carry: s_{l-1}·c_l, c_l = σ(W_C.. + R_C,l.. + b_C,l))
               y_t = s^{[t]} = s_{L-1}
 
-Key mapping (PyTorch state_dict key → Burn module path)
---------------------------------------------------------
-burn-store 0.22.1 (``PytorchStore``, ``src/pytorch/store.rs``) applies ``PyTorchToBurnAdapter``
-(``src/adapter.rs``) and, by default, ``skip_enum_variants(true)`` and
-``map_indices_contiguous(true)``.  The adapter looks at the innermost user-defined module
-around a tensor (``ModuleContext::module_type``, ``Vec``/``Option`` wrappers skipped):
-
-* ``Struct:Linear`` + ``weight`` (2-D): transposed, PyTorch ``[out, in]`` ↔ Burn ``[in, out]``;
-* ``Struct:BatchNorm``/``LayerNorm``/``GroupNorm``/``RmsNorm``: PyTorch ``weight``/``bias`` ↔
-  Burn ``gamma``/``beta`` (rename; ``running_mean``/``running_var`` keep their names, a
-  PyTorch ``num_batches_tracked`` matches no Burn parameter and is only listed in
-  ``ApplyResult::unused``, not an error).  No zoo model has a normalisation layer;
-* everything else (``Conv2d`` kernels ``[out, in, k, k]``, ``Embedding`` ``[vocab, d]``, biases,
-  a bare ``Param`` such as ``RhnLm::softmax_w``) is copied as is.
-
-Enum modules (``MlpBody``, ``ConvStage``, ``CifarHeadLayer``) put their variant name in the
-Burn path (burn-derive ``codegen_enum.rs``: ``enter_module(variant, "Enum:..")``); the PyTorch
-keys here leave it out, and the PyTorch store skips it when matching.  ``Option`` adds no path
-segment (absent when ``None``), ``Vec`` adds the index.  Non-parameter fields (``fused``,
-``activation``, pools, dropout, ``d_hidden``...) are not in either record.
-
-==============  =========================================  ===============================================  =========================  ===========
-model           PyTorch key                                Burn path                                        shape PyTorch → Burn       transform
-==============  =========================================  ===============================================  =========================  ===========
-Highway         {h,t,c}.weight                             {h,t,c}.weight                                   [d, d] → [d, d]            transpose
-Highway         {h,t,c}.bias                               {h,t,c}.bias                                     [d]                        —
-ConvHighway     {h,t,c}.weight / .bias                     same                                             [d, d, k, k] / [d]         —
-RhnCell         {w_h,w_t,w_c}.weight (no bias)             same                                             [d, d_in] → [d_in, d]      transpose
-RhnCell         layers.{l}.{r_h,r_t,r_c}.weight            same                                             [d, d] → [d, d]            transpose
-RhnCell         layers.{l}.{r_h,r_t,r_c}.bias              same                                             [d]                        —
-Rhn             cell.<RhnCell key>                         cell.<RhnCell path>                              as RhnCell                 as RhnCell
-DeepMlp         input.linear.weight / .bias                same                                             [h, d_in] → [d_in, h]      transpose / —
-DeepMlp         body.layers.{i}.{h,t}.weight / .bias       body.Highway.layers.{i}.{h,t}.weight / .bias     [h, h]                     transpose / —
-DeepMlp (plain) body.layers.{i}.linear.weight / .bias      body.Plain.layers.{i}.linear.weight / .bias      [h, h]                     transpose / —
-DeepMlp         output.weight / .bias                      same                                             [n, h] → [h, n]            transpose / —
-MnistConvNet    input.weight / .bias                       same                                             [w, 1, 5, 5] / [w]         —
-MnistConvNet    stages.{s}.layers.{i}.{h,t}.weight/.bias   stages.{s}.Highway.layers.{i}.{h,t}.weight/...   [w, w, 3, 3] / [w]         —
-MnistConvNet    output.weight / .bias                      same                                             [n, 9w] → [9w, n]          transpose / —
-CifarNet        inputs.{s}.conv.weight / .bias             same                                             [w_s, c, 3, 3] / [w_s]     —
-CifarNet        stages.{s}.layers.{i}.{h,t}.weight/.bias   stages.{s}.Highway.layers.{i}...  (Plain: .conv)  [w_s, w_s, 3, 3] / [w_s]   —
-CifarNet        head.weight / .bias  (MaxPoolFc)           head.Fc.weight / .bias                           [hid, w] → [w, hid]        transpose / —
-CifarNet        head.weight / .bias  (ConvAvgPool)         head.Conv1x1.weight / .bias                      [hid, w, 1, 1] / [hid]     —
-CifarNet        output.weight / .bias                      same                                             [n, hid] → [hid, n]        transpose / —
-RhnLm           embedding.weight                           same                                             [V, e]                     —
-RhnLm           rhn.cell.<RhnCell key>                     same                                             as RhnCell                 as RhnCell
-RhnLm           softmax_w (untied only; bare Param)        softmax_w                                        [d, V] both (Burn layout)  — (NOT transposed)
-RhnLm           softmax_b                                  softmax_b                                        [V]                        —
-LstmLm          embedding.weight                           same                                             [V, d]                     —
-LstmLm          lstm.{g}_gate.{input,hidden}_transform.weight  same  (g = input, forget, output, cell)      [d, d] → [d, d]            transpose
-LstmLm          lstm.{g}_gate.{input,hidden}_transform.bias    same                                         [d]                        —
-LstmLm          softmax_w (untied only) / softmax_b        same                                             [d, V] / [V]               —
-==============  =========================================  ===============================================  =========================  ===========
-
-``bench/MAPPING.md`` has the same tables with more detail.  Caveats: a stage with zero layers
-has no keys, so ``map_indices_contiguous`` would renumber the next stage's index down; call
-``.map_indices_contiguous(false)`` on the store if a net has an empty stage.  The float dtype
-of a loaded parameter is the file's (burn-store keeps it), so save float32.
+Key mapping: the ``state_dict`` keys are the Burn field paths without enum variant names,
+``Linear`` weights ``[out, in]``; the table, per model, is written once, in the Rust crate's
+docs (``models/src/weights.rs``), and ``bench/MAPPING.md`` says what burn-store 0.22.1 does with
+it.  Every fixture's ``manifest.json`` entry lists its keys one by one (``params``), and the
+Rust parity tests check the two agree.
 
 Building from Rust configurations and loading Rust exports: ``from_config(model, config)``
 maps a zoo config in its serde JSON form (a run's ``config.json`` ``"model"`` entry, a

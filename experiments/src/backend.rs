@@ -22,14 +22,115 @@ pub struct DeviceArgs {
     /// GPU backend, else the CPU).
     #[arg(long)]
     pub device: Option<String>,
+    /// Train on several devices of one machine, e.g. `cuda:0,cuda:1` or `wgpu:0,wgpu:1`: every
+    /// batch is split into one slice per device, the gradients are summed on the first device,
+    /// which holds the model, the optimiser and the evaluation (training binaries only).
+    #[arg(long, value_delimiter = ',', conflicts_with = "device")]
+    pub devices: Vec<String>,
 }
 
 impl DeviceArgs {
-    /// The device these arguments name.
+    /// The one device these arguments name, for a binary that runs on one device.
     /// Also tunes the allocator for tensor work ([`keep_freed_memory`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`devices`](Self::devices), and when `--devices` names more than one.
     pub fn device(&self) -> anyhow::Result<Device> {
+        let devices = self.devices()?;
+        if !devices.replicas.is_empty() {
+            anyhow::bail!(
+                "--devices {}: this binary runs on one device; name it with --device",
+                self.devices.join(",")
+            );
+        }
+        Ok(devices.main)
+    }
+
+    /// The devices these arguments name: `--devices`, else the one `--device` names.
+    ///
+    /// # Errors
+    ///
+    /// An unknown name, a backend not compiled in, or a device listed twice, naming the flag.
+    pub fn devices(&self) -> anyhow::Result<Devices> {
         keep_freed_memory();
-        parse_device(self.device.as_deref())
+        if self.devices.is_empty() {
+            return Ok(Devices::single(parse_device(self.device.as_deref())?));
+        }
+        let list = self.devices.join(",");
+        let mut devices: Vec<Device> = Vec::with_capacity(self.devices.len());
+        let mut names: Vec<String> = Vec::with_capacity(self.devices.len());
+        for name in &self.devices {
+            let device =
+                parse_device(Some(name)).map_err(|e| anyhow::anyhow!("--devices {list}: {e}"))?;
+            let plain = backend_name(&device);
+            if names.contains(&plain) {
+                anyhow::bail!(
+                    "--devices {list}: {plain} is listed twice; name each device once (every \
+                     device trains its own slice of each batch)"
+                );
+            }
+            names.push(plain);
+            devices.push(device);
+        }
+        let main = devices.remove(0);
+        Ok(Devices {
+            main,
+            replicas: devices,
+        })
+    }
+}
+
+/// The devices a run trains on: the main device, which holds the model, the optimiser and
+/// the evaluation, and the replicas, each of which trains one slice of every batch beside it.
+/// It dereferences to the main device, so a single-device caller uses it as a [`Device`].
+#[derive(Debug, Clone)]
+pub struct Devices {
+    /// The device of the model, the optimiser and the evaluation (and the first slice).
+    pub main: Device,
+    /// The other devices, one slice of every batch each (empty: one device).
+    pub replicas: Vec<Device>,
+}
+
+impl Devices {
+    /// One device.
+    pub fn single(main: Device) -> Self {
+        Self {
+            main,
+            replicas: Vec::new(),
+        }
+    }
+
+    /// The same devices with autodiff.
+    pub fn autodiff(self) -> Self {
+        Self {
+            main: self.main.autodiff(),
+            replicas: self.replicas.into_iter().map(Device::autodiff).collect(),
+        }
+    }
+
+    /// Every device, the main one first.
+    pub fn all(&self) -> impl Iterator<Item = &Device> {
+        std::iter::once(&self.main).chain(&self.replicas)
+    }
+
+    /// The devices' plain names ([`backend_name`]), joined by commas.
+    pub fn names(&self) -> String {
+        self.all().map(backend_name).collect::<Vec<_>>().join(",")
+    }
+}
+
+impl From<Device> for Devices {
+    fn from(main: Device) -> Self {
+        Self::single(main)
+    }
+}
+
+impl std::ops::Deref for Devices {
+    type Target = Device;
+
+    fn deref(&self) -> &Device {
+        &self.main
     }
 }
 
@@ -203,10 +304,43 @@ mod tests {
         }
         let err = parse_device(Some("tpu")).unwrap_err().to_string();
         assert!(err.contains("unknown --device `tpu`"), "{err}");
+        let devices = |list: &[&str]| DeviceArgs {
+            device: None,
+            devices: list.iter().map(|s| s.to_string()).collect(),
+        };
+        let err = devices(&["flex", "tpu"]).devices().unwrap_err().to_string();
+        assert!(
+            err.starts_with("--devices flex,tpu: unknown --device `tpu`"),
+            "{err}"
+        );
+        if compiled_backends().contains(&"flex") {
+            let err = devices(&["flex", "cpu"]).devices().unwrap_err().to_string();
+            assert!(err.contains("flex is listed twice"), "{err}");
+            let one = devices(&["flex"]).devices().unwrap();
+            assert!(one.replicas.is_empty());
+            assert_eq!(one.names(), "flex");
+            let two = devices(&["flex", "ndarray"]);
+            if compiled_backends().contains(&"ndarray") {
+                assert!(
+                    two.device()
+                        .unwrap_err()
+                        .to_string()
+                        .contains("runs on one device")
+                );
+            }
+        }
         #[cfg(not(feature = "cuda"))]
         {
             let err = parse_device(Some("cuda:1")).unwrap_err().to_string();
             assert!(err.contains("needs the `cuda` cargo feature"), "{err}");
+            let err = devices(&["cuda:0", "cuda:1"])
+                .devices()
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("--devices cuda:0,cuda:1: --device cuda:0 needs the `cuda`"),
+                "{err}"
+            );
         }
     }
 }

@@ -1,6 +1,21 @@
-//! Timing helpers for the bench binaries: median of individually timed repetitions.
+//! Timing helpers for the bench binaries: median of individually timed repetitions, and the
+//! JSON file they write (`--json`).
 
+use std::path::Path;
 use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::train::Provenance;
+
+/// Writes a bench binary's `rows` to `path` as `{"provenance": .., "rows": [..]}`: the rows with
+/// this process's [`Provenance`] (command line, date, commit, machine, backend).
+pub fn write_json_rows<T: serde::Serialize>(path: &Path, rows: &[T]) -> anyhow::Result<()> {
+    let value = serde_json::json!({ "provenance": Provenance::current(), "rows": rows });
+    let mut text = serde_json::to_string_pretty(&value)?;
+    text.push('\n');
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
 
 /// The result of timing one workload.
 #[derive(Debug, Clone, serde::Serialize)]

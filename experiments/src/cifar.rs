@@ -14,13 +14,12 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use burn::module::Module;
-use burn::tensor::Device;
 use clap::{Parser, ValueEnum};
 use datasets::{CifarDataset, CifarKind, CifarSplit, CifarTransform};
 use models::{CifarHighwayConfig, CifarStage, LayerKind};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::backend_name;
+use crate::backend::Devices;
 use crate::cli::{DataDirArgs, DeviceArgs, OutArgs, QuietArgs};
 use crate::data::CifarData;
 use crate::train::{
@@ -246,7 +245,7 @@ pub fn run(
     train: &CifarData,
     evals: &[(&str, Arc<dyn LabelledData<4>>)],
     out: &Path,
-    device: &Device,
+    device: &Devices,
     quiet: bool,
 ) -> anyhow::Result<CifarSummary> {
     model_config
@@ -323,7 +322,7 @@ pub fn run(
             / (history.len() * steps_per_epoch) as f64,
         train_samples_per_s: crate::train::samples_per_second(&history),
         peak_memory_mib: crate::bench::peak_memory_mib(),
-        backend: backend_name(device),
+        backend: device.names(),
         git_commit: git_commit(),
     };
     dir.write_json("summary.json", &summary)?;
@@ -392,7 +391,7 @@ pub fn run_cli(args: &CifarArgs) -> anyhow::Result<CifarSummary> {
             if args.plain { "-plain" } else { "" }
         ))
     });
-    let device = args.device.device()?.autodiff();
+    let device = args.device.devices()?.autodiff();
     run(
         name,
         args.net,

@@ -54,6 +54,24 @@ impl DataDirArgs {
     }
 }
 
+/// The flags of a training binary: [`OutArgs`], [`DataDirArgs`], [`QuietArgs`] and
+/// [`DeviceArgs`] (with `--devices`), flattened in once.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// `--out`.
+    #[command(flatten)]
+    pub out: OutArgs,
+    /// `--data-dir`.
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// `--quiet`.
+    #[command(flatten)]
+    pub quiet: QuietArgs,
+    /// `--device`, `--devices`.
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
 /// `--quiet`: no progress output.
 #[derive(clap::Args, Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QuietArgs {
@@ -68,17 +86,11 @@ mod tests {
 
     use super::*;
 
-    /// Every shared flag at once, as a binary that uses all of them flattens them in.
+    /// Every shared flag at once, as a training binary flattens them in.
     #[derive(Parser, Debug)]
     struct All {
         #[command(flatten)]
-        out: OutArgs,
-        #[command(flatten)]
-        data: DataDirArgs,
-        #[command(flatten)]
-        quiet: QuietArgs,
-        #[command(flatten)]
-        device: DeviceArgs,
+        run: RunArgs,
     }
 
     /// A binary with a fixed default directory and its own help for `--out` and `--data-dir`.
@@ -117,14 +129,20 @@ mod tests {
             "cpu",
         ])
         .unwrap();
-        assert_eq!(a.out.dir_or_else(|| "unused".into()), PathBuf::from("o"));
-        assert_eq!(a.data.dir(), Some(Path::new("d")));
-        assert!(a.quiet.quiet);
-        assert_eq!(a.device.device.as_deref(), Some("cpu"));
+        assert_eq!(
+            a.run.out.dir_or_else(|| "unused".into()),
+            PathBuf::from("o")
+        );
+        assert_eq!(a.run.data.dir(), Some(Path::new("d")));
+        assert!(a.run.quiet.quiet);
+        assert_eq!(a.run.device.device.as_deref(), Some("cpu"));
         let a = All::try_parse_from(["x"]).unwrap();
-        assert_eq!(a.out, OutArgs::default());
-        assert_eq!(a.out.dir_or_else(|| "dflt".into()), PathBuf::from("dflt"));
-        assert_eq!((a.data.dir(), a.quiet.quiet), (None, false));
+        assert_eq!(a.run.out, OutArgs::default());
+        assert_eq!(
+            a.run.out.dir_or_else(|| "dflt".into()),
+            PathBuf::from("dflt")
+        );
+        assert_eq!((a.run.data.dir(), a.run.quiet.quiet), (None, false));
         // A binary's own default and help text replace the shared ones.
         let t = Tuned::try_parse_from(["x"]).unwrap();
         assert_eq!(t.out.out, Some(PathBuf::from("artifacts/x")));

@@ -14,12 +14,11 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::activation::ActivationConfig;
-use burn::tensor::Device;
 use datasets::SplitMix64;
 use models::{DeepMlpConfig, LayerKind};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::backend_name;
+use crate::backend::Devices;
 use crate::data::MnistData;
 use crate::plot::{LinePlot, Series};
 use crate::train::{
@@ -190,6 +189,27 @@ impl RunSummary {
 }
 
 impl StudyResult {
+    /// The study's result from its runs (in the order the study trains them: by depth, then
+    /// type, then run): each (type, depth) cell's best run is the one with the lowest final
+    /// training loss, the first of equals.
+    pub fn new(config: StudyConfig, runs: Vec<RunSummary>) -> Self {
+        let mut best = Vec::new();
+        for &depth in &config.depths {
+            for &kind in &config.kinds {
+                let idx = runs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.kind == kind && s.depth == depth)
+                    .min_by(|a, b| a.1.loss_or_inf().total_cmp(&b.1.loss_or_inf()))
+                    .map(|(i, _)| i);
+                if let Some(i) = idx {
+                    best.push((kind, depth, i));
+                }
+            }
+        }
+        Self { config, runs, best }
+    }
+
     /// Best final training loss of a cell.
     pub fn best_loss(&self, kind: LayerKind, depth: usize) -> Option<f64> {
         self.best
@@ -262,7 +282,7 @@ pub fn run_study(
     train: &MnistData,
     test: &MnistData,
     out: &Path,
-    device: &Device,
+    device: &Devices,
     quiet: bool,
 ) -> anyhow::Result<StudyResult> {
     config.validate()?;
@@ -279,25 +299,7 @@ pub fn run_study(
             }
         }
     }
-    let mut best = Vec::new();
-    for &depth in &config.depths {
-        for &kind in &config.kinds {
-            let idx = runs
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.kind == kind && s.depth == depth)
-                .min_by(|a, b| a.1.loss_or_inf().total_cmp(&b.1.loss_or_inf()))
-                .map(|(i, _)| i);
-            if let Some(i) = idx {
-                best.push((kind, depth, i));
-            }
-        }
-    }
-    let result = StudyResult {
-        config: config.clone(),
-        runs,
-        best,
-    };
+    let result = StudyResult::new(config.clone(), runs);
     root.write_json("results.json", &result)?;
     crate::train::write_atomic(&root.file("table.md"), result.table().as_bytes())?;
     let series: Vec<Series> = result
@@ -348,7 +350,7 @@ fn run_one(
     train: &Arc<dyn LabelledData<2>>,
     test: &Arc<dyn LabelledData<2>>,
     out: &Path,
-    device: &Device,
+    device: &Devices,
     quiet: bool,
 ) -> anyhow::Result<RunSummary> {
     let dir = RunDir::create(run_dir(out, kind, depth, r))?;
@@ -444,7 +446,7 @@ fn run_one(
         wall_time_s: start.elapsed().as_secs_f64(),
         train_samples_per_s: crate::train::samples_per_second(&history),
         peak_memory_mib: crate::bench::peak_memory_mib(),
-        backend: backend_name(device),
+        backend: device.names(),
         git_commit: git_commit(),
         error: outcome.as_ref().err().map(|e| e.to_string()),
     };

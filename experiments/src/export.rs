@@ -20,6 +20,7 @@ use crate::analysis::{
     LoadedRun, load_cifar_run, load_conv_run, load_mlp_run, load_rhn_run, load_run,
     resolve_run_dir, run_config,
 };
+use crate::train::Provenance;
 
 /// The `format` of an export's JSON file.
 pub const EXPORT_FORMAT: &str = "highway-zoo-export/1";
@@ -41,6 +42,9 @@ pub struct ExportInfo {
     pub weights: String,
     /// Number of tensors in the weights file.
     pub tensors: usize,
+    /// The export's own command line, date, commit and machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
 }
 
 /// Which zoo model a run's `config.json` describes, from the fields only that model's
@@ -105,6 +109,7 @@ pub fn export_run(run: &Path, out: &Path, device: &Device) -> anyhow::Result<Exp
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         tensors,
+        provenance: Some(Provenance::current()),
     };
     let sidecar = out.with_extension("json");
     let text = serde_json::to_string_pretty(&info)?;

@@ -2,8 +2,8 @@
 //! # experiments
 //!
 //! Library code shared by the highway-zoo binaries (`src/bin/`): backend selection and the
-//! shared command-line flags ([`cli`]), the training infrastructure, the gate analysis, and
-//! benchmark helpers. The binaries only parse arguments, build configs and call in here.
+//! shared command-line flags ([`cli`]), the training infrastructure, the gate analysis,
+//! benchmark helpers and the results tables generated from the runs ([`report`]). The binaries only parse arguments, build configs and call in here.
 
 pub mod analysis;
 pub mod backend;
@@ -16,4 +16,5 @@ pub mod export;
 pub mod lm;
 pub mod mnist_conv;
 pub mod plot;
+pub mod report;
 pub mod train;

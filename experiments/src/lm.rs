@@ -12,6 +12,9 @@ use anyhow::bail;
 use burn::data::dataloader::DataLoader;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor};
+
+use crate::backend::Devices;
+use crate::train::parallel::BatchState;
 use burn::train::metric::{LearningRateMetric, LossMetric};
 use burn::train::{InferenceStep, LearnerModel, TrainStep};
 use datasets::Bptt;
@@ -141,7 +144,7 @@ pub fn train_and_test<M: LanguageModel>(
     mc_samples: usize,
     run: &RunDir,
     (label, quiet): (&str, bool),
-    device: &Device,
+    device: &Devices,
 ) -> anyhow::Result<LmOutcome> {
     run.write_json(
         "config.json",
@@ -158,7 +161,7 @@ pub fn train_and_test<M: LanguageModel>(
     let (train, valid, test) = data;
     let options = FitOptions::resuming(run, label, quiet, device);
     let (model, history) = fit_lm(model, train, valid, config, &options)?;
-    let eval_device = device.clone().without_autodiff();
+    let eval_device = device.main.clone().without_autodiff();
     let test_loss = evaluate_lm(&model.valid(), test, &eval_device);
     let mc_test_loss = (mc_samples > 0).then(|| {
         say(format!("Monte-Carlo dropout test, {mc_samples} samples"));
@@ -239,7 +242,7 @@ impl LmEpoch {
 /// A zoo language model as a burn-train `Learner` model: [`RecurrentLm`] with its
 /// `TrainStep` / `InferenceStep` on one BPTT window (`models::learner`).
 pub trait LanguageModel:
-    RecurrentLm<State: Send + 'static>
+    RecurrentLm<State: Send + BatchState + 'static>
     + LearnerModel
     + TrainStep<Input = LmWindow<Self::State>, Output = LmOutput<Self::State>>
     + InferenceStep<Input = LmWindow<Self::State>, Output = LmOutput<Self::State>>
@@ -252,7 +255,7 @@ where
         + LearnerModel
         + TrainStep<Input = LmWindow<M::State>, Output = LmOutput<M::State>>
         + InferenceStep<Input = LmWindow<M::State>, Output = LmOutput<M::State>>,
-    M::State: Send + 'static,
+    M::State: Send + BatchState + 'static,
 {
 }
 
@@ -357,7 +360,7 @@ pub fn fit_lm<M: LanguageModel>(
         bail!("epochs, batch_size and seq_len must be at least 1");
     }
     let clock = EpochClock::default();
-    let eval_device = options.device.clone().inner();
+    let eval_device = options.device.main.clone().inner();
     let data = RunData {
         train: Arc::new(BpttLoader::<M::State>::new(
             Arc::new(train.clone()),

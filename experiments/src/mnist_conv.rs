@@ -6,11 +6,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::Device;
 use models::MnistConvNetConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::backend_name;
+use crate::backend::Devices;
 use crate::data::MnistData;
 use crate::train::{FitOptions, LabelledData, RunDir, TrainConfig, fit_classifier, git_commit};
 
@@ -92,7 +91,7 @@ pub fn run(
     train: &MnistData,
     test: &MnistData,
     out: &Path,
-    device: &Device,
+    device: &Devices,
     quiet: bool,
 ) -> anyhow::Result<ConvSummary> {
     let dir = RunDir::create(out)?;
@@ -131,7 +130,7 @@ pub fn run(
         wall_time_s: start.elapsed().as_secs_f64(),
         train_samples_per_s: crate::train::samples_per_second(&history),
         peak_memory_mib: crate::bench::peak_memory_mib(),
-        backend: backend_name(device),
+        backend: device.names(),
         git_commit: git_commit(),
     };
     dir.write_json("summary.json", &summary)?;

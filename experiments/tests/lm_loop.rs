@@ -8,6 +8,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 use datasets::Bptt;
+use experiments::backend::Devices;
 use experiments::lm::{LmTrainConfig, clip_global_norm, evaluate_lm, evaluate_lm_mc, fit_lm};
 use experiments::train::{FitOptions, LrSchedule, OptimizerConfig, RunDir};
 use models::{RecurrentLm, RhnLmConfig};
@@ -20,7 +21,7 @@ fn model(device: &Device) -> models::RhnLm {
         .init(device)
 }
 
-fn opts<'a>(run: &'a RunDir, resume: bool, device: &'a Device) -> FitOptions<'a> {
+fn opts<'a>(run: &'a RunDir, resume: bool, device: &'a Devices) -> FitOptions<'a> {
     FitOptions {
         run,
         resume,
@@ -59,7 +60,7 @@ fn config(epochs: usize) -> LmTrainConfig {
 
 #[test]
 fn learns_a_repeating_stream_and_resumes_exactly() {
-    let device = Device::flex().autodiff();
+    let device = Devices::from(Device::flex().autodiff());
     let train = Bptt::new(&stream(3000), 4, 8).unwrap();
     let valid = Bptt::new(&stream(300), 4, 8).unwrap();
     let dir = |n: &str| std::env::temp_dir().join(format!("hz-lm-{n}-{}", std::process::id()));
@@ -101,7 +102,7 @@ fn learns_a_repeating_stream_and_resumes_exactly() {
 
 #[test]
 fn global_norm_clipping_bounds_the_norm_and_keeps_the_direction() {
-    let device = Device::flex().autodiff();
+    let device = Devices::from(Device::flex().autodiff());
     let m = model(&device);
     let x = Tensor::<2, Int>::from_ints([[0, 1, 2], [3, 4, 5]], &device);
     let (logits, _) = m.forward_lm(x, None, None);
@@ -116,7 +117,7 @@ fn global_norm_clipping_bounds_the_norm_and_keeps_the_direction() {
 
 #[test]
 fn time_budget_stops_training_after_the_window_that_crosses_it() {
-    let device = Device::flex().autodiff();
+    let device = Devices::from(Device::flex().autodiff());
     let train = Bptt::new(&stream(3000), 4, 8).unwrap();
     let valid = Bptt::new(&stream(300), 4, 8).unwrap();
     let dir = std::env::temp_dir().join(format!("hz-lm-budget-{}", std::process::id()));
@@ -173,7 +174,7 @@ fn kill_config() -> LmTrainConfig {
 #[test]
 #[ignore = "run by sigkill_during_checkpoints_resumes_the_language_model_exactly"]
 fn child_trains_the_lm_until_killed() {
-    let device = Device::flex().autodiff();
+    let device = Devices::from(Device::flex().autodiff());
     let run = RunDir::create(std::env::var("HZ_CHILD_RUN").expect("HZ_CHILD_RUN")).unwrap();
     let train = Bptt::new(&stream(400), 4, 8).unwrap();
     let valid = Bptt::new(&stream(100), 4, 8).unwrap();
@@ -192,7 +193,7 @@ fn child_trains_the_lm_until_killed() {
 #[cfg(unix)]
 #[test]
 fn sigkill_during_checkpoints_resumes_the_language_model_exactly() {
-    let device = Device::flex().autodiff();
+    let device = Devices::from(Device::flex().autodiff());
     let train = Bptt::new(&stream(400), 4, 8).unwrap();
     let valid = Bptt::new(&stream(100), 4, 8).unwrap();
     let dir = |n: &str| std::env::temp_dir().join(format!("hz-lm-{n}-{}", std::process::id()));
@@ -239,6 +240,45 @@ fn sigkill_during_checkpoints_resumes_the_language_model_exactly() {
         assert_eq!(x.valid_ppl, y.valid_ppl, "epoch {}", x.epoch);
         assert_eq!(x.windows, y.windows, "epoch {}", x.epoch);
     }
+    std::fs::remove_dir_all(&a_dir).ok();
+    std::fs::remove_dir_all(&b_dir).ok();
+}
+
+/// A language model on two handles of the CPU device: each window's rows split in two, each
+/// slice carrying its own rows' state. Same perplexities as on one device, to float rounding.
+#[test]
+fn two_devices_train_the_language_model_to_the_one_device_perplexities() {
+    let train = Bptt::new(&stream(1200), 4, 8).unwrap();
+    let valid = Bptt::new(&stream(300), 4, 8).unwrap();
+    let dir = |n: &str| std::env::temp_dir().join(format!("hz-lm-{n}-{}", std::process::id()));
+    let (a_dir, b_dir) = (dir("one-device"), dir("two-devices"));
+    std::fs::remove_dir_all(&a_dir).ok();
+    std::fs::remove_dir_all(&b_dir).ok();
+    let cpu = Device::flex().autodiff();
+    let m = model(&cpu);
+    let one = Devices::from(cpu.clone());
+    let two = Devices {
+        main: cpu.clone(),
+        replicas: vec![cpu],
+    };
+    let run_a = RunDir::create(&a_dir).unwrap();
+    let (_, a) = fit_lm(
+        m.clone(),
+        &train,
+        &valid,
+        &config(2),
+        &opts(&run_a, false, &one),
+    )
+    .unwrap();
+    let run_b = RunDir::create(&b_dir).unwrap();
+    let (_, b) = fit_lm(m, &train, &valid, &config(2), &opts(&run_b, false, &two)).unwrap();
+    for (x, y) in a.iter().zip(&b) {
+        for (p, q) in [(x.train_ppl, y.train_ppl), (x.valid_ppl, y.valid_ppl)] {
+            assert!((p - q).abs() <= 1e-5 * p, "epoch {}: {p} vs {q}", x.epoch);
+        }
+        assert_eq!(x.windows, y.windows);
+    }
+    assert!(b[1].valid_ppl < b[0].train_ppl, "{b:?}");
     std::fs::remove_dir_all(&a_dir).ok();
     std::fs::remove_dir_all(&b_dir).ok();
 }

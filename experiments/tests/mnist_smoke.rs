@@ -38,7 +38,7 @@ fn tiny_depth_study_on_real_mnist_trains_and_resumes() {
     };
     let out = std::env::temp_dir().join(format!("hz-smoke-{}", std::process::id()));
     std::fs::remove_dir_all(&out).ok();
-    let device = burn::tensor::Device::flex().autodiff();
+    let device = experiments::backend::Devices::from(burn::tensor::Device::flex().autodiff());
     let first = run_study(&config, &train, &test, &out, &device, true).unwrap();
     assert_eq!(first.runs.len(), 2);
     for run in &first.runs {

@@ -11,6 +11,7 @@ use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
+use experiments::backend::Devices;
 use experiments::train::{
     CheckpointSet, Diverged, EpochMetrics, FitOptions, LabelledData, LrSchedule, OptimizerConfig,
     RunDir, TrainConfig, fit_classifier,
@@ -129,10 +130,20 @@ fn fit(
     cfg: &TrainConfig,
     resume: bool,
 ) -> anyhow::Result<(Softmax, Vec<EpochMetrics>)> {
-    let device = Device::flex().autodiff();
+    fit_on(run, data, cfg, resume, &Device::flex().autodiff().into())
+}
+
+/// [`fit`] on `device`: one device or several.
+fn fit_on(
+    run: &RunDir,
+    data: &Arc<dyn LabelledData<2>>,
+    cfg: &TrainConfig,
+    resume: bool,
+    device: &Devices,
+) -> anyhow::Result<(Softmax, Vec<EpochMetrics>)> {
     let evals = vec![("test", Blobs::shared(30, 1.0))];
     fit_classifier(
-        model(&device),
+        model(device),
         data.clone(),
         &evals,
         cfg,
@@ -142,7 +153,7 @@ fn fit(
             label: "t",
             quiet: true,
             max_minutes: None,
-            device: &device,
+            device,
         },
     )
 }
@@ -375,4 +386,41 @@ fn sigkill_during_checkpoints_leaves_a_loadable_set_and_resume_matches() {
     assert_same(&straight, &resumed);
     std::fs::remove_dir_all(a_dir).ok();
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// Data parallelism over two handles of the CPU device: every batch split in two, the slices'
+/// gradients combined by their sizes. The losses and weights are the one-device run's to
+/// float rounding (the sums run in another order).
+#[test]
+fn two_devices_train_to_the_one_device_losses() {
+    let data = Blobs::shared(60, 1.0);
+    let (one_dir, two_dir) = (temp("one-device"), temp("two-devices"));
+    let (one, hist_one) = fit(
+        &RunDir::create(&one_dir).unwrap(),
+        &data,
+        &config(3, 0.05),
+        false,
+    )
+    .unwrap();
+    let cpu = Device::flex().autodiff();
+    let devices = Devices {
+        main: cpu.clone(),
+        replicas: vec![cpu],
+    };
+    let run = RunDir::create(&two_dir).unwrap();
+    let (two, hist_two) = fit_on(&run, &data, &config(3, 0.05), false, &devices).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * a.abs().max(1.0);
+    for (a, b) in hist_one.iter().zip(&hist_two) {
+        assert!(close(a.train_loss, b.train_loss), "{a:?}\n{b:?}");
+        assert!(close(a.evals[0].loss, b.evals[0].loss), "{a:?}\n{b:?}");
+        assert_eq!(a.train_accuracy, b.train_accuracy);
+        assert_eq!(a.examples, b.examples);
+    }
+    for (a, b) in weights(&one).iter().zip(weights(&two)) {
+        assert!((a - b).abs() <= 1e-5, "{a} vs {b}");
+    }
+    // The loss fell: the two-device run trained.
+    assert!(hist_two[2].train_loss < hist_two[0].train_loss);
+    std::fs::remove_dir_all(one_dir).ok();
+    std::fs::remove_dir_all(two_dir).ok();
 }

@@ -14,7 +14,7 @@ use burn::nn::LstmState;
 use burn::prelude::*;
 use burn::store::{ModuleStore, SafetensorsStore, bridge};
 use burn::tensor::{Gradients, TensorData};
-use highway_core::{ConvHighwayConfig, GateOverride, HighwayConfig};
+use highway_core::{ConvHighwayConfig, GateOverride, GatedOutput, HighwayConfig};
 use models::weights::{self, WeightsError};
 use models::{CifarHighwayConfig, DeepMlpConfig, LstmLmConfig, MnistConvNetConfig, RhnLmConfig};
 use rhn::{RhnCellConfig, RhnConfig, RhnMasks, RhnState};
@@ -276,24 +276,17 @@ fn grad_of<const D: usize>(t: &Tensor<D>, grads: &Gradients) -> TensorData {
         .into_data()
 }
 
-#[test]
-fn highway_layers_match_pytorch() {
+/// A gated layer's fixture: its outputs, transform gate, gradients and round trip.
+fn gated_layer_matches<const D: usize, L: Module>(
+    name: &str,
+    init: impl Fn(&Fixture, &Device) -> L,
+    forward: impl Fn(&L, Tensor<D>) -> GatedOutput<D>,
+) {
     let device = autodiff();
-    let f = Fixture::new("highway");
-    let layer = f.load(&f.config::<HighwayConfig>().init(&device));
-    let (x, cot) = layer_input::<2>(&f, &device);
-    let out = layer.forward_gated(x.clone(), GateOverride::Learned);
-    f.assert_close("output", out.output.clone());
-    f.assert_close("transform_gate", out.transform_gate);
-    let grads = (out.output * cot).sum().backward();
-    f.assert_gradients(&layer, &grads, vec![("input", grad_of(&x, &grads))]);
-    f.assert_round_trip(&layer);
-
-    // Free carry gate, fused products, a rank-3 input.
-    let f = Fixture::new("highway_free_tanh");
-    let layer = f.load(&f.config::<HighwayConfig>().init(&device));
-    let (x, cot) = layer_input::<3>(&f, &device);
-    let out = layer.forward_gated(x.clone(), GateOverride::Learned);
+    let f = Fixture::new(name);
+    let layer = f.load(&init(&f, &device));
+    let (x, cot) = layer_input::<D>(&f, &device);
+    let out = forward(&layer, x.clone());
     f.assert_close("output", out.output.clone());
     f.assert_close("transform_gate", out.transform_gate);
     let grads = (out.output * cot).sum().backward();
@@ -302,18 +295,22 @@ fn highway_layers_match_pytorch() {
 }
 
 #[test]
+fn highway_layers_match_pytorch() {
+    let init = |f: &Fixture, d: &Device| f.config::<HighwayConfig>().init(d);
+    gated_layer_matches::<2, _>("highway", init, |l, x| {
+        l.forward_gated(x, GateOverride::Learned)
+    });
+    // Free carry gate, fused products, a rank-3 input.
+    gated_layer_matches::<3, _>("highway_free_tanh", init, |l, x| {
+        l.forward_gated(x, GateOverride::Learned)
+    });
+}
+
+#[test]
 fn conv_highway_layers_match_pytorch() {
     for name in ["conv_highway", "conv_highway_free_k5"] {
-        let f = Fixture::new(name);
-        let device = autodiff();
-        let layer = f.load(&f.config::<ConvHighwayConfig>().init(&device));
-        let (x, cot) = layer_input::<4>(&f, &device);
-        let out = layer.forward_gated(x.clone(), GateOverride::Learned);
-        f.assert_close("output", out.output.clone());
-        f.assert_close("transform_gate", out.transform_gate);
-        let grads = (out.output * cot).sum().backward();
-        f.assert_gradients(&layer, &grads, vec![("input", grad_of(&x, &grads))]);
-        f.assert_round_trip(&layer);
+        let init = |f: &Fixture, d: &Device| f.config::<ConvHighwayConfig>().init(d);
+        gated_layer_matches::<4, _>(name, init, |l, x| l.forward_gated(x, GateOverride::Learned));
     }
 }
 

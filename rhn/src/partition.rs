@@ -59,6 +59,11 @@ pub(crate) fn run<T: Send>(parts: usize, work: impl Fn(usize, &Exchange) -> T + 
             std::panic::resume_unwind(panic)
         }
     };
+    // One partitioned run at a time: the partitions of two concurrent runs (the slices of a
+    // data-parallel step, `--devices`) would queue on the same one-thread pools and wait at
+    // each other's barriers forever.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let pools = pools(parts);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (1..parts)
@@ -262,6 +267,31 @@ mod tests {
                     assert_eq!(all, expected);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn concurrent_partitioned_runs_all_finish() {
+        // Two callers at once (the slices of a data-parallel step): each gets its own results.
+        let (done, finished) = std::sync::mpsc::channel();
+        for caller in 0..2usize {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let device = Device::flex();
+                for round in 0..2000 {
+                    let out = run(2, |p, exchange| {
+                        let mine = Tensor::<2>::full([1, 1], (caller * 100 + p) as f32, &device);
+                        exchange.share(p, round, mine).len()
+                    });
+                    assert_eq!(out, vec![2, 2]);
+                }
+                done.send(caller).unwrap();
+            });
+        }
+        for _ in 0..2 {
+            finished
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("both callers finish (no partition waits for another run's)");
         }
     }
 }

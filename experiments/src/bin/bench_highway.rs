@@ -109,7 +109,8 @@ struct Args {
     /// Time only the unfused layers (the default of every preset).
     #[arg(long)]
     unfused_only: bool,
-    /// Also write the rows as JSON to this file.
+    /// Also write the rows as JSON to this file, with this run's provenance (command line,
+    /// date, commit, machine): `{"provenance": {..}, "rows": [..]}`.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
 }
@@ -309,7 +310,7 @@ fn main() -> anyhow::Result<()> {
         println!("peak resident memory of this process: {mib:.0} MiB");
     }
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&rows)?)?;
+        experiments::bench::write_json_rows(path, &rows)?;
     }
     Ok(())
 }

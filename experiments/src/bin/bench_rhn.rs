@@ -58,7 +58,8 @@ struct Args {
     /// Threads for the peer (match `RAYON_NUM_THREADS` / the cores Burn uses).
     #[arg(long, default_value_t = 2)]
     peer_threads: usize,
-    /// Also write the rows as JSON to this file.
+    /// Also write the rows as JSON to this file, with this run's provenance (command line,
+    /// date, commit, machine): `{"provenance": {..}, "rows": [..]}`.
     #[arg(long)]
     json: Option<PathBuf>,
     #[command(flatten)]
@@ -167,6 +168,7 @@ fn run_peer(
         "tokens_per_s": row["tokens_per_s"],
         "foreign_cpu": row["foreign_cpu"],
         "threads": args.peer_threads,
+        "torch": value["meta"]["torch"],
     }))
 }
 
@@ -195,8 +197,7 @@ fn main() -> anyhow::Result<()> {
         rows.push(burn);
     }
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&rows)?)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        experiments::bench::write_json_rows(path, &rows)?;
     }
     Ok(())
 }

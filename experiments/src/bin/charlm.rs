@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 use datasets::{CharCorpus, CharFilter, CharSplit};
-use experiments::cli::{DataDirArgs, DeviceArgs, OutArgs, QuietArgs};
+use experiments::cli::RunArgs;
 use experiments::lm::{LmArgs, train_and_test};
 use experiments::train::{RunDir, git_commit};
 use models::RhnLmConfig;
@@ -55,18 +55,12 @@ struct Args {
     #[command(flatten)]
     train: LmArgs,
     #[command(flatten)]
-    out: OutArgs,
-    #[command(flatten)]
-    data: DataDirArgs,
-    #[command(flatten)]
-    quiet: QuietArgs,
-    #[command(flatten)]
-    device: DeviceArgs,
+    run: RunArgs,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = args.data.dir();
+    let dir = args.run.data.dir();
     let (corpus, name) = match args.corpus {
         Corpus::Wiki => (CharCorpus::wiki(dir, CharFilter::Raw)?, "wiki"),
         Corpus::WikiText8 => (CharCorpus::wiki(dir, CharFilter::Text8)?, "wiki-text8"),
@@ -96,10 +90,11 @@ fn main() -> anyhow::Result<()> {
     let test = corpus.bptt(CharSplit::Test, eval_batch, config.seq_len)?;
     let label = format!("{name}-{:?}", args.preset).to_lowercase();
     let out = args
+        .run
         .out
         .dir_or_else(|| PathBuf::from(format!("artifacts/charlm-{label}")));
     let run = RunDir::create(&out)?;
-    let device = args.device.device()?.autodiff();
+    let device = args.run.device.devices()?.autodiff();
     device.seed(config.seed);
     let model = model_config.init(&device);
     let run_label = format!("charlm {label} ({vocab} symbols)");
@@ -110,7 +105,7 @@ fn main() -> anyhow::Result<()> {
         &config,
         args.train.mc_samples,
         &run,
-        (run_label.as_str(), args.quiet.quiet),
+        (run_label.as_str(), args.run.quiet.quiet),
         &device,
     )?;
     let bpc = |nats: f64| nats / std::f64::consts::LN_2;
@@ -128,7 +123,7 @@ fn main() -> anyhow::Result<()> {
         "tokens_per_s": last.tokens_per_s,
         "peak_memory_mib": experiments::bench::peak_memory_mib(),
         "wall_time_s": outcome.wall_time_s,
-        "backend": experiments::backend::backend_name(&device),
+        "backend": device.names(),
         "git_commit": git_commit(),
     });
     run.write_json("summary.json", &summary)?;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 use datasets::{MnistDataset, MnistKind};
-use experiments::cli::{DataDirArgs, DeviceArgs, OutArgs, QuietArgs};
+use experiments::cli::RunArgs;
 use experiments::data::MnistData;
 use experiments::mnist_conv::{AUTHORS_LR, authors_schedule, run, schedule_with_decay_epochs};
 use models::MnistConvNetConfig;
@@ -56,13 +56,7 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[command(flatten)]
-    out: OutArgs,
-    #[command(flatten)]
-    data: DataDirArgs,
-    #[command(flatten)]
-    quiet: QuietArgs,
-    #[command(flatten)]
-    device: DeviceArgs,
+    run: RunArgs,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -77,7 +71,7 @@ fn main() -> anyhow::Result<()> {
     if !(args.lr.is_finite() && args.lr > 0.0) {
         anyhow::bail!("--lr must be a positive number, got {}", args.lr);
     }
-    let dir = args.data.dir();
+    let dir = args.run.data.dir();
     let mut train = MnistData::new(MnistDataset::train(kind, dir)?);
     if let Some(n) = args.train_examples {
         train = train.take(n)?;
@@ -91,9 +85,10 @@ fn main() -> anyhow::Result<()> {
         }
     };
     let out = args
+        .run
         .out
         .dir_or_else(|| PathBuf::from(format!("artifacts/mnist-conv-{name}-w{}", args.width)));
-    let device = args.device.device()?.autodiff();
+    let device = args.run.device.devices()?.autodiff();
     let summary = run(
         name,
         &model,
@@ -102,7 +97,7 @@ fn main() -> anyhow::Result<()> {
         &test,
         &out,
         &device,
-        args.quiet.quiet,
+        args.run.quiet.quiet,
     )?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())

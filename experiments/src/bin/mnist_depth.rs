@@ -9,7 +9,7 @@
 
 use clap::{Parser, ValueEnum};
 use datasets::{MnistDataset, MnistKind};
-use experiments::cli::{DataDirArgs, DeviceArgs, OutArgs, QuietArgs};
+use experiments::cli::RunArgs;
 use experiments::data::MnistData;
 use experiments::depth_study::{Act, Hyper, StudyConfig, run_study};
 use models::LayerKind;
@@ -82,13 +82,7 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[command(flatten)]
-    out: OutArgs,
-    #[command(flatten)]
-    data: DataDirArgs,
-    #[command(flatten)]
-    quiet: QuietArgs,
-    #[command(flatten)]
-    device: DeviceArgs,
+    run: RunArgs,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -155,9 +149,9 @@ fn main() -> anyhow::Result<()> {
     }
     config.validate()?;
 
-    let device = args.device.device()?.autodiff();
+    let device = args.run.device.devices()?.autodiff();
     let kind = MnistKind::Mnist;
-    let dir = args.data.dir();
+    let dir = args.run.data.dir();
     let train = MnistData::new(MnistDataset::train(kind, dir)?);
     let test = MnistData::new(MnistDataset::test(kind, dir)?);
     println!(
@@ -167,10 +161,10 @@ fn main() -> anyhow::Result<()> {
         config.epochs,
         config.train_examples,
         config.batch_size,
-        experiments::backend::backend_name(&device)
+        device.names()
     );
-    let out = args.out.dir_or_else(|| DEFAULT_OUT.into());
-    let result = run_study(&config, &train, &test, &out, &device, args.quiet.quiet)?;
+    let out = args.run.out.dir_or_else(|| DEFAULT_OUT.into());
+    let result = run_study(&config, &train, &test, &out, &device, args.run.quiet.quiet)?;
     println!("\n{}", result.table());
     for &depth in config.depths.iter().filter(|d| **d >= 50) {
         if let (Some(p), Some(h)) = (

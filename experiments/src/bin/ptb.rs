@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 use datasets::{PtbCorpus, PtbSplit};
-use experiments::cli::{DataDirArgs, DeviceArgs, OutArgs, QuietArgs};
+use experiments::cli::RunArgs;
 use experiments::lm::{LmArgs, train_and_test};
 use experiments::train::{RunDir, git_commit};
 use models::{LstmLmConfig, RhnLmConfig};
@@ -44,18 +44,12 @@ struct Args {
     #[command(flatten)]
     train: LmArgs,
     #[command(flatten)]
-    out: OutArgs,
-    #[command(flatten)]
-    data: DataDirArgs,
-    #[command(flatten)]
-    quiet: QuietArgs,
-    #[command(flatten)]
-    device: DeviceArgs,
+    run: RunArgs,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let corpus = PtbCorpus::load(args.data.dir())?;
+    let corpus = PtbCorpus::load(args.run.data.dir())?;
     let rhn_config = match args.preset {
         Preset::Small => RhnLmConfig::ptb_small(),
         Preset::Sota => RhnLmConfig::ptb_sota(),
@@ -69,10 +63,11 @@ fn main() -> anyhow::Result<()> {
     let test = corpus.bptt(PtbSplit::Test, eval_batch, config.seq_len)?;
     let name = format!("{:?}-{:?}", args.model, args.preset).to_lowercase();
     let out = args
+        .run
         .out
         .dir_or_else(|| PathBuf::from(format!("artifacts/ptb-{name}")));
     let run = RunDir::create(&out)?;
-    let device = args.device.device()?.autodiff();
+    let device = args.run.device.devices()?.autodiff();
     device.seed(config.seed);
     let run_label = format!("ptb {name}");
     let data = (&train, &valid, &test);
@@ -86,7 +81,7 @@ fn main() -> anyhow::Result<()> {
                 &config,
                 args.train.mc_samples,
                 &run,
-                (run_label.as_str(), args.quiet.quiet),
+                (run_label.as_str(), args.run.quiet.quiet),
                 &device,
             )?
         }
@@ -103,7 +98,7 @@ fn main() -> anyhow::Result<()> {
                 &config,
                 mc,
                 &run,
-                (run_label.as_str(), args.quiet.quiet),
+                (run_label.as_str(), args.run.quiet.quiet),
                 &device,
             )?
         }
@@ -122,7 +117,7 @@ fn main() -> anyhow::Result<()> {
         "peak_memory_mib": experiments::bench::peak_memory_mib(),
         "wall_time_s": outcome.wall_time_s,
         "evaluation_batch": eval_batch,
-        "backend": experiments::backend::backend_name(&device),
+        "backend": device.names(),
         "git_commit": git_commit(),
     });
     run.write_json("summary.json", &summary)?;

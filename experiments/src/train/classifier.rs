@@ -76,7 +76,7 @@ where
     let Some(((valid_name, valid_data), extra)) = evals.split_first() else {
         bail!("fit_classifier needs at least one evaluation split");
     };
-    let eval_device = options.device.clone().inner();
+    let eval_device = options.device.main.clone().inner();
     let eval_loader = |data: &Arc<dyn LabelledData<D>>| -> Arc<dyn DataLoader<ClassBatch<D>>> {
         Arc::new(EpochLoader::eval(data.clone(), 1000, &eval_device))
     };

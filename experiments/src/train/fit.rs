@@ -19,6 +19,7 @@ use super::strategy::{RunOutcome, RunState, Stop, ZooModel, ZooStrategy};
 use super::{
     CheckpointSet, EpochClock, EpochMetrics, LrSchedule, OptimizerConfig, RunDir, ScheduleLr,
 };
+use crate::backend::Devices;
 
 /// A training run that diverged: a NaN or infinite loss (the message names the epoch, the
 /// step and the last good checkpoint). Any other error is an I/O, data or configuration
@@ -47,13 +48,14 @@ pub struct FitOptions<'a> {
     pub quiet: bool,
     /// Training-time budget in minutes (see [`ZooStrategy::max_seconds`]).
     pub max_minutes: Option<f64>,
-    /// The training device (autodiff is added if missing).
-    pub device: &'a Device,
+    /// The training devices (autodiff is added where missing): one, or several of one
+    /// machine, each training a slice of every batch ([`parallel`](super::parallel)).
+    pub device: &'a Devices,
 }
 
 impl<'a> FitOptions<'a> {
     /// A run in `run` that resumes from its newest checkpoint, with no time budget.
-    pub fn resuming(run: &'a RunDir, label: &'a str, quiet: bool, device: &'a Device) -> Self {
+    pub fn resuming(run: &'a RunDir, label: &'a str, quiet: bool, device: &'a Devices) -> Self {
         Self {
             run,
             resume: true,
@@ -132,12 +134,15 @@ where
     }
     solver.optimizer.validate().map_err(anyhow::Error::msg)?;
     let run = options.run;
-    let device = options.device.clone();
-    let device = if device.is_autodiff() {
-        device
-    } else {
-        device.autodiff()
+    let with_autodiff = |d: &Device| {
+        if d.is_autodiff() {
+            d.clone()
+        } else {
+            d.clone().autodiff()
+        }
     };
+    let device = with_autodiff(&options.device.main);
+    let replicas = options.device.replicas.iter().map(with_autodiff).collect();
     let checkpoints = CheckpointSet::open(run, solver.keep_checkpoints)?;
     materialize(&model);
     let mut model = model;
@@ -162,6 +167,7 @@ where
     let (valid_name, valid) = data.valid;
     let strategy = ZooStrategy {
         device: device.clone(),
+        replicas,
         clock: data.clock.clone(),
         seed: solver.seed,
         run: run.clone(),

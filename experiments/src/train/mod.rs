@@ -1,5 +1,5 @@
 //! Training infrastructure shared by every experiment: optimisers and schedules, the artifact
-//! directory (config, metrics, atomic checkpoint sets, summary), and classifier training
+//! directory (provenance, config, metrics, atomic checkpoint sets, summary), and classifier training
 //! through burn-train's `SupervisedTraining` / `Learner` with the zoo's strategy, loaders,
 //! checkpointers and renderer (exact resume, NaN/Inf stop).
 
@@ -8,6 +8,8 @@ pub mod classifier;
 pub mod fit;
 pub mod loader;
 pub mod optim;
+pub mod parallel;
+pub mod provenance;
 pub mod renderer;
 pub mod run_dir;
 pub mod strategy;
@@ -17,6 +19,7 @@ pub use classifier::{EvalResult, LabelledData, fit_classifier};
 pub use fit::{Diverged, FitOptions, RunData, Solver, fit};
 pub use loader::{BpttLoader, EpochClock, EpochLoader};
 pub use optim::{LrSchedule, OptimizerConfig, ScheduleLr, clip_global_norm};
+pub use provenance::{Machine, Provenance};
 pub use run_dir::{RunDir, git_commit, write_atomic};
 
 use datasets::SplitMix64;

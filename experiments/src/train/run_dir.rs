@@ -1,5 +1,5 @@
-//! The artifact directory of one run: `config.json`, per-epoch metrics, checkpoints and
-//! `summary.json`. Every file is written atomically (a temporary file in the same directory,
+//! The artifact directory of one run: `provenance.json` (written when the directory is created:
+//! [`Provenance`]), `config.json`, per-epoch metrics, checkpoints and `summary.json`. Every file is written atomically (a temporary file in the same directory,
 //! synced, then renamed over the old one), so an interrupted run never leaves a torn file.
 
 use anyhow::Context;
@@ -7,6 +7,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use super::provenance::{PROVENANCE_FILE, Provenance};
 
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -34,12 +36,22 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// Opens (creating if needed) the directory.
+    /// Opens (creating if needed) the directory, and records this process's [`Provenance`]
+    /// in its `provenance.json` if it has none yet (a resumed run keeps the first one's).
     pub fn create(path: impl Into<PathBuf>) -> anyhow::Result<Self> {
         let path = path.into();
         std::fs::create_dir_all(&path)
             .with_context(|| format!("creating the artifact directory {}", path.display()))?;
-        Ok(Self { path })
+        let run = Self { path };
+        if !run.file(PROVENANCE_FILE).exists() {
+            run.write_json(PROVENANCE_FILE, &Provenance::current())?;
+        }
+        Ok(run)
+    }
+
+    /// The run's `provenance.json`, if it has one.
+    pub fn provenance(&self) -> anyhow::Result<Option<Provenance>> {
+        Provenance::read(&self.path)
     }
 
     /// A path inside the directory.
@@ -215,8 +227,17 @@ mod tests {
     #[test]
     fn checkpoints_publish_atomically_and_prune() {
         let dir = std::env::temp_dir().join(format!("hz-rundir-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
         let run = RunDir::create(&dir).unwrap();
         assert!(run.latest_checkpoint().is_none());
+        // The provenance is written once, and a second `create` (a resumed run) keeps it.
+        let first = run.provenance().unwrap().expect("provenance.json");
+        assert_eq!(first.format, crate::train::provenance::PROVENANCE_FORMAT);
+        let mut older = first.clone();
+        older.date = "2000-01-01T00:00:00Z".into();
+        run.write_json(PROVENANCE_FILE, &older).unwrap();
+        let run = RunDir::create(&dir).unwrap();
+        assert_eq!(run.provenance().unwrap(), Some(older));
         for epoch in 0..4 {
             run.save_checkpoint(epoch, 2, |tmp| {
                 std::fs::write(tmp.join("x"), format!("{epoch}"))?;

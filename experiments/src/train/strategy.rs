@@ -12,7 +12,9 @@
 //!   truncated BPTT for the language models), and global-norm gradient clipping;
 //! - after every epoch, the run's metrics ([`EpochMetrics`], `metrics.json` and `metrics.csv`)
 //!   are staged with the checkpoint set ([`CheckpointSet`]), so they resume with it;
-//! - extra evaluation splits beyond Burn's one validation loader.
+//! - extra evaluation splits beyond Burn's one validation loader;
+//! - data parallelism over several devices of one machine ([`parallel`](super::parallel)):
+//!   every batch split into one slice per device, the gradients combined on the main device.
 //!
 //! Everything else is Burn's: the [`Learner`]'s step, optimiser and scheduler, the event
 //! processor (metrics, renderer, metric logs), the checkpointers and the early-stopping
@@ -26,11 +28,12 @@ use burn::data::dataloader::DataLoader;
 use burn::tensor::Device;
 use burn::train::{
     EventProcessorTraining, InferenceStep, Learner, LearnerEvent, LearnerModel,
-    SupervisedLearningStrategy, SupervisedTrainingEventProcessor, TrainLoader, TrainStep,
-    TrainingComponents, TrainingItem, ValidLoader,
+    SupervisedLearningStrategy, SupervisedTrainingEventProcessor, TrainLoader, TrainOutput,
+    TrainStep, TrainingComponents, TrainingItem, ValidLoader,
 };
 use serde::{Deserialize, Serialize};
 
+use super::parallel::{MergeBatch, SplitBatch, combine_gradients, slice_sizes};
 use super::{
     CheckpointSet, EpochClock, EpochMetrics, EvalResult, RunDir, clip_global_norm, write_metrics,
 };
@@ -177,8 +180,11 @@ impl Sums {
 /// The zoo's strategy (see the [module docs](self)). `VI` is the model's inference input,
 /// `S` the recurrent state carried from item to item within a pass (`()` for classifiers).
 pub struct ZooStrategy<VI, S = ()> {
-    /// The training device (with autodiff).
+    /// The training device (with autodiff): the model, the optimiser, the evaluation.
     pub device: Device,
+    /// More training devices (with autodiff), each training one slice of every batch beside
+    /// `device` (empty: one device; see [`parallel`](super::parallel)).
+    pub replicas: Vec<Device>,
     /// The epoch the loaders draw their order from.
     pub clock: EpochClock,
     /// Seed of each epoch's dropout (`seed + 1,000,003 · epoch`).
@@ -245,16 +251,72 @@ type TrainingItemProgress = (burn::data::dataloader::Progress, usize);
 /// loss.
 pub trait ZooModel<S>:
     LearnerModel
-    + TrainStep<Input: CarryIn<S>, Output: StepStats + CarryOut<S>>
+    + TrainStep<Input: CarryIn<S> + SplitBatch, Output: StepStats + CarryOut<S> + MergeBatch + Send>
     + InferenceStep<Input: CarryIn<S>, Output: StepStats + CarryOut<S>>
 {
 }
 
 impl<M, S> ZooModel<S> for M where
     M: LearnerModel
-        + TrainStep<Input: CarryIn<S>, Output: StepStats + CarryOut<S>>
-        + InferenceStep<Input: CarryIn<S>, Output: StepStats + CarryOut<S>>
+        + TrainStep<
+            Input: CarryIn<S> + SplitBatch,
+            Output: StepStats + CarryOut<S> + MergeBatch + Send,
+        > + InferenceStep<Input: CarryIn<S>, Output: StepStats + CarryOut<S>>
 {
+}
+
+impl<VI, S> ZooStrategy<VI, S> {
+    /// One training step over the main device and the replicas: the batch split into one slice
+    /// per device, each slice's step in a thread of its own, the outputs and the gradients
+    /// (weighted by the slices' examples) put together on the main device.
+    fn parallel_step<M: ZooModel<S>>(
+        &self,
+        model: &M,
+        item: <M as TrainStep>::Input,
+    ) -> TrainOutput<<M as TrainStep>::Output> {
+        let devices: Vec<&Device> = std::iter::once(&self.device)
+            .chain(&self.replicas)
+            .collect();
+        let mut start = 0;
+        let slices: Vec<_> = slice_sizes(item.batch_size(), devices.len())
+            .into_iter()
+            .zip(&devices)
+            .map(|(n, device)| {
+                let slice = item.slice(start, n, device);
+                start += n;
+                ((*device).clone(), slice)
+            })
+            .collect();
+        drop(item);
+        let outputs: Vec<TrainOutput<<M as TrainStep>::Output>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = slices
+                .into_iter()
+                .map(|(device, slice)| {
+                    let model = model.clone();
+                    scope.spawn(move || TrainStep::step(&model.fork(&device), slice))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        let total: usize = outputs.iter().map(|o| o.item.examples()).sum();
+        let (items, grads): (Vec<_>, Vec<_>) = outputs
+            .into_iter()
+            .map(|o| {
+                let weight = o.item.examples() as f64 / total.max(1) as f64;
+                (o.item, (weight, o.grads))
+            })
+            .unzip();
+        TrainOutput {
+            grads: combine_gradients(model, grads, &self.device),
+            item: MergeBatch::merge(items, &self.device),
+        }
+    }
 }
 
 impl<M: ZooModel<S>, S> SupervisedLearningStrategy<M>
@@ -320,7 +382,11 @@ impl<M: ZooModel<S>, S> SupervisedLearningStrategy<M>
                 let progress = iterator.progress();
                 learner.lr_step();
                 let lr = learner.lr_current().base();
-                let mut out = learner.train_step(item);
+                let mut out = if self.replicas.is_empty() {
+                    learner.train_step(item)
+                } else {
+                    self.parallel_step(&learner.model(), item)
+                };
                 carried = out.item.carry_out();
                 let loss = out.item.loss();
                 if !loss.is_finite() {

@@ -1,0 +1,407 @@
+//! The report's inputs: run directories found under `--runs` (their `summary.json`,
+//! `config.json`, `metrics.json` and `provenance.json`), PyTorch evaluations of exported runs
+//! (`torch-eval.json` in a run directory) and bench JSON files.
+//!
+//! A directory is
+//! - an `mnist-depth` **study** when its `config.json` has `depths` and `kinds` (the study's
+//!   [`StudyConfig`]); its runs are the directories below it whose `summary.json` is an
+//!   `mnist-depth` run summary ([`RunSummary`]);
+//! - an `mnist-conv` run when its `summary.json` has `dataset` and `width` ([`ConvSummary`]);
+//! - a `ptb` run when it has `test_ppl`, a `charlm` run when it has `test_bpc`;
+//! - the source of an export row when it holds `torch-eval.json` (`bench/torch_peer.py evaluate
+//!   --json`), the export's JSON (`export --weights NAME.safetensors` writes `NAME.json`) beside
+//!   it.
+//!
+//! `checkpoints/`, `burn/` and hidden directories are not searched. Any other summary is
+//! listed in [`Inputs::notes`] as not used. A file that is not valid JSON, or not the record it
+//! should be, is an error naming the file; so is a run used by a table without its
+//! `provenance.json`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::depth_study::{RunSummary, StudyConfig, StudyResult};
+use crate::export::ExportInfo;
+use crate::mnist_conv::ConvSummary;
+use crate::train::{EpochMetrics, Provenance};
+
+/// The name of a PyTorch evaluation's JSON file in a run directory.
+pub const TORCH_EVAL_FILE: &str = "torch-eval.json";
+
+/// One run directory and its records.
+#[derive(Debug, Clone)]
+pub struct Run<S> {
+    /// The directory (under `--runs`, as given).
+    pub dir: PathBuf,
+    /// Its `summary.json`.
+    pub summary: S,
+    /// Its `config.json` (`Null` if it has none).
+    pub config: Value,
+    /// Its `provenance.json`.
+    pub provenance: Provenance,
+    /// Its `metrics.json` (empty if it has none).
+    pub metrics: Vec<EpochMetrics>,
+}
+
+/// An `mnist-depth` study directory: its result rebuilt from its runs' summaries.
+#[derive(Debug, Clone)]
+pub struct Study {
+    /// The directory.
+    pub dir: PathBuf,
+    /// The study's `provenance.json` (the command that ran the whole study).
+    pub provenance: Provenance,
+    /// Config and runs, and each cell's best run, as `mnist-depth` computes them.
+    pub result: StudyResult,
+}
+
+/// `summary.json` of a `ptb` run (the fields the tables use).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PtbSummary {
+    /// `rhn-small`, `lstm-sota`, ...
+    pub model: String,
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// Epochs (the last one possibly partial).
+    pub epochs: usize,
+    /// Validation perplexity after the last epoch.
+    pub valid_ppl: f64,
+    /// Test perplexity.
+    pub test_ppl: f64,
+    /// Wall-clock seconds.
+    pub wall_time_s: f64,
+}
+
+/// `summary.json` of a `charlm` run (the fields the tables use).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CharSummary {
+    /// `wiki`, `enwik8`, `text8`, `wiki-text8` or `file`.
+    pub corpus: String,
+    /// Symbols.
+    pub vocab: usize,
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// Epochs (the last one possibly partial).
+    pub epochs: usize,
+    /// Validation bits per character after the last epoch.
+    pub valid_bpc: f64,
+    /// Test bits per character.
+    pub test_bpc: f64,
+    /// Wall-clock seconds.
+    pub wall_time_s: f64,
+}
+
+/// `bench/torch_peer.py evaluate --json` (the fields the tables use).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TorchEval {
+    /// The export's JSON file, as given to the script.
+    pub export: String,
+    /// The zoo model.
+    pub model: String,
+    /// The exported checkpoint's epoch.
+    pub epoch: usize,
+    /// `mnist` or `fashion-mnist`.
+    pub dataset: String,
+    /// `test` or `train`.
+    pub split: String,
+    /// Examples evaluated.
+    pub examples: usize,
+    /// Classified correctly.
+    pub correct: usize,
+    /// `correct / examples`.
+    pub accuracy: f64,
+    /// Mean softmax cross-entropy.
+    pub mean_cross_entropy: f64,
+    /// torch version.
+    pub torch: String,
+    /// The evaluation's command line, date, commit and machine.
+    pub provenance: Option<Provenance>,
+}
+
+/// A run exported to PyTorch and evaluated there.
+#[derive(Debug, Clone)]
+pub struct ExportEval {
+    /// The run directory.
+    pub run: PathBuf,
+    /// The run's `metrics.json`.
+    pub metrics: Vec<EpochMetrics>,
+    /// The evaluation (`torch-eval.json`).
+    pub eval: TorchEval,
+    /// The export's JSON, if it is beside the evaluation.
+    pub export: Option<ExportInfo>,
+}
+
+/// One row of a `bench-rhn --json` file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RhnBenchRow {
+    /// `burn` or `pytorch`.
+    #[serde(rename = "impl")]
+    pub implementation: String,
+    /// Recurrence depth.
+    pub depth: usize,
+    /// Hidden units.
+    pub hidden: usize,
+    /// Parameters.
+    pub parameters: usize,
+    /// Batch size.
+    pub batch: usize,
+    /// BPTT length.
+    pub seq_len: usize,
+    /// Training tokens per second.
+    pub tokens_per_s: f64,
+    /// torch version (PyTorch rows of newer files).
+    #[serde(default)]
+    pub torch: Option<String>,
+}
+
+/// A `bench-rhn --json` file with its provenance.
+#[derive(Debug, Clone)]
+pub struct RhnBench {
+    /// The file.
+    pub file: PathBuf,
+    /// Its `provenance` object.
+    pub provenance: Provenance,
+    /// Its rows.
+    pub rows: Vec<RhnBenchRow>,
+}
+
+/// Everything the report reads.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// `mnist-depth` studies.
+    pub studies: Vec<Study>,
+    /// `mnist-conv` runs.
+    pub conv: Vec<Run<ConvSummary>>,
+    /// `ptb` runs.
+    pub ptb: Vec<Run<PtbSummary>>,
+    /// `charlm` runs.
+    pub char: Vec<Run<CharSummary>>,
+    /// Exported runs evaluated in PyTorch.
+    pub evals: Vec<ExportEval>,
+    /// `bench-rhn` files with provenance.
+    pub bench_rhn: Vec<RhnBench>,
+    /// Inputs found but not used, and why.
+    pub notes: Vec<String>,
+}
+
+/// Reads `path` as JSON; an error names the file.
+fn read_value(path: &Path) -> anyhow::Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
+}
+
+/// `value` (read from `path`) as a `T`; an error names the file and what it should be.
+fn parse<T: DeserializeOwned>(value: Value, path: &Path, what: &str) -> anyhow::Result<T> {
+    serde_json::from_value(value)
+        .with_context(|| format!("{} is not a valid {what}", path.display()))
+}
+
+/// `dir/name` as JSON if it exists.
+fn optional(dir: &Path, name: &str) -> anyhow::Result<Option<Value>> {
+    let path = dir.join(name);
+    path.exists().then(|| read_value(&path)).transpose()
+}
+
+/// `dir`'s provenance, required.
+fn provenance(dir: &Path) -> anyhow::Result<Provenance> {
+    Provenance::read(dir)?.with_context(|| {
+        format!(
+            "{}: no provenance.json (a run in the report's inputs needs one; one written by \
+             hand for an older run says \"recorded_after_the_run\": true)",
+            dir.display()
+        )
+    })
+}
+
+/// `dir`'s `metrics.json`, or none.
+fn metrics(dir: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
+    match optional(dir, "metrics.json")? {
+        Some(v) => parse(v, &dir.join("metrics.json"), "metrics.json"),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Every directory at or below `root`, sorted, without `checkpoints/`, `burn/` and hidden ones.
+fn directories(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = vec![root.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        let dir = out[i].clone();
+        i += 1;
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+        let mut children: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or(".");
+                !(name.starts_with('.') || name == "checkpoints" || name == "burn")
+            })
+            .collect();
+        children.sort();
+        out.extend(children);
+    }
+    out.sort();
+    Ok(out)
+}
+
+impl Inputs {
+    /// Reads the run directories under `runs` (none if it does not exist) and the `bench`
+    /// files.
+    pub fn load(runs: &Path, bench: &[PathBuf]) -> anyhow::Result<Self> {
+        let mut inputs = Self::default();
+        if runs.is_dir() {
+            inputs.load_runs(runs)?;
+        }
+        for file in bench {
+            inputs.load_bench(file)?;
+        }
+        Ok(inputs)
+    }
+
+    fn load_runs(&mut self, root: &Path) -> anyhow::Result<()> {
+        let dirs = directories(root)?;
+        let mut study_dirs = Vec::new();
+        let mut depth_runs: Vec<(PathBuf, RunSummary)> = Vec::new();
+        for dir in &dirs {
+            let config = optional(dir, "config.json")?.unwrap_or(Value::Null);
+            if config.get("depths").is_some() && config.get("kinds").is_some() {
+                let path = dir.join("config.json");
+                let config: StudyConfig = parse(config, &path, "mnist-depth study config")?;
+                study_dirs.push((dir.clone(), config));
+                continue;
+            }
+            if dir.join(TORCH_EVAL_FILE).exists() {
+                self.load_eval(dir)?;
+            }
+            let Some(summary) = optional(dir, "summary.json")? else {
+                continue;
+            };
+            let path = dir.join("summary.json");
+            let has = |k: &str| summary.get(k).is_some();
+            if has("kind") && has("depth") && has("hyper") {
+                depth_runs.push((
+                    dir.clone(),
+                    parse(summary, &path, "mnist-depth run summary")?,
+                ));
+            } else if has("dataset") && has("width") {
+                let summary = parse(summary, &path, "mnist-conv summary")?;
+                self.conv.push(run_record(dir, summary, config)?);
+            } else if has("test_ppl") {
+                let summary = parse(summary, &path, "ptb summary")?;
+                self.ptb.push(run_record(dir, summary, config)?);
+            } else if has("test_bpc") {
+                let summary = parse(summary, &path, "charlm summary")?;
+                self.char.push(run_record(dir, summary, config)?);
+            } else {
+                self.notes
+                    .push(format!("{}: a summary no table uses", path.display()));
+            }
+        }
+        for (dir, config) in study_dirs {
+            let mut runs: Vec<RunSummary> = Vec::new();
+            depth_runs.retain(|(run_dir, summary)| {
+                let inside = run_dir.starts_with(&dir);
+                if inside {
+                    runs.push(summary.clone());
+                }
+                !inside
+            });
+            let position = |s: &RunSummary| {
+                let d = config.depths.iter().position(|d| *d == s.depth);
+                let k = config.kinds.iter().position(|k| *k == s.kind);
+                (d.unwrap_or(usize::MAX), k.unwrap_or(usize::MAX), s.run)
+            };
+            runs.sort_by_key(position);
+            self.studies.push(Study {
+                provenance: provenance(&dir)?,
+                dir,
+                result: StudyResult::new(config, runs),
+            });
+        }
+        for (dir, _) in depth_runs {
+            self.notes.push(format!(
+                "{}: an mnist-depth run outside a study directory (no config.json with depths \
+                 above it); not used",
+                dir.display()
+            ));
+        }
+        Ok(())
+    }
+
+    fn load_eval(&mut self, dir: &Path) -> anyhow::Result<()> {
+        let path = dir.join(TORCH_EVAL_FILE);
+        let eval: TorchEval = parse(read_value(&path)?, &path, "PyTorch evaluation")?;
+        if eval.provenance.is_none() {
+            self.notes
+                .push(format!("{}: no provenance; not used", path.display()));
+            return Ok(());
+        }
+        let export = match Path::new(&eval.export).file_name() {
+            Some(name) => {
+                let file = dir.join(name);
+                match file.exists() {
+                    true => Some(parse(read_value(&file)?, &file, "export JSON")?),
+                    false => None,
+                }
+            }
+            None => None,
+        };
+        self.evals.push(ExportEval {
+            run: dir.to_path_buf(),
+            metrics: metrics(dir)?,
+            eval,
+            export,
+        });
+        Ok(())
+    }
+
+    fn load_bench(&mut self, file: &Path) -> anyhow::Result<()> {
+        let value = read_value(file)?;
+        if value.is_array() {
+            self.notes.push(format!(
+                "{}: rows without provenance (written before bench files recorded it); not used",
+                file.display()
+            ));
+            return Ok(());
+        }
+        let (Some(p), Some(rows)) = (value.get("provenance"), value.get("rows")) else {
+            bail!(
+                "{} is not a bench file: expected {{\"provenance\": .., \"rows\": [..]}}",
+                file.display()
+            );
+        };
+        let provenance: Provenance = parse(p.clone(), file, "bench file (provenance)")?;
+        if provenance.program != "bench-rhn" {
+            self.notes.push(format!(
+                "{}: {} rows; no table uses them",
+                file.display(),
+                provenance.program
+            ));
+            return Ok(());
+        }
+        let rows = parse(rows.clone(), file, "bench-rhn file (rows)")?;
+        self.bench_rhn.push(RhnBench {
+            file: file.to_path_buf(),
+            provenance,
+            rows,
+        });
+        Ok(())
+    }
+}
+
+/// A run directory's records around its parsed `summary`.
+fn run_record<S>(dir: &Path, summary: S, config: Value) -> anyhow::Result<Run<S>> {
+    Ok(Run {
+        dir: dir.to_path_buf(),
+        summary,
+        config,
+        provenance: provenance(dir)?,
+        metrics: metrics(dir)?,
+    })
+}

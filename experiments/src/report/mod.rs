@@ -1,0 +1,166 @@
+//! The results tables of README.md and docs/, generated from the runs' own files.
+//!
+//! ```text
+//! cargo run -p experiments --bin report -- --write README.md docs/results.md docs/speed.md
+//! cargo run -p experiments --bin report -- --check --write README.md docs/results.md docs/speed.md
+//! ```
+//!
+//! A Markdown file's generated tables sit between `<!-- report:NAME -->` and
+//! `<!-- /report:NAME -->` lines ([`markdown`]); the `report` binary rewrites what is between
+//! them and leaves every other byte of the file as it is. The inputs ([`inputs`]) are the run
+//! directories under `--runs` (default `docs/runs`: small copies of the runs that back the
+//! figures, JSON and CSV only) and the bench files (`--bench`, default `docs/bench/*.json`).
+//! Every row names its command, date, commit and machine from the run's `provenance.json`
+//! ([`crate::train::Provenance`]).
+//!
+//! | section             | from |
+//! |---------------------|------|
+//! | `summary`           | the headline row of each section below (README.md); rows without inputs kept |
+//! | `depth-study`       | an `mnist-depth` study with random search (`--preset cpu-study`) |
+//! | `depth-study-quick` | an `mnist-depth` study with fixed hyper-parameters (`--preset quick`) |
+//! | `table1`            | `mnist-conv` runs on MNIST |
+//! | `table1-fashion`    | `mnist-conv` runs on Fashion-MNIST |
+//! | `ptb`               | `ptb` runs |
+//! | `char`              | `charlm` runs |
+//! | `sizes`             | no runs: the presets' `num_params` |
+//! | `speed-rhn`         | `bench-rhn --json` files with provenance |
+//! | `export`            | run directories with a `torch-eval.json` (`bench/torch_peer.py evaluate`) |
+//! | `cifar`             | not generated (typed by hand) |
+//!
+//! A section whose inputs are absent is left as it is, with a note "not regenerated: no runs
+//! for NAME"; where several studies match a depth-study section, the newest is used. An
+//! unknown section name is an error.
+
+pub mod inputs;
+pub mod markdown;
+mod summary;
+mod tables;
+
+use std::path::{Path, PathBuf};
+
+pub use inputs::Inputs;
+pub use tables::thousands;
+
+/// The section names the report knows.
+pub const SECTIONS: &[&str] = &[
+    "summary",
+    "depth-study",
+    "depth-study-quick",
+    "table1",
+    "table1-fashion",
+    "cifar",
+    "ptb",
+    "char",
+    "sizes",
+    "speed-rhn",
+    "export",
+];
+
+/// What the report makes of one section.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Its new content, and notes on what it was made from.
+    Generated {
+        /// The lines between the markers.
+        content: String,
+        /// Notes for stderr.
+        notes: Vec<String>,
+    },
+    /// Left as it is, and why.
+    NotRegenerated(String),
+}
+
+impl Outcome {
+    fn generated(content: String) -> Self {
+        Self::Generated {
+            content,
+            notes: Vec::new(),
+        }
+    }
+
+    fn none(name: &str) -> Self {
+        Self::NotRegenerated(format!("not regenerated: no runs for {name}"))
+    }
+}
+
+/// The section `name`, whose current content is `existing`, from `inputs`.
+pub fn generate(name: &str, existing: &str, inputs: &Inputs) -> anyhow::Result<Outcome> {
+    Ok(match name {
+        "summary" => summary::summary(existing, inputs, name),
+        "depth-study" => tables::depth_study(inputs, false, name),
+        "depth-study-quick" => tables::depth_study(inputs, true, name),
+        "table1" => tables::conv_table(inputs, "mnist", name),
+        "table1-fashion" => tables::conv_table(inputs, "fashion-mnist", name),
+        "ptb" => tables::ptb_table(inputs, name),
+        "char" => tables::char_table(inputs, name),
+        "sizes" => tables::sizes_table()?,
+        "speed-rhn" => tables::speed_rhn_table(inputs, name),
+        "export" => tables::export_table(inputs, name),
+        "cifar" => Outcome::NotRegenerated(format!(
+            "not regenerated: no runs for {name} (report has no generator for it: typed by hand)"
+        )),
+        other => anyhow::bail!(
+            "unknown report section `{other}` (known: {})",
+            SECTIONS.join(", ")
+        ),
+    })
+}
+
+/// One Markdown file before and after the report.
+#[derive(Debug, Clone)]
+pub struct FileUpdate {
+    /// The file.
+    pub path: PathBuf,
+    /// Its text now.
+    pub old: String,
+    /// Its text with the sections regenerated.
+    pub new: String,
+    /// A diff-like description of each changed section.
+    pub changes: Vec<String>,
+    /// Notes: sections not regenerated and why, inputs chosen.
+    pub notes: Vec<String>,
+}
+
+/// Regenerates the sections of the Markdown file `path` from `inputs` (writes nothing).
+pub fn update_file(path: &Path, inputs: &Inputs) -> anyhow::Result<FileUpdate> {
+    let old = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let sections = markdown::sections(&old, path)?;
+    let mut new_content = Vec::new();
+    let mut changes = Vec::new();
+    let mut notes = Vec::new();
+    for s in &sections {
+        let existing = &old[s.content.clone()];
+        let outcome = generate(&s.name, existing, inputs)
+            .map_err(|e| anyhow::anyhow!("{}:{}: {e:#}", path.display(), s.line))?;
+        match outcome {
+            Outcome::Generated {
+                content,
+                notes: more,
+            } => {
+                notes.extend(more.into_iter().map(|n| format!("{}: {n}", path.display())));
+                if content != existing {
+                    changes.push(format!(
+                        "{}: report:{} would change\n{}",
+                        path.display(),
+                        s.name,
+                        markdown::describe_change(existing, &content, s.line + 1)
+                    ));
+                }
+                new_content.push(Some(content));
+            }
+            Outcome::NotRegenerated(why) => {
+                notes.push(format!("{}: {why}", path.display()));
+                new_content.push(None);
+            }
+        }
+    }
+    let new = markdown::replace(&old, &sections, &new_content);
+    Ok(FileUpdate {
+        path: path.to_path_buf(),
+        old,
+        new,
+        changes,
+        notes,
+    })
+}

@@ -1,0 +1,319 @@
+//! `summary`: the README's headline table, one row per result, each linking into the docs,
+//! built from the same inputs as the full tables. A row is known by the link its first cell
+//! starts with (`[MNIST depth study](docs/results.md#mnist-depth-study)`): a row with inputs is
+//! generated, a row without them is kept as it is, and a generated row the table does not have
+//! yet goes after the row of the result before it.
+
+use super::Outcome;
+use super::inputs::Inputs;
+use super::tables::{
+    conv_runs, depth_study_for, percent, rust_test, speed_rows, table, table1_paper,
+};
+use crate::train::Provenance;
+use models::LayerKind;
+
+const HEADER: [&str; 5] = [
+    "result",
+    "here",
+    "paper",
+    "date, commit",
+    "build, threads, machine",
+];
+
+/// The last two cells of a generated row: date and commit; build, threads and machine (for a
+/// Python script: its backend and machine).
+fn provenance_cells(p: &Provenance) -> [String; 2] {
+    let how = if p.program.ends_with(".py") {
+        p.backend.clone()
+    } else {
+        let threads = p
+            .env
+            .get("RAYON_NUM_THREADS")
+            .cloned()
+            .unwrap_or_else(|| p.machine.logical_cores.to_string());
+        format!("{}, {threads}", p.build)
+    };
+    [
+        format!("{}, {}", p.day(), p.short_commit()),
+        format!("{how}; {}", p.machine.short()),
+    ]
+}
+
+/// A generated row's cells.
+struct Row {
+    cells: Vec<String>,
+}
+
+fn row(key: &'static str, rest: &str, here: String, paper: &str, p: &Provenance) -> Row {
+    let [when, how] = provenance_cells(p);
+    Row {
+        cells: vec![format!("{key}{rest}"), here, paper.to_string(), when, how],
+    }
+}
+
+const DEPTH: &str = "[MNIST depth study](docs/results.md#mnist-depth-study)";
+const DEPTH_QUICK: &str = "[MNIST depth study, quick](docs/results.md#mnist-depth-study)";
+const TABLE1: &str =
+    "[MNIST conv net, Table 1](docs/results.md#mnist-conv-net-table-1-and-fashion-mnist)";
+const FASHION: &str = "[Fashion-MNIST](docs/results.md#mnist-conv-net-table-1-and-fashion-mnist)";
+const PTB: &str = "[Penn Treebank](docs/results.md#penn-treebank)";
+const CHAR: &str = "[Character level](docs/results.md#character-level)";
+const EXPORT: &str = "[Weights in PyTorch](docs/results.md#weights-in-pytorch)";
+const SPEED_RHN: &str = "[Speed](docs/speed.md#rhn-language-model)";
+
+/// The rows in the order they appear, each `None` without inputs.
+fn rows(inputs: &Inputs) -> Vec<(&'static str, Option<Row>)> {
+    vec![
+        (DEPTH, depth_row(inputs, false)),
+        (DEPTH_QUICK, depth_row(inputs, true)),
+        (TABLE1, conv_row(inputs, "mnist")),
+        (FASHION, conv_row(inputs, "fashion-mnist")),
+        (PTB, ptb_row(inputs)),
+        (CHAR, char_row(inputs)),
+        (EXPORT, export_row(inputs)),
+        (SPEED_RHN, speed_row(inputs)),
+    ]
+}
+
+fn depth_row(inputs: &Inputs, fixed: bool) -> Option<Row> {
+    let (study, _) = depth_study_for(inputs, fixed, "summary")?;
+    let r = &study.result;
+    let depth = r.config.depths.iter().copied().rev().find(|&d| {
+        r.best_loss(LayerKind::Plain, d).is_some() && r.best_loss(LayerKind::Highway, d).is_some()
+    })?;
+    let (p, h) = (
+        r.best_loss(LayerKind::Plain, depth)?,
+        r.best_loss(LayerKind::Highway, depth)?,
+    );
+    let (key, what) = if fixed {
+        (
+            DEPTH_QUICK,
+            " (`--preset quick`, as the README's first command)",
+        )
+    } else {
+        (DEPTH, "")
+    };
+    Some(row(
+        key,
+        &format!("{what}, {depth} layers: best training loss, plain / highway"),
+        format!("{p:.3e} / {h:.3e} ({:.1}x)", p / h),
+        "plain nets fail at 50-100 layers, highway nets train",
+        &study.provenance,
+    ))
+}
+
+fn conv_row(inputs: &Inputs, dataset: &str) -> Option<Row> {
+    let best = conv_runs(inputs, dataset)
+        .into_iter()
+        .max_by(|a, b| a.summary.test_accuracy.total_cmp(&b.summary.test_accuracy))?;
+    let s = &best.summary;
+    let (key, rest, here) = if dataset == "mnist" {
+        (
+            TABLE1,
+            format!(", width {}, {} epochs", s.width, s.epochs),
+            format!("**{}** test", percent(s.test_accuracy)),
+        )
+    } else {
+        (
+            FASHION,
+            format!(", Table 1 net, width {}, {} epochs", s.width, s.epochs),
+            format!("{} test", percent(s.test_accuracy)),
+        )
+    };
+    Some(row(
+        key,
+        &rest,
+        here,
+        table1_paper(dataset, s.width),
+        &best.provenance,
+    ))
+}
+
+fn minutes(seconds: f64) -> String {
+    format!("{:.0} min", seconds / 60.0)
+}
+
+fn ptb_row(inputs: &Inputs) -> Option<Row> {
+    let best = |prefix: &str| {
+        inputs
+            .ptb
+            .iter()
+            .filter(|r| r.summary.model.starts_with(prefix))
+            .min_by(|a, b| a.summary.test_ppl.total_cmp(&b.summary.test_ppl))
+    };
+    let rhn = best("rhn")?;
+    let preset = rhn.summary.model.rsplit('-').next().unwrap_or("small");
+    let lstm = best(&format!("lstm-{preset}"));
+    let training = minutes(rhn.summary.wall_time_s);
+    let (rest, here) = match lstm {
+        Some(l) => (
+            format!(", {training} of training: RHN `ptb_{preset}` / same-size LSTM"),
+            format!(
+                "test ppl **{:.1}** / {:.1}",
+                rhn.summary.test_ppl, l.summary.test_ppl
+            ),
+        ),
+        None => (
+            format!(", {training} of training: RHN `ptb_{preset}`"),
+            format!("test ppl **{:.1}**", rhn.summary.test_ppl),
+        ),
+    };
+    Some(row(
+        PTB,
+        &rest,
+        here,
+        "65.4 (`ptb_sota`, days on a GPU)",
+        &rhn.provenance,
+    ))
+}
+
+fn char_row(inputs: &Inputs) -> Option<Row> {
+    let best = inputs
+        .char
+        .iter()
+        .min_by(|a, b| a.summary.test_bpc.total_cmp(&b.summary.test_bpc))?;
+    let s = &best.summary;
+    let corpus = match s.corpus.as_str() {
+        "wiki" | "wiki-text8" => "Wikipedia excerpt",
+        other => other,
+    };
+    Some(row(
+        CHAR,
+        &format!(", char RHN, {corpus}, {}", minutes(s.wall_time_s)),
+        format!("{:.2} test BPC", s.test_bpc),
+        super::tables::char_paper(&s.corpus),
+        &best.provenance,
+    ))
+}
+
+fn export_row(inputs: &Inputs) -> Option<Row> {
+    let e = inputs.evals.first()?;
+    let (rust, _) = rust_test(e)?;
+    let p = e.eval.provenance.as_ref()?;
+    let what = match e.export.as_ref().map(|x| &x.config) {
+        Some(c) if e.eval.model == "DeepMlp" => format!(
+            "{}-layer {} MLP",
+            c.get("depth").and_then(|d| d.as_u64()).unwrap_or(0),
+            c.get("kind")
+                .and_then(|k| k.as_str())
+                .unwrap_or("")
+                .to_lowercase()
+        ),
+        _ => e.eval.model.clone(),
+    };
+    Some(row(
+        EXPORT,
+        &format!(": a trained {what}, exported and evaluated in PyTorch"),
+        format!(
+            "{} test accuracy in PyTorch, {} in Rust",
+            percent(e.eval.accuracy),
+            percent(rust)
+        ),
+        "—",
+        p,
+    ))
+}
+
+fn speed_row(inputs: &Inputs) -> Option<Row> {
+    let rows = speed_rows(inputs);
+    let sota = rows
+        .iter()
+        .find(|r| (r.key.0, r.key.1) == (10, 830) && !r.ratio.is_empty())?;
+    let min = sota.ratio.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = sota.ratio.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (a, b) = (format!("{min:.2}"), format!("{max:.2}"));
+    let ratio = if a == b { a } else { format!("{a}-{b}") };
+    let newest = sota.provenance.iter().max_by_key(|p| &p.date)?;
+    Some(row(
+        SPEED_RHN,
+        ": RHN `ptb_sota` tokens/s, Burn / PyTorch",
+        format!("**{ratio}×**"),
+        "—",
+        newest,
+    ))
+}
+
+/// The key of an existing row: the `[text](target)` its first cell starts with.
+fn key_of(line: &str) -> Option<&str> {
+    let first = line.trim().strip_prefix('|')?.split('|').next()?.trim();
+    if !first.starts_with('[') {
+        return None;
+    }
+    let close = first.find("](")?;
+    let end = close + first[close..].find(')')?;
+    Some(&first[..=end])
+}
+
+/// The summary table from `existing` (the section's current content) and `inputs`.
+pub fn summary(existing: &str, inputs: &Inputs, name: &str) -> Outcome {
+    let generated = rows(inputs);
+    if generated.iter().all(|(_, r)| r.is_none()) {
+        return Outcome::none(name);
+    }
+    let render = |r: &Row| format!("| {} |", r.cells.join(" | "));
+    // Existing body rows (after the header and separator lines).
+    let body: Vec<&str> = existing
+        .lines()
+        .filter(|l| l.trim_start().starts_with('|'))
+        .skip(2)
+        .collect();
+    let mut out: Vec<(Option<&str>, String)> = Vec::new();
+    let mut kept = Vec::new();
+    for line in body {
+        let key = key_of(line);
+        match generated.iter().find(|(k, _)| Some(*k) == key) {
+            Some((_, Some(r))) => out.push((key, render(r))),
+            Some((k, None)) => {
+                kept.push(*k);
+                out.push((key, line.trim_end().to_string()));
+            }
+            None => out.push((key, line.trim_end().to_string())),
+        }
+    }
+    // Rows not in the table yet: after the row of the result before them.
+    for (i, (key, r)) in generated.iter().enumerate() {
+        let Some(r) = r else { continue };
+        if out.iter().any(|(k, _)| *k == Some(*key)) {
+            continue;
+        }
+        let at = generated[..i]
+            .iter()
+            .rev()
+            .find_map(|(k, _)| out.iter().position(|(o, _)| *o == Some(*k)))
+            .map_or(0, |p| p + 1);
+        out.insert(at, (Some(key), render(r)));
+    }
+    let mut content = table(&HEADER, &[]);
+    for (_, line) in &out {
+        content.push_str(line);
+        content.push('\n');
+    }
+    let notes = kept
+        .iter()
+        .map(|k| format!("{name}: row {k} kept as it is (no runs)"))
+        .collect();
+    Outcome::Generated { content, notes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_known_by_their_leading_link() {
+        assert_eq!(
+            key_of("| [Speed](docs/speed.md#highway-mlp): 50-layer | x |"),
+            Some("[Speed](docs/speed.md#highway-mlp)")
+        );
+        assert_eq!(key_of("| plain | x |"), None);
+    }
+
+    #[test]
+    fn without_inputs_the_summary_is_not_regenerated_and_rows_are_kept_in_place() {
+        let existing = "| a | b |\n|---|---|\n| [X](y) | 1 |\n";
+        assert!(matches!(
+            summary(existing, &Inputs::default(), "summary"),
+            Outcome::NotRegenerated(_)
+        ));
+    }
+}

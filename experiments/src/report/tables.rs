@@ -1,0 +1,632 @@
+//! The generated tables of `docs/results.md` and `docs/speed.md`, one function per section.
+
+use burn::module::Module;
+use models::{MnistConvNetConfig, RhnLmConfig};
+use serde_json::Value;
+
+use super::Outcome;
+use super::inputs::{ExportEval, Inputs, Run, Study};
+use crate::train::Provenance;
+
+/// The paper's Table 1 test accuracies, as the presets' docs state them
+/// ([`MnistConvNetConfig::table1_width16`], [`MnistConvNetConfig::table1_width32`]).
+const TABLE1_PAPER: &[(usize, &str)] = &[(16, "99.43% (300 epochs)"), (32, "99.55% (300 epochs)")];
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `0.9525` → `95.25%`.
+pub fn percent(x: f64) -> String {
+    format!("{:.2}%", 100.0 * x)
+}
+
+/// `text` as inline code in a table cell.
+pub fn code(text: &str) -> String {
+    format!("`{}`", text.replace('|', "\\|"))
+}
+
+/// `2026-12-01, c94f659`: the date and commit cell.
+pub fn when(p: &Provenance) -> String {
+    format!("{}, {}", p.day(), p.short_commit())
+}
+
+/// A Markdown table.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = format!("| {} |\n|", header.join(" | "));
+    out.push_str(&"---|".repeat(header.len()));
+    out.push('\n');
+    for row in rows {
+        out.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+    out
+}
+
+/// `items` joined by `; `, each once, in order of first appearance.
+fn distinct(items: impl IntoIterator<Item = String>) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen.join("; ")
+}
+
+/// Seconds as `12 s`, `3.5 min` or `60 min`.
+fn duration(seconds: f64) -> String {
+    if seconds < 60.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 600.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else {
+        format!("{:.0} min", seconds / 60.0)
+    }
+}
+
+/// The provenance columns of a run's row: command, date and commit, machine.
+fn provenance_cells(p: &Provenance) -> [String; 3] {
+    [code(&p.command()), when(p), p.machine.short()]
+}
+
+/// The newest of `studies` by recorded date (then directory), and a note if there were more.
+fn newest<'a>(studies: Vec<&'a Study>, name: &str) -> Option<(&'a Study, Vec<String>)> {
+    let count = studies.len();
+    let study = studies
+        .into_iter()
+        .max_by(|a, b| (&a.provenance.date, &a.dir).cmp(&(&b.provenance.date, &b.dir)))?;
+    let notes = (count > 1)
+        .then(|| {
+            format!(
+                "{name}: {count} studies match; the newest is used: {}",
+                study.dir.display()
+            )
+        })
+        .into_iter()
+        .collect();
+    Some((study, notes))
+}
+
+/// The `mnist-depth` study for `depth-study` (random search) or `depth-study-quick` (fixed
+/// hyper-parameters, as `--preset quick`).
+pub fn depth_study_for<'a>(
+    inputs: &'a Inputs,
+    fixed: bool,
+    name: &str,
+) -> Option<(&'a Study, Vec<String>)> {
+    let matching = inputs
+        .studies
+        .iter()
+        .filter(|s| s.result.config.fixed.is_some() == fixed)
+        .collect();
+    newest(matching, name)
+}
+
+/// `depth-study` / `depth-study-quick`: the study's table as `mnist-depth` prints it
+/// (`table.md`), then its command, date, commit and machine.
+pub fn depth_study(inputs: &Inputs, fixed: bool, name: &str) -> Outcome {
+    let Some((study, notes)) = depth_study_for(inputs, fixed, name) else {
+        return Outcome::none(name);
+    };
+    let p = &study.provenance;
+    let runs = &study.result.runs;
+    let seconds: f64 = runs.iter().map(|r| r.wall_time_s).sum();
+    let content = format!(
+        "{}\n{}: {}, commit {}, {} ({} build). {} runs, {} s in all (the sum of their \
+         `wall_time_s`); run files in {}.\n",
+        study.result.table(),
+        code(&p.command()),
+        p.day(),
+        p.short_commit(),
+        p.machine.short(),
+        p.build,
+        runs.len(),
+        seconds.round(),
+        code(&study.dir.display().to_string()),
+    );
+    Outcome::Generated { content, notes }
+}
+
+/// The conv runs on `dataset`, sorted by width, epochs and date.
+pub fn conv_runs<'a>(
+    inputs: &'a Inputs,
+    dataset: &str,
+) -> Vec<&'a Run<crate::mnist_conv::ConvSummary>> {
+    let mut runs: Vec<_> = inputs
+        .conv
+        .iter()
+        .filter(|r| r.summary.dataset == dataset)
+        .collect();
+    runs.sort_by(|a, b| {
+        (a.summary.width, a.summary.epochs, &a.provenance.date).cmp(&(
+            b.summary.width,
+            b.summary.epochs,
+            &b.provenance.date,
+        ))
+    });
+    runs
+}
+
+/// The paper's Table 1 figure for an MNIST net of `width`, or `—`.
+pub fn table1_paper(dataset: &str, width: usize) -> &'static str {
+    TABLE1_PAPER
+        .iter()
+        .find(|(w, _)| dataset == "mnist" && *w == width)
+        .map_or("—", |(_, p)| p)
+}
+
+/// `mnist` → `MNIST`, `fashion-mnist` → `Fashion-MNIST`.
+fn dataset_name(dataset: &str) -> &str {
+    match dataset {
+        "mnist" => "MNIST",
+        "fashion-mnist" => "Fashion-MNIST",
+        other => other,
+    }
+}
+
+/// `table1` / `table1-fashion`: the `mnist-conv` runs on `dataset`.
+pub fn conv_table(inputs: &Inputs, dataset: &str, name: &str) -> Outcome {
+    let runs = conv_runs(inputs, dataset);
+    if runs.is_empty() {
+        return Outcome::none(name);
+    }
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let s = &r.summary;
+            let mut row = vec![
+                dataset_name(dataset).to_string(),
+                s.width.to_string(),
+                s.epochs.to_string(),
+                thousands(s.parameters),
+                percent(s.test_accuracy),
+                percent(s.best_test_accuracy),
+                duration(s.wall_time_s),
+                table1_paper(dataset, s.width).to_string(),
+            ];
+            row.extend(provenance_cells(&r.provenance));
+            row
+        })
+        .collect();
+    let header = [
+        "data set",
+        "width",
+        "epochs",
+        "parameters",
+        "test accuracy",
+        "best epoch",
+        "training",
+        "paper",
+        "command",
+        "date, commit",
+        "machine",
+    ];
+    Outcome::generated(table(&header, &rows))
+}
+
+/// The RHN preset a language model's `config.json` `model` entry equals in size, if any.
+fn rhn_preset(model: &Value, presets: &[(&'static str, RhnLmConfig)]) -> Option<&'static str> {
+    let get = |k: &str| model.get(k).and_then(Value::as_u64).map(|v| v as usize);
+    presets
+        .iter()
+        .find(|(_, c)| get("depth") == Some(c.depth) && get("d_hidden") == Some(c.d_hidden))
+        .map(|(name, _)| *name)
+}
+
+/// A `ptb` run's model: `RHN `ptb_small` (depth 4, 256 units)`, `LSTM, as large as `ptb_small`
+/// (265 units)`.
+pub fn ptb_model(run: &Run<super::inputs::PtbSummary>) -> String {
+    let model = &run.config["model"];
+    let get = |k: &str| model.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let presets = [
+        ("ptb_small", RhnLmConfig::ptb_small()),
+        ("ptb_sota", RhnLmConfig::ptb_sota()),
+    ];
+    if model.get("depth").is_some() {
+        let units = format!("depth {}, {} units", get("depth"), get("d_hidden"));
+        match rhn_preset(model, &presets) {
+            Some(p) => format!("RHN `{p}` ({units})"),
+            None => format!("RHN ({units})"),
+        }
+    } else {
+        let size = run.summary.model.rsplit('-').next().unwrap_or("");
+        format!(
+            "LSTM, as large as `ptb_{size}` (1 layer, {} units)",
+            get("d_hidden")
+        )
+    }
+}
+
+/// `ptb`: the Penn Treebank runs.
+pub fn ptb_table(inputs: &Inputs, name: &str) -> Outcome {
+    if inputs.ptb.is_empty() {
+        return Outcome::none(name);
+    }
+    let mut runs: Vec<_> = inputs.ptb.iter().collect();
+    runs.sort_by(|a, b| {
+        (&a.summary.model, &a.provenance.date).cmp(&(&b.summary.model, &b.provenance.date))
+    });
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let s = &r.summary;
+            let mut row = vec![
+                ptb_model(r),
+                thousands(s.parameters),
+                duration(s.wall_time_s),
+                s.epochs.to_string(),
+                format!("{:.1}", s.valid_ppl),
+                format!("{:.1}", s.test_ppl),
+            ];
+            row.extend(provenance_cells(&r.provenance));
+            row
+        })
+        .collect();
+    let header = [
+        "model",
+        "parameters",
+        "training",
+        "epochs",
+        "valid ppl",
+        "test ppl",
+        "command",
+        "date, commit",
+        "machine",
+    ];
+    Outcome::generated(table(&header, &rows))
+}
+
+/// A `charlm` corpus as the tables name it.
+pub fn corpus_name(corpus: &str, vocab: usize) -> String {
+    match corpus {
+        "wiki" => format!("Wikipedia excerpt (gensim), {vocab} symbols"),
+        "wiki-text8" => format!("Wikipedia excerpt, a-z and space, {vocab} symbols"),
+        "file" => format!("a text file, {vocab} symbols"),
+        other => other.to_string(),
+    }
+}
+
+/// A `charlm` run's model: `char RHN `small` (depth 4, 256 units)`.
+pub fn char_model(run: &Run<super::inputs::CharSummary>) -> String {
+    let model = &run.config["model"];
+    let get = |k: &str| model.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let presets = [
+        ("small", RhnLmConfig::char_small()),
+        ("sota", RhnLmConfig::enwik8_sota()),
+    ];
+    let units = format!("depth {}, {} units", get("depth"), get("d_hidden"));
+    match rhn_preset(model, &presets) {
+        Some(p) => format!("char RHN `{p}` ({units})"),
+        None => format!("char RHN ({units})"),
+    }
+}
+
+/// The RHN paper's figure for a `charlm` corpus.
+pub fn char_paper(corpus: &str) -> &'static str {
+    match corpus {
+        "text8" | "wiki-text8" => "1.27 (text8)",
+        _ => "1.27 (enwik8)",
+    }
+}
+
+/// `char`: the character-level runs.
+pub fn char_table(inputs: &Inputs, name: &str) -> Outcome {
+    if inputs.char.is_empty() {
+        return Outcome::none(name);
+    }
+    let mut runs: Vec<_> = inputs.char.iter().collect();
+    runs.sort_by(|a, b| {
+        (&a.summary.corpus, &a.provenance.date).cmp(&(&b.summary.corpus, &b.provenance.date))
+    });
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let s = &r.summary;
+            let mut row = vec![
+                char_model(r),
+                thousands(s.parameters),
+                corpus_name(&s.corpus, s.vocab),
+                duration(s.wall_time_s),
+                s.epochs.to_string(),
+                format!("{:.2}", s.valid_bpc),
+                format!("{:.2}", s.test_bpc),
+                char_paper(&s.corpus).to_string(),
+            ];
+            row.extend(provenance_cells(&r.provenance));
+            row
+        })
+        .collect();
+    let header = [
+        "model",
+        "parameters",
+        "corpus",
+        "training",
+        "epochs",
+        "valid BPC",
+        "test BPC",
+        "paper",
+        "command",
+        "date, commit",
+        "machine",
+    ];
+    Outcome::generated(table(&header, &rows))
+}
+
+/// `sizes`: parameter counts of the presets, computed from their configs (no runs).
+pub fn sizes_table() -> anyhow::Result<Outcome> {
+    let device = crate::backend::parse_device(None)?;
+    let conv = |c: MnistConvNetConfig| c.init(&device).num_params();
+    let rows = vec![
+        vec![
+            "MNIST conv highway, width 16 (Table 1)".to_string(),
+            "39K".into(),
+            thousands(conv(MnistConvNetConfig::table1_width16())),
+        ],
+        vec![
+            "MNIST conv highway, width 32 (Table 1)".to_string(),
+            "151K".into(),
+            thousands(conv(MnistConvNetConfig::table1_width32())),
+        ],
+        vec![
+            "RHN `ptb_sota` (depth 10, 830 units, tied)".to_string(),
+            "23M".into(),
+            thousands(RhnLmConfig::ptb_sota().num_params()),
+        ],
+    ];
+    let mut content = table(&["net", "paper", "ours"], &rows);
+    content.push_str(
+        "\nComputed by `report` from the presets (`MnistConvNetConfig::table1_width16`, \
+         `table1_width32`, `RhnLmConfig::ptb_sota`): each model's `num_params`.\n",
+    );
+    Ok(Outcome::generated(content))
+}
+
+/// `727` or `727-746`: the range of `values`, rounded.
+fn range(values: &[f64], format: impl Fn(f64) -> String) -> String {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (a, b) = (format(min), format(max));
+    if a == b { a } else { format!("{a}-{b}") }
+}
+
+/// The model of a bench-rhn row: `` `ptb_sota` (depth 10, 830 units) ``.
+fn bench_model(depth: usize, hidden: usize) -> String {
+    let presets = [
+        ("ptb_sota", RhnLmConfig::ptb_sota()),
+        ("ptb_small", RhnLmConfig::ptb_small()),
+    ];
+    let units = format!("depth {depth}, {hidden} units");
+    match presets
+        .iter()
+        .find(|(_, c)| c.depth == depth && c.d_hidden == hidden)
+    {
+        Some((name, _)) => format!("`{name}` ({units})"),
+        None => units,
+    }
+}
+
+/// One configuration's figures over the `bench-rhn` files.
+pub struct SpeedRow<'a> {
+    /// `(depth, hidden, batch, seq_len)`.
+    pub key: (usize, usize, usize, usize),
+    /// Parameters.
+    pub parameters: usize,
+    /// Burn's tokens/s, one per file.
+    pub burn: Vec<f64>,
+    /// The PyTorch peer's tokens/s, per file that has it.
+    pub peer: Vec<f64>,
+    /// Burn / PyTorch, per file that has both.
+    pub ratio: Vec<f64>,
+    /// The files' provenance.
+    pub provenance: Vec<&'a Provenance>,
+}
+
+/// The figures of each configuration in the `bench-rhn` files, largest model first.
+pub fn speed_rows(inputs: &Inputs) -> Vec<SpeedRow<'_>> {
+    let mut out: Vec<SpeedRow> = Vec::new();
+    for bench in &inputs.bench_rhn {
+        for row in bench.rows.iter().filter(|r| r.implementation == "burn") {
+            let key = (row.depth, row.hidden, row.batch, row.seq_len);
+            let peer = bench.rows.iter().find(|r| {
+                r.implementation == "pytorch" && (r.depth, r.hidden, r.batch, r.seq_len) == key
+            });
+            let i = match out.iter().position(|o| o.key == key) {
+                Some(i) => i,
+                None => {
+                    out.push(SpeedRow {
+                        key,
+                        parameters: row.parameters,
+                        burn: vec![],
+                        peer: vec![],
+                        ratio: vec![],
+                        provenance: vec![],
+                    });
+                    out.len() - 1
+                }
+            };
+            let entry = &mut out[i];
+            entry.burn.push(row.tokens_per_s);
+            if let Some(peer) = peer {
+                entry.peer.push(peer.tokens_per_s);
+                entry.ratio.push(row.tokens_per_s / peer.tokens_per_s);
+            }
+            entry.provenance.push(&bench.provenance);
+        }
+    }
+    out.sort_by_key(|r| std::cmp::Reverse(r.parameters));
+    out
+}
+
+/// `speed-rhn`: `bench-rhn` tokens/s beside the PyTorch peer, ranges over the bench files.
+pub fn speed_rhn_table(inputs: &Inputs, name: &str) -> Outcome {
+    let rows = speed_rows(inputs);
+    if rows.is_empty() {
+        return Outcome::none(name);
+    }
+    let backends = distinct(
+        inputs
+            .bench_rhn
+            .iter()
+            .map(|b| b.provenance.backend.clone()),
+    );
+    let tokens = |v: f64| thousands(v.round() as usize);
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let (depth, hidden, batch, seq) = r.key;
+            let or_dash = |v: &[f64], f: &dyn Fn(f64) -> String| {
+                if v.is_empty() {
+                    "—".to_string()
+                } else {
+                    range(v, f)
+                }
+            };
+            vec![
+                bench_model(depth, hidden),
+                thousands(r.parameters),
+                format!("{batch} × {seq}"),
+                range(&r.burn, tokens),
+                or_dash(&r.peer, &tokens),
+                or_dash(&r.ratio, &|x| format!("{x:.2}")),
+                r.burn.len().to_string(),
+                distinct(r.provenance.iter().map(|p| code(&p.command()))),
+                distinct(r.provenance.iter().map(|p| when(p))),
+                distinct(r.provenance.iter().map(|p| p.machine.short())),
+            ]
+        })
+        .collect();
+    let burn_header = format!("Burn `{backends}` tokens/s");
+    let header = [
+        "model",
+        "parameters",
+        "batch × steps",
+        burn_header.as_str(),
+        "PyTorch tokens/s",
+        "Burn / PyTorch",
+        "runs",
+        "command",
+        "date, commit",
+        "machine",
+    ];
+    let files = distinct(
+        inputs
+            .bench_rhn
+            .iter()
+            .map(|b| code(&b.file.display().to_string())),
+    );
+    let content = format!(
+        "{}\nRanges over the bench files: {files}.\n",
+        table(&header, &cells)
+    );
+    Outcome::generated(content)
+}
+
+/// The run's own final test accuracy and loss (`metrics.json`, last epoch, `test` split).
+pub fn rust_test(e: &ExportEval) -> Option<(f64, f64)> {
+    let last = e.metrics.last()?;
+    let test = last.evals.iter().find(|x| x.split == e.eval.split)?;
+    Some((test.accuracy?, test.loss))
+}
+
+/// `export`: exported runs evaluated in PyTorch beside their own test figures.
+pub fn export_table(inputs: &Inputs, name: &str) -> Outcome {
+    if inputs.evals.is_empty() {
+        return Outcome::none(name);
+    }
+    let rows: Vec<Vec<String>> = inputs
+        .evals
+        .iter()
+        .map(|e| {
+            let ev = &e.eval;
+            let p = ev
+                .provenance
+                .as_ref()
+                .expect("loaded evaluations have provenance");
+            let rust = rust_test(e);
+            let same = match rust {
+                Some((acc, _)) => {
+                    let correct = (acc * ev.examples as f64).round() as usize;
+                    if correct == ev.correct { "yes" } else { "no" }.to_string()
+                }
+                None => "—".into(),
+            };
+            let mut commands = Vec::new();
+            if let Some(x) = e.export.as_ref().and_then(|x| x.provenance.as_ref()) {
+                commands.push(code(&x.command()));
+            }
+            commands.push(code(&p.command()));
+            vec![
+                format!(
+                    "{} (epoch {})",
+                    code(&e.run.display().to_string()),
+                    ev.epoch
+                ),
+                format!("{}, {} {}", ev.model, dataset_name(&ev.dataset), ev.split),
+                rust.map_or("—".into(), |(a, _)| percent(a)),
+                rust.map_or("—".into(), |(_, l)| format!("{l:.6}")),
+                format!("{} ({}/{})", percent(ev.accuracy), ev.correct, ev.examples),
+                format!("{:.6}", ev.mean_cross_entropy),
+                same,
+                commands.join(", then "),
+                when(p),
+                format!("{}, torch {}", p.machine.short(), ev.torch),
+            ]
+        })
+        .collect();
+    let header = [
+        "run",
+        "model, data",
+        "Rust accuracy",
+        "Rust loss",
+        "PyTorch accuracy",
+        "PyTorch cross-entropy",
+        "same accuracy",
+        "commands",
+        "date, commit",
+        "machine",
+    ];
+    Outcome::generated(table(&header, &rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_ranges_format_as_the_tables_do() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(23_482_400), "23,482,400");
+        assert_eq!(percent(0.9525), "95.25%");
+        assert_eq!(
+            range(&[746.2, 727.4, 736.0], |v| format!("{v:.0}")),
+            "727-746"
+        );
+        assert_eq!(range(&[1.0], |v| format!("{v:.2}")), "1.00");
+        assert_eq!(duration(43.1), "43 s");
+        assert_eq!(duration(3600.0), "60 min");
+        assert_eq!(code("a|b"), "`a\\|b`");
+        assert_eq!(table1_paper("mnist", 32), "99.55% (300 epochs)");
+        assert_eq!(table1_paper("fashion-mnist", 32), "—");
+    }
+
+    #[test]
+    fn sizes_match_the_paper_presets() {
+        let Outcome::Generated { content, .. } = sizes_table().unwrap() else {
+            panic!("sizes needs no runs")
+        };
+        assert!(content.contains("| MNIST conv highway, width 16 (Table 1) | 39K | 38,986 |"));
+        assert!(
+            content.contains("| RHN `ptb_sota` (depth 10, 830 units, tied) | 23M | 23,482,400 |")
+        );
+    }
+}

@@ -1,0 +1,445 @@
+//! Where a run comes from: its command line, UTC date, git commit, machine and backend, as
+//! `provenance.json` in every run directory ([`RunDir::create`] writes it when the directory has
+//! none) and as the `provenance` object of the bench binaries' and `export`'s JSON files. The
+//! `report` binary reads it to give every generated table row its command, date, commit and
+//! machine.
+//!
+//! ```json
+//! {
+//!   "format": "highway-zoo-provenance/1",
+//!   "program": "mnist-depth",
+//!   "args": ["--preset", "quick", "--out", "docs/runs/mnist-depth-quick", "--quiet"],
+//!   "date": "2026-12-01T12:40:00Z",
+//!   "git_commit": "c94f659a1b2c",
+//!   "git_modified": ["experiments/src/train/run_dir.rs"],
+//!   "build": "dev",
+//!   "backends": ["flex"],
+//!   "backend": "flex",
+//!   "env": { "RAYON_NUM_THREADS": "1" },
+//!   "machine": { "cpu": "AMD EPYC", "logical_cores": 2, "memory_gib": 23.5,
+//!                "os": "Debian GNU/Linux 12 (bookworm)", "kernel": "6.18.44", "arch": "x86_64" }
+//! }
+//! ```
+//!
+//! `args` has the home directory written as `~`. `git_modified` lists what `git status
+//! --porcelain` reported (uncommitted changes and untracked files) when the process started:
+//! empty means the build was the commit itself. A record written by hand for a run that
+//! predates these files says so with `"recorded_after_the_run": true`.
+//!
+//! [`RunDir::create`]: super::RunDir::create
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::run_dir::git_commit;
+
+/// The `format` of a provenance record.
+pub const PROVENANCE_FORMAT: &str = "highway-zoo-provenance/1";
+
+/// The file name of a run directory's provenance record.
+pub const PROVENANCE_FILE: &str = "provenance.json";
+
+/// Environment variables that change how a run trains or how fast, recorded when set.
+const RECORDED_ENV: &[&str] = &["RAYON_NUM_THREADS", "HIGHWAY_ZOO_DATA"];
+
+/// At most this many paths of `git status` are kept in [`Provenance::git_modified`].
+const MAX_MODIFIED: usize = 50;
+
+/// Where a run (or a benchmark, an export) comes from. See the [module docs](self).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// [`PROVENANCE_FORMAT`].
+    pub format: String,
+    /// The program: a binary's name (`mnist-depth`) or a script's path (`bench/torch_peer.py`).
+    pub program: String,
+    /// Its arguments, the home directory written as `~`.
+    pub args: Vec<String>,
+    /// UTC date and time, ISO 8601 (`2026-12-01T12:40:00Z`).
+    pub date: String,
+    /// The git commit checked out (`git rev-parse --short=12 HEAD`), or `unknown`.
+    pub git_commit: String,
+    /// Paths with uncommitted changes or untracked (`git status --porcelain`); empty: clean.
+    #[serde(default)]
+    pub git_modified: Vec<String>,
+    /// `dev` or `release` (Rust), or the interpreter and library versions (Python).
+    pub build: String,
+    /// The backends compiled in (cargo features of `experiments`).
+    #[serde(default)]
+    pub backends: Vec<String>,
+    /// The backend that `--device` (or its default) names.
+    pub backend: String,
+    /// The environment variables that change how a run trains, where set (`RAYON_NUM_THREADS`,
+    /// `HIGHWAY_ZOO_DATA`).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// The machine.
+    pub machine: Machine,
+    /// `true` for a record written by hand after the run, from what is known of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recorded_after_the_run: bool,
+}
+
+/// The machine a run ran on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// CPU model name (`/proc/cpuinfo`), else the architecture.
+    pub cpu: String,
+    /// Logical cores available to the process.
+    pub logical_cores: usize,
+    /// Total memory in GiB (`/proc/meminfo`), if known.
+    #[serde(default)]
+    pub memory_gib: Option<f64>,
+    /// Operating system (`/etc/os-release`'s `PRETTY_NAME`, else the OS family).
+    pub os: String,
+    /// Kernel release, if known.
+    #[serde(default)]
+    pub kernel: Option<String>,
+    /// CPU architecture (`x86_64`, `aarch64`).
+    pub arch: String,
+}
+
+impl Machine {
+    /// This machine.
+    pub fn current() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = ["model name", "Model", "Hardware", "cpu model"]
+            .iter()
+            .find_map(|key| field(&cpuinfo, key, ':'))
+            .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+        let memory_gib = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| field(&m, "MemTotal", ':'))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .map(|kib| (kib / (1024.0 * 1024.0) * 10.0).round() / 10.0);
+        let os = std::fs::read_to_string("/etc/os-release")
+            .ok()
+            .and_then(|r| field(&r, "PRETTY_NAME", '='))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_else(|| std::env::consts::OS.to_string());
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .ok()
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty());
+        Self {
+            cpu,
+            logical_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_gib,
+            os,
+            kernel,
+            arch: std::env::consts::ARCH.to_string(),
+        }
+    }
+
+    /// `AMD EPYC, 2 cores`: the short form for tables.
+    pub fn short(&self) -> String {
+        format!("{}, {} cores", self.cpu, self.logical_cores)
+    }
+}
+
+/// The value of the first `key SEP value` line of `text`.
+fn field(text: &str, key: &str, sep: char) -> Option<String> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once(sep)?;
+        (k.trim() == key && !v.trim().is_empty()).then(|| v.trim().to_string())
+    })
+}
+
+/// Civil date `(year, month, day)` of `days` since 1970-01-01 (proleptic Gregorian; Howard
+/// Hinnant's `civil_from_days`).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // day of the 400-year era, [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the year from March 1st
+    let mp = (5 * doy + 2) / 153; // month from March, [0, 11]
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `seconds` since the Unix epoch as ISO 8601 UTC: `2026-12-01T12:40:00Z`.
+pub fn iso8601_utc(seconds: i64) -> String {
+    let (days, secs) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Now, as [`iso8601_utc`].
+pub fn now_utc() -> String {
+    let seconds = match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    iso8601_utc(seconds)
+}
+
+/// `path` with the home directory written as `~`.
+fn tilde(arg: String) -> String {
+    match std::env::var("HOME") {
+        Ok(home) if !home.is_empty() && home != "/" => match arg.strip_prefix(&home) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("~{rest}"),
+            _ => arg,
+        },
+        _ => arg,
+    }
+}
+
+/// The paths `git status --porcelain` reports, at most [`MAX_MODIFIED`] (then a count).
+fn git_modified() -> Vec<String> {
+    let Some(out) = std::process::Command::new("git")
+        .args(["status", "--porcelain=v1", "--untracked-files=normal"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+    else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut paths: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.get(3..))
+        .map(str::to_string)
+        .collect();
+    if paths.len() > MAX_MODIFIED {
+        let more = paths.len() - MAX_MODIFIED;
+        paths.truncate(MAX_MODIFIED);
+        paths.push(format!("... and {more} more"));
+    }
+    paths
+}
+
+/// The backend `--device VALUE` / `--device=VALUE` (or `--devices`) in `args` names, else the
+/// default that [`crate::backend::parse_device`] picks.
+fn backend_of(args: &[String]) -> String {
+    let mut named = None;
+    for (i, a) in args.iter().enumerate() {
+        for flag in ["--device", "--devices"] {
+            if a == flag {
+                named = args.get(i + 1).cloned();
+            } else if let Some(v) = a.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+                named = Some(v.to_string());
+            }
+        }
+    }
+    named.unwrap_or_else(|| {
+        crate::backend::compiled_backends()
+            .first()
+            .map_or("none", |b| b)
+            .to_string()
+    })
+}
+
+impl Provenance {
+    /// This process: its command line, now, the checked-out commit, this build and machine.
+    /// The git state and the machine are read once per process.
+    pub fn current() -> Self {
+        static FIXED: OnceLock<(String, Vec<String>, Machine)> = OnceLock::new();
+        let (commit, modified, machine) =
+            FIXED.get_or_init(|| (git_commit(), git_modified(), Machine::current()));
+        let mut argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+        let program = argv
+            .next()
+            .map(|p| {
+                Path::new(&p)
+                    .file_name()
+                    .map_or(p.clone(), |n| n.to_string_lossy().into_owned())
+            })
+            .unwrap_or_default();
+        let args: Vec<String> = argv.map(tilde).collect();
+        let env = RECORDED_ENV
+            .iter()
+            .filter_map(|k| Some((k.to_string(), tilde(std::env::var(k).ok()?))))
+            .collect();
+        Self {
+            format: PROVENANCE_FORMAT.into(),
+            backend: backend_of(&args),
+            program,
+            args,
+            date: now_utc(),
+            git_commit: commit.clone(),
+            git_modified: modified.clone(),
+            build: if cfg!(debug_assertions) {
+                "dev"
+            } else {
+                "release"
+            }
+            .into(),
+            backends: crate::backend::compiled_backends()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            env,
+            machine: machine.clone(),
+            recorded_after_the_run: false,
+        }
+    }
+
+    /// The commit as tables show it: 7 characters, `-dirty` when the tree had changes.
+    pub fn short_commit(&self) -> String {
+        let mut c: String = self.git_commit.chars().take(7).collect();
+        if !self.git_modified.is_empty() {
+            c.push_str("-dirty");
+        }
+        c
+    }
+
+    /// The day of [`date`](Self::date): `2026-12-01`.
+    pub fn day(&self) -> &str {
+        self.date.get(..10).unwrap_or(&self.date)
+    }
+
+    /// The command that reproduces the run, for a shell at the repository's root: `cargo run
+    /// [--release] -p experiments [--features ..] --bin PROGRAM -- ARGS` for the project's
+    /// binaries, `python PROGRAM ARGS` for a script; recorded environment variables first.
+    pub fn command(&self) -> String {
+        let mut parts: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", shell_quote(v)))
+            .collect();
+        if self.program.ends_with(".py") {
+            parts.push("python".into());
+            parts.push(shell_quote(&self.program));
+        } else {
+            parts.push("cargo run".into());
+            if self.build == "release" {
+                parts.push("--release".into());
+            }
+            parts.push("-p experiments".into());
+            let extra: Vec<&str> = self
+                .backends
+                .iter()
+                .map(String::as_str)
+                .filter(|b| *b != "flex")
+                .collect();
+            if !self.backends.is_empty() && !self.backends.iter().any(|b| b == "flex") {
+                parts.push("--no-default-features".into());
+            }
+            if !extra.is_empty() {
+                parts.push(format!("--features {}", extra.join(",")));
+            }
+            parts.push(format!("--bin {}", self.program));
+            if !self.args.is_empty() {
+                parts.push("--".into());
+            }
+        }
+        parts.extend(self.args.iter().map(|a| shell_quote(a)));
+        parts.join(" ")
+    }
+
+    /// `path/provenance.json`, or `None` if there is none; an error names a malformed file.
+    pub fn read(dir: &Path) -> anyhow::Result<Option<Self>> {
+        let path = dir.join(PROVENANCE_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            anyhow::anyhow!("{} is not a valid provenance record: {e}", path.display())
+        })
+    }
+}
+
+/// `arg` as a POSIX shell word: unchanged if it has only safe characters, else single-quoted.
+pub fn shell_quote(arg: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-./:=,+@%".contains(c);
+    // A leading `~/` stays unquoted, so that the shell expands it.
+    let rest = arg.strip_prefix("~/").unwrap_or(arg);
+    if !rest.is_empty() && rest.chars().all(safe) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_iso8601_utc() {
+        // Values from `date -u -d DATE +%s`.
+        for (seconds, text) in [
+            (0, "1970-01-01T00:00:00Z"),
+            (-1, "1969-12-31T23:59:59Z"),
+            (951_868_799, "2000-02-29T23:59:59Z"),
+            (1_796_128_800, "2026-12-01T12:40:00Z"),
+            (4_107_542_400, "2100-03-01T00:00:00Z"),
+        ] {
+            assert_eq!(iso8601_utc(seconds), text, "{seconds}");
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(-719_468), (0, 3, 1));
+        let now = now_utc();
+        assert_eq!((now.len(), &now[10..11], &now[19..]), (20, "T", "Z"));
+    }
+
+    #[test]
+    fn commands_reproduce_the_run() {
+        let mut p = Provenance::current();
+        p.program = "mnist-depth".into();
+        p.args = vec![
+            "--preset".into(),
+            "quick".into(),
+            "--out".into(),
+            "a b".into(),
+        ];
+        p.build = "dev".into();
+        p.backends = vec!["flex".into()];
+        p.env = BTreeMap::from([("RAYON_NUM_THREADS".into(), "1".into())]);
+        assert_eq!(
+            p.command(),
+            "RAYON_NUM_THREADS=1 cargo run -p experiments --bin mnist-depth -- --preset quick --out 'a b'"
+        );
+        p.build = "release".into();
+        p.backends = vec!["wgpu".into(), "flex".into()];
+        p.env.clear();
+        p.args = vec!["--json".into(), "~/x.json".into()];
+        assert_eq!(
+            p.command(),
+            "cargo run --release -p experiments --features wgpu --bin mnist-depth -- --json ~/x.json"
+        );
+        p.program = "bench/torch_peer.py".into();
+        p.args = vec!["evaluate".into(), "it's".into()];
+        assert_eq!(
+            p.command(),
+            r"python bench/torch_peer.py evaluate 'it'\''s'"
+        );
+        p.git_commit = "c94f659a1b2c".into();
+        p.git_modified = vec![];
+        assert_eq!(p.short_commit(), "c94f659");
+        p.git_modified = vec!["x.rs".into()];
+        assert_eq!(p.short_commit(), "c94f659-dirty");
+        assert_eq!(
+            backend_of(&["--device".into(), "wgpu:cpu".into()]),
+            "wgpu:cpu"
+        );
+        assert_eq!(
+            backend_of(&["--devices=cuda:0,cuda:1".into()]),
+            "cuda:0,cuda:1"
+        );
+    }
+
+    #[test]
+    fn records_round_trip_and_name_their_machine() {
+        let p = Provenance::current();
+        assert_eq!(p.format, PROVENANCE_FORMAT);
+        assert!(p.machine.logical_cores >= 1 && !p.machine.cpu.is_empty());
+        let text = serde_json::to_string(&p).unwrap();
+        assert!(!text.contains("recorded_after_the_run"), "{text}");
+        let back: Provenance = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, p);
+    }
+}

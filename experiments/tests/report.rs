@@ -1,0 +1,237 @@
+//! `report` on a committed fixture (`tests/fixtures/report/`): a 2-depth `mnist-depth` study
+//! (`--preset quick` with depths 2 and 3) with its summaries, configs and provenance, one of its
+//! runs exported and evaluated in PyTorch, two `bench-rhn` files with provenance and one older
+//! one without, and a Markdown page with marker sections (`doc.md`). `expected.md` is the page
+//! as `report` must write it, every figure worked out by hand from the fixture's numbers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/report");
+
+/// The bench files of the fixture, as the command line gives them.
+const BENCH: [&str; 3] = ["bench/rhn-a.json", "bench/rhn-b.json", "bench/rhn-old.json"];
+
+/// A fresh temporary directory.
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hz-report-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A copy of the fixture's file `name` in `dir`.
+fn copy_of(name: &str, dir: &Path) -> PathBuf {
+    let to = dir.join("doc.md");
+    std::fs::copy(Path::new(FIXTURE).join(name), &to).unwrap();
+    to
+}
+
+/// `report ARGS` run in the fixture directory (so that the run paths it prints are the
+/// fixture's relative ones).
+fn report(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_report"))
+        .current_dir(FIXTURE)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// `text` without what is between its markers: the hand-written part.
+fn outside_markers(text: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("<!-- /report:") {
+            inside = false;
+        }
+        if !inside {
+            out.push_str(line);
+        }
+        if line.starts_with("<!-- report:") {
+            inside = true;
+        }
+    }
+    out
+}
+
+#[test]
+fn report_writes_the_expected_tables_and_nothing_else() {
+    let dir = temp("write");
+    let doc = copy_of("doc.md", &dir);
+    let doc_arg = doc.to_str().unwrap();
+    let mut args = vec!["--runs", "runs", "--bench"];
+    args.extend(BENCH);
+    args.extend(["--write", doc_arg]);
+    let out = report(&args);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let written = read(&doc);
+    let expected = read(&Path::new(FIXTURE).join("expected.md"));
+    assert_eq!(written, expected);
+    // The text outside the markers is the original's, byte for byte.
+    let original = read(&Path::new(FIXTURE).join("doc.md"));
+    assert_eq!(outside_markers(&written), outside_markers(&original));
+    // A section without inputs is left as it is and named; so is the bench file it cannot use
+    // and the summary row it keeps.
+    assert!(written.contains("| 99.45 | kept |"));
+    for note in [
+        "not regenerated: no runs for table1",
+        "bench/rhn-old.json: rows without provenance",
+        "row [MNIST conv net, Table 1](docs/results.md#mnist-conv-net-table-1-and-fashion-mnist) kept as it is",
+        "wrote ",
+    ] {
+        assert!(err.contains(note), "{note}: {err}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn check_fails_on_a_stale_file_and_passes_on_a_fresh_one() {
+    let dir = temp("check");
+    let mut base = vec!["--check", "--runs", "runs", "--bench"];
+    base.extend(BENCH);
+    base.push("--write");
+    // Stale: exit 1, a diff-like message, the file untouched.
+    let stale = copy_of("doc.md", &dir);
+    let mut args = base.clone();
+    args.push(stale.to_str().unwrap());
+    let out = report(&args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("report:depth-study-quick would change"),
+        "{err}"
+    );
+    assert!(err.contains("-stale content\n"), "{err}");
+    assert!(
+        err.contains("+| 3 | 2.303e0 | 1.250e-1 | 18.4x | 11.35% | 93.00% |\n"),
+        "{err}"
+    );
+    assert!(err.contains("report --check: out of date"), "{err}");
+    assert_eq!(read(&stale), read(&Path::new(FIXTURE).join("doc.md")));
+    // Fresh: exit 0.
+    let fresh = copy_of("expected.md", &dir);
+    let mut args = base.clone();
+    args.push(fresh.to_str().unwrap());
+    let out = report(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(read(&fresh), read(&Path::new(FIXTURE).join("expected.md")));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn sections_without_inputs_are_left_as_they_are() {
+    let dir = temp("empty");
+    let runs = dir.join("no-runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let doc = copy_of("doc.md", &dir);
+    let out = report(&[
+        "--runs",
+        runs.to_str().unwrap(),
+        "--bench",
+        "bench/rhn-old.json",
+        "--write",
+        doc.to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    for name in [
+        "summary",
+        "depth-study-quick",
+        "table1",
+        "export",
+        "speed-rhn",
+    ] {
+        assert!(
+            err.contains(&format!("not regenerated: no runs for {name}\n")),
+            "{name}: {err}"
+        );
+    }
+    // Only `sizes`, which needs no runs, is generated; everything else is the original.
+    let original = read(&Path::new(FIXTURE).join("doc.md"));
+    let expected_sizes = {
+        let e = read(&Path::new(FIXTURE).join("expected.md"));
+        let start = e.find("<!-- report:sizes -->\n").unwrap();
+        let end = e.find("<!-- /report:sizes -->").unwrap();
+        e[start..end].to_string()
+    };
+    let want = original.replace("<!-- report:sizes -->\n", &expected_sizes);
+    assert_eq!(read(&doc), want);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Copies the directory `from` into `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_malformed_summary_is_an_error_naming_the_file() {
+    let dir = temp("malformed");
+    let runs = dir.join("runs");
+    copy_dir(&Path::new(FIXTURE).join("runs"), &runs);
+    let doc = copy_of("doc.md", &dir);
+    let summary = runs.join("study/plain-002/run-00/summary.json");
+    for (text, message) in [
+        (r#"{"kind": "Plain", "depth": 2,"#, "is not valid JSON"),
+        (
+            r#"{"kind": "Plain", "depth": 2, "hyper": {}}"#,
+            "is not a valid mnist-depth run summary",
+        ),
+    ] {
+        std::fs::write(&summary, text).unwrap();
+        let out = report(&[
+            "--runs",
+            runs.to_str().unwrap(),
+            "--bench",
+            "bench/rhn-a.json",
+            "--write",
+            doc.to_str().unwrap(),
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("{} {message}", summary.display())),
+            "{err}"
+        );
+        assert_eq!(read(&doc), read(&Path::new(FIXTURE).join("doc.md")));
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn the_documented_commands_parse() {
+    for args in [
+        "--write README.md docs/results.md docs/speed.md",
+        "--check --write README.md docs/results.md docs/speed.md",
+        "--runs docs/runs --bench docs/bench/rhn-tokens.json --write README.md",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_report"))
+            .args(args.split(' '))
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args}: {}", stderr(&out));
+    }
+    // --check needs files to check.
+    let out = report(&["--check"]);
+    assert!(!out.status.success());
+}
