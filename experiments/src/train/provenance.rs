@@ -22,8 +22,9 @@
 //! ```
 //!
 //! `args` has the home directory written as `~`. `git_modified` lists what `git status
-//! --porcelain` reported (uncommitted changes and untracked files) when the process started:
-//! empty means the build was the commit itself. A record written by hand for a run that
+//! --porcelain` reported (uncommitted changes and untracked files, the run records under
+//! `docs/runs` left out) when the process started: empty means the build was the commit
+//! itself. A record written by hand for a run that
 //! predates these files says so with `"recorded_after_the_run": true`.
 //!
 //! [`RunDir::create`]: super::RunDir::create
@@ -198,7 +199,15 @@ fn tilde(arg: String) -> String {
 /// The paths `git status --porcelain` reports, at most [`MAX_MODIFIED`] (then a count).
 fn git_modified() -> Vec<String> {
     let Some(out) = std::process::Command::new("git")
-        .args(["status", "--porcelain=v1", "--untracked-files=normal"])
+        // The run records under docs/runs are data being written, not the source.
+        .args([
+            "status",
+            "--porcelain=v1",
+            "--untracked-files=normal",
+            "--",
+            ":(top)",
+            ":(top,exclude)docs/runs",
+        ])
         .output()
         .ok()
         .filter(|o| o.status.success())
