@@ -464,7 +464,10 @@ def provenance(argv):
             return None
 
     commit = (git("rev-parse", "--short=12", "HEAD") or "unknown").strip() or "unknown"
-    modified = [ln[3:] for ln in (git("status", "--porcelain=v1") or "").splitlines() if ln[3:]]
+    # As the Rust side: the run records under docs/runs are data being written, not the source.
+    status = git("status", "--porcelain=v1", "--untracked-files=normal", "--", ":(top)",
+                 ":(top,exclude)docs/runs")
+    modified = [ln[3:] for ln in (status or "").splitlines() if ln[3:]]
     if len(modified) > 50:
         modified = modified[:50] + [f"... and {len(modified) - 50} more"]
     mem = _first_field("/proc/meminfo", "MemTotal", ":")
