@@ -464,9 +464,9 @@ def provenance(argv):
             return None
 
     commit = (git("rev-parse", "--short=12", "HEAD") or "unknown").strip() or "unknown"
-    # As the Rust side: the run records under docs/runs are data being written, not the source.
+    # As the Rust side: the run records (docs/runs, docs/bench) are data, not the source.
     status = git("status", "--porcelain=v1", "--untracked-files=normal", "--", ":(top)",
-                 ":(top,exclude)docs/runs")
+                 ":(top,exclude)docs/runs", ":(top,exclude)docs/bench")
     modified = [ln[3:] for ln in (status or "").splitlines() if ln[3:]]
     if len(modified) > 50:
         modified = modified[:50] + [f"... and {len(modified) - 50} more"]

@@ -23,7 +23,7 @@
 //!
 //! `args` has the home directory written as `~`. `git_modified` lists what `git status
 //! --porcelain` reported (uncommitted changes and untracked files, the run records under
-//! `docs/runs` left out) when the process started: empty means the build was the commit
+//! `docs/runs` and `docs/bench` left out) when the process started: empty means the build was the commit
 //! itself. A record written by hand for a run that
 //! predates these files says so with `"recorded_after_the_run": true`.
 //!
@@ -199,7 +199,7 @@ fn tilde(arg: String) -> String {
 /// The paths `git status --porcelain` reports, at most [`MAX_MODIFIED`] (then a count).
 fn git_modified() -> Vec<String> {
     let Some(out) = std::process::Command::new("git")
-        // The run records under docs/runs are data being written, not the source.
+        // The run records (docs/runs, docs/bench) are data being written, not the source.
         .args([
             "status",
             "--porcelain=v1",
@@ -207,6 +207,7 @@ fn git_modified() -> Vec<String> {
             "--",
             ":(top)",
             ":(top,exclude)docs/runs",
+            ":(top,exclude)docs/bench",
         ])
         .output()
         .ok()
