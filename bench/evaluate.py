@@ -78,35 +78,36 @@ def _be_u32(data: bytes, at: int) -> int:
     return int.from_bytes(data[at:at + 4], "big")
 
 
+def _check_idx(path: str, data: bytes, header: int, magic_expected: int) -> None:
+    """The checks both IDX parsers start with: the header is there, the magic is right."""
+    if len(data) < header:
+        raise ValueError(f"{path}: truncated: expected {header} bytes, found {len(data)} bytes")
+    magic = _be_u32(data, 0)
+    if magic != magic_expected:
+        raise ValueError(f"{path}: bad magic: expected 0x{magic_expected:08x}, "
+                         f"found 0x{magic:08x}")
+
+
+def _check_length(path: str, data: bytes, expected: int) -> None:
+    if len(data) != expected:
+        raise ValueError(f"{path}: truncated: expected {expected} bytes, found {len(data)} bytes")
+
+
 def parse_idx_images(path: str, data: bytes, rows: int = MNIST_SIDE,
                      cols: int = MNIST_SIDE) -> np.ndarray:
     """``parse_idx_images``: ``[n, rows·cols]`` uint8, image after image, row-major."""
-    if len(data) < 16:
-        raise ValueError(f"{path}: truncated: expected 16 bytes, found {len(data)} bytes")
-    magic = _be_u32(data, 0)
-    if magic != IDX_IMAGES_MAGIC:
-        raise ValueError(f"{path}: bad magic: expected 0x{IDX_IMAGES_MAGIC:08x}, "
-                         f"found 0x{magic:08x}")
+    _check_idx(path, data, 16, IDX_IMAGES_MAGIC)
     n, r, c = _be_u32(data, 4), _be_u32(data, 8), _be_u32(data, 12)
     if (r, c) != (rows, cols):
         raise ValueError(f"{path}: images are {n}x{r}x{c}, expected {n}x{rows}x{cols}")
-    expected = 16 + n * rows * cols
-    if len(data) != expected:
-        raise ValueError(f"{path}: truncated: expected {expected} bytes, found {len(data)} bytes")
+    _check_length(path, data, 16 + n * rows * cols)
     return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, rows * cols)
 
 
 def parse_idx_labels(path: str, data: bytes, classes: int = MNIST_CLASSES) -> np.ndarray:
     """``parse_idx_labels``: ``[n]`` uint8, every label below ``classes``."""
-    if len(data) < 8:
-        raise ValueError(f"{path}: truncated: expected 8 bytes, found {len(data)} bytes")
-    magic = _be_u32(data, 0)
-    if magic != IDX_LABELS_MAGIC:
-        raise ValueError(f"{path}: bad magic: expected 0x{IDX_LABELS_MAGIC:08x}, "
-                         f"found 0x{magic:08x}")
-    n = _be_u32(data, 4)
-    if len(data) != 8 + n:
-        raise ValueError(f"{path}: truncated: expected {8 + n} bytes, found {len(data)} bytes")
+    _check_idx(path, data, 8, IDX_LABELS_MAGIC)
+    _check_length(path, data, 8 + _be_u32(data, 4))
     labels = np.frombuffer(data, dtype=np.uint8, offset=8)
     bad = np.nonzero(labels >= classes)[0]
     if bad.size:

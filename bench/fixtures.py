@@ -133,20 +133,22 @@ def rhn_cell_forward(model, io):
     return {"output": s, "state_out": s.clone(), "gates": torch.stack(gates, 0)}
 
 
-def mlp_forward(model, io):
-    logits, _, gates = model.forward_with_gates(io["input"])
+def logits_and_gate_means(logits, gates):
+    """``{"output": logits}``, with ``gate_mean_per_layer`` when the model has gates."""
     out = {"output": logits}
     if gates:
         out["gate_mean_per_layer"] = torch.stack([g.mean() for g in gates])
     return out
+
+
+def mlp_forward(model, io):
+    logits, _, gates = model.forward_with_gates(io["input"])
+    return logits_and_gate_means(logits, gates)
 
 
 def cifar_forward(model, io):
     logits, gates = model.forward_with_gates(io["input"])
-    out = {"output": logits}
-    if gates:
-        out["gate_mean_per_layer"] = torch.stack([g.mean() for g in gates])
-    return out
+    return logits_and_gate_means(logits, gates)
 
 
 def lm_masks(io):
@@ -278,9 +280,10 @@ def fixtures() -> List[Fixture]:
             "output, gate_mean_per_layer() }",
             notes=[f"{kind} stages {stages}, head {head}; 8x8 input (any side divisible by "
                    "2^(stages-1) works); dropout identity in evaluation (non-autodiff device)"]))
-    f = {"vocab_size": 11, "d_hidden": 6, "depth": 3, "embed_size": None,
-         "tied_embeddings": True, "transform_bias": -1.0, "carry": "Coupled",
-         "initializer": zoo.RHN_UNIFORM, "fused": True, "dropout": NO_DROPOUT}
+    rhn_lm_tied = {"vocab_size": 11, "d_hidden": 6, "depth": 3, "embed_size": None,
+                   "tied_embeddings": True, "transform_bias": -1.0, "carry": "Coupled",
+                   "initializer": zoo.RHN_UNIFORM, "fused": True, "dropout": NO_DROPOUT}
+    f = rhn_lm_tied
     fx.append(Fixture(
         "rhn_lm_tied", "models::RhnLm", "RhnLmConfig", f,
         lambda g: {"input": torch.randint(0, 11, (2, 4), generator=g),
@@ -297,9 +300,7 @@ def fixtures() -> List[Fixture]:
         notes=["untied, vocab 5 < d_hidden 6 and embed_size None: d_embed = vocab = 5 "
                "(authors' rule); softmax_w is a bare Param [d_hidden, vocab], same layout "
                "in both frameworks"]))
-    f = {"vocab_size": 11, "d_hidden": 6, "depth": 3, "embed_size": None,
-         "tied_embeddings": True, "transform_bias": -1.0, "carry": "Coupled",
-         "initializer": zoo.RHN_UNIFORM, "fused": True, "dropout": NO_DROPOUT}
+    f = dict(rhn_lm_tied)
     fx.append(Fixture(
         "rhn_lm_masked", "models::RhnLm", "RhnLmConfig", f,
         lambda g: {"input": torch.randint(0, 11, (2, 5), generator=g),

@@ -219,13 +219,13 @@ def make_optimizer(args, model):
     return torch.optim.SGD(model.parameters(), lr=args.lr or 0.01, momentum=0.9)
 
 
-def bench_mlp(args, depth, width):
-    torch.manual_seed(args.seed)
-    batch = args.batch or 128
-    model = HighwayMLP(depth, width, t_bias=args.t_bias, fuse=args.fuse)
+def _bench_classifier(args, name, cfg, model, input_shape, flops_train):
+    """Time SGD/Adam steps of cross-entropy on one fixed random batch (``input_shape``,
+    uniform [0, 1), labels 0..9); shared by the mlp and conv benches."""
+    batch = input_shape[0]
     opt = make_optimizer(args, model)
     g = torch.Generator().manual_seed(args.seed)
-    x = torch.rand(batch, 784, generator=g)
+    x = torch.rand(*input_shape, generator=g)
     y = torch.randint(0, 10, (batch,), generator=g)
 
     def step():
@@ -235,32 +235,26 @@ def bench_mlp(args, depth, width):
         opt.step()
 
     timing = time_steps(step, args.warmup, args.steps)
-    _, ftrain = mlp_flops(depth, width, batch)
-    r = summarize("mlp", f"D={depth},W={width}", timing, batch, ftrain)
+    r = summarize(name, cfg, timing, batch, flops_train)
     r["optim"] = args.optim
     return r
+
+
+def bench_mlp(args, depth, width):
+    torch.manual_seed(args.seed)
+    batch = args.batch or 128
+    model = HighwayMLP(depth, width, t_bias=args.t_bias, fuse=args.fuse)
+    _, ftrain = mlp_flops(depth, width, batch)
+    return _bench_classifier(args, "mlp", f"D={depth},W={width}", model, (batch, 784), ftrain)
 
 
 def bench_conv(args, depth, ch):
     torch.manual_seed(args.seed)
     batch = args.batch or 64
     model = ConvHighwayNet(depth, ch, t_bias=args.t_bias, fuse=args.fuse)
-    opt = make_optimizer(args, model)
-    g = torch.Generator().manual_seed(args.seed)
-    x = torch.rand(batch, 3, 32, 32, generator=g)
-    y = torch.randint(0, 10, (batch,), generator=g)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-
-    timing = time_steps(step, args.warmup, args.steps)
     _, ftrain = conv_flops(depth, ch, batch)
-    r = summarize("conv", f"D={depth},C={ch}", timing, batch, ftrain)
-    r["optim"] = args.optim
-    return r
+    return _bench_classifier(args, "conv", f"D={depth},C={ch}", model, (batch, 3, 32, 32),
+                             ftrain)
 
 
 def bench_rhn(args, hidden):

@@ -185,24 +185,19 @@ def apply_gate_override(t, gate: str):
 # --------------------------------------------------------------------------- #
 # highway-core
 # --------------------------------------------------------------------------- #
-class Highway(nn.Module):
-    """``highway_core::Highway`` (dense, any rank, features last).
+class _HighwayBase(nn.Module):
+    """What ``Highway`` and ``ConvHighway`` share: maps ``h`` (b_H = 0), ``t`` (b_T =
+    transform_bias) and, with a free carry, ``c`` (b_C = carry_bias or −transform_bias), each
+    made by ``make_map(bias_value)`` in that order; the subclass says how the fused product
+    is computed (``_fused_parts``)."""
 
-    Parameters: ``h`` (W_H, b_H = 0 at init), ``t`` (W_T, b_T = transform_bias), ``c`` (free
-    carry only, b_C = carry_bias or −transform_bias). ``fused`` concatenates the weights at
-    each call and uses one product, as the Rust layer does (same values).
-    """
-
-    def __init__(self, d_model: int, activation: str = "Relu", transform_bias: float = -2.0,
-                 carry: str = "Coupled", carry_bias: Optional[float] = None,
-                 initializer=XAVIER, fused: bool = False):
-        super().__init__()
-        d = d_model
-        self.h = burn_linear(d, d, True, initializer, bias_value=0.0)
-        self.t = burn_linear(d, d, True, initializer, bias_value=transform_bias)
+    def _init_maps(self, make_map, activation: str, transform_bias: float, carry: str,
+                   carry_bias: Optional[float], fused: bool):
+        self.h = make_map(0.0)
+        self.t = make_map(transform_bias)
         if carry == "Free":
             b_c = -transform_bias if carry_bias is None else carry_bias
-            self.c = burn_linear(d, d, True, initializer, bias_value=b_c)
+            self.c = make_map(b_c)
         elif carry == "Coupled":
             self.c = None
         else:
@@ -211,12 +206,16 @@ class Highway(nn.Module):
         self.act = activation_fn(activation)
         self.fused = fused
 
+    def _fused_parts(self, x, w, b, n):
+        """The ``n`` pre-activations from the concatenated weights ``w`` and biases ``b``."""
+        raise NotImplementedError
+
     def affine(self, x):
         maps = [m for m in (self.h, self.t, self.c) if m is not None]
         if self.fused:
             w = torch.cat([m.weight for m in maps], 0)
             b = torch.cat([m.bias for m in maps], 0)
-            parts = list(F.linear(x, w, b).chunk(len(maps), dim=-1))
+            parts = self._fused_parts(x, w, b, len(maps))
         else:
             parts = [m(x) for m in maps]
         return parts[0], parts[1], (parts[2] if len(parts) > 2 else None)
@@ -233,7 +232,27 @@ class Highway(nn.Module):
         return self.forward_gated(x)[0]
 
 
-class ConvHighway(nn.Module):
+class Highway(_HighwayBase):
+    """``highway_core::Highway`` (dense, any rank, features last).
+
+    Parameters: ``h`` (W_H, b_H = 0 at init), ``t`` (W_T, b_T = transform_bias), ``c`` (free
+    carry only, b_C = carry_bias or −transform_bias). ``fused`` concatenates the weights at
+    each call and uses one product, as the Rust layer does (same values).
+    """
+
+    def __init__(self, d_model: int, activation: str = "Relu", transform_bias: float = -2.0,
+                 carry: str = "Coupled", carry_bias: Optional[float] = None,
+                 initializer=XAVIER, fused: bool = False):
+        super().__init__()
+        d = d_model
+        self._init_maps(lambda bias: burn_linear(d, d, True, initializer, bias_value=bias),
+                        activation, transform_bias, carry, carry_bias, fused)
+
+    def _fused_parts(self, x, w, b, n):
+        return list(F.linear(x, w, b).chunk(n, dim=-1))
+
+
+class ConvHighway(_HighwayBase):
     """``highway_core::ConvHighway``: the highway layer with same-padded k×k convolutions
     (``PaddingConfig2d::Same``: (k−1)/2 each side for odd k, stride 1)."""
 
@@ -245,59 +264,45 @@ class ConvHighway(nn.Module):
             raise ValueError("ConvHighwayConfig: kernel_size must be odd for same padding")
         d, k = d_model, kernel_size
         self.pad = k // 2
-        self.h = burn_conv2d(d, d, k, self.pad, initializer, bias_value=0.0)
-        self.t = burn_conv2d(d, d, k, self.pad, initializer, bias_value=transform_bias)
-        if carry == "Free":
-            b_c = -transform_bias if carry_bias is None else carry_bias
-            self.c = burn_conv2d(d, d, k, self.pad, initializer, bias_value=b_c)
-        elif carry == "Coupled":
-            self.c = None
-        else:
-            raise ValueError(carry)
+        self._init_maps(lambda bias: burn_conv2d(d, d, k, self.pad, initializer, bias_value=bias),
+                        activation, transform_bias, carry, carry_bias, fused)
+
+    def _fused_parts(self, x, w, b, n):
+        return list(F.conv2d(x, w, b, padding=self.pad).chunk(n, dim=1))
+
+
+class _PlainBase(nn.Module):
+    """What ``Plain`` and ``ConvPlain`` share: ``act(map(x))``, and a lesioned (T = 0) plain
+    layer is removed (stack.rs StackLayer for Plain); the subclass names the map."""
+
+    def _map(self, x):
+        raise NotImplementedError
+
+    def _set_activation(self, activation: str):
         self.activation = activation
         self.act = activation_fn(activation)
-        self.fused = fused
-
-    def affine(self, x):
-        maps = [m for m in (self.h, self.t, self.c) if m is not None]
-        if self.fused:
-            w = torch.cat([m.weight for m in maps], 0)
-            b = torch.cat([m.bias for m in maps], 0)
-            parts = list(F.conv2d(x, w, b, padding=self.pad).chunk(len(maps), dim=1))
-        else:
-            parts = [m(x) for m in maps]
-        return parts[0], parts[1], (parts[2] if len(parts) > 2 else None)
 
     def forward_gated(self, x, gate: str = "learned"):
-        h, t, c = self.affine(x)
-        h = self.act(h)
-        t = apply_gate_override(torch.sigmoid(t), gate)
-        c = None if c is None else torch.sigmoid(c)
-        return highway_combine(h, t, c, x), t
+        return (x if gate == "carry" else self.forward(x)), None
 
     def forward(self, x):
-        return self.forward_gated(x)[0]
+        return self.act(self._map(x))
 
 
-class Plain(nn.Module):
+class Plain(_PlainBase):
     """``highway_core::Plain``: ``act(x W + b)``, b = 0 at init (field ``linear``)."""
 
     def __init__(self, d_input: int, d_output: int, activation: str = "Relu",
                  initializer=XAVIER):
         super().__init__()
         self.linear = burn_linear(d_input, d_output, True, initializer, bias_value=0.0)
-        self.activation = activation
-        self.act = activation_fn(activation)
+        self._set_activation(activation)
 
-    def forward_gated(self, x, gate: str = "learned"):
-        # A plain layer lesioned (T = 0) is removed (stack.rs StackLayer for Plain).
-        return (x if gate == "carry" else self.act(self.linear(x))), None
-
-    def forward(self, x):
-        return self.act(self.linear(x))
+    def _map(self, x):
+        return self.linear(x)
 
 
-class ConvPlain(nn.Module):
+class ConvPlain(_PlainBase):
     """``highway_core::ConvPlain``: same-padded convolution + activation (field ``conv``)."""
 
     def __init__(self, c_in: int, c_out: int, kernel_size: int = 3, activation: str = "Relu",
@@ -305,14 +310,10 @@ class ConvPlain(nn.Module):
         super().__init__()
         self.conv = burn_conv2d(c_in, c_out, kernel_size, kernel_size // 2, initializer,
                                 bias_value=0.0)
-        self.activation = activation
-        self.act = activation_fn(activation)
+        self._set_activation(activation)
 
-    def forward_gated(self, x, gate: str = "learned"):
-        return (x if gate == "carry" else self.act(self.conv(x))), None
-
-    def forward(self, x):
-        return self.act(self.conv(x))
+    def _map(self, x):
+        return self.conv(x)
 
 
 class LayerStack(nn.Module):
