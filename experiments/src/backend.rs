@@ -101,11 +101,12 @@ impl Devices {
         }
     }
 
-    /// The same devices with autodiff.
+    /// The same devices with autodiff (a device that has it already is kept as it is).
     pub fn autodiff(self) -> Self {
+        let with_autodiff = |d: Device| if d.is_autodiff() { d } else { d.autodiff() };
         Self {
-            main: self.main.autodiff(),
-            replicas: self.replicas.into_iter().map(Device::autodiff).collect(),
+            main: with_autodiff(self.main),
+            replicas: self.replicas.into_iter().map(with_autodiff).collect(),
         }
     }
 

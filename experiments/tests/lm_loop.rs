@@ -23,12 +23,8 @@ fn model(device: &Device) -> models::RhnLm {
 
 fn opts<'a>(run: &'a RunDir, resume: bool, device: &'a Devices) -> FitOptions<'a> {
     FitOptions {
-        run,
         resume,
-        label: "t",
-        quiet: true,
-        max_minutes: None,
-        device,
+        ..FitOptions::resuming(run, "t", true, device)
     }
 }
 

@@ -148,12 +148,8 @@ fn fit_on(
         &evals,
         cfg,
         &FitOptions {
-            run,
             resume,
-            label: "t",
-            quiet: true,
-            max_minutes: None,
-            device,
+            ..FitOptions::resuming(run, "t", true, device)
         },
     )
 }

@@ -205,20 +205,19 @@ fn apply<M: Module, S: ModuleStore>(
         .collect();
     let mut loaded = model.clone();
     let result = loaded.load_from(&mut store).map_err(file_error)?;
+    if result.missing.is_empty() && result.unused.is_empty() && result.errors.is_empty() {
+        return Ok(loaded);
+    }
+    // Only a refused file needs the model's key table, to name each problem.
     let keys = Keys {
         torch: burn_to_pytorch(model),
         expected: pytorch_keys(model),
         in_file,
     };
-    let problems = problems(&result, &keys);
-    if problems.is_empty() {
-        Ok(loaded)
-    } else {
-        Err(WeightsError::Mismatch {
-            path: path.to_path_buf(),
-            problems,
-        })
-    }
+    Err(WeightsError::Mismatch {
+        path: path.to_path_buf(),
+        problems: problems(&result, &keys),
+    })
 }
 
 /// What the problems are reported with.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::bail;
 use burn::data::dataloader::DataLoader;
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 use burn::train::{InferenceStep, Learner, SupervisedTraining, TrainStep, TrainingStrategy};
 
 use super::checkpoint::{EveryEpoch, Part};
@@ -134,15 +134,10 @@ where
     }
     solver.optimizer.validate().map_err(anyhow::Error::msg)?;
     let run = options.run;
-    let with_autodiff = |d: &Device| {
-        if d.is_autodiff() {
-            d.clone()
-        } else {
-            d.clone().autodiff()
-        }
-    };
-    let device = with_autodiff(&options.device.main);
-    let replicas = options.device.replicas.iter().map(with_autodiff).collect();
+    let Devices {
+        main: device,
+        replicas,
+    } = options.device.clone().autodiff();
     let checkpoints = CheckpointSet::open(run, solver.keep_checkpoints)?;
     materialize(&model);
     let mut model = model;
