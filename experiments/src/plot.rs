@@ -28,6 +28,8 @@ pub struct Series {
     pub color: usize,
     /// Drawn dashed (e.g. plain nets) instead of solid.
     pub dashed: bool,
+    /// Vertical bars `(x, low, high)` in the series' colour (a spread around its points).
+    pub bars: Vec<(f64, f64, f64)>,
 }
 
 /// A plot: title, axis labels, log or linear y, and its lines.
@@ -216,9 +218,17 @@ impl Figure for LinePlot {
     {
         let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("{e:?}");
         root.fill(&WHITE).map_err(err)?;
-        let points = self.series.iter().flat_map(|s| s.points.iter());
+        let bar_ends = self
+            .series
+            .iter()
+            .flat_map(|s| s.bars.iter().flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)]));
+        let points = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().copied())
+            .chain(bar_ends);
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-        for &(x, y) in points {
+        for (x, y) in points {
             if !(x.is_finite() && y.is_finite()) || (self.log_y && y <= 0.0) {
                 continue;
             }
@@ -233,6 +243,9 @@ impl Figure for LinePlot {
         if x1 == x0 {
             x1 = x0 + 1.0;
         }
+        // A little room so that the first and last points (and their bars) clear the axes.
+        let x_pad = (x1 - x0) * 0.03;
+        let (x0, x1) = (x0 - x_pad, x1 + x_pad);
         if y1 == y0 {
             y1 = y0 * 2.0 + 1e-12;
         }
@@ -249,6 +262,7 @@ impl Figure for LinePlot {
                     .configure_mesh()
                     .x_desc(self.x_label.as_str())
                     .y_desc(self.y_label.as_str())
+                    .x_label_formatter(&|v| format!("{v}"))
                     .y_label_formatter($y_label)
                     .label_style(("sans-serif", 15))
                     .draw()
@@ -289,6 +303,29 @@ impl Figure for LinePlot {
                     }
                     chart
                         .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                        .map_err(err)?;
+                    // Each bar's marker sits on the series' point at its x (or midway).
+                    let mid = |x: f64, lo: f64, hi: f64| {
+                        s.points
+                            .iter()
+                            .find(|p| p.0 == x && p.1.is_finite())
+                            .map_or((lo + hi) / 2.0, |p| p.1)
+                    };
+                    let bars = s.bars.iter().copied().filter(|(x, lo, hi)| {
+                        [x, lo, hi].iter().all(|v| v.is_finite())
+                            && (!self.log_y || (*lo > 0.0 && *hi > 0.0))
+                    });
+                    chart
+                        .draw_series(bars.map(|(x, lo, hi)| {
+                            ErrorBar::new_vertical(
+                                x,
+                                lo,
+                                mid(x, lo, hi),
+                                hi,
+                                color.stroke_width(1),
+                                8,
+                            )
+                        }))
                         .map_err(err)?;
                 }
                 chart
@@ -459,6 +496,7 @@ pub fn series(name: &str, color: usize, dashed: bool, points: Vec<(f64, f64)>) -
         points,
         color,
         dashed,
+        bars: Vec::new(),
     }
 }
 
@@ -481,12 +519,14 @@ mod tests {
                     points: vec![(1.0, 1.0), (2.0, 0.1), (3.0, 0.01)],
                     color: 0,
                     dashed: false,
+                    bars: Vec::new(),
                 },
                 Series {
                     name: "b".into(),
                     points: vec![(1.0, 2.0), (2.0, 1.9), (3.0, f64::NAN)],
                     color: 1,
                     dashed: true,
+                    bars: vec![(2.0, 0.05, 0.5)],
                 },
             ],
         };

@@ -18,8 +18,7 @@ fn tiny_depth_study_on_real_mnist_trains_and_resumes() {
         return;
     };
     let train = MnistData::new(train);
-    // The first 1,000 test images are enough to see learning.
-    let test = MnistData::new(test).take(1000).unwrap();
+    let test = MnistData::new(test);
     let config = StudyConfig {
         depths: vec![5],
         kinds: vec![LayerKind::Plain, LayerKind::Highway],
@@ -27,6 +26,8 @@ fn tiny_depth_study_on_real_mnist_trains_and_resumes() {
         epochs: 2,
         batch_size: 64,
         train_examples: 3000,
+        // The first 1,000 test images are enough to see learning.
+        test_examples: 1000,
         seed: 7,
         fixed: Some(Hyper {
             lr: 0.05,

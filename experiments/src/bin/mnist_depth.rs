@@ -3,15 +3,28 @@
 //!
 //! ```text
 //! cargo run -p experiments --bin mnist-depth -- --preset quick          # about a minute
-//! cargo run -p experiments --bin mnist-depth -- --preset cpu-study      # docs/results.md's table
+//! cargo run -p experiments --bin mnist-depth -- --preset cpu-study      # 64 runs
+//! cargo run --release -p experiments --bin mnist-depth -- --preset paper-breadth   # 800 runs
 //! cargo run -p experiments --bin mnist-depth -- --depths 50 --runs 10 --epochs 5
+//! # one slice of the runs per machine, then the tables from all of them:
+//! cargo run --release -p experiments --bin mnist-depth -- --preset paper-breadth --shard 3/8
+//! cargo run --release -p experiments --bin mnist-depth -- --preset paper-breadth --collect
 //! ```
+//!
+//! Every run trains in a worker process of its own with one thread, `--jobs` at a time.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::{Parser, ValueEnum};
 use datasets::{MnistDataset, MnistKind};
 use experiments::cli::RunArgs;
 use experiments::data::MnistData;
-use experiments::depth_study::{Act, Hyper, StudyConfig, run_study};
+use experiments::depth_study::schedule::run_jobs;
+use experiments::depth_study::{
+    Act, Hyper, Shard, StudyConfig, StudyData, StudyResult, collect, open_study, plan, run_one,
+    write_outputs,
+};
 use models::LayerKind;
 
 /// Where the study writes without `--out`.
@@ -25,6 +38,11 @@ enum Preset {
     /// Depths 10, 20, 50, 100; 8 random-search runs per cell; 6 epochs on the first 10,000
     /// training examples (a training-loss study: optimisation, not generalisation).
     CpuStudy,
+    /// The paper's breadth: depths 10, 20, 50, 100; 100 random-search runs per cell (800 in
+    /// all); 6 epochs on the first 5,000 training examples, tested on the first 2,000 test
+    /// images (about 3.5 single-thread seconds per run on average on a 2-core AMD EPYC: half
+    /// an hour with two jobs).
+    PaperBreadth,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -62,6 +80,9 @@ struct Args {
     /// Use only the first N training examples.
     #[arg(long)]
     train_examples: Option<usize>,
+    /// Test each run on the first N test examples.
+    #[arg(long)]
+    test_examples: Option<usize>,
     /// Fixed learning rate (with any of the fixed flags, every run uses fixed values instead
     /// of random search).
     #[arg(long)]
@@ -81,6 +102,21 @@ struct Args {
     /// Seed of the search, the weights and the data order.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Runs trained at once, each in its own one-thread process (default: one per core on a
+    /// CPU device, 1 on a GPU). The results do not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Train only the K-th of N slices of the run list (run i is in slice i mod N + 1), e.g.
+    /// one slice per machine or per array task; then build the tables with `--collect`.
+    #[arg(long, default_value = "1/1")]
+    shard: Shard,
+    /// Train nothing: build the tables and figures from the run directories under `--out`
+    /// (every shard's), naming any run that is missing or unfinished.
+    #[arg(long, conflicts_with = "shard")]
+    collect: bool,
+    /// Internal: train only run I of the run list in this process (how `--jobs` runs one).
+    #[arg(long, hide = true, value_name = "I")]
+    worker_run: Option<usize>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -102,6 +138,7 @@ fn main() -> anyhow::Result<()> {
             epochs: 2,
             batch_size: 128,
             train_examples: 60_000,
+            test_examples: 10_000,
             seed: args.seed,
             fixed: Some(quick_hyper),
         },
@@ -112,14 +149,26 @@ fn main() -> anyhow::Result<()> {
             epochs: 6,
             batch_size: 128,
             train_examples: 10_000,
+            test_examples: 10_000,
+            seed: args.seed,
+            fixed: None,
+        },
+        Some(Preset::PaperBreadth) => StudyConfig {
+            depths: vec![10, 20, 50, 100],
+            kinds: vec![LayerKind::Plain, LayerKind::Highway],
+            runs: 100,
+            epochs: 6,
+            batch_size: 128,
+            train_examples: 5_000,
+            test_examples: 2_000,
             seed: args.seed,
             fixed: None,
         },
     };
-    if let Some(d) = args.depths {
+    if let Some(d) = args.depths.clone() {
         config.depths = d;
     }
-    if let Some(k) = args.kinds {
+    if let Some(k) = args.kinds.clone() {
         config.kinds = k
             .into_iter()
             .map(|k| match k {
@@ -132,6 +181,7 @@ fn main() -> anyhow::Result<()> {
     config.epochs = args.epochs.unwrap_or(config.epochs);
     config.batch_size = args.batch_size.unwrap_or(config.batch_size);
     config.train_examples = args.train_examples.unwrap_or(config.train_examples);
+    config.test_examples = args.test_examples.unwrap_or(config.test_examples);
     let any_fixed = args.lr.is_some()
         || args.momentum.is_some()
         || args.decay.is_some()
@@ -148,40 +198,121 @@ fn main() -> anyhow::Result<()> {
         });
     }
     config.validate()?;
+    let out = args.run.out.dir_or_else(|| DEFAULT_OUT.into());
+    let quiet = args.run.quiet.quiet;
 
-    let device = args.run.device.devices()?.autodiff();
-    let kind = MnistKind::Mnist;
-    let dir = args.run.data.dir();
-    let train = MnistData::new(MnistDataset::train(kind, dir)?);
-    let test = MnistData::new(MnistDataset::test(kind, dir)?);
+    if let Some(i) = args.worker_run {
+        return worker(&config, i, &args);
+    }
+    if args.collect {
+        let result = collect(&config, &out)?.complete(&out)?;
+        write_outputs(&result, &out, quiet)?;
+        print_result(&result);
+        println!("artifacts: {}", out.display());
+        return Ok(());
+    }
+
+    // Flags and data are checked here, once, before any worker starts.
+    let device = args.run.device.devices()?;
+    let data = args.run.data.dir();
+    MnistDataset::train(MnistKind::Mnist, data)?;
+    MnistDataset::test(MnistKind::Mnist, data)?;
+    let jobs = match args.jobs {
+        Some(0) => anyhow::bail!("--jobs must be at least 1"),
+        Some(n) => n,
+        None if matches!(device.names().as_str(), "flex" | "ndarray") => {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+        None => 1,
+    };
+    open_study(&config, &out)?;
+    let plan = plan(&config);
+    let todo = args.shard.select(&plan);
     println!(
-        "MNIST depth study: depths {:?}, {} run(s) per cell, {} epoch(s), {} training examples, batch {}, device {}",
+        "MNIST depth study: depths {:?}, {} run(s) per cell, {} epoch(s), {} training and {} test examples, batch {}, device {}; {} of {} runs (shard {}), {jobs} at a time",
         config.depths,
         config.runs,
         config.epochs,
         config.train_examples,
+        config.test_examples,
         config.batch_size,
-        device.names()
+        device.names(),
+        todo.len(),
+        plan.len(),
+        args.shard,
     );
-    let out = args.run.out.dir_or_else(|| DEFAULT_OUT.into());
-    let result = run_study(&config, &train, &test, &out, &device, args.run.quiet.quiet)?;
-    println!("\n{}", result.table());
-    for &depth in config.depths.iter().filter(|d| **d >= 50) {
-        if let (Some(p), Some(h)) = (
-            result.best_loss(LayerKind::Plain, depth),
-            result.best_loss(LayerKind::Highway, depth),
-        ) {
-            let ratio = p / h;
-            println!(
-                "depth {depth}: best plain / best highway training loss = {ratio:.1}x ({})",
-                if ratio >= 10.0 {
-                    "highway at least 10x lower, as the paper finds"
-                } else {
-                    "less than 10x"
-                }
-            );
+    let exe = std::env::current_exe()?;
+    let worker = |i: usize| {
+        let mut command = Command::new(&exe);
+        command
+            .args(std::env::args_os().skip(1))
+            .arg("--worker-run")
+            .arg(i.to_string());
+        command
+    };
+    let done = AtomicUsize::new(0);
+    let finished = |i: usize, s: &experiments::depth_study::RunSummary| {
+        let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+        if !quiet {
+            let loss = match s.final_train_loss {
+                Some(l) => format!("final train loss {l:.3e}"),
+                None => "diverged".into(),
+            };
+            println!("[{n}] {}: {loss}, {:.1} s", plan[i], s.wall_time_s);
         }
+    };
+    run_jobs(&plan, &todo, &out, jobs, &worker, &finished)?;
+    let collected = collect(&config, &out)?;
+    if !collected.missing.is_empty() {
+        println!(
+            "shard {}: its {} runs are done. {}. When every shard has finished, build the tables \
+             and figures with the same flags and --collect.",
+            args.shard,
+            todo.len(),
+            collected.describe_missing(&out)
+        );
+        return Ok(());
     }
+    write_outputs(&collected.result, &out, quiet)?;
+    print_result(&collected.result);
     println!("artifacts: {}", out.display());
     Ok(())
+}
+
+/// `--worker-run I`: trains run `I` of the plan in this process.
+fn worker(config: &StudyConfig, i: usize, args: &Args) -> anyhow::Result<()> {
+    let plan = plan(config);
+    let Some(&key) = plan.get(i) else {
+        anyhow::bail!("--worker-run {i}: the study has {} runs", plan.len());
+    };
+    let device = args.run.device.devices()?.autodiff();
+    let dir = args.run.data.dir();
+    let train = MnistData::new(MnistDataset::train(MnistKind::Mnist, dir)?);
+    let test = MnistData::new(MnistDataset::test(MnistKind::Mnist, dir)?);
+    let data = StudyData::new(config, &train, &test)?;
+    let out = args.run.out.dir_or_else(|| DEFAULT_OUT.into());
+    run_one(config, key, &data, &out, &device, args.run.quiet.quiet)?;
+    Ok(())
+}
+
+/// Prints the tables and, for depths of 50 and more, how the paper's claim fares.
+fn print_result(result: &StudyResult) {
+    println!("\n{}\n{}", result.table(), result.cell_table());
+    for (depth, best, top) in result.ratios() {
+        if depth < 50 {
+            continue;
+        }
+        let x = |r: Option<f64>| r.map_or("-".into(), |r| format!("{r:.1}x"));
+        println!(
+            "depth {depth}: plain / highway training loss: best {}, mean of the best {} {} ({})",
+            x(best),
+            experiments::depth_study::stats::TOP,
+            x(top),
+            if best.is_some_and(|r| r >= 10.0) {
+                "the best highway net at least 10x lower, as the paper finds"
+            } else {
+                "the best highway net less than 10x lower"
+            }
+        );
+    }
 }

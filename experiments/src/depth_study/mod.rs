@@ -4,11 +4,17 @@
 //! For each depth and layer type, `runs` training runs with hyper-parameters drawn from the
 //! paper's search space (initial learning rate, momentum, exponential learning-rate decay,
 //! ReLU or tanh, and for highway nets the transform bias in [−10, −1]) or fixed by the caller;
-//! the best final training loss of each (type, depth) cell goes in a table and the loss curve
-//! of each cell's best run in a plot like Figure 1. Every run has its own artifact directory
-//! and is resumable; finished runs are skipped on a re-run.
+//! each (type, depth) cell's statistics (best final training loss, mean of the 10 best,
+//! median, diverged and at-chance runs: [`stats`]) go in tables, and both panels of Figure 1
+//! are drawn from them ([`figure`]). Every run has its own artifact directory and is
+//! resumable; finished runs are skipped on a re-run. [`schedule`] lists the runs, slices them
+//! over machines (`--shard`) and trains them in worker processes (`--jobs`).
 
-use std::path::{Path, PathBuf};
+pub mod figure;
+pub mod schedule;
+pub mod stats;
+
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,9 +24,11 @@ use datasets::SplitMix64;
 use models::{DeepMlpConfig, LayerKind};
 use serde::{Deserialize, Serialize};
 
+pub use schedule::{Collected, Missing, RunKey, Shard, collect, plan};
+pub use stats::{CellStats, StudyResult};
+
 use crate::backend::Devices;
 use crate::data::MnistData;
-use crate::plot::{LinePlot, Series};
 use crate::train::{
     Diverged, EpochMetrics, FitOptions, LabelledData, LrSchedule, OptimizerConfig, RunDir,
     TrainConfig, fit_classifier, git_commit,
@@ -76,6 +84,11 @@ impl Hyper {
     }
 }
 
+/// MNIST's test set: 10,000 images.
+fn all_test_examples() -> usize {
+    10_000
+}
+
 /// How the study is run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudyConfig {
@@ -91,6 +104,9 @@ pub struct StudyConfig {
     pub batch_size: usize,
     /// Training examples used (the first N of the 60,000).
     pub train_examples: usize,
+    /// Test examples each run is evaluated on after every epoch (the first N of the 10,000).
+    #[serde(default = "all_test_examples")]
+    pub test_examples: usize,
     /// Seed of the search and of every run.
     pub seed: u64,
     /// Fixed hyper-parameters for every run (`None`: random search).
@@ -110,6 +126,7 @@ impl StudyConfig {
             (self.epochs == 0, "--epochs"),
             (self.batch_size == 0, "--batch-size"),
             (self.train_examples == 0, "--train-examples"),
+            (self.test_examples == 0, "--test-examples"),
         ];
         for (bad, flag) in checks {
             if bad {
@@ -170,99 +187,11 @@ pub struct RunSummary {
     pub error: Option<String>,
 }
 
-/// The best run of each (type, depth) cell.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StudyResult {
-    /// The configuration.
-    pub config: StudyConfig,
-    /// Every run.
-    pub runs: Vec<RunSummary>,
-    /// `(kind, depth, index into runs)` of each cell's best run.
-    pub best: Vec<(LayerKind, usize, usize)>,
-}
-
 impl RunSummary {
     /// The final training loss, `+inf` for a diverged run (for ranking).
     pub fn loss_or_inf(&self) -> f64 {
         self.final_train_loss.unwrap_or(f64::INFINITY)
     }
-}
-
-impl StudyResult {
-    /// The study's result from its runs (in the order the study trains them: by depth, then
-    /// type, then run): each (type, depth) cell's best run is the one with the lowest final
-    /// training loss, the first of equals.
-    pub fn new(config: StudyConfig, runs: Vec<RunSummary>) -> Self {
-        let mut best = Vec::new();
-        for &depth in &config.depths {
-            for &kind in &config.kinds {
-                let idx = runs
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.kind == kind && s.depth == depth)
-                    .min_by(|a, b| a.1.loss_or_inf().total_cmp(&b.1.loss_or_inf()))
-                    .map(|(i, _)| i);
-                if let Some(i) = idx {
-                    best.push((kind, depth, i));
-                }
-            }
-        }
-        Self { config, runs, best }
-    }
-
-    /// Best final training loss of a cell.
-    pub fn best_loss(&self, kind: LayerKind, depth: usize) -> Option<f64> {
-        self.best
-            .iter()
-            .find(|(k, d, _)| *k == kind && *d == depth)
-            .map(|(_, _, i)| self.runs[*i].loss_or_inf())
-    }
-
-    /// The results table as Markdown.
-    pub fn table(&self) -> String {
-        let mut out = String::from(
-            "| depth | best plain train loss | best highway train loss | plain / highway | plain test acc | highway test acc |\n|---|---|---|---|---|---|\n",
-        );
-        let cell = |kind, depth| {
-            self.best
-                .iter()
-                .find(|(k, d, _)| *k == kind && *d == depth)
-                .map(|(_, _, i)| &self.runs[*i])
-        };
-        for &depth in &self.config.depths {
-            let p = cell(LayerKind::Plain, depth);
-            let h = cell(LayerKind::Highway, depth);
-            let loss = |r: Option<&RunSummary>| {
-                r.map(|r| match r.final_train_loss {
-                    Some(l) => format!("{l:.3e}"),
-                    None => "diverged".into(),
-                })
-                .unwrap_or_else(|| "-".into())
-            };
-            let acc = |r: Option<&RunSummary>| {
-                r.and_then(|r| r.test_accuracy)
-                    .map(|a| format!("{:.2}%", 100.0 * a))
-                    .unwrap_or_else(|| "-".into())
-            };
-            let ratio = match (p, h) {
-                (Some(p), Some(h)) => format!("{:.1}x", p.loss_or_inf() / h.loss_or_inf()),
-                _ => "-".into(),
-            };
-            out.push_str(&format!(
-                "| {depth} | {} | {} | {ratio} | {} | {} |\n",
-                loss(p),
-                loss(h),
-                acc(p),
-                acc(h)
-            ));
-        }
-        out
-    }
-}
-
-fn run_dir(out: &Path, kind: LayerKind, depth: usize, run: usize) -> PathBuf {
-    out.join(format!("{kind}-{depth:03}"))
-        .join(format!("run-{run:02}"))
 }
 
 /// Hyper-parameters of run `run` of a cell: fixed, or drawn from a stream of the study seed
@@ -275,8 +204,30 @@ pub fn hyper_for(config: &StudyConfig, kind: LayerKind, depth: usize, run: usize
     Hyper::sample(&mut SplitMix64::from_stream(config.seed, stream))
 }
 
-/// Runs (or resumes) the whole study; writes each run's directory, `results.json`,
-/// `table.md` and the Figure 1 plot into `out`.
+/// Opens the study's directory `out`, writing its `config.json`; an existing `config.json` that
+/// holds another configuration is an error (the runs under it belong to that study).
+pub fn open_study(config: &StudyConfig, out: &Path) -> anyhow::Result<RunDir> {
+    config.validate()?;
+    let root = RunDir::create(out)?;
+    if let Some(existing) = root.read_json::<StudyConfig>("config.json")? {
+        if &existing != config {
+            anyhow::bail!(
+                "{} holds another study's configuration:\n  there: {}\n  here:  {}\n\
+                 use another --out, or the flags that study was run with",
+                root.file("config.json").display(),
+                serde_json::to_string(&existing)?,
+                serde_json::to_string(config)?,
+            );
+        }
+    } else {
+        root.write_json("config.json", config)?;
+    }
+    Ok(root)
+}
+
+/// Runs (or resumes) the whole study in this process, one run after the other; writes each
+/// run's directory and the study's outputs ([`write_outputs`]) into `out`. The `mnist-depth`
+/// binary runs the same runs in worker processes instead ([`schedule::run_jobs`]).
 pub fn run_study(
     config: &StudyConfig,
     train: &MnistData,
@@ -285,50 +236,26 @@ pub fn run_study(
     device: &Devices,
     quiet: bool,
 ) -> anyhow::Result<StudyResult> {
-    config.validate()?;
-    let root = RunDir::create(out)?;
-    root.write_json("config.json", config)?;
-    let train: Arc<dyn LabelledData<2>> = Arc::new(train.clone().take(config.train_examples)?);
-    let test: Arc<dyn LabelledData<2>> = Arc::new(test.clone());
-    let mut runs = Vec::new();
-    for &depth in &config.depths {
-        for &kind in &config.kinds {
-            for r in 0..config.runs {
-                let summary = run_one(config, kind, depth, r, &train, &test, out, device, quiet)?;
-                runs.push(summary);
-            }
-        }
+    open_study(config, out)?;
+    let data = StudyData::new(config, train, test)?;
+    for key in plan(config) {
+        run_one(config, key, &data, out, device, quiet)?;
     }
-    let result = StudyResult::new(config.clone(), runs);
-    root.write_json("results.json", &result)?;
-    crate::train::write_atomic(&root.file("table.md"), result.table().as_bytes())?;
-    let series: Vec<Series> = result
-        .best
-        .iter()
-        .filter_map(|&(kind, depth, i)| {
-            let run = &result.runs[i];
-            let color = config.depths.iter().position(|d| *d == depth)?;
-            Some(Series {
-                name: format!("{kind} {depth}"),
-                points: run
-                    .train_loss_curve
-                    .iter()
-                    .enumerate()
-                    .map(|(e, l)| ((e + 1) as f64, *l))
-                    .collect(),
-                color,
-                dashed: kind == LayerKind::Plain,
-            })
-        })
-        .collect();
-    let plot = LinePlot {
-        title: "MNIST: best training loss per epoch (dashed: plain, solid: highway)".into(),
-        x_label: "epoch".into(),
-        y_label: "mean training cross-entropy".into(),
-        log_y: true,
-        series,
+    let result = collect(config, out)?.complete(out)?;
+    write_outputs(&result, out, quiet)?;
+    Ok(result)
+}
+
+/// Writes the study's `results.json`, `table.md` (the best runs' table and the per-cell
+/// statistics) and both panels of Figure 1 ([`figure::write`]; a missing font is a warning).
+pub fn write_outputs(result: &StudyResult, out: &Path, quiet: bool) -> anyhow::Result<()> {
+    let root = RunDir {
+        path: out.to_path_buf(),
     };
-    match plot.write(&root.file("figure1")) {
+    root.write_json("results.json", result)?;
+    let table = format!("{}\n{}", result.table(), result.cell_table());
+    crate::train::write_atomic(&root.file("table.md"), table.as_bytes())?;
+    match figure::write(result, out) {
         Ok(paths) => {
             if !quiet {
                 for p in paths {
@@ -338,22 +265,43 @@ pub fn run_study(
         }
         Err(e) => eprintln!("warning: no plot written: {e:#}"),
     }
-    Ok(result)
+    Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_one(
+/// The data a study's runs train and are tested on.
+pub struct StudyData {
+    train: Arc<dyn LabelledData<2>>,
+    test: Arc<dyn LabelledData<2>>,
+}
+
+impl StudyData {
+    /// The first `config.train_examples` of `train`, and all of `test`.
+    pub fn new(config: &StudyConfig, train: &MnistData, test: &MnistData) -> anyhow::Result<Self> {
+        Ok(Self {
+            train: Arc::new(train.clone().take(config.train_examples)?),
+            test: Arc::new(test.clone().take(config.test_examples)?),
+        })
+    }
+}
+
+/// Trains (or resumes) run `key` of the study into its directory under `out` and returns its
+/// summary; a run that finished earlier is read back, not trained again. A diverged run
+/// (non-finite loss) is a result; any other failure is an error naming the run's directory.
+pub fn run_one(
     config: &StudyConfig,
-    kind: LayerKind,
-    depth: usize,
-    r: usize,
-    train: &Arc<dyn LabelledData<2>>,
-    test: &Arc<dyn LabelledData<2>>,
+    key: RunKey,
+    data: &StudyData,
     out: &Path,
     device: &Devices,
     quiet: bool,
 ) -> anyhow::Result<RunSummary> {
-    let dir = RunDir::create(run_dir(out, kind, depth, r))?;
+    let RunKey {
+        kind,
+        depth,
+        run: r,
+    } = key;
+    let (train, test) = (&data.train, &data.test);
+    let dir = RunDir::create(key.dir(out))?;
     if let Some(done) = dir.read_json::<RunSummary>("summary.json")? {
         if !quiet {
             println!(

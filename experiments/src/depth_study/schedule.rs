@@ -1,0 +1,436 @@
+//! Which runs a study invocation trains, and where: the run list ([`plan`]), its slice for
+//! one machine ([`Shard`], `--shard K/N`), the pool of worker processes that trains them
+//! ([`run_jobs`], `--jobs N`) and the study rebuilt from whatever run directories are there
+//! ([`collect`]), naming every run that is missing or unfinished.
+//!
+//! Each run trains in its own process with one thread (`RAYON_NUM_THREADS=1`). Burn's CPU
+//! backend draws random numbers from one stream per process, so runs in threads of one process
+//! would draw each other's numbers; in processes, a run's weights, dropout-free updates and
+//! data order depend only on its seed, and a study's results do not depend on `--jobs` or on
+//! `--shard`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, bail};
+use models::LayerKind;
+
+use super::{RunSummary, StudyConfig, StudyResult, hyper_for};
+
+/// One run of the study: its cell and its index in the cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunKey {
+    /// Layer type.
+    pub kind: LayerKind,
+    /// Depth.
+    pub depth: usize,
+    /// Index within the cell.
+    pub run: usize,
+}
+
+impl RunKey {
+    /// The run's directory under the study's `out`: `highway-050/run-03`.
+    pub fn dir(&self, out: &Path) -> PathBuf {
+        out.join(self.to_string())
+    }
+}
+
+impl fmt::Display for RunKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{:03}/run-{:02}", self.kind, self.depth, self.run)
+    }
+}
+
+/// Every run of the study, in the order it is listed and trained: by depth, then type (as
+/// `config.kinds` lists them), then run.
+pub fn plan(config: &StudyConfig) -> Vec<RunKey> {
+    let mut keys = Vec::new();
+    for &depth in &config.depths {
+        for &kind in &config.kinds {
+            for run in 0..config.runs {
+                keys.push(RunKey { kind, depth, run });
+            }
+        }
+    }
+    keys
+}
+
+/// `--shard K/N`: the K-th of N slices of the run list (1 ≤ K ≤ N). Run `i` of [`plan`] belongs
+/// to slice `i mod N + 1`, so every slice holds about the same mix of depths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// K, from 1.
+    pub index: usize,
+    /// N.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole run list (`1/1`).
+    pub const ALL: Shard = Shard { index: 1, count: 1 };
+
+    /// The positions in `plan` of this slice's runs.
+    pub fn select(&self, plan: &[RunKey]) -> Vec<usize> {
+        (0..plan.len())
+            .filter(|i| i % self.count == self.index - 1)
+            .collect()
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("expected K/N with 1 ≤ K ≤ N (e.g. 2/8), got `{s}`");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            k.trim().parse::<usize>().map_err(|_| bad())?,
+            n.trim().parse::<usize>().map_err(|_| bad())?,
+        );
+        if index == 0 || count == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Whether run `key` has finished: its `summary.json` exists.
+pub fn is_done(out: &Path, key: &RunKey) -> bool {
+    key.dir(out).join("summary.json").exists()
+}
+
+/// The name of the file under a run's directory that holds its worker's output.
+pub const WORKER_LOG: &str = "worker.log";
+
+/// The last `n` lines of `path` (empty if it cannot be read).
+fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Trains the runs at positions `todo` of `plan` that have not finished, `jobs` at a time,
+/// each in the process that `worker(position)` describes (its output goes to the run's
+/// [`WORKER_LOG`]; `RAYON_NUM_THREADS=1` is set for it). `finished(position, summary)` is
+/// called as each one ends. A worker that fails or is killed stops the scheduling of new runs;
+/// the ones already running finish, and the error names the run, how it ended and the end of
+/// its log. Re-running resumes: finished runs are skipped, an unfinished one continues from
+/// its last checkpoint.
+pub fn run_jobs(
+    plan: &[RunKey],
+    todo: &[usize],
+    out: &Path,
+    jobs: usize,
+    worker: &(dyn Fn(usize) -> Command + Sync),
+    finished: &(dyn Fn(usize, &RunSummary) + Sync),
+) -> anyhow::Result<()> {
+    if jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let pending: Vec<usize> = todo
+        .iter()
+        .copied()
+        .filter(|&i| !is_done(out, &plan[i]))
+        .collect();
+    let queue = Mutex::new(pending.into_iter());
+    let stop = AtomicBool::new(false);
+    let errors = Mutex::new(Vec::<anyhow::Error>::new());
+    let one = |i: usize| -> anyhow::Result<()> {
+        let key = plan[i];
+        let dir = key.dir(out);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let log_path = dir.join(WORKER_LOG);
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?;
+        let mut command = worker(i);
+        command
+            .env("RAYON_NUM_THREADS", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(
+                log.try_clone()
+                    .context("duplicating the worker log's handle")?,
+            )
+            .stderr(log);
+        let status = command
+            .status()
+            .with_context(|| format!("starting the worker for run {key}"))?;
+        if !status.success() {
+            let how = match status.code() {
+                Some(code) => format!("exited with status {code}"),
+                None => format!("was killed ({status})"),
+            };
+            bail!(
+                "run {key} {how}; re-run the same command to resume it. The end of {}:\n{}",
+                log_path.display(),
+                tail(&log_path, 15)
+            );
+        }
+        let summary_path = dir.join("summary.json");
+        let text = std::fs::read_to_string(&summary_path).with_context(|| {
+            format!(
+                "run {key}: its worker exited without writing {}",
+                summary_path.display()
+            )
+        })?;
+        let summary: RunSummary = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a run summary", summary_path.display()))?;
+        finished(i, &summary);
+        Ok(())
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                while !stop.load(Ordering::SeqCst) {
+                    let Some(i) = queue.lock().unwrap().next() else {
+                        break;
+                    };
+                    if let Err(e) = one(i) {
+                        stop.store(true, Ordering::SeqCst);
+                        errors.lock().unwrap().push(e);
+                    }
+                }
+            });
+        }
+    });
+    let mut errors = errors.into_inner().unwrap();
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        n => {
+            let all: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
+            bail!("{n} runs failed:\n{}", all.join("\n\n"))
+        }
+    }
+}
+
+/// Why a run of the plan has no summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// No directory: not started (or on another shard's machine).
+    NotStarted,
+    /// A directory without `summary.json`: started, not finished.
+    Unfinished,
+}
+
+/// The study as far as its run directories go: the result of the finished runs and the runs
+/// of the plan that have no summary.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    /// The finished runs' result.
+    pub result: StudyResult,
+    /// The runs without a summary, in plan order.
+    pub missing: Vec<(RunKey, Missing)>,
+}
+
+impl Collected {
+    /// The result if every run of the plan has finished; else an error that names the missing
+    /// and unfinished runs.
+    pub fn complete(self, out: &Path) -> anyhow::Result<StudyResult> {
+        if self.missing.is_empty() {
+            return Ok(self.result);
+        }
+        bail!("{}", self.describe_missing(out))
+    }
+
+    /// `12 of 800 runs in <out> have no summary: 10 not started (…), 2 unfinished (…)`.
+    pub fn describe_missing(&self, out: &Path) -> String {
+        let total = self.result.runs.len() + self.missing.len();
+        let list = |which: Missing| {
+            let keys: Vec<String> = self
+                .missing
+                .iter()
+                .filter(|(_, m)| *m == which)
+                .map(|(k, _)| k.to_string())
+                .collect();
+            let shown = keys.iter().take(20).cloned().collect::<Vec<_>>().join(", ");
+            let more = keys.len().saturating_sub(20);
+            let more = if more > 0 {
+                format!(", and {more} more")
+            } else {
+                String::new()
+            };
+            (keys.len(), format!("{shown}{more}"))
+        };
+        let (not_started, a) = list(Missing::NotStarted);
+        let (unfinished, b) = list(Missing::Unfinished);
+        let mut parts = Vec::new();
+        if not_started > 0 {
+            parts.push(format!("{not_started} not started ({a})"));
+        }
+        if unfinished > 0 {
+            parts.push(format!("{unfinished} unfinished ({b})"));
+        }
+        format!(
+            "{} of {total} runs in {} have no summary.json: {}",
+            self.missing.len(),
+            out.display(),
+            parts.join("; ")
+        )
+    }
+}
+
+/// Reads every run of `config`'s plan under `out`. A summary that is not valid JSON, or that
+/// belongs to another run or another study (its cell, index or hyper-parameters differ from
+/// the plan's), is an error naming the file.
+pub fn collect(config: &StudyConfig, out: &Path) -> anyhow::Result<Collected> {
+    let mut runs = Vec::new();
+    let mut missing = Vec::new();
+    for key in plan(config) {
+        let dir = key.dir(out);
+        let path = dir.join("summary.json");
+        if !path.exists() {
+            let why = if dir.is_dir() {
+                Missing::Unfinished
+            } else {
+                Missing::NotStarted
+            };
+            missing.push((key, why));
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let summary: RunSummary = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a run summary", path.display()))?;
+        let hyper = hyper_for(config, key.kind, key.depth, key.run);
+        if (summary.kind, summary.depth, summary.run) != (key.kind, key.depth, key.run)
+            || summary.hyper != hyper
+        {
+            bail!(
+                "{} is not run {key} of this study: it records {}-{:03} run {} with {:?}, the \
+                 study's run has {:?} (a run directory copied from another study?)",
+                path.display(),
+                summary.kind,
+                summary.depth,
+                summary.run,
+                summary.hyper,
+                hyper
+            );
+        }
+        runs.push(summary);
+    }
+    Ok(Collected {
+        result: StudyResult::new(config.clone(), runs),
+        missing,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(runs: usize) -> StudyConfig {
+        StudyConfig {
+            depths: vec![10, 50],
+            kinds: vec![LayerKind::Plain, LayerKind::Highway],
+            runs,
+            epochs: 1,
+            batch_size: 1,
+            train_examples: 1,
+            test_examples: 1,
+            seed: 1,
+            fixed: None,
+        }
+    }
+
+    #[test]
+    fn the_plan_is_by_depth_then_type_then_run() {
+        let plan = plan(&config(2));
+        let names: Vec<String> = plan.iter().map(|k| k.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "plain-010/run-00",
+                "plain-010/run-01",
+                "highway-010/run-00",
+                "highway-010/run-01",
+                "plain-050/run-00",
+                "plain-050/run-01",
+                "highway-050/run-00",
+                "highway-050/run-01"
+            ]
+        );
+    }
+
+    #[test]
+    fn shards_partition_the_plan_and_bad_ones_are_refused() {
+        let plan = plan(&config(7));
+        for count in 1..=5 {
+            let mut all: Vec<usize> = (1..=count)
+                .flat_map(|index| Shard { index, count }.select(&plan))
+                .collect();
+            all.sort();
+            assert_eq!(all, (0..plan.len()).collect::<Vec<_>>(), "{count} shards");
+        }
+        assert_eq!(Shard { index: 2, count: 3 }.select(&plan)[..3], [1, 4, 7]);
+        assert_eq!("3/8".parse::<Shard>(), Ok(Shard { index: 3, count: 8 }));
+        for bad in ["0/3", "4/3", "1/0", "3", "a/b", "1/2/3", ""] {
+            let e = bad.parse::<Shard>().unwrap_err();
+            assert!(e.contains("K/N") && e.contains(bad), "{bad}: {e}");
+        }
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("hz-jobs-{name}-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        dir
+    }
+
+    #[test]
+    fn a_failed_or_killed_worker_is_an_error_naming_the_run_and_its_output() {
+        let plan = plan(&config(1));
+        let out = temp("fail");
+        let failing = |_: usize| {
+            let mut c = Command::new("sh");
+            c.args(["-c", "echo the data file is bad >&2; exit 3"]);
+            c
+        };
+        let e = run_jobs(&plan, &[0], &out, 1, &failing, &|_, _| {}).unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("run plain-010/run-00 exited with status 3")
+                && text.contains("the data file is bad")
+                && text.contains("re-run the same command to resume"),
+            "{text}"
+        );
+        let killed = |_: usize| {
+            let mut c = Command::new("sh");
+            c.args(["-c", "kill -9 $$"]);
+            c
+        };
+        let e = run_jobs(&plan, &[0, 1], &out, 2, &killed, &|_, _| {}).unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("2 runs failed") && text.contains("was killed"),
+            "{text}"
+        );
+        // A worker that exits 0 without a summary.
+        let silent = |_: usize| Command::new("true");
+        let e = run_jobs(&plan, &[2], &out, 1, &silent, &|_, _| {}).unwrap_err();
+        assert!(format!("{e:#}").contains("without writing"), "{e:#}");
+        // The collected study names them as unfinished (directories without summaries) or
+        // not started.
+        let collected = collect(&config(1), &out).unwrap();
+        assert_eq!(collected.missing.len(), 4);
+        let text = collected.describe_missing(&out);
+        assert!(
+            text.contains("4 of 4 runs")
+                && text.contains("1 not started (highway-050/run-00)")
+                && text.contains(
+                    "3 unfinished (plain-010/run-00, highway-010/run-00, plain-050/run-00)"
+                ),
+            "{text}"
+        );
+        assert!(run_jobs(&plan, &[0], &out, 0, &silent, &|_, _| {}).is_err());
+        std::fs::remove_dir_all(out).ok();
+    }
+}
