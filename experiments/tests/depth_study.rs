@@ -12,6 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use experiments::depth_study::StudyResult;
+use experiments::depth_study::schedule::Invocation;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mnist-depth");
 
@@ -115,9 +116,12 @@ fn two_jobs_and_three_shards_give_the_one_job_study() {
         "some run learns: {:?}",
         reference.runs
     );
-    for file in ["table.md", "config.json"] {
+    for file in ["table.md", "config.json", "figure1-top10.svg"] {
         assert!(one.join(file).exists(), "{file}");
     }
+    let invocations = Invocation::read_all(&one).unwrap();
+    assert_eq!(invocations.len(), 1);
+    assert_eq!((invocations[0].jobs, invocations[0].runs_trained), (1, 6));
 
     let two = temp("jobs2");
     run_ok(&two, &["--jobs", "2"]);
@@ -145,6 +149,10 @@ fn two_jobs_and_three_shards_give_the_one_job_study() {
     std::fs::remove_file(shards.join("results.json")).ok();
     run_ok(&shards, &["--collect"]);
     assert_same(&reference, &result(&shards), "shards 1/3, 2/3, 3/3");
+    let invocations = Invocation::read_all(&shards).unwrap();
+    let shard_names: Vec<&str> = invocations.iter().map(|i| i.shard.as_str()).collect();
+    assert_eq!(shard_names, ["1/3", "2/3", "3/3"]);
+    assert_eq!(invocations.iter().map(|i| i.runs_trained).sum::<usize>(), 6);
 
     // The same directory with another configuration is refused, naming the file.
     let other = run(&one, &["--jobs", "1", "--transform-bias", "-1"]);

@@ -20,11 +20,12 @@ use clap::{Parser, ValueEnum};
 use datasets::{MnistDataset, MnistKind};
 use experiments::cli::RunArgs;
 use experiments::data::MnistData;
-use experiments::depth_study::schedule::run_jobs;
+use experiments::depth_study::schedule::{Invocation, run_jobs};
 use experiments::depth_study::{
     Act, Hyper, Shard, StudyConfig, StudyData, StudyResult, collect, open_study, plan, run_one,
     write_outputs,
 };
+use experiments::train::Provenance;
 use models::LayerKind;
 
 /// Where the study writes without `--out`.
@@ -261,7 +262,19 @@ fn main() -> anyhow::Result<()> {
             println!("[{n}] {}: {loss}, {:.1} s", plan[i], s.wall_time_s);
         }
     };
+    let start = std::time::Instant::now();
     run_jobs(&plan, &todo, &out, jobs, &worker, &finished)?;
+    let trained = done.load(Ordering::SeqCst);
+    if trained > 0 {
+        Invocation {
+            provenance: Provenance::current(),
+            shard: args.shard.to_string(),
+            jobs,
+            runs_trained: trained,
+            wall_time_s: start.elapsed().as_secs_f64(),
+        }
+        .write(&out)?;
+    }
     let collected = collect(&config, &out)?;
     if !collected.missing.is_empty() {
         println!(

@@ -18,8 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use models::LayerKind;
+use serde::{Deserialize, Serialize};
 
 use super::{RunSummary, StudyConfig, StudyResult, hyper_for};
+use crate::train::{Provenance, write_atomic};
 
 /// One run of the study: its cell and its index in the cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +212,65 @@ pub fn run_jobs(
             let all: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
             bail!("{n} runs failed:\n{}", all.join("\n\n"))
         }
+    }
+}
+
+/// The directory under a study's `out` that holds one [`Invocation`] file per invocation.
+pub const INVOCATIONS_DIR: &str = "invocations";
+
+/// One invocation of the study that trained runs (a shard, a resumed study): how many, how,
+/// on what, and how long it took. Each is its own file under [`INVOCATIONS_DIR`], so shards
+/// that share a directory never write the same file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invocation {
+    /// The command, date, commit and machine.
+    pub provenance: Provenance,
+    /// `--shard`.
+    pub shard: String,
+    /// `--jobs`.
+    pub jobs: usize,
+    /// Runs trained (or finished after an interruption) by this invocation.
+    pub runs_trained: usize,
+    /// Wall-clock seconds from the first worker's start to the last one's end.
+    pub wall_time_s: f64,
+}
+
+impl Invocation {
+    /// Writes this invocation's file under `out`'s [`INVOCATIONS_DIR`].
+    pub fn write(&self, out: &Path) -> anyhow::Result<()> {
+        let stamp: String = self
+            .provenance
+            .date
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let shard = self.shard.replace('/', "of");
+        let name = format!("{stamp}-shard{shard}-{}.json", std::process::id());
+        let path = out.join(INVOCATIONS_DIR).join(name);
+        write_atomic(&path, serde_json::to_string_pretty(self)?.as_bytes())
+    }
+
+    /// Every invocation recorded under `out`, oldest first (none if the directory is absent).
+    pub fn read_all(out: &Path) -> anyhow::Result<Vec<Self>> {
+        let dir = out.join(INVOCATIONS_DIR);
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a study invocation record", p.display()))
+            })
+            .collect()
     }
 }
 
