@@ -148,6 +148,23 @@ impl StudyConfig {
     }
 }
 
+/// A random-search study of `runs` runs per cell over `depths` and `kinds`, of one epoch of one
+/// example (for the unit tests of the statistics and the schedule).
+#[cfg(test)]
+pub(crate) fn test_config(depths: &[usize], kinds: &[LayerKind], runs: usize) -> StudyConfig {
+    StudyConfig {
+        depths: depths.to_vec(),
+        kinds: kinds.to_vec(),
+        runs,
+        epochs: 1,
+        batch_size: 1,
+        train_examples: 1,
+        test_examples: 1,
+        seed: 1,
+        fixed: None,
+    }
+}
+
 /// The outcome of one run (its `summary.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunSummary {

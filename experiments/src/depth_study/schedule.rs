@@ -390,17 +390,7 @@ mod tests {
     use super::*;
 
     fn config(runs: usize) -> StudyConfig {
-        StudyConfig {
-            depths: vec![10, 50],
-            kinds: vec![LayerKind::Plain, LayerKind::Highway],
-            runs,
-            epochs: 1,
-            batch_size: 1,
-            train_examples: 1,
-            test_examples: 1,
-            seed: 1,
-            fixed: None,
-        }
+        crate::depth_study::test_config(&[10, 50], &[LayerKind::Plain, LayerKind::Highway], runs)
     }
 
     #[test]

@@ -11,6 +11,9 @@ use super::{RunSummary, StudyConfig};
 /// How many of a cell's best runs Figure 1 (right) averages.
 pub const TOP: usize = 10;
 
+/// Runs per cell in the paper's search (and in `--preset paper-breadth`).
+pub const PAPER_RUNS: usize = 100;
+
 /// A final training loss at or above this stayed at chance: 90% of `ln 10` (2.303, the
 /// cross-entropy of a uniform prediction over the ten digits).
 pub const CHANCE_LOSS: f64 = 0.9 * std::f64::consts::LN_10;
@@ -339,17 +342,7 @@ mod tests {
 
     #[test]
     fn the_cell_table_shows_diverged_cells_and_shares() {
-        let config = StudyConfig {
-            depths: vec![50],
-            kinds: vec![LayerKind::Highway],
-            runs: 2,
-            epochs: 1,
-            batch_size: 1,
-            train_examples: 1,
-            test_examples: 1,
-            seed: 1,
-            fixed: None,
-        };
+        let config = crate::depth_study::test_config(&[50], &[LayerKind::Highway], 2);
         let result = StudyResult::new(config, vec![run(0, Some(0.25)), run(1, None)]);
         let table = result.cell_table();
         assert!(

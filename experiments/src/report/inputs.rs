@@ -12,6 +12,8 @@
 //!   --json`), the export's JSON (`export --weights NAME.safetensors` writes `NAME.json`) beside
 //!   it.
 //!
+//! A study's `invocations/*.json` ([`Invocation`]) give its wall time.
+//!
 //! `checkpoints/`, `burn/` and hidden directories are not searched. Any other summary is
 //! listed in [`Inputs::notes`] as not used. A file that is not valid JSON, or not the record it
 //! should be, is an error naming the file; so is a run used by a table without its
@@ -24,6 +26,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::depth_study::schedule::Invocation;
 use crate::depth_study::{RunSummary, StudyConfig, StudyResult};
 use crate::export::ExportInfo;
 use crate::mnist_conv::ConvSummary;
@@ -56,6 +59,16 @@ pub struct Study {
     pub provenance: Provenance,
     /// Config and runs, and each cell's best run, as `mnist-depth` computes them.
     pub result: StudyResult,
+    /// The invocations that trained its runs (`invocations/*.json`; none for older studies).
+    pub invocations: Vec<Invocation>,
+}
+
+impl Study {
+    /// Runs of the study's plan (`depths × kinds × runs`).
+    pub fn planned_runs(&self) -> usize {
+        let c = &self.result.config;
+        c.depths.len() * c.kinds.len() * c.runs
+    }
 }
 
 /// `summary.json` of a `ptb` run (the fields the tables use).
@@ -320,6 +333,7 @@ impl Inputs {
             runs.sort_by_key(position);
             self.studies.push(Study {
                 provenance: provenance(&dir)?,
+                invocations: Invocation::read_all(&dir)?,
                 dir,
                 result: StudyResult::new(config, runs),
             });

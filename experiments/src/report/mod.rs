@@ -16,7 +16,8 @@
 //! | section             | from |
 //! |---------------------|------|
 //! | `summary`           | the headline row of each section below (README.md); rows without inputs kept |
-//! | `depth-study`       | an `mnist-depth` study with random search (`--preset cpu-study`) |
+//! | `depth-study-breadth` | the `mnist-depth` studies with 100 random-search runs per cell (`--preset paper-breadth`), the newest of each seed |
+//! | `depth-study`       | an `mnist-depth` study with random search and fewer runs (`--preset cpu-study`) |
 //! | `depth-study-quick` | an `mnist-depth` study with fixed hyper-parameters (`--preset quick`) |
 //! | `table1`            | `mnist-conv` runs on MNIST |
 //! | `table1-fashion`    | `mnist-conv` runs on Fashion-MNIST |
@@ -44,6 +45,7 @@ pub use tables::thousands;
 /// The section names the report knows.
 pub const SECTIONS: &[&str] = &[
     "summary",
+    "depth-study-breadth",
     "depth-study",
     "depth-study-quick",
     "table1",
@@ -87,6 +89,7 @@ impl Outcome {
 pub fn generate(name: &str, existing: &str, inputs: &Inputs) -> anyhow::Result<Outcome> {
     Ok(match name {
         "summary" => summary::summary(existing, inputs, name),
+        "depth-study-breadth" => tables::depth_study_breadth(inputs, name),
         "depth-study" => tables::depth_study(inputs, false, name),
         "depth-study-quick" => tables::depth_study(inputs, true, name),
         "table1" => tables::conv_table(inputs, "mnist", name),

@@ -7,7 +7,8 @@
 use super::Outcome;
 use super::inputs::Inputs;
 use super::tables::{
-    conv_runs, depth_study_for, percent, rust_test, speed_rows, table, table1_paper,
+    breadth_studies, conv_runs, depth_study_for, percent, rust_test, speed_rows, table,
+    table1_paper,
 };
 use crate::train::Provenance;
 use models::LayerKind;
@@ -75,7 +76,51 @@ fn rows(inputs: &Inputs) -> Vec<(&'static str, Option<Row>)> {
     ]
 }
 
+/// The depth study's row: from the studies at the paper's breadth (every seed's mean of the
+/// best 10, plain / highway, at the two deepest depths), else from the shorter random search.
+fn breadth_row(inputs: &Inputs) -> Option<Row> {
+    let (studies, _) = breadth_studies(inputs, "summary");
+    let newest = studies.iter().max_by_key(|s| &s.provenance.date)?;
+    let depths = &newest.result.config.depths;
+    let deepest: Vec<usize> = depths.iter().rev().take(2).rev().copied().collect();
+    let seeds: Vec<String> = studies
+        .iter()
+        .map(|s| s.result.config.seed.to_string())
+        .collect();
+    let mut parts = Vec::new();
+    for depth in &deepest {
+        let ratios: Vec<String> = studies
+            .iter()
+            .map(|s| {
+                let ratio = s
+                    .result
+                    .ratios()
+                    .into_iter()
+                    .find(|(d, _, _)| d == depth)
+                    .and_then(|(_, _, top)| top);
+                ratio.map_or("-".into(), |r| format!("{r:.1}x"))
+            })
+            .collect();
+        parts.push(format!("{depth} layers: **{}**", ratios.join(", ")));
+    }
+    Some(row(
+        DEPTH,
+        &format!(
+            ", {} runs per cell, seed{} {}: mean of the best 10 training losses, plain / highway",
+            newest.result.config.runs,
+            if seeds.len() == 1 { "" } else { "s" },
+            seeds.join(" and ")
+        ),
+        parts.join("; "),
+        "plain nets fail at 50-100 layers, highway nets train",
+        &newest.provenance,
+    ))
+}
+
 fn depth_row(inputs: &Inputs, fixed: bool) -> Option<Row> {
+    if !fixed && let Some(row) = breadth_row(inputs) {
+        return Some(row);
+    }
     let (study, _) = depth_study_for(inputs, fixed, "summary")?;
     let r = &study.result;
     let depth = r.config.depths.iter().copied().rev().find(|&d| {

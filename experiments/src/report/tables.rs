@@ -1,11 +1,12 @@
 //! The generated tables of `docs/results.md` and `docs/speed.md`, one function per section.
 
 use burn::module::Module;
-use models::{MnistConvNetConfig, RhnLmConfig};
+use models::{LayerKind, MnistConvNetConfig, RhnLmConfig};
 use serde_json::Value;
 
 use super::Outcome;
 use super::inputs::{ExportEval, Inputs, Run, Study};
+use crate::depth_study::stats::PAPER_RUNS;
 use crate::train::Provenance;
 
 /// The paper's Table 1 test accuracies, as the presets' docs state them
@@ -96,7 +97,8 @@ fn newest<'a>(studies: Vec<&'a Study>, name: &str) -> Option<(&'a Study, Vec<Str
     Some((study, notes))
 }
 
-/// The `mnist-depth` study for `depth-study` (random search) or `depth-study-quick` (fixed
+/// The `mnist-depth` study for `depth-study` (random search with fewer than
+/// [`PAPER_RUNS`] runs per cell, `--preset cpu-study`) or `depth-study-quick` (fixed
 /// hyper-parameters, as `--preset quick`).
 pub fn depth_study_for<'a>(
     inputs: &'a Inputs,
@@ -107,8 +109,153 @@ pub fn depth_study_for<'a>(
         .studies
         .iter()
         .filter(|s| s.result.config.fixed.is_some() == fixed)
+        .filter(|s| fixed || s.result.config.runs < PAPER_RUNS)
         .collect();
     newest(matching, name)
+}
+
+/// The random-search studies with at least [`PAPER_RUNS`] runs per cell, the newest of each
+/// seed, by seed.
+pub fn breadth_studies<'a>(inputs: &'a Inputs, name: &str) -> (Vec<&'a Study>, Vec<String>) {
+    let mut seeds: Vec<u64> = inputs
+        .studies
+        .iter()
+        .filter(|s| s.result.config.fixed.is_none() && s.result.config.runs >= PAPER_RUNS)
+        .map(|s| s.result.config.seed)
+        .collect();
+    seeds.sort();
+    seeds.dedup();
+    let mut studies = Vec::new();
+    let mut notes = Vec::new();
+    for seed in seeds {
+        let matching = inputs
+            .studies
+            .iter()
+            .filter(|s| s.result.config.fixed.is_none() && s.result.config.runs >= PAPER_RUNS)
+            .filter(|s| s.result.config.seed == seed)
+            .collect();
+        if let Some((study, more)) = newest(matching, &format!("{name} (seed {seed})")) {
+            studies.push(study);
+            notes.extend(more);
+        }
+    }
+    (studies, notes)
+}
+
+/// `x` as `4.3x`, or `-`.
+fn times(x: Option<f64>) -> String {
+    x.map_or("-".into(), |x| format!("{x:.1}x"))
+}
+
+/// A loss cell: `1.234e-2`, or `diverged` for `+inf`.
+fn loss_cell(l: f64) -> String {
+    if l.is_finite() {
+        format!("{l:.3e}")
+    } else {
+        "diverged".into()
+    }
+}
+
+/// A study's wall time from its invocation records: `31 min (1 invocation, 2 jobs)`.
+fn study_wall_time(study: &Study) -> String {
+    let inv = &study.invocations;
+    if inv.is_empty() {
+        return "wall time not recorded".into();
+    }
+    let seconds: f64 = inv.iter().map(|i| i.wall_time_s).sum();
+    let mut jobs: Vec<usize> = inv.iter().map(|i| i.jobs).collect();
+    jobs.sort();
+    jobs.dedup();
+    let jobs: Vec<String> = jobs.iter().map(|j| j.to_string()).collect();
+    format!(
+        "{} of wall time ({} invocation{}, {} job{} at a time)",
+        duration(seconds),
+        inv.len(),
+        if inv.len() == 1 { "" } else { "s" },
+        jobs.join(" or "),
+        if jobs.len() == 1 && jobs[0] == "1" {
+            ""
+        } else {
+            "s"
+        }
+    )
+}
+
+/// `depth-study-breadth`: the studies at the paper's breadth, one per seed: per depth and seed
+/// the best and the mean of the best 10 for each type and their ratios, then each study's
+/// command and conditions and its per-cell statistics.
+pub fn depth_study_breadth(inputs: &Inputs, name: &str) -> Outcome {
+    let (studies, notes) = breadth_studies(inputs, name);
+    if studies.is_empty() {
+        return Outcome::none(name);
+    }
+    let depths: Vec<usize> = {
+        let mut d: Vec<usize> = studies
+            .iter()
+            .flat_map(|s| s.result.config.depths.iter().copied())
+            .collect();
+        d.sort();
+        d.dedup();
+        d
+    };
+    let mut rows = Vec::new();
+    for &depth in &depths {
+        for study in &studies {
+            let r = &study.result;
+            let (Some(p), Some(h)) = (
+                r.cell(LayerKind::Plain, depth),
+                r.cell(LayerKind::Highway, depth),
+            ) else {
+                continue;
+            };
+            let ratio = |a: f64, b: f64| times((a.is_finite() && b.is_finite()).then(|| a / b));
+            rows.push(vec![
+                depth.to_string(),
+                r.config.seed.to_string(),
+                loss_cell(p.best),
+                loss_cell(h.best),
+                ratio(p.best, h.best),
+                loss_cell(p.top_mean),
+                loss_cell(h.top_mean),
+                format!("**{}**", ratio(p.top_mean, h.top_mean)),
+            ]);
+        }
+    }
+    let mut content = table(
+        &[
+            "depth",
+            "seed",
+            "best plain",
+            "best highway",
+            "plain / highway",
+            "mean of best 10, plain",
+            "mean of best 10, highway",
+            "plain / highway",
+        ],
+        &rows,
+    );
+    for study in &studies {
+        let p = &study.provenance;
+        let r = &study.result;
+        let run_seconds: f64 = r.runs.iter().map(|r| r.wall_time_s).sum();
+        content.push_str(&format!(
+            "\nSeed {}: {}: {}, commit {}, {} ({} build). {} of {} runs, {}; the runs' own \
+             times add up to {}; run files in {}.\n\n{}",
+            r.config.seed,
+            code(&p.command()),
+            p.day(),
+            p.short_commit(),
+            p.machine.short(),
+            p.build,
+            r.runs.len(),
+            study.planned_runs(),
+            study_wall_time(study),
+            duration(run_seconds),
+            code(&study.dir.display().to_string()),
+            r.cell_table(),
+        ));
+    }
+    Outcome::Generated { content, notes }
 }
 
 /// `depth-study` / `depth-study-quick`: the study's table as `mnist-depth` prints it
@@ -628,5 +775,89 @@ mod tests {
         assert!(
             content.contains("| RHN `ptb_sota` (depth 10, 830 units, tied) | 23M | 23,482,400 |")
         );
+    }
+
+    /// A random-search study over depth 50 of `runs` runs per type: plain run `r` ends at
+    /// `plain·(1 + r/100)`, highway run `r` at `highway·(1 + r/100)`.
+    fn synthetic_study(seed: u64, runs: usize, plain: f64, highway: f64) -> Study {
+        use crate::depth_study::{Act, Hyper, RunSummary, StudyConfig, StudyResult};
+        let config = StudyConfig {
+            depths: vec![50],
+            kinds: vec![LayerKind::Plain, LayerKind::Highway],
+            runs,
+            epochs: 1,
+            batch_size: 128,
+            train_examples: 100,
+            test_examples: 100,
+            seed,
+            fixed: None,
+        };
+        let mut all = Vec::new();
+        for (kind, base) in [(LayerKind::Plain, plain), (LayerKind::Highway, highway)] {
+            for run in 0..runs {
+                let loss = base * (1.0 + run as f64 / 100.0);
+                all.push(RunSummary {
+                    kind,
+                    depth: 50,
+                    run,
+                    hyper: Hyper {
+                        lr: 0.01,
+                        momentum: 0.9,
+                        decay: 0.9,
+                        activation: Act::Relu,
+                        transform_bias: -2.0,
+                    },
+                    status: "completed".into(),
+                    final_train_loss: Some(loss),
+                    test_accuracy: Some(0.9),
+                    parameters: 1,
+                    epochs: 1,
+                    train_loss_curve: vec![loss],
+                    wall_time_s: 2.0,
+                    train_samples_per_s: 1.0,
+                    peak_memory_mib: None,
+                    backend: "flex".into(),
+                    git_commit: "test".into(),
+                    error: None,
+                });
+            }
+        }
+        Study {
+            dir: format!("runs/seed{seed}-{runs}").into(),
+            provenance: Provenance::current(),
+            result: StudyResult::new(config, all),
+            invocations: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_breadth_table_has_every_seed_and_the_short_study_stays_apart() {
+        let inputs = Inputs {
+            studies: vec![
+                synthetic_study(2, PAPER_RUNS, 2.0, 0.1),
+                synthetic_study(1, PAPER_RUNS, 1.0, 0.1),
+                synthetic_study(1, 8, 3.0, 0.1),
+            ],
+            ..Inputs::default()
+        };
+        let Outcome::Generated { content, .. } = depth_study_breadth(&inputs, "b") else {
+            panic!("two breadth studies")
+        };
+        // Mean of the 10 best: base·1.045; plain / highway = 10.0 (seed 1), 20.0 (seed 2).
+        assert!(
+            content.contains("| 50 | 1 | 1.000e0 | 1.000e-1 | 10.0x | 1.045e0 | 1.045e-1 | **10.0x** |"),
+            "{content}"
+        );
+        assert!(content.contains("| 50 | 2 | 2.000e0 |"), "{content}");
+        assert!(content.find("| 50 | 1 |") < content.find("| 50 | 2 |"), "by seed");
+        assert!(content.contains("Seed 1:") && content.contains("Seed 2:"));
+        assert!(content.contains("200 of 200 runs, wall time not recorded"), "{content}");
+        // The 8-run study is the short version's.
+        let (short, _) = depth_study_for(&inputs, false, "d").unwrap();
+        assert_eq!(short.result.config.runs, 8);
+        assert!(matches!(
+            depth_study_breadth(&Inputs::default(), "b"),
+            Outcome::NotRegenerated(_)
+        ));
     }
 }
