@@ -17,6 +17,41 @@ pub fn write_json_rows<T: serde::Serialize>(path: &Path, rows: &[T]) -> anyhow::
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Runs the PyTorch peer `bench/torch_peer.py BENCH ARGS.. --json FILE` with `python` and
+/// returns what it wrote: `{"meta": {..}, "results": [..]}`, with at least one result row.
+pub fn run_torch_peer(
+    python: &Path,
+    bench: &str,
+    args: &[String],
+) -> anyhow::Result<serde_json::Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/torch_peer.py");
+    if !script.exists() {
+        anyhow::bail!("PyTorch peer not found at {}", script.display());
+    }
+    let out = std::env::temp_dir().join(format!("hz-peer-{bench}-{}.json", std::process::id()));
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(&script)
+        .arg(bench)
+        .args(args)
+        .arg("--json")
+        .arg(&out);
+    let status = cmd
+        .status()
+        .with_context(|| format!("--peer {}: cannot start it", python.display()))?;
+    if !status.success() {
+        anyhow::bail!("the PyTorch peer failed ({status}): {cmd:?}");
+    }
+    let text =
+        std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
+    std::fs::remove_file(&out).ok();
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("the PyTorch peer's {} is not JSON", out.display()))?;
+    if value["results"][0].is_null() {
+        anyhow::bail!("the PyTorch peer wrote no result row: {text}");
+    }
+    Ok(value)
+}
+
 /// The result of timing one workload.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Timing {

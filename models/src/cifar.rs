@@ -62,6 +62,7 @@ use burn::tensor::{Device, Tensor};
 use highway_core::{ConvHighwayConfig, ConvPlainConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::fast_stages::StageTapes;
 use crate::{ConvStage, LayerKind};
 
 /// One stage: a plain 3×3 convolution + ReLU to `width` channels, then `highway_layers` 3×3
@@ -368,12 +369,9 @@ impl CifarNet {
                 self.gated_layers()
             );
         }
-        let mut z = self.dropout.forward(x);
         let mut gates = Vec::new();
         let mut offset = 0;
-        let last = self.stages.len() - 1;
-        for (i, (input, stage)) in self.inputs.iter().zip(&self.stages).enumerate() {
-            z = input.forward(z);
+        let logits = self.forward_stages(x, |_, stage, z| {
             let (depth, out) = match stage {
                 ConvStage::Highway(s) => (
                     s.depth(),
@@ -385,8 +383,34 @@ impl CifarNet {
                 ),
             };
             gates.extend(out.gates);
-            z = out.output;
             offset += depth;
+            out.output
+        });
+        CifarOutput { logits, gates }
+    }
+
+    /// Class logits for a training step: as [`forward`](Self::forward), with the highway
+    /// stages on the CPU fast path where it applies; complete the tapes after
+    /// `loss.backward()` ([`StageTapes::complete`]).
+    ///
+    /// # Shapes
+    ///
+    /// - input: `[batch, 3, 32, 32]`
+    /// - output: `[batch, n_classes]`
+    pub fn forward_train(&self, x: Tensor<4>) -> (Tensor<2>, StageTapes) {
+        StageTapes::record(|stage| self.forward_stages(x, stage))
+    }
+
+    /// The net with `stage(index, stage, z)` applying each stage's highway (or plain) layers.
+    fn forward_stages(
+        &self,
+        x: Tensor<4>,
+        mut stage: impl FnMut(usize, &ConvStage, Tensor<4>) -> Tensor<4>,
+    ) -> Tensor<2> {
+        let mut z = self.dropout.forward(x);
+        let last = self.stages.len() - 1;
+        for (i, (input, s)) in self.inputs.iter().zip(&self.stages).enumerate() {
+            z = stage(i, s, input.forward(z));
             if i < last {
                 z = self.dropout.forward(self.pool.forward(z));
             }
@@ -401,10 +425,7 @@ impl CifarNet {
                 .mean_dim(2)
                 .flatten::<2>(1, 3),
         };
-        CifarOutput {
-            logits: self.output.forward(self.dropout.forward(hidden)),
-            gates,
-        }
+        self.output.forward(self.dropout.forward(hidden))
     }
 }
 

@@ -87,8 +87,37 @@ macro_rules! classifier_steps {
 }
 
 classifier_steps!(DeepMlp, 2);
-classifier_steps!(MnistConvNet, 4);
-classifier_steps!(CifarNet, 4);
+
+/// The conv nets' steps: training runs the highway stages on the CPU fast path where it
+/// applies (`forward_train`, [`StageTapes`](crate::StageTapes)); evaluation is `forward`.
+macro_rules! conv_classifier_steps {
+    ($model:ty) => {
+        impl TrainStep for $model {
+            type Input = ClassBatch<4>;
+            type Output = ClassificationOutput;
+
+            fn step(&self, batch: ClassBatch<4>) -> TrainOutput<ClassificationOutput> {
+                let (logits, tapes) = self.forward_train(batch.inputs);
+                let output = classification_output(logits, batch.targets);
+                let mut grads = output.loss.backward();
+                tapes.complete(&self.stages, self, &mut grads);
+                TrainOutput::new(self, grads, output)
+            }
+        }
+
+        impl InferenceStep for $model {
+            type Input = ClassBatch<4>;
+            type Output = ClassificationOutput;
+
+            fn step(&self, batch: ClassBatch<4>) -> ClassificationOutput {
+                classification_output(self.forward(batch.inputs), batch.targets)
+            }
+        }
+    };
+}
+
+conv_classifier_steps!(MnistConvNet);
+conv_classifier_steps!(CifarNet);
 
 /// One truncated-BPTT window: the item a zoo language model's [`TrainStep`] and
 /// [`InferenceStep`] take.
@@ -401,6 +430,73 @@ mod tests {
         assert!(
             (inf_loss - expected).abs() < 1e-6,
             "{inf_loss} vs {expected}"
+        );
+    }
+
+    /// The conv nets' train step (highway stages on the CPU fast path) against `forward` and
+    /// `loss.backward()` under autodiff: the same loss and every parameter's gradient.
+    #[test]
+    fn conv_train_steps_on_the_fast_path_equal_autodiff() {
+        let device = Device::flex().autodiff();
+        device.seed(5);
+        let mnist = crate::MnistConvNetConfig::new(5)
+            .with_dropout([0.0; 4])
+            .init(&device);
+        let cifar = crate::CifarHighwayConfig::new(vec![
+            crate::CifarStage::new(4, 2),
+            crate::CifarStage::new(6, 1),
+        ])
+        .with_hidden(7)
+        .with_dropout(0.0)
+        .init(&device);
+        let check = |name: &str, step: TrainOutput<ClassificationOutput>, reference: Tensor<1>| {
+            let got = step.item.loss.clone().into_scalar::<f64>();
+            let expected = reference.clone().into_scalar::<f64>();
+            assert!((got - expected).abs() < 1e-5, "{name}: {got} vs {expected}");
+            (step.grads, reference)
+        };
+        let compare = |name: &str, a: Vec<Vec<f32>>, b: Vec<Vec<f32>>| {
+            assert_eq!(a.len(), b.len());
+            for (i, (ga, gb)) in a.iter().zip(&b).enumerate() {
+                let scale = gb.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+                for (u, v) in ga.iter().zip(gb) {
+                    assert!(
+                        (u - v).abs() <= 2e-5 * scale,
+                        "{name} parameter {i}: {u} vs {v}"
+                    );
+                }
+            }
+        };
+        let y = Tensor::<1, Int>::from_data(TensorData::from([1i64, 7, 3]), &device);
+
+        let x = Tensor::<4>::random([3, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
+        let (_, tapes) = mnist.forward_train(x.clone());
+        assert!(!tapes.is_empty(), "the fast path applies on flex");
+        let batch = ClassBatch {
+            inputs: x.clone(),
+            targets: y.clone(),
+        };
+        let loss = classification_output(mnist.forward(x), y.clone()).loss;
+        let (grads, loss) = check("mnist", TrainStep::step(&mnist, batch), loss);
+        let reference = GradientsParams::from_grads(loss.backward(), &mnist);
+        compare(
+            "mnist",
+            collect(&mnist, &grads),
+            collect(&mnist, &reference),
+        );
+
+        let x = Tensor::<4>::random([3, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
+        let batch = ClassBatch {
+            inputs: x.clone(),
+            targets: y.clone(),
+        };
+        let loss = classification_output(cifar.forward(x), y).loss;
+        let (grads, loss) = check("cifar", TrainStep::step(&cifar, batch), loss);
+        let reference = GradientsParams::from_grads(loss.backward(), &cifar);
+        compare(
+            "cifar",
+            collect(&cifar, &grads),
+            collect(&cifar, &reference),
         );
     }
 

@@ -24,6 +24,7 @@ use burn::tensor::{Device, Tensor};
 use highway_core::{ConvHighwayConfig, ConvHighwayStack, ConvPlainConfig, ConvPlainStack};
 
 use crate::LayerKind;
+use crate::fast_stages::StageTapes;
 
 /// Configuration of a [`MnistConvNet`].
 #[derive(Config, Debug)]
@@ -142,9 +143,31 @@ impl MnistConvNet {
     /// - input: `[batch, 1, 28, 28]`
     /// - output: `[batch, n_classes]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.forward_stages(x, |_, stage, z| stage.forward(z))
+    }
+
+    /// Class logits for a training step: as [`forward`](Self::forward), with the highway
+    /// stages on the CPU fast path where it applies; complete the tapes after
+    /// `loss.backward()` ([`StageTapes::complete`]).
+    ///
+    /// # Shapes
+    ///
+    /// - input: `[batch, 1, 28, 28]`
+    /// - output: `[batch, n_classes]`
+    pub fn forward_train(&self, x: Tensor<4>) -> (Tensor<2>, StageTapes) {
+        StageTapes::record(|stage| self.forward_stages(x, stage))
+    }
+
+    /// The net with `stage(index, stage, z)` applying each stage.
+    fn forward_stages(
+        &self,
+        x: Tensor<4>,
+        mut stage: impl FnMut(usize, &ConvStage, Tensor<4>) -> Tensor<4>,
+    ) -> Tensor<2> {
         let mut z = self.dropout[0].forward(relu(self.input.forward(x)));
-        for ((stage, pool), drop) in self.stages.iter().zip(&self.pools).zip(&self.dropout[1..]) {
-            z = drop.forward(pool.forward(stage.forward(z)));
+        let layers = self.stages.iter().zip(&self.pools).zip(&self.dropout[1..]);
+        for (i, ((s, pool), drop)) in layers.enumerate() {
+            z = drop.forward(pool.forward(stage(i, s, z)));
         }
         self.output.forward(z.flatten::<2>(1, 3))
     }

@@ -58,6 +58,9 @@ use std::sync::Mutex;
 
 use burn::tensor::Tensor;
 
+#[cfg(feature = "autodiff")]
+use highway_core::grads::{Merge, accumulate};
+
 use crate::dropout::RhnMasks;
 use crate::layer::{Rhn, RhnState};
 use crate::micro::MicroLayer;
@@ -564,37 +567,6 @@ fn store_weight_gradients(
             accumulate(&bias, grads, Tensor::cat(db, 0));
         }
     }
-}
-
-/// Moves every parameter's gradient from `from` into `into`, adding where both have one.
-#[cfg(feature = "autodiff")]
-struct Merge<'a> {
-    from: &'a mut burn::tensor::Gradients,
-    into: &'a mut burn::tensor::Gradients,
-}
-
-#[cfg(feature = "autodiff")]
-impl burn::module::ModuleVisitor for Merge<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
-        let p = param.val();
-        if let Some(g) = p.grad_remove(self.from) {
-            accumulate(&p, self.into, g);
-        }
-    }
-}
-
-/// Adds `grad` (no autodiff) to the gradient of `param` in `grads`.
-#[cfg(feature = "autodiff")]
-pub fn accumulate<const D: usize>(
-    param: &Tensor<D>,
-    grads: &mut burn::tensor::Gradients,
-    grad: Tensor<D>,
-) {
-    let grad = match param.grad_remove(grads) {
-        Some(previous) => previous + grad,
-        None => grad,
-    };
-    param.grad_replace(grads, grad);
 }
 
 #[cfg(test)]

@@ -68,9 +68,9 @@ mod partition;
 
 pub use cell::{RhnCell, RhnCellConfig, RhnMicroLayer};
 pub use deferred::RhnTape;
-#[cfg(feature = "autodiff")]
-pub use deferred::accumulate;
 pub use dropout::{RhnMasks, VariationalDropoutConfig, inverted_mask};
+#[cfg(feature = "autodiff")]
+pub use highway_core::grads::accumulate;
 pub use highway_core::{CarryMode, GateOverride};
 pub use layer::{Rhn, RhnConfig, RhnGates, RhnOutput, RhnState};
 

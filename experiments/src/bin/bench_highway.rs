@@ -15,13 +15,21 @@
 //!   `2·B·H·W·C_in·C_out·9` per 3×3 conv, training = 3× forward less the first layer's input
 //!   gradient, as the PyTorch peer counts).
 //!
-//! `--unfused-only` skips the fused variant (slow nets). The peak resident memory printed at the
-//! end is the whole process's: time one model per process to attribute it.
+//! `--unfused-only` skips the fused variant (slow nets). `--model conv` also times the CPU fast
+//! path (`fast`: `ConvHighwayStack::forward_deferred`, the stack's forward and backward on raw
+//! buffers) and prints every variant's training GFLOP/s (counted as the PyTorch peer counts
+//! them). `--matmul` times a 2048³ product on each device, the rate the conv throughput is
+//! measured against; `--peer PYTHON` runs the PyTorch peer (`bench/torch_peer.py`, `mlp` or
+//! `conv` with the same sizes, and its `matmul` with `--matmul`) in the same run and prints
+//! the ratios. The peak resident memory printed at the end is the whole process's: time one
+//! model per process to attribute it.
 //!
 //! ```text
 //! cargo run --release -p experiments --features ndarray --bin bench-highway
 //! cargo run --release -p experiments --features ndarray --bin bench-highway -- --model conv --depth 9 --width 32 --batch 64
 //! cargo run --release -p experiments --bin bench-highway -- --model cifar-a --batch 100 --warmup 1 --steps 3 --unfused-only --devices flex
+//! cargo run --release -p experiments --bin bench-highway -- --model conv --depth 9 --width 32 --batch 64 \
+//!     --devices flex --unfused-only --matmul --peer ~/torch-venv/bin/python
 //! ```
 
 use burn::module::Module;
@@ -107,12 +115,47 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     devices: Vec<String>,
     /// Time only the unfused layers (the default of every preset).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "variants")]
     unfused_only: bool,
+    /// The variants to time (default: `fast` for `--model conv`, then `fused` and `unfused`);
+    /// one per process to read the peak memory of each.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    variants: Vec<Variant>,
+    /// Also time a 2048³ matrix product on each device (and in the peer).
+    #[arg(long)]
+    matmul: bool,
+    /// Python interpreter with torch: also run the PyTorch peer with the same model and sizes
+    /// (`mlp` and `conv`).
+    #[arg(long)]
+    peer: Option<std::path::PathBuf>,
+    /// Threads for the peer (match `RAYON_NUM_THREADS` / the cores Burn uses).
+    #[arg(long, default_value_t = 2)]
+    peer_threads: usize,
     /// Also write the rows as JSON to this file, with this run's provenance (command line,
     /// date, commit, machine): `{"provenance": {..}, "rows": [..]}`.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+}
+
+/// How the highway layers of a timed step are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Variant {
+    /// `H`, `T` from one product or convolution (`fused: true`).
+    Fused,
+    /// Each gate its own (the presets' default).
+    Unfused,
+    /// The CPU fast path of the conv stack (`ConvHighwayStack::forward_deferred`).
+    Fast,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Fused => "fused",
+            Variant::Unfused => "unfused",
+            Variant::Fast => "fast",
+        }
+    }
 }
 
 #[derive(Module, Debug)]
@@ -230,30 +273,103 @@ fn optimizer(model: Model) -> ModuleOptimizer {
     }
 }
 
-fn bench(args: &Args, device_name: &str, fused: bool) -> anyhow::Result<Timing> {
+/// Training FLOPs of the `--model conv` net per step, as the peer's `conv_flops` counts them.
+fn conv_train_flops(args: &Args) -> f64 {
+    let (b, c, px) = (args.batch as f64, args.width as f64, 32.0 * 32.0);
+    let input = 2.0 * b * px * c * 3.0 * 9.0;
+    let stack = args.depth as f64 * 2.0 * (2.0 * b * px * c * c * 9.0);
+    3.0 * (input + stack) - input
+}
+
+/// Times a 2048³ product on `device`.
+fn bench_matmul(device_name: &str, args: &Args) -> anyhow::Result<Timing> {
+    let device = parse_device(Some(device_name))?;
+    device.seed(0);
+    let n = 2048;
+    let a = Tensor::<2>::random([n, n], Distribution::Default, &device);
+    let b = Tensor::<2>::random([n, n], Distribution::Default, &device);
+    let name = format!("matmul {device_name} {n}x{n}x{n}");
+    Ok(time_steps(
+        &name,
+        args.warmup.max(2),
+        args.steps.max(10),
+        || {
+            let c = a.clone().matmul(b.clone());
+            device.sync().expect("device sync");
+            drop(c);
+        },
+    ))
+}
+
+/// Runs the PyTorch peer's `bench` (`mlp`, `conv` or `matmul`) with `args`' sizes; returns its
+/// first result row.
+fn run_peer(
+    python: &std::path::Path,
+    bench: &str,
+    args: &Args,
+) -> anyhow::Result<serde_json::Value> {
+    let mut peer_args: Vec<String> = Vec::new();
+    if bench != "matmul" {
+        for (flag, value) in [
+            ("--depth", args.depth),
+            ("--width", args.width),
+            ("--batch", args.batch),
+        ] {
+            peer_args.extend([flag.to_string(), value.to_string()]);
+        }
+        if bench == "mlp" {
+            peer_args.extend(["--optim".to_string(), "adam".to_string()]);
+        }
+    }
+    for (flag, value) in [
+        ("--warmup", args.warmup),
+        ("--steps", args.steps),
+        ("--threads", args.peer_threads),
+    ] {
+        peer_args.extend([flag.to_string(), value.to_string()]);
+    }
+    let value = experiments::bench::run_torch_peer(python, bench, &peer_args)?;
+    Ok(value["results"][0].clone())
+}
+
+fn bench(args: &Args, device_name: &str, variant: Variant) -> anyhow::Result<Timing> {
     let device = parse_device(Some(device_name))?.autodiff();
     device.seed(0);
+    let fused = variant == Variant::Fused;
     let mut model = Some(Net::new(args, fused, &device));
     let mut optim = optimizer(args.model);
     let x = model.as_ref().expect("model").input(args, &device);
     let y = Tensor::<1, Int>::random([args.batch], Distribution::Uniform(0.0, 10.0), &device);
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let variant = if fused { "fused" } else { "unfused" };
+    let variant_name = variant.name();
     let name = if args.model.cifar_config().is_some() {
         format!(
-            "{:?} {device_name} {variant} batch {}",
+            "{:?} {device_name} {variant_name} batch {}",
             args.model, args.batch
         )
     } else {
         format!(
-            "{:?} {device_name} {variant} depth {} width {} batch {}",
+            "{:?} {device_name} {variant_name} depth {} width {} batch {}",
             args.model, args.depth, args.width, args.batch
         )
     };
     let timing = time_steps(&name, args.warmup, args.steps, || {
         let m = model.take().expect("model");
-        let loss = loss_fn.forward(m.forward(x.clone()), y.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        let grads = match (&m, variant) {
+            (Net::Conv(c), Variant::Fast) => {
+                let (z, tape) = c.stack.forward_deferred(c.input.forward(x.clone()));
+                let logits = c
+                    .output
+                    .forward(z.mean_dim(3).mean_dim(2).flatten::<2>(1, 3));
+                let mut grads = loss_fn.forward(logits, y.clone()).backward();
+                tape.complete(&c.stack, c, &mut grads);
+                GradientsParams::from_grads(grads, &m)
+            }
+            _ => {
+                let loss = loss_fn.forward(m.forward(x.clone()), y.clone());
+                GradientsParams::from_grads(loss.backward(), &m)
+            }
+        };
         let m = optim.step(1e-3, m, grads);
         // Wait for the device so that the step is timed in full.
         device.sync().expect("device sync");
@@ -273,16 +389,50 @@ fn main() -> anyhow::Result<()> {
     } else {
         args.devices.clone()
     };
+    let peer_bench = match args.model {
+        Model::Mlp => Some("mlp"),
+        Model::Conv => Some("conv"),
+        _ => None,
+    };
+    if args.peer.is_some() && peer_bench.is_none() {
+        anyhow::bail!("--peer: the PyTorch peer has only the mlp and conv models");
+    }
+    let flops = match args.model {
+        Model::Conv => Some(conv_train_flops(&args)),
+        _ => args
+            .model
+            .cifar_config()
+            .map(|c| cifar_train_flops(&c, args.batch)),
+    };
     let mut rows = Vec::new();
+    let mut burn_rates = Vec::new();
     for device in &devices {
+        if args.matmul {
+            let t = bench_matmul(device, &args)?;
+            let gflops = 2.0 * 2048f64.powi(3) * t.steps_per_s / 1e9;
+            println!(
+                "{:<55} {gflops:8.1} GFLOP/s  (median {:.2} ms)",
+                t.name,
+                t.median_s * 1e3
+            );
+            rows.push(t);
+        }
+        let mut variants = args.variants.clone();
+        if variants.is_empty() {
+            if args.model == Model::Conv {
+                variants.push(Variant::Fast);
+            }
+            if !args.unfused_only {
+                variants.push(Variant::Fused);
+            }
+            variants.push(Variant::Unfused);
+        }
+        if variants.contains(&Variant::Fast) && args.model != Model::Conv {
+            anyhow::bail!("--variants fast: only --model conv has the fast path");
+        }
         let mut pair = Vec::new();
-        let variants: &[bool] = if args.unfused_only {
-            &[false]
-        } else {
-            &[true, false]
-        };
-        for &fused in variants {
-            let t = bench(&args, device, fused)?;
+        for variant in variants {
+            let t = bench(&args, device, variant)?;
             println!(
                 "{:<55} {:8.2} steps/s  {:9.0} samples/s  (median {:.2} ms over {} steps)",
                 t.name,
@@ -291,19 +441,42 @@ fn main() -> anyhow::Result<()> {
                 t.median_s * 1e3,
                 t.steps
             );
-            if let Some(config) = args.model.cifar_config() {
-                let flops = cifar_train_flops(&config, args.batch);
+            if let Some(flops) = flops {
                 println!(
                     "    {:.1} GFLOP per step (3x3 convs), {:.2} GFLOP/s",
                     flops / 1e9,
                     flops * t.steps_per_s / 1e9
                 );
             }
-            pair.push(t.steps_per_s);
+            if variant != Variant::Fast {
+                pair.push(t.steps_per_s);
+            }
+            burn_rates.push((t.name.clone(), t.steps_per_s));
             rows.push(t);
         }
         if let [fused, unfused] = pair[..] {
             println!("{device}: fused / unfused = {:.2}x", fused / unfused);
+        }
+    }
+    if let (Some(python), Some(bench)) = (&args.peer, peer_bench) {
+        if args.matmul {
+            let m = run_peer(python, "matmul", &args)?;
+            println!(
+                "PyTorch matmul 2048x2048x2048: {:.1} GFLOP/s",
+                m["gflops_per_s"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+        let peer = run_peer(python, bench, &args)?;
+        let peer_rate = peer["steps_per_s"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "PyTorch {bench} depth {} width {} batch {}: {peer_rate:.2} steps/s, {:.1} GFLOP/s",
+            args.depth,
+            args.width,
+            args.batch,
+            peer["gflops_per_s"].as_f64().unwrap_or(f64::NAN)
+        );
+        for (name, rate) in &burn_rates {
+            println!("{name}: Burn / PyTorch = {:.2}x", rate / peer_rate);
         }
     }
     if let Some(mib) = peak_memory_mib() {

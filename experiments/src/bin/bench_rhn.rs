@@ -11,7 +11,6 @@
 //! ```
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Int, Tensor};
@@ -114,49 +113,30 @@ fn time_burn(config: &RhnLmConfig, args: &Args, device: &Device) -> serde_json::
 }
 
 fn run_peer(
-    python: &PathBuf,
+    python: &std::path::Path,
     config: &RhnLmConfig,
     args: &Args,
 ) -> anyhow::Result<serde_json::Value> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench/torch_peer.py");
-    if !script.exists() {
-        anyhow::bail!("PyTorch peer not found at {}", script.display());
-    }
-    let out = std::env::temp_dir().join(format!("hz-bench-rhn-peer-{}.json", std::process::id()));
-    let mut cmd = Command::new(python);
-    cmd.arg(&script).arg("rhn");
-    cmd.args(["--hidden", &config.d_hidden.to_string()]);
-    cmd.args(["--rhn-depth", &config.depth.to_string()]);
-    cmd.args(["--vocab", &config.vocab_size.to_string()]);
-    cmd.args([
-        "--batch",
-        &args.batch.to_string(),
-        "--seq-len",
-        &args.seq_len.to_string(),
-    ]);
-    cmd.args([
-        "--warmup",
-        &args.warmup.to_string(),
-        "--steps",
-        &args.steps.to_string(),
-    ]);
-    cmd.args(["--threads", &args.peer_threads.to_string(), "--clip", "10"]);
-    cmd.args(["--t-bias", &config.transform_bias.to_string()]);
+    let mut peer_args: Vec<String> = Vec::new();
+    let mut arg = |flag: &str, value: String| {
+        peer_args.push(flag.to_string());
+        peer_args.push(value);
+    };
+    arg("--hidden", config.d_hidden.to_string());
+    arg("--rhn-depth", config.depth.to_string());
+    arg("--vocab", config.vocab_size.to_string());
+    arg("--batch", args.batch.to_string());
+    arg("--seq-len", args.seq_len.to_string());
+    arg("--warmup", args.warmup.to_string());
+    arg("--steps", args.steps.to_string());
+    arg("--threads", args.peer_threads.to_string());
+    arg("--clip", "10".to_string());
+    arg("--t-bias", config.transform_bias.to_string());
     if config.tied_embeddings {
-        cmd.arg("--tied");
+        peer_args.push("--tied".into());
     }
-    cmd.arg("--json").arg(&out);
-    let status = cmd.status()?;
-    if !status.success() {
-        anyhow::bail!("the PyTorch peer failed ({status}): {cmd:?}");
-    }
-    let text = std::fs::read_to_string(&out)?;
-    std::fs::remove_file(&out).ok();
-    let value: serde_json::Value = serde_json::from_str(&text)?;
+    let value = experiments::bench::run_torch_peer(python, "rhn", &peer_args)?;
     let row = value["results"][0].clone();
-    if row.is_null() {
-        anyhow::bail!("the PyTorch peer wrote no result row: {text}");
-    }
     Ok(serde_json::json!({
         "impl": "pytorch",
         "depth": config.depth,

@@ -1,0 +1,639 @@
+//! The convolutional highway layer of *Training Very Deep Networks* (arXiv:1507.06228) eq. (2)
+//! with same-padded `k×k` convolutions, on raw `f32` buffers: the CPU fast path behind
+//! [`ConvHighwayStack::forward_deferred`](crate::ConvHighwayStack::forward_deferred).
+//!
+//! ```text
+//! z_H = W_H ∗ x + b_H,  z_T = W_T ∗ x + b_T  (z_C = W_C ∗ x + b_C)
+//! y   = act(z_H)·σ(z_T) + x·C,   C = 1 − σ(z_T)  (C = σ(z_C))
+//! ```
+//!
+//! Activations are kept zero-padded and channels-last ([`Grid`]): position `q` of the padded
+//! grid holds `C` channels, and the `k×k` window whose top-left corner is `q` covers, for each
+//! kernel row `ky`, the `k` consecutive positions from `q + ky·W_p`: one contiguous run of
+//! `k·C` floats. A block of positions therefore gathers its windows with `k` copies each
+//! (`im2col`), and `z = [z_H z_T (z_C)]` comes from one product `[n, k²·C] × [k²·C, G·C]`
+//! with the gates computed while the block is in cache. The output is written straight into
+//! the next layer's padded input. Backward:
+//!
+//! ```text
+//! ∂z_H = ∂y·T·act'(z_H),  ∂z_T = ∂y·(H − x)·T(1 − T)   (free: ∂y·H·T(1 − T), ∂z_C = ∂y·x·C(1 − C))
+//! ∂W   = Σ_q window(q)ᵀ·∂z(q),   ∂b = Σ_q ∂z(q)
+//! ∂x(r) = ∂y(r)·C(r) + Σ_{ky,kx} ∂z(r − ky·W_p − kx)·W_{ky,kx}ᵀ
+//! ```
+//!
+//! the last one again a product per block, over windows of `∂z` read backwards. Blocks run on
+//! rayon's threads; weight gradients are summed per fixed group of blocks and the groups in
+//! order, so results do not depend on the number of threads. The readable reference is
+//! [`ConvHighway::forward`](crate::ConvHighway::forward) (Burn's `conv2d` under autodiff);
+//! `tests/conv_fast_path.rs` keeps the two equal.
+
+use rayon::prelude::*;
+
+/// Positions per block: one product `[BLOCK, k²·C] × [k²·C, G·C]` at a time.
+const BLOCK: usize = 256;
+
+/// Groups of blocks whose weight gradients are summed separately, then in order.
+const GROUPS: usize = 16;
+
+/// The padded, channels-last layout of one stack's activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grid {
+    /// Images.
+    pub batch: usize,
+    /// Rows of an image.
+    pub height: usize,
+    /// Columns of an image.
+    pub width: usize,
+    /// Channels (the layer's `d_model`).
+    pub channels: usize,
+    /// Kernel side (odd).
+    pub kernel: usize,
+}
+
+impl Grid {
+    /// Zero padding on each side: `k / 2`.
+    pub fn pad(&self) -> usize {
+        self.kernel / 2
+    }
+
+    /// Padded row length `W_p = W + 2·pad`.
+    pub fn wp(&self) -> usize {
+        self.width + 2 * self.pad()
+    }
+
+    /// Padded positions per image.
+    fn image(&self) -> usize {
+        (self.height + 2 * self.pad()) * self.wp()
+    }
+
+    /// Positions of the padded grid (window corners `q` range over them).
+    pub fn positions(&self) -> usize {
+        self.batch * self.image()
+    }
+
+    /// The farthest a window reaches from its corner: `(k − 1)·W_p + (k − 1)`.
+    fn reach(&self) -> usize {
+        (self.kernel - 1) * (self.wp() + 1)
+    }
+
+    /// From a window's corner to its centre: `pad·W_p + pad`.
+    pub fn center(&self) -> usize {
+        self.pad() * (self.wp() + 1)
+    }
+
+    /// Floats of an activation buffer: the grid and a zero margin for the last windows.
+    pub fn len(&self) -> usize {
+        (self.positions() + self.reach()) * self.channels
+    }
+
+    /// Whether the grid is empty.
+    pub fn is_empty(&self) -> bool {
+        self.positions() == 0
+    }
+
+    /// Whether corner `q` is the window of an output pixel (not of the padding).
+    pub fn valid(&self, q: usize) -> bool {
+        let r = q % self.image();
+        r / self.wp() < self.height && r % self.wp() < self.width
+    }
+
+    /// The corner of pixel `(b, i, j)`.
+    fn corner(&self, b: usize, i: usize, j: usize) -> usize {
+        b * self.image() + i * self.wp() + j
+    }
+
+    /// An NCHW tensor's values as a padded buffer.
+    pub fn pad_nchw(&self, nchw: &[f32]) -> Vec<f32> {
+        let (c, h, w) = (self.channels, self.height, self.width);
+        assert_eq!(nchw.len(), self.batch * c * h * w, "NCHW input size");
+        let mut out = vec![0.0; self.len()];
+        for b in 0..self.batch {
+            for i in 0..h {
+                for j in 0..w {
+                    let at = (self.corner(b, i, j) + self.center()) * c;
+                    for ch in 0..c {
+                        out[at + ch] = nchw[((b * c + ch) * h + i) * w + j];
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// A padded buffer's pixels in NCHW order.
+    pub fn unpad_nchw(&self, padded: &[f32]) -> Vec<f32> {
+        let (c, h, w) = (self.channels, self.height, self.width);
+        let mut out = vec![0.0; self.batch * c * h * w];
+        for b in 0..self.batch {
+            for i in 0..h {
+                for j in 0..w {
+                    let at = (self.corner(b, i, j) + self.center()) * c;
+                    for ch in 0..c {
+                        out[((b * c + ch) * h + i) * w + j] = padded[at + ch];
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The non-linearity of `H` the fast path computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// `max(z, 0)`.
+    Relu,
+    /// `tanh z`.
+    Tanh,
+}
+
+impl Act {
+    fn value(self, z: f32) -> f32 {
+        match self {
+            Act::Relu => z.max(0.0),
+            Act::Tanh => z.tanh(),
+        }
+    }
+
+    /// `act'(z)` from `h = act(z)` (ReLU: `h > 0` exactly where `z > 0`).
+    fn derivative(self, h: f32) -> f32 {
+        match self {
+            Act::Relu => {
+                if h > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Act::Tanh => 1.0 - h * h,
+        }
+    }
+}
+
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// One layer's kernels and biases, packed for the products.
+#[derive(Debug, Clone)]
+pub struct LayerWeights {
+    /// Gates: 2 (`H`, `T`; coupled carry) or 3 (and `C`).
+    pub gates: usize,
+    /// `[k²·C, G·C]`: row `(ky·k + kx)·C + c_in`, column `g·C + c_out`.
+    forward: Vec<f32>,
+    /// `[k²·G·C, C]` for `∂x`: row `ky·k·G·C + (k − 1 − kx)·G·C + g·C + c_out`, column `c_in`.
+    backward: Vec<f32>,
+    /// `[G·C]`: `b_H`, `b_T` (, `b_C`).
+    bias: Vec<f32>,
+}
+
+impl LayerWeights {
+    /// Packs the Burn-layout kernels `[C_out, C_in, k, k]` and biases `[C]` of `H`, `T` (and
+    /// `C`), in that order.
+    pub fn pack(grid: &Grid, kernels: &[&[f32]], biases: &[&[f32]]) -> Self {
+        let (c, k) = (grid.channels, grid.kernel);
+        let gates = kernels.len();
+        assert!(gates == 2 || gates == 3, "H, T and optionally C");
+        assert_eq!(biases.len(), gates);
+        let gc = gates * c;
+        let mut forward = vec![0.0; k * k * c * gc];
+        let mut backward = vec![0.0; k * k * gc * c];
+        for (g, w) in kernels.iter().enumerate() {
+            assert_eq!(w.len(), c * c * k * k, "kernel size");
+            for co in 0..c {
+                for ci in 0..c {
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            let v = w[((co * c + ci) * k + ky) * k + kx];
+                            forward[((ky * k + kx) * c + ci) * gc + g * c + co] = v;
+                            let row = ky * k * gc + (k - 1 - kx) * gc + g * c + co;
+                            backward[row * c + ci] = v;
+                        }
+                    }
+                }
+            }
+        }
+        let bias = biases.iter().flat_map(|b| b.iter().copied()).collect();
+        Self {
+            gates,
+            forward,
+            backward,
+            bias,
+        }
+    }
+}
+
+/// One layer's weight and bias gradients, packed as [`LayerWeights`]'s forward matrix.
+#[derive(Debug, Clone)]
+pub struct LayerGradients {
+    gates: usize,
+    channels: usize,
+    kernel: usize,
+    /// `[k²·C, G·C]`.
+    weight: Vec<f32>,
+    /// `[G·C]`.
+    bias: Vec<f32>,
+}
+
+impl LayerGradients {
+    /// The gradient of gate `g`'s kernel (0: `H`, 1: `T`, 2: `C`) in Burn's layout
+    /// `[C_out, C_in, k, k]`.
+    pub fn kernel(&self, g: usize) -> Vec<f32> {
+        let (c, k, gc) = (self.channels, self.kernel, self.gates * self.channels);
+        let mut out = vec![0.0; c * c * k * k];
+        for co in 0..c {
+            for ci in 0..c {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        out[((co * c + ci) * k + ky) * k + kx] =
+                            self.weight[((ky * k + kx) * c + ci) * gc + g * c + co];
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The gradient of gate `g`'s bias `[C]`.
+    pub fn bias(&self, g: usize) -> Vec<f32> {
+        self.bias[g * self.channels..(g + 1) * self.channels].to_vec()
+    }
+}
+
+/// `dst[rows × n] (+)= lhs[rows × k] · rhs[k × n]`, all row-major and contiguous, one thread.
+fn product(dst: &mut [f32], accumulate: bool, lhs: &[f32], rhs: &[f32], rows: usize, k: usize) {
+    let n = rhs.len() / k;
+    debug_assert!(dst.len() >= rows * n && lhs.len() >= rows * k);
+    // SAFETY: the slices hold `rows × n`, `rows × k` and `k × n` floats with the strides given.
+    unsafe {
+        gemm::gemm(
+            rows,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// `dst[k × n] += lhs[rows × k]ᵀ · rhs[rows × n]`, one thread.
+fn product_transposed(dst: &mut [f32], lhs: &[f32], rhs: &[f32], rows: usize, k: usize) {
+    let n = rhs.len() / rows;
+    debug_assert!(dst.len() == k * n && lhs.len() >= rows * k);
+    // SAFETY: as in `product`; `lhs` is read transposed through its strides.
+    unsafe {
+        gemm::gemm(
+            k,
+            n,
+            rows,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            true,
+            lhs.as_ptr(),
+            k as isize,
+            1,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// Copies `rows` windows into `cols` (`[rows, k·k·w]`, `w` floats per position of `src`): for
+/// row `i` and kernel row `ky`, the run of `k·w` floats from position `start(i, ky)`.
+fn gather(
+    grid: &Grid,
+    src: &[f32],
+    w: usize,
+    rows: usize,
+    cols: &mut [f32],
+    start: impl Fn(usize, usize) -> usize,
+) {
+    let k = grid.kernel;
+    let run = k * w;
+    for i in 0..rows {
+        for ky in 0..k {
+            let at = start(i, ky) * w;
+            let to = (i * k + ky) * run;
+            cols[to..to + run].copy_from_slice(&src[at..at + run]);
+        }
+    }
+}
+
+/// The windows of corners `first..first + rows` of `x`: kernel row `ky` of corner `q` starts at
+/// `q + ky·W_p`.
+fn gather_windows(grid: &Grid, x: &[f32], first: usize, rows: usize, cols: &mut [f32]) {
+    let wp = grid.wp();
+    gather(grid, x, grid.channels, rows, cols, |i, ky| {
+        first + i + ky * wp
+    });
+}
+
+/// The saved state of one layer's forward: `H`, `T` (and `C`) of every pixel (`[positions,
+/// G·C]`; padding rows unused), from which the backward needs no exponential.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    gates: Vec<f32>,
+}
+
+/// One layer forward: reads the padded input `x` and writes the padded output `y` (its padding
+/// is left as it is: zero in a fresh buffer). Returns what backward needs.
+pub fn forward(grid: &Grid, weights: &LayerWeights, act: Act, x: &[f32], y: &mut [f32]) -> Saved {
+    let (c, k) = (grid.channels, grid.kernel);
+    let gc = weights.gates * c;
+    let kkc = k * k * c;
+    let n = grid.positions();
+    let center = grid.center();
+    assert!(x.len() == grid.len() && y.len() == grid.len());
+    let mut z = vec![0.0f32; n * gc];
+    // Each block writes its rows of `z` and its pixels of `y`: disjoint ranges of both.
+    let y_ptr = SharedMut(y.as_mut_ptr());
+    z.par_chunks_mut(BLOCK * gc).enumerate().for_each_init(
+        || vec![0.0f32; BLOCK * kkc],
+        |cols, (blk, zb)| {
+            let first = blk * BLOCK;
+            let rows = zb.len() / gc;
+            gather_windows(grid, x, first, rows, cols);
+            product(zb, false, cols, &weights.forward, rows, kkc);
+            for i in 0..rows {
+                let q = first + i;
+                if !grid.valid(q) {
+                    continue;
+                }
+                // z, then H, T (C) in its place.
+                let zq = &mut zb[i * gc..(i + 1) * gc];
+                for (v, b) in zq.iter_mut().zip(&weights.bias) {
+                    *v += b;
+                }
+                let at = (q + center) * c;
+                for ch in 0..c {
+                    let h = act.value(zq[ch]);
+                    let t = sigmoid(zq[c + ch]);
+                    let carry = if weights.gates == 3 {
+                        let cg = sigmoid(zq[2 * c + ch]);
+                        zq[2 * c + ch] = cg;
+                        cg
+                    } else {
+                        1.0 - t
+                    };
+                    zq[ch] = h;
+                    zq[c + ch] = t;
+                    let out = h * t + x[at + ch] * carry;
+                    // SAFETY: pixel `q`'s channels are written by this block only.
+                    unsafe { y_ptr.write(at + ch, out) };
+                }
+            }
+        },
+    );
+    Saved { gates: z }
+}
+
+/// A raw pointer that blocks share to write disjoint ranges.
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f32);
+// SAFETY: every user writes ranges no other thread touches.
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// Writes `value` at `offset`.
+    ///
+    /// # Safety
+    ///
+    /// `offset` is in the buffer, and no other thread reads or writes it meanwhile.
+    unsafe fn write(&self, offset: usize, value: f32) {
+        unsafe { *self.0.add(offset) = value };
+    }
+}
+
+/// One layer backward: from the layer's input `x`, its [`Saved`] forward and `dy` (padded, as
+/// `y`; only pixels are read) returns `∂x` (padded; only its pixels are meaningful) and the
+/// weight and bias gradients.
+pub fn backward(
+    grid: &Grid,
+    weights: &LayerWeights,
+    act: Act,
+    x: &[f32],
+    saved: &Saved,
+    dy: &[f32],
+) -> (Vec<f32>, LayerGradients) {
+    let (c, k) = (grid.channels, grid.kernel);
+    let g = weights.gates;
+    let gc = g * c;
+    let kkc = k * k * c;
+    let n = grid.positions();
+    let center = grid.center();
+    let reach = grid.reach();
+    // ∂z with `reach` zero rows in front, so that windows read backwards stay in bounds.
+    let mut dz = vec![0.0f32; (reach + n) * gc];
+    let mut dx = vec![0.0f32; grid.len()];
+    let blocks = n.div_ceil(BLOCK);
+    let per_group = blocks.div_ceil(GROUPS).max(1);
+    let dx_ptr = SharedMut(dx.as_mut_ptr());
+    // Pass 1: ∂z and the carry part of ∂x per block; weight gradients per group of blocks.
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dz[reach * gc..]
+        .par_chunks_mut(per_group * BLOCK * gc)
+        .enumerate()
+        .map(|(group, dz_group)| {
+            let mut dw = vec![0.0f32; kkc * gc];
+            let mut db = vec![0.0f32; gc];
+            let mut cols = vec![0.0f32; BLOCK * kkc];
+            for (b, dzb) in dz_group.chunks_mut(BLOCK * gc).enumerate() {
+                let first = (group * per_group + b) * BLOCK;
+                let rows = dzb.len() / gc;
+                for i in 0..rows {
+                    let q = first + i;
+                    if !grid.valid(q) {
+                        continue;
+                    }
+                    let sq = &saved.gates[q * gc..(q + 1) * gc];
+                    let dq = &mut dzb[i * gc..(i + 1) * gc];
+                    let at = (q + center) * c;
+                    for ch in 0..c {
+                        let d = dy[at + ch];
+                        let xv = x[at + ch];
+                        let (h, t) = (sq[ch], sq[c + ch]);
+                        dq[ch] = d * t * act.derivative(h);
+                        let carry = if g == 3 {
+                            let cg = sq[2 * c + ch];
+                            dq[c + ch] = d * h * t * (1.0 - t);
+                            dq[2 * c + ch] = d * xv * cg * (1.0 - cg);
+                            cg
+                        } else {
+                            dq[c + ch] = d * (h - xv) * t * (1.0 - t);
+                            1.0 - t
+                        };
+                        // SAFETY: pixel `q`'s channels are written by this block only.
+                        unsafe { dx_ptr.write(at + ch, d * carry) };
+                    }
+                    for (s, v) in db.iter_mut().zip(dq.iter()) {
+                        *s += v;
+                    }
+                }
+                gather_windows(grid, x, first, rows, &mut cols);
+                product_transposed(&mut dw, &cols, dzb, rows, kkc);
+            }
+            (dw, db)
+        })
+        .collect();
+    let mut weight = vec![0.0f32; kkc * gc];
+    let mut bias = vec![0.0f32; gc];
+    for (dw, db) in &partials {
+        for (s, v) in weight.iter_mut().zip(dw) {
+            *s += v;
+        }
+        for (s, v) in bias.iter_mut().zip(db) {
+            *s += v;
+        }
+    }
+    // Pass 2: ∂x(r) += Σ ∂z(r − ky·W_p − kx)·W_{ky,kx}ᵀ, per block of positions r.
+    let kkgc = k * k * gc;
+    let dz = &dz;
+    dx[..n * c]
+        .par_chunks_mut(BLOCK * c)
+        .enumerate()
+        .for_each_init(
+            || vec![0.0f32; BLOCK * kkgc],
+            |cols, (blk, dxb)| {
+                let first = blk * BLOCK;
+                let rows = dxb.len() / c;
+                // Kernel row ky of position r: the k positions of ∂z from r − ky·W_p − (k − 1)
+                // (read backwards in kx by the packing of `weights.backward`), which is row
+                // r + (k − 1 − ky)·W_p of the buffer with its `reach` leading rows.
+                let wp = grid.wp();
+                gather(grid, dz, gc, rows, cols, |i, ky| {
+                    first + i + (k - 1 - ky) * wp
+                });
+                product(dxb, true, cols, &weights.backward, rows, kkgc);
+            },
+        );
+    (
+        dx,
+        LayerGradients {
+            gates: g,
+            channels: c,
+            kernel: k,
+            weight,
+            bias,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> Grid {
+        Grid {
+            batch: 2,
+            height: 3,
+            width: 4,
+            channels: 2,
+            kernel: 3,
+        }
+    }
+
+    #[test]
+    fn padding_round_trips_and_only_pixels_are_valid() {
+        let g = grid();
+        let nchw: Vec<f32> = (0..2 * 2 * 3 * 4).map(|v| v as f32 + 1.0).collect();
+        let padded = g.pad_nchw(&nchw);
+        assert_eq!(padded.len(), g.len());
+        assert_eq!(g.unpad_nchw(&padded), nchw);
+        // Every value once, the rest zero padding.
+        assert_eq!(padded.iter().filter(|v| **v != 0.0).count(), nchw.len());
+        let valid = (0..g.positions()).filter(|&q| g.valid(q)).count();
+        assert_eq!(valid, 2 * 3 * 4);
+        // Pixel (b=1, c=1, i=2, j=3) sits at corner (1, 2, 3) + centre.
+        let q = g.corner(1, 2, 3) + g.center();
+        assert_eq!(padded[q * 2 + 1], nchw[((2 + 1) * 3 + 2) * 4 + 3]);
+    }
+
+    /// The layer by its definition, one output at a time.
+    fn direct(g: &Grid, w: &[Vec<f32>], b: &[Vec<f32>], x: &[f32]) -> Vec<f32> {
+        let (c, k, h, wd) = (g.channels, g.kernel, g.height, g.width);
+        let p = k as isize / 2;
+        let at = |bi: usize, ch: usize, i: isize, j: isize| -> f32 {
+            if i < 0 || j < 0 || i >= h as isize || j >= wd as isize {
+                return 0.0;
+            }
+            x[((bi * c + ch) * h + i as usize) * wd + j as usize]
+        };
+        let mut y = vec![0.0; x.len()];
+        for bi in 0..g.batch {
+            for co in 0..c {
+                for i in 0..h {
+                    for j in 0..wd {
+                        let z = |gate: usize| {
+                            let mut s = b[gate][co];
+                            for ci in 0..c {
+                                for ky in 0..k {
+                                    for kx in 0..k {
+                                        let v = at(
+                                            bi,
+                                            ci,
+                                            i as isize + ky as isize - p,
+                                            j as isize + kx as isize - p,
+                                        );
+                                        s += w[gate][((co * c + ci) * k + ky) * k + kx] * v;
+                                    }
+                                }
+                            }
+                            s
+                        };
+                        let t = sigmoid(z(1));
+                        let xv = at(bi, co, i as isize, j as isize);
+                        y[((bi * c + co) * h + i) * wd + j] = z(0).max(0.0) * t + xv * (1.0 - t);
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn forward_equals_the_definition() {
+        let g = grid();
+        let n = g.channels * g.channels * 9;
+        let wave = |s: f32, len: usize| {
+            (0..len)
+                .map(|i| ((i as f32 + s) * 0.37).sin() * 0.5)
+                .collect::<Vec<_>>()
+        };
+        let w = vec![wave(1.0, n), wave(2.0, n)];
+        let b = vec![wave(3.0, 2), wave(4.0, 2)];
+        let x = wave(5.0, 2 * 2 * 3 * 4);
+        let weights = LayerWeights::pack(&g, &[&w[0], &w[1]], &[&b[0], &b[1]]);
+        let mut y = vec![0.0; g.len()];
+        forward(&g, &weights, Act::Relu, &g.pad_nchw(&x), &mut y);
+        let expected = direct(&g, &w, &b, &x);
+        for (a, e) in g.unpad_nchw(&y).iter().zip(&expected) {
+            assert!((a - e).abs() < 1e-5, "{a} vs {e}");
+        }
+        // The output's padding stays zero: it is the next layer's padded input.
+        let pixels: f32 = g.unpad_nchw(&y).iter().map(|v| v.abs()).sum();
+        let all: f32 = y.iter().map(|v| v.abs()).sum();
+        assert!((pixels - all).abs() < 1e-4);
+    }
+}

@@ -1,0 +1,239 @@
+//! The conv highway stack's CPU fast path (`ConvHighwayStack::forward_deferred`, raw buffers
+//! and a hand-written backward) against the readable reference, the stack's `forward` under
+//! Burn's autodiff (`conv2d`): the output and the gradient of every kernel, every bias, the
+//! layer before the stack and the input agree, for coupled and free carry, kernels 3 and 5,
+//! ReLU and tanh, odd image sizes, batch 1 and channel counts that are not multiples of 8.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::nn::PaddingConfig2d;
+use burn::nn::activation::ActivationConfig;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::tensor::{Device, Distribution, Gradients, Tensor};
+use highway_core::{CarryMode, ConvHighwayConfig, ConvHighwayStack};
+
+/// A layer before the stack (so that `∂L/∂x` must flow on into parameters) and the stack.
+#[derive(Module, Debug)]
+struct Net {
+    stem: Conv2d,
+    stack: ConvHighwayStack,
+}
+
+/// Every float parameter's gradient, in visit order.
+struct Collect<'a>(&'a Gradients, Vec<(Vec<usize>, Vec<f32>)>);
+
+impl ModuleVisitor for Collect<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let p = param.val();
+        let g = p.grad(self.0).expect("every parameter has a gradient");
+        self.1.push((p.dims().to_vec(), values(&g)));
+    }
+}
+
+fn values<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
+    t.to_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+}
+
+fn assert_close(what: &str, a: &[f32], b: &[f32]) {
+    assert_eq!(a.len(), b.len(), "{what}: sizes");
+    let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-3);
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= 2e-5 * scale + 1e-6,
+            "{what}[{i}]: reference {x}, fast path {y} (largest |value| {scale})"
+        );
+    }
+}
+
+struct Case {
+    carry: CarryMode,
+    kernel: usize,
+    activation: ActivationConfig,
+    batch: usize,
+    channels: usize,
+    height: usize,
+    width: usize,
+    depth: usize,
+}
+
+fn check(case: &Case) {
+    let device = Device::flex().autodiff();
+    device.seed(11);
+    let c = case.channels;
+    let net = Net {
+        stem: Conv2dConfig::new([2, c], [3, 3])
+            .with_padding(PaddingConfig2d::Same)
+            .init(&device),
+        stack: ConvHighwayConfig::new(c)
+            .with_kernel_size(case.kernel)
+            .with_carry(case.carry)
+            .with_activation(case.activation.clone())
+            .with_transform_bias(-1.0)
+            .init_stack(case.depth, &device),
+    };
+    let shape = [case.batch, 2, case.height, case.width];
+    let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
+    let out_shape = [case.batch, c, case.height, case.width];
+    // L = Σ r·y with fixed random r: an arbitrary ∂L/∂y.
+    let r = Tensor::<4>::random(out_shape, Distribution::Normal(0.0, 1.0), &device);
+
+    let reference = net.stack.forward(net.stem.forward(x.clone()));
+    let ref_grads = (reference.clone() * r.clone()).sum().backward();
+
+    let (fast, tape) = net.stack.forward_deferred(net.stem.forward(x.clone()));
+    assert!(!tape.is_empty(), "the fast path applies");
+    assert_eq!(fast.dims(), out_shape);
+    let mut grads = (fast.clone() * r).sum().backward();
+    let upstream = tape
+        .complete(&net.stack, &net, &mut grads)
+        .expect("the input is tracked");
+
+    let name = format!(
+        "{:?} k{} {:?} {:?}",
+        case.carry, case.kernel, case.activation, out_shape
+    );
+    assert_close(
+        &format!("{name} output"),
+        &values(&reference),
+        &values(&fast),
+    );
+    let mut a = Collect(&ref_grads, Vec::new());
+    net.visit(&mut a);
+    let mut b = Collect(&grads, Vec::new());
+    net.visit(&mut b);
+    let per_layer = if case.carry == CarryMode::Free { 6 } else { 4 };
+    assert_eq!(a.1.len(), 2 + case.depth * per_layer);
+    for (i, ((dims, u), (_, v))) in a.1.iter().zip(&b.1).enumerate() {
+        assert!(
+            u.iter().any(|g| *g != 0.0),
+            "{name}: parameter {i} has a gradient"
+        );
+        assert_close(&format!("{name} parameter {i} {dims:?}"), u, v);
+    }
+    let dx_ref = values(&x.grad(&ref_grads).expect("input gradient"));
+    let dx_fast = values(&x.grad(&upstream).expect("input gradient"));
+    assert_close(&format!("{name} input"), &dx_ref, &dx_fast);
+}
+
+#[test]
+fn coupled_relu_3x3_equals_autodiff() {
+    check(&Case {
+        carry: CarryMode::Coupled,
+        kernel: 3,
+        activation: ActivationConfig::Relu,
+        batch: 2,
+        channels: 5,
+        height: 7,
+        width: 6,
+        depth: 3,
+    });
+}
+
+#[test]
+fn free_tanh_5x5_batch_1_equals_autodiff() {
+    check(&Case {
+        carry: CarryMode::Free,
+        kernel: 5,
+        activation: ActivationConfig::Tanh,
+        batch: 1,
+        channels: 3,
+        height: 5,
+        width: 9,
+        depth: 2,
+    });
+}
+
+#[test]
+fn coupled_tanh_and_free_relu_with_12_channels_equal_autodiff() {
+    for (carry, activation) in [
+        (CarryMode::Coupled, ActivationConfig::Tanh),
+        (CarryMode::Free, ActivationConfig::Relu),
+    ] {
+        check(&Case {
+            carry,
+            kernel: 3,
+            activation,
+            batch: 3,
+            channels: 12,
+            height: 11,
+            width: 4,
+            depth: 2,
+        });
+    }
+}
+
+#[test]
+fn one_pixel_rows_and_a_kernel_wider_than_the_image_equal_autodiff() {
+    check(&Case {
+        carry: CarryMode::Coupled,
+        kernel: 5,
+        activation: ActivationConfig::Relu,
+        batch: 2,
+        channels: 1,
+        height: 1,
+        width: 3,
+        depth: 2,
+    });
+}
+
+#[test]
+fn large_enough_for_many_blocks_equals_autodiff() {
+    // 2·(20+2)·(19+2) = 924 positions: four blocks of 256.
+    check(&Case {
+        carry: CarryMode::Coupled,
+        kernel: 3,
+        activation: ActivationConfig::Relu,
+        batch: 2,
+        channels: 9,
+        height: 20,
+        width: 19,
+        depth: 2,
+    });
+}
+
+#[test]
+fn other_activations_and_devices_without_autodiff_take_the_ordinary_path() {
+    let device = Device::flex().autodiff();
+    let stack = ConvHighwayConfig::new(3)
+        .with_activation(ActivationConfig::Gelu)
+        .init_stack(2, &device);
+    let x = Tensor::<4>::random([1, 3, 4, 4], Distribution::Default, &device);
+    let (y, tape) = stack.forward_deferred(x.clone());
+    assert!(tape.is_empty());
+    assert_close("gelu", &values(&stack.forward(x)), &values(&y));
+
+    // Without autodiff: the fast forward, no tape, the same values.
+    let device = Device::flex();
+    let stack = ConvHighwayConfig::new(3).init_stack(2, &device);
+    let x = Tensor::<4>::random([2, 3, 5, 4], Distribution::Default, &device);
+    let (y, tape) = stack.forward_deferred(x.clone());
+    assert!(tape.is_empty());
+    assert_close("inference", &values(&stack.forward(x)), &values(&y));
+}
+
+#[test]
+fn results_do_not_depend_on_the_number_of_threads() {
+    let device = Device::flex().autodiff();
+    device.seed(3);
+    let stack = ConvHighwayConfig::new(6).init_stack(2, &device);
+    let x = Tensor::<4>::random([3, 6, 17, 15], Distribution::Default, &device).require_grad();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let (y, tape) = stack.forward_deferred(x.clone());
+            let mut grads = (y.clone() * y.clone()).sum().backward();
+            tape.complete(&stack, &stack, &mut grads);
+            let mut c = Collect(&grads, Vec::new());
+            stack.visit(&mut c);
+            (values(&y), c.1)
+        })
+    };
+    let (y1, g1) = run(1);
+    let (y3, g3) = run(3);
+    assert_eq!(y1, y3);
+    for ((_, a), (_, b)) in g1.iter().zip(&g3) {
+        assert_eq!(a, b, "bit for bit");
+    }
+}
