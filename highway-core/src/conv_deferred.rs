@@ -1,5 +1,5 @@
 //! A [`ConvHighwayStack`] trained outside autodiff on the CPU: the forward and backward of
-//! every layer run on raw buffers ([`conv_kernel`](crate::conv_kernel)), and the stack meets
+//! every layer run on raw buffers (the [`conv_kernel`] module), and the stack meets
 //! Burn's autodiff only at its two ends. The output is a graph leaf; after `loss.backward()`,
 //! [`ConvStackTape::complete`] reads the leaf's gradient, back-propagates through the layers,
 //! adds every kernel's and bias's gradient to the [`Gradients`], and sends `∂L/∂x` on into the

@@ -1,5 +1,5 @@
 //! Gradients computed outside Burn's autodiff (a hand-written backward), added to the
-//! [`Gradients`](burn::tensor::Gradients) of a `loss.backward()`.
+//! `Gradients` of a `loss.backward()`.
 
 use burn::module::{ModuleVisitor, Param};
 use burn::tensor::{Gradients, Tensor};
