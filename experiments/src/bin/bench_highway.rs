@@ -15,10 +15,10 @@
 //!   `2·B·H·W·C_in·C_out·9` per 3×3 conv, training = 3× forward less the first layer's input
 //!   gradient, as the PyTorch peer counts).
 //!
-//! `--unfused-only` skips the fused variant (slow nets). `--model conv` also times the CPU fast
-//! path (`fast`: `ConvHighwayStack::forward_deferred`, the stack's forward and backward on raw
-//! buffers) and prints every variant's training GFLOP/s (counted as the PyTorch peer counts
-//! them). `--matmul` times a 2048³ product on each device, the rate the conv throughput is
+//! `--unfused-only` skips the fused variant (slow nets). The conv models also time the CPU fast
+//! path (`fast`: `ConvHighwayStack::forward_deferred`, each highway stack's forward and
+//! backward on raw buffers, as the conv nets' `TrainStep` trains), and `--model conv` prints
+//! every variant's training GFLOP/s (counted as the PyTorch peer counts them). `--matmul` times a 2048³ product on each device, the rate the conv throughput is
 //! measured against; `--peer PYTHON` runs the PyTorch peer (`bench/torch_peer.py`, `mlp` or
 //! `conv` with the same sizes, and its `matmul` with `--matmul`) in the same run and prints
 //! the ratios. The peak resident memory printed at the end is the whole process's: time one
@@ -365,6 +365,18 @@ fn bench(args: &Args, device_name: &str, variant: Variant) -> anyhow::Result<Tim
                 tape.complete(&c.stack, c, &mut grads);
                 GradientsParams::from_grads(grads, &m)
             }
+            (Net::MnistConv(c), Variant::Fast) => {
+                let (logits, tapes) = c.forward_train(x.clone());
+                let mut grads = loss_fn.forward(logits, y.clone()).backward();
+                tapes.complete(&c.stages, c, &mut grads);
+                GradientsParams::from_grads(grads, &m)
+            }
+            (Net::Cifar(c), Variant::Fast) => {
+                let (logits, tapes) = c.forward_train(x.clone());
+                let mut grads = loss_fn.forward(logits, y.clone()).backward();
+                tapes.complete(&c.stages, c, &mut grads);
+                GradientsParams::from_grads(grads, &m)
+            }
             _ => {
                 let loss = loss_fn.forward(m.forward(x.clone()), y.clone());
                 GradientsParams::from_grads(loss.backward(), &m)
@@ -419,7 +431,7 @@ fn main() -> anyhow::Result<()> {
         }
         let mut variants = args.variants.clone();
         if variants.is_empty() {
-            if args.model == Model::Conv {
+            if args.model != Model::Mlp {
                 variants.push(Variant::Fast);
             }
             if !args.unfused_only {
@@ -427,8 +439,8 @@ fn main() -> anyhow::Result<()> {
             }
             variants.push(Variant::Unfused);
         }
-        if variants.contains(&Variant::Fast) && args.model != Model::Conv {
-            anyhow::bail!("--variants fast: only --model conv has the fast path");
+        if variants.contains(&Variant::Fast) && args.model == Model::Mlp {
+            anyhow::bail!("--variants fast: the dense MLP has no fast path (the conv models do)");
         }
         let mut pair = Vec::new();
         for variant in variants {
@@ -468,6 +480,15 @@ fn main() -> anyhow::Result<()> {
         }
         let peer = run_peer(python, bench, &args)?;
         let peer_rate = peer["steps_per_s"].as_f64().unwrap_or(f64::NAN);
+        rows.push(Timing {
+            name: format!(
+                "PyTorch {bench} depth {} width {} batch {} threads {}",
+                args.depth, args.width, args.batch, args.peer_threads
+            ),
+            median_s: peer["median_step_s"].as_f64().unwrap_or(f64::NAN),
+            steps_per_s: peer_rate,
+            steps: args.steps,
+        });
         println!(
             "PyTorch {bench} depth {} width {} batch {}: {peer_rate:.2} steps/s, {:.1} GFLOP/s",
             args.depth,

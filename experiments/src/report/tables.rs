@@ -845,13 +845,21 @@ mod tests {
         };
         // Mean of the 10 best: base·1.045; plain / highway = 10.0 (seed 1), 20.0 (seed 2).
         assert!(
-            content.contains("| 50 | 1 | 1.000e0 | 1.000e-1 | 10.0x | 1.045e0 | 1.045e-1 | **10.0x** |"),
+            content.contains(
+                "| 50 | 1 | 1.000e0 | 1.000e-1 | 10.0x | 1.045e0 | 1.045e-1 | **10.0x** |"
+            ),
             "{content}"
         );
         assert!(content.contains("| 50 | 2 | 2.000e0 |"), "{content}");
-        assert!(content.find("| 50 | 1 |") < content.find("| 50 | 2 |"), "by seed");
+        assert!(
+            content.find("| 50 | 1 |") < content.find("| 50 | 2 |"),
+            "by seed"
+        );
         assert!(content.contains("Seed 1:") && content.contains("Seed 2:"));
-        assert!(content.contains("200 of 200 runs, wall time not recorded"), "{content}");
+        assert!(
+            content.contains("200 of 200 runs, wall time not recorded"),
+            "{content}"
+        );
         // The 8-run study is the short version's.
         let (short, _) = depth_study_for(&inputs, false, "d").unwrap();
         assert_eq!(short.result.config.runs, 8);
