@@ -56,6 +56,7 @@ fn config(epochs: usize) -> LmTrainConfig {
 
 #[test]
 fn learns_a_repeating_stream_and_resumes_exactly() {
+    let _rng = common::rng_lock();
     let device = Devices::from(Device::flex().autodiff());
     let train = Bptt::new(&stream(3000), 4, 8).unwrap();
     let valid = Bptt::new(&stream(300), 4, 8).unwrap();
@@ -98,6 +99,7 @@ fn learns_a_repeating_stream_and_resumes_exactly() {
 
 #[test]
 fn global_norm_clipping_bounds_the_norm_and_keeps_the_direction() {
+    let _rng = common::rng_lock();
     let device = Devices::from(Device::flex().autodiff());
     let m = model(&device);
     let x = Tensor::<2, Int>::from_ints([[0, 1, 2], [3, 4, 5]], &device);
@@ -113,6 +115,7 @@ fn global_norm_clipping_bounds_the_norm_and_keeps_the_direction() {
 
 #[test]
 fn time_budget_stops_training_after_the_window_that_crosses_it() {
+    let _rng = common::rng_lock();
     let device = Devices::from(Device::flex().autodiff());
     let train = Bptt::new(&stream(3000), 4, 8).unwrap();
     let valid = Bptt::new(&stream(300), 4, 8).unwrap();
@@ -138,6 +141,7 @@ fn time_budget_stops_training_after_the_window_that_crosses_it() {
 
 #[test]
 fn mc_dropout_evaluation_matches_plain_evaluation_without_dropout() {
+    let _rng = common::rng_lock();
     let device = Device::flex();
     let data = Bptt::new(&stream(400), 3, 6).unwrap();
     let plain = model(&device);
@@ -170,6 +174,7 @@ fn kill_config() -> LmTrainConfig {
 #[test]
 #[ignore = "run by sigkill_during_checkpoints_resumes_the_language_model_exactly"]
 fn child_trains_the_lm_until_killed() {
+    let _rng = common::rng_lock();
     let device = Devices::from(Device::flex().autodiff());
     let run = RunDir::create(std::env::var("HZ_CHILD_RUN").expect("HZ_CHILD_RUN")).unwrap();
     let train = Bptt::new(&stream(400), 4, 8).unwrap();
@@ -189,6 +194,7 @@ fn child_trains_the_lm_until_killed() {
 #[cfg(unix)]
 #[test]
 fn sigkill_during_checkpoints_resumes_the_language_model_exactly() {
+    let _rng = common::rng_lock();
     let device = Devices::from(Device::flex().autodiff());
     let train = Bptt::new(&stream(400), 4, 8).unwrap();
     let valid = Bptt::new(&stream(100), 4, 8).unwrap();
@@ -244,6 +250,7 @@ fn sigkill_during_checkpoints_resumes_the_language_model_exactly() {
 /// slice carrying its own rows' state. Same perplexities as on one device, to float rounding.
 #[test]
 fn two_devices_train_the_language_model_to_the_one_device_perplexities() {
+    let _rng = common::rng_lock();
     let train = Bptt::new(&stream(1200), 4, 8).unwrap();
     let valid = Bptt::new(&stream(300), 4, 8).unwrap();
     let dir = |n: &str| std::env::temp_dir().join(format!("hz-lm-{n}-{}", std::process::id()));

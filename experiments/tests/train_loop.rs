@@ -167,6 +167,7 @@ fn assert_same(a: &[EpochMetrics], b: &[EpochMetrics]) {
 
 #[test]
 fn resume_gives_the_same_result_as_an_uninterrupted_run() {
+    let _rng = common::rng_lock();
     let data = Blobs::shared(60, 1.0);
     let a_dir = temp("a");
     let run_a = RunDir::create(&a_dir).unwrap();
@@ -218,6 +219,7 @@ fn resume_gives_the_same_result_as_an_uninterrupted_run() {
 
 #[test]
 fn nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint() {
+    let _rng = common::rng_lock();
     let dir = temp("nan");
     let run = RunDir::create(&dir).unwrap();
     fit(&run, &Blobs::shared(30, 1.0), &config(1, 0.05), false).unwrap();
@@ -246,6 +248,7 @@ fn nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint() {
 
 #[test]
 fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
+    let _rng = common::rng_lock();
     let data = Blobs::shared(60, 1.0);
     let a_dir = temp("whole");
     let (_, straight) = fit(
@@ -298,6 +301,7 @@ fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
 
 #[test]
 fn bad_config_is_rejected_before_training() {
+    let _rng = common::rng_lock();
     let dir = temp("bad");
     let run = RunDir::create(&dir).unwrap();
     let mut cfg = config(1, 0.1);
@@ -322,6 +326,7 @@ const KILL_EPOCHS: usize = 300;
 #[test]
 #[ignore = "run by sigkill_during_checkpoints_leaves_a_loadable_set_and_resume_matches"]
 fn child_trains_until_killed() {
+    let _rng = common::rng_lock();
     let dir = std::env::var("HZ_CHILD_RUN").expect("HZ_CHILD_RUN");
     let run = RunDir::create(dir).unwrap();
     fit(
@@ -336,6 +341,7 @@ fn child_trains_until_killed() {
 #[cfg(unix)]
 #[test]
 fn sigkill_during_checkpoints_leaves_a_loadable_set_and_resume_matches() {
+    let _rng = common::rng_lock();
     let data = Blobs::shared(60, 1.0);
     let a_dir = temp("kill-straight");
     let (_, straight) = fit(
@@ -389,6 +395,7 @@ fn sigkill_during_checkpoints_leaves_a_loadable_set_and_resume_matches() {
 /// float rounding (the sums run in another order).
 #[test]
 fn two_devices_train_to_the_one_device_losses() {
+    let _rng = common::rng_lock();
     let data = Blobs::shared(60, 1.0);
     let (one_dir, two_dir) = (temp("one-device"), temp("two-devices"));
     let (one, hist_one) = fit(

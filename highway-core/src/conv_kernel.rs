@@ -260,14 +260,25 @@ impl LayerGradients {
     }
 }
 
-/// `dst[rows × n] (+)= lhs[rows × k] · rhs[k × n]`, all row-major and contiguous, one thread.
-fn product(dst: &mut [f32], accumulate: bool, lhs: &[f32], rhs: &[f32], rows: usize, k: usize) {
-    let n = rhs.len() / k;
-    debug_assert!(dst.len() >= rows * n && lhs.len() >= rows * k);
-    // SAFETY: the slices hold `rows × n`, `rows × k` and `k × n` floats with the strides given.
+/// `dst[m × n] (+)= lhs[m × k] · rhs[k × n]` on one thread, `dst` and `rhs` row-major and
+/// contiguous, `lhs` read through its strides `(along k, along m)`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_into(
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+) {
+    debug_assert!(dst.len() >= m * n && rhs.len() >= k * n);
+    debug_assert!(lhs.len() > (k - 1) * lhs_strides.0 + (m - 1) * lhs_strides.1);
+    // SAFETY: the asserts above: every element the strides reach is inside its slice.
     unsafe {
         gemm::gemm(
-            rows,
+            m,
             n,
             k,
             dst.as_mut_ptr(),
@@ -275,8 +286,8 @@ fn product(dst: &mut [f32], accumulate: bool, lhs: &[f32], rhs: &[f32], rows: us
             n as isize,
             accumulate,
             lhs.as_ptr(),
-            1,
-            k as isize,
+            lhs_strides.0 as isize,
+            lhs_strides.1 as isize,
             rhs.as_ptr(),
             1,
             n as isize,
@@ -290,34 +301,14 @@ fn product(dst: &mut [f32], accumulate: bool, lhs: &[f32], rhs: &[f32], rows: us
     }
 }
 
+/// `dst[rows × n] (+)= lhs[rows × k] · rhs[k × n]`, all row-major and contiguous, one thread.
+fn product(dst: &mut [f32], accumulate: bool, lhs: &[f32], rhs: &[f32], rows: usize, k: usize) {
+    gemm_into(dst, accumulate, lhs, (1, k), rhs, rows, rhs.len() / k, k);
+}
+
 /// `dst[k × n] += lhs[rows × k]ᵀ · rhs[rows × n]`, one thread.
 fn product_transposed(dst: &mut [f32], lhs: &[f32], rhs: &[f32], rows: usize, k: usize) {
-    let n = rhs.len() / rows;
-    debug_assert!(dst.len() == k * n && lhs.len() >= rows * k);
-    // SAFETY: as in `product`; `lhs` is read transposed through its strides.
-    unsafe {
-        gemm::gemm(
-            k,
-            n,
-            rows,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            true,
-            lhs.as_ptr(),
-            k as isize,
-            1,
-            rhs.as_ptr(),
-            1,
-            n as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
+    gemm_into(dst, true, lhs, (k, 1), rhs, k, rhs.len() / rows, rows);
 }
 
 /// Copies `rows` windows into `cols` (`[rows, k·k·w]`, `w` floats per position of `src`): for

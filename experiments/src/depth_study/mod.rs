@@ -165,6 +165,46 @@ pub(crate) fn test_config(depths: &[usize], kinds: &[LayerKind], runs: usize) ->
     }
 }
 
+/// Run `run` of cell `(kind, depth)` ending at `loss` (`None`: diverged), for the unit tests of
+/// the statistics and the report.
+#[cfg(test)]
+pub(crate) fn test_summary(
+    kind: LayerKind,
+    depth: usize,
+    run: usize,
+    loss: Option<f64>,
+) -> RunSummary {
+    RunSummary {
+        kind,
+        depth,
+        run,
+        hyper: Hyper {
+            lr: 0.01,
+            momentum: 0.9,
+            decay: 0.9,
+            activation: Act::Relu,
+            transform_bias: -2.0,
+        },
+        status: if loss.is_some() {
+            "completed"
+        } else {
+            "diverged"
+        }
+        .into(),
+        final_train_loss: loss,
+        test_accuracy: loss.map(|_| 0.9),
+        parameters: 1,
+        epochs: 1,
+        train_loss_curve: loss.into_iter().collect(),
+        wall_time_s: 2.0,
+        train_samples_per_s: 1.0,
+        peak_memory_mib: None,
+        backend: "flex".into(),
+        git_commit: "test".into(),
+        error: None,
+    }
+}
+
 /// The outcome of one run (its `summary.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunSummary {

@@ -259,38 +259,8 @@ impl StudyResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::depth_study::{Act, Hyper};
-
     fn run(run: usize, loss: Option<f64>) -> RunSummary {
-        RunSummary {
-            kind: LayerKind::Highway,
-            depth: 50,
-            run,
-            hyper: Hyper {
-                lr: 0.01,
-                momentum: 0.9,
-                decay: 0.9,
-                activation: Act::Relu,
-                transform_bias: -2.0,
-            },
-            status: if loss.is_some() {
-                "completed"
-            } else {
-                "diverged"
-            }
-            .into(),
-            final_train_loss: loss,
-            test_accuracy: None,
-            parameters: 1,
-            epochs: 1,
-            train_loss_curve: loss.into_iter().collect(),
-            wall_time_s: 0.0,
-            train_samples_per_s: 0.0,
-            peak_memory_mib: None,
-            backend: "flex".into(),
-            git_commit: "test".into(),
-            error: None,
-        }
+        crate::depth_study::test_summary(LayerKind::Highway, 50, run, loss)
     }
 
     #[test]

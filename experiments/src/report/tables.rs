@@ -780,7 +780,7 @@ mod tests {
     /// A random-search study over depth 50 of `runs` runs per type: plain run `r` ends at
     /// `plain·(1 + r/100)`, highway run `r` at `highway·(1 + r/100)`.
     fn synthetic_study(seed: u64, runs: usize, plain: f64, highway: f64) -> Study {
-        use crate::depth_study::{Act, Hyper, RunSummary, StudyConfig, StudyResult};
+        use crate::depth_study::{StudyConfig, StudyResult};
         let config = StudyConfig {
             depths: vec![50],
             kinds: vec![LayerKind::Plain, LayerKind::Highway],
@@ -796,30 +796,7 @@ mod tests {
         for (kind, base) in [(LayerKind::Plain, plain), (LayerKind::Highway, highway)] {
             for run in 0..runs {
                 let loss = base * (1.0 + run as f64 / 100.0);
-                all.push(RunSummary {
-                    kind,
-                    depth: 50,
-                    run,
-                    hyper: Hyper {
-                        lr: 0.01,
-                        momentum: 0.9,
-                        decay: 0.9,
-                        activation: Act::Relu,
-                        transform_bias: -2.0,
-                    },
-                    status: "completed".into(),
-                    final_train_loss: Some(loss),
-                    test_accuracy: Some(0.9),
-                    parameters: 1,
-                    epochs: 1,
-                    train_loss_curve: vec![loss],
-                    wall_time_s: 2.0,
-                    train_samples_per_s: 1.0,
-                    peak_memory_mib: None,
-                    backend: "flex".into(),
-                    git_commit: "test".into(),
-                    error: None,
-                });
+                all.push(crate::depth_study::test_summary(kind, 50, run, Some(loss)));
             }
         }
         Study {

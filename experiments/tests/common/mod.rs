@@ -17,3 +17,12 @@ pub fn run_child_then_kill(child: &str, run_dir: &Path, delay_ms: u64) {
     process.kill().expect("SIGKILL");
     process.wait().expect("the child ends");
 }
+
+/// Burn's CPU backend draws every random number (lazily drawn weights, dropout masks) from one
+/// stream per process, so a test that seeds it and compares two runs would see other tests of
+/// the same binary draw in between. Every test of a binary that does so holds this lock for its
+/// whole body: the binary's tests then run one at a time.
+pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
