@@ -54,12 +54,6 @@ fn fast_act(layer: &ConvHighway) -> Option<Act> {
     }
 }
 
-/// Whether `device` is one of Burn's CPU backends.
-fn is_cpu(device: &Device) -> bool {
-    let name = format!("{device:?}");
-    name.contains("Flex") || name.contains("NdArray")
-}
-
 fn values<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
     t.to_data()
         .convert::<f32>()
@@ -77,7 +71,7 @@ impl ConvHighwayStack {
     /// The activation the fast path would compute for every layer, if it applies on `device`:
     /// a CPU backend, every layer ReLU (or every layer tanh), and a non-empty stack.
     pub fn fast_path(&self, device: &Device) -> Option<Act> {
-        if !is_cpu(device) || self.layers.is_empty() {
+        if !crate::is_cpu_device(device) || self.layers.is_empty() {
             return None;
         }
         let act = fast_act(&self.layers[0])?;

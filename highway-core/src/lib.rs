@@ -56,6 +56,14 @@ pub use stack::{
     ConvHighwayStack, ConvPlainStack, HighwayStack, LayerStack, PlainStack, StackLayer, StackOutput,
 };
 
+/// Whether `device` is one of Burn's CPU backends (`flex`, `ndarray`), where the hand-written
+/// fast paths (this crate's conv stacks, `rhn`'s recurrence partitions) apply. Burn 0.22 names
+/// the backend only in the device's `Debug` text, which this reads.
+pub fn is_cpu_device(device: &burn::tensor::Device) -> bool {
+    let name = format!("{device:?}");
+    name.contains("Flex") || name.contains("NdArray")
+}
+
 #[cfg(test)]
 pub(crate) mod test_util {
     use burn::module::Param;

@@ -23,8 +23,7 @@ const MIN_UNITS: usize = 64;
 /// global pool on the CPU backends (`flex`, `ndarray`), at most [`MAX_PARTS`], at least
 /// [`MIN_UNITS`] units each; 1 elsewhere (a GPU parallelises each product itself).
 pub(crate) fn parts_for(device: &Device, d: usize) -> usize {
-    let name = format!("{device:?}");
-    if !(name.contains("Flex") || name.contains("NdArray")) {
+    if !highway_core::is_cpu_device(device) {
         return 1;
     }
     rayon::current_num_threads()

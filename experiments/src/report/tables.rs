@@ -117,21 +117,20 @@ pub fn depth_study_for<'a>(
 /// The random-search studies with at least [`PAPER_RUNS`] runs per cell, the newest of each
 /// seed, by seed.
 pub fn breadth_studies<'a>(inputs: &'a Inputs, name: &str) -> (Vec<&'a Study>, Vec<String>) {
-    let mut seeds: Vec<u64> = inputs
+    let breadth: Vec<&Study> = inputs
         .studies
         .iter()
         .filter(|s| s.result.config.fixed.is_none() && s.result.config.runs >= PAPER_RUNS)
-        .map(|s| s.result.config.seed)
         .collect();
+    let mut seeds: Vec<u64> = breadth.iter().map(|s| s.result.config.seed).collect();
     seeds.sort();
     seeds.dedup();
     let mut studies = Vec::new();
     let mut notes = Vec::new();
     for seed in seeds {
-        let matching = inputs
-            .studies
+        let matching = breadth
             .iter()
-            .filter(|s| s.result.config.fixed.is_none() && s.result.config.runs >= PAPER_RUNS)
+            .copied()
             .filter(|s| s.result.config.seed == seed)
             .collect();
         if let Some((study, more)) = newest(matching, &format!("{name} (seed {seed})")) {
