@@ -1,6 +1,7 @@
-//! The convolutional highway layer of *Training Very Deep Networks* (arXiv:1507.06228) eq. (2)
-//! with same-padded `k×k` convolutions, on raw `f32` buffers: the CPU fast path behind
-//! [`ConvHighwayStack::forward_deferred`](crate::ConvHighwayStack::forward_deferred).
+//! The highway layer of *Training Very Deep Networks* (arXiv:1507.06228) eq. (2) with
+//! same-padded `k×k` convolutions, on raw `f32` buffers: the CPU fast path behind
+//! [`LayerStack::forward_deferred`](crate::LayerStack::forward_deferred). The dense layer
+//! (eq. (2) with `W x`) is its 1×1 case on images of one pixel ([`Grid::dense`]).
 //!
 //! ```text
 //! z_H = W_H ∗ x + b_H,  z_T = W_T ∗ x + b_T  (z_C = W_C ∗ x + b_C)
@@ -24,13 +25,21 @@
 //! the last one again a product per block, over windows of `∂z` read backwards. Blocks run on
 //! rayon's threads; weight gradients are summed per fixed group of blocks and the groups in
 //! order, so results do not depend on the number of threads. The readable reference is
-//! [`ConvHighway::forward`](crate::ConvHighway::forward) (Burn's `conv2d` under autodiff);
-//! `tests/conv_fast_path.rs` keeps the two equal.
+//! [`ConvHighway::forward`](crate::ConvHighway::forward) (Burn's `conv2d` under autodiff) and
+//! [`Highway::forward`](crate::Highway::forward); `tests/conv_fast_path.rs` and
+//! `tests/dense_fast_path.rs` keep them equal.
 
 use rayon::prelude::*;
 
 /// Positions per block: one product `[BLOCK, k²·C] × [k²·C, G·C]` at a time.
 const BLOCK: usize = 256;
+
+/// Rows per block, and per part of the batch ([`Grid::parts`]), of a dense layer (a 1×1
+/// kernel). Larger parts were faster on two threads: the 50-layer, 71-unit MLP at batch 128
+/// trained at 38 steps/s in parts of 32 rows, 45 in parts of 64 and 48 in one part of 128
+/// (`bench-highway --model mlp --variants fast`, 2026-12-01, AMD EPYC, 2 cores): the threads
+/// then wait on each other and on the allocator more than they share work.
+const DENSE_BLOCK: usize = 128;
 
 /// Groups of blocks whose weight gradients are summed separately, then in order.
 const GROUPS: usize = 16;
@@ -51,6 +60,49 @@ pub struct Grid {
 }
 
 impl Grid {
+    /// The grid of a dense layer on `[batch, features]`: `batch` images of one pixel and a
+    /// 1×1 kernel, so that a window is one row and the product is `[n, C] × [C, G·C]`. The
+    /// padded buffer of such a grid is the row-major `[batch, features]` matrix itself.
+    pub fn dense(batch: usize, features: usize) -> Self {
+        Self {
+            batch,
+            height: 1,
+            width: 1,
+            channels: features,
+            kernel: 1,
+        }
+    }
+
+    /// The batch in parts that each run the whole stack on one thread, with the first image
+    /// of each: a dense layer's products are too small to share between threads one layer at
+    /// a time, so a dense batch is cut into parts of one block (`DENSE_BLOCK` rows); a conv
+    /// batch stays whole and shares each layer's blocks. The parts depend on the batch size
+    /// only, so the results do not depend on the number of threads.
+    pub fn parts(&self) -> Vec<(usize, Grid)> {
+        let rows = if self.kernel == 1 && self.height == 1 && self.width == 1 {
+            DENSE_BLOCK
+        } else {
+            self.batch.max(1)
+        };
+        (0..self.batch)
+            .step_by(rows)
+            .map(|first| {
+                let batch = rows.min(self.batch - first);
+                (first, Grid { batch, ..*self })
+            })
+            .collect()
+    }
+
+    /// Floats of one image in NCHW order.
+    pub fn image_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Positions per block of the products.
+    fn block(&self) -> usize {
+        if self.kernel == 1 { DENSE_BLOCK } else { BLOCK }
+    }
+
     /// Zero padding on each side: `k / 2`.
     pub fn pad(&self) -> usize {
         self.kernel / 2
@@ -194,7 +246,6 @@ impl LayerWeights {
         let (c, k) = (grid.channels, grid.kernel);
         let gates = kernels.len();
         assert!(gates == 2 || gates == 3, "H, T and optionally C");
-        assert_eq!(biases.len(), gates);
         let gc = gates * c;
         let mut forward = vec![0.0; k * k * c * gc];
         let mut backward = vec![0.0; k * k * gc * c];
@@ -213,12 +264,39 @@ impl LayerWeights {
                 }
             }
         }
-        let bias = biases.iter().flat_map(|b| b.iter().copied()).collect();
+        Self::with_biases(gates, forward, backward, biases)
+    }
+
+    /// Packs the weights of a dense layer (a [`Grid::dense`]) in Burn's `Linear` layout
+    /// `[C_in, C_out]` (`y = x·W`) and its biases `[C]`, for `H`, `T` (and `C`) in that order.
+    pub fn pack_dense(grid: &Grid, weights: &[&[f32]], biases: &[&[f32]]) -> Self {
+        let c = grid.channels;
+        assert_eq!(grid.kernel, 1, "a dense layer's grid");
+        let gates = weights.len();
+        assert!(gates == 2 || gates == 3, "H, T and optionally C");
+        let gc = gates * c;
+        let mut forward = vec![0.0; c * gc];
+        let mut backward = vec![0.0; gc * c];
+        for (g, w) in weights.iter().enumerate() {
+            assert_eq!(w.len(), c * c, "weight size");
+            for ci in 0..c {
+                for co in 0..c {
+                    let v = w[ci * c + co];
+                    forward[ci * gc + g * c + co] = v;
+                    backward[(g * c + co) * c + ci] = v;
+                }
+            }
+        }
+        Self::with_biases(gates, forward, backward, biases)
+    }
+
+    fn with_biases(gates: usize, forward: Vec<f32>, backward: Vec<f32>, biases: &[&[f32]]) -> Self {
+        assert_eq!(biases.len(), gates);
         Self {
             gates,
             forward,
             backward,
-            bias,
+            bias: biases.iter().flat_map(|b| b.iter().copied()).collect(),
         }
     }
 }
@@ -252,6 +330,27 @@ impl LayerGradients {
             }
         }
         out
+    }
+
+    /// Adds `other` (the gradients of the same layer on another part of the batch).
+    pub fn add(&mut self, other: &LayerGradients) {
+        for (s, v) in self.weight.iter_mut().zip(&other.weight) {
+            *s += v;
+        }
+        for (s, v) in self.bias.iter_mut().zip(&other.bias) {
+            *s += v;
+        }
+    }
+
+    /// The gradient of gate `g`'s weight of a dense layer in Burn's `Linear` layout
+    /// `[C_in, C_out]`.
+    pub fn linear(&self, g: usize) -> Vec<f32> {
+        assert_eq!(self.kernel, 1, "a dense layer's gradients");
+        let (c, gc) = (self.channels, self.gates * self.channels);
+        self.weight
+            .chunks(gc)
+            .flat_map(|row| row[g * c..(g + 1) * c].iter().copied())
+            .collect()
     }
 
     /// The gradient of gate `g`'s bias `[C]`.
@@ -357,13 +456,14 @@ pub fn forward(grid: &Grid, weights: &LayerWeights, act: Act, x: &[f32], y: &mut
     let n = grid.positions();
     let center = grid.center();
     assert!(x.len() == grid.len() && y.len() == grid.len());
+    let block = grid.block();
     let mut z = vec![0.0f32; n * gc];
     // Each block writes its rows of `z` and its pixels of `y`: disjoint ranges of both.
     let y_ptr = SharedMut(y.as_mut_ptr());
-    z.par_chunks_mut(BLOCK * gc).enumerate().for_each_init(
-        || vec![0.0f32; BLOCK * kkc],
+    z.par_chunks_mut(block * gc).enumerate().for_each_init(
+        || vec![0.0f32; block * kkc],
         |cols, (blk, zb)| {
-            let first = blk * BLOCK;
+            let first = blk * block;
             let rows = zb.len() / gc;
             gather_windows(grid, x, first, rows, cols);
             product(zb, false, cols, &weights.forward, rows, kkc);
@@ -439,19 +539,20 @@ pub fn backward(
     // ∂z with `reach` zero rows in front, so that windows read backwards stay in bounds.
     let mut dz = vec![0.0f32; (reach + n) * gc];
     let mut dx = vec![0.0f32; grid.len()];
-    let blocks = n.div_ceil(BLOCK);
+    let block = grid.block();
+    let blocks = n.div_ceil(block);
     let per_group = blocks.div_ceil(GROUPS).max(1);
     let dx_ptr = SharedMut(dx.as_mut_ptr());
     // Pass 1: ∂z and the carry part of ∂x per block; weight gradients per group of blocks.
     let partials: Vec<(Vec<f32>, Vec<f32>)> = dz[reach * gc..]
-        .par_chunks_mut(per_group * BLOCK * gc)
+        .par_chunks_mut(per_group * block * gc)
         .enumerate()
         .map(|(group, dz_group)| {
             let mut dw = vec![0.0f32; kkc * gc];
             let mut db = vec![0.0f32; gc];
-            let mut cols = vec![0.0f32; BLOCK * kkc];
-            for (b, dzb) in dz_group.chunks_mut(BLOCK * gc).enumerate() {
-                let first = (group * per_group + b) * BLOCK;
+            let mut cols = vec![0.0f32; block * kkc];
+            for (b, dzb) in dz_group.chunks_mut(block * gc).enumerate() {
+                let first = (group * per_group + b) * block;
                 let rows = dzb.len() / gc;
                 for i in 0..rows {
                     let q = first + i;
@@ -502,12 +603,12 @@ pub fn backward(
     let kkgc = k * k * gc;
     let dz = &dz;
     dx[..n * c]
-        .par_chunks_mut(BLOCK * c)
+        .par_chunks_mut(block * c)
         .enumerate()
         .for_each_init(
-            || vec![0.0f32; BLOCK * kkgc],
+            || vec![0.0f32; block * kkgc],
             |cols, (blk, dxb)| {
-                let first = blk * BLOCK;
+                let first = blk * block;
                 let rows = dxb.len() / c;
                 // Kernel row ky of position r: the k positions of ∂z from r − ky·W_p − (k − 1)
                 // (read backwards in kx by the packing of `weights.backward`), which is row

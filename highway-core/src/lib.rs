@@ -12,9 +12,9 @@
 //! - [`Plain`] and [`ConvPlain`], the ungated baselines;
 //! - [`LayerStack`] ([`HighwayStack`], [`ConvHighwayStack`], [`PlainStack`],
 //!   [`ConvPlainStack`]) with per-layer gate read-out and lesioning;
-//! - a CPU fast path for training conv stacks ([`ConvHighwayStack::forward_deferred`],
-//!   [`conv_kernel`]): forward and backward on raw buffers, equal to the stack's `forward`
-//!   under autodiff;
+//! - a CPU fast path for training dense and conv highway stacks
+//!   ([`LayerStack::forward_deferred`], [`conv_kernel`]): forward and backward on raw
+//!   buffers, equal to the stack's `forward` under autodiff;
 //! - `gradcheck` (feature `gradcheck`): finite-difference gradient checks for any module.
 //!
 //! ```
@@ -34,9 +34,9 @@
 //! ```
 
 pub mod conv;
-#[cfg(feature = "autodiff")]
-pub mod conv_deferred;
 pub mod conv_kernel;
+#[cfg(feature = "autodiff")]
+pub mod deferred;
 pub mod dense;
 pub mod gate;
 #[cfg(any(test, feature = "gradcheck"))]
@@ -48,7 +48,7 @@ pub mod stack;
 
 pub use conv::{ConvHighway, ConvHighwayConfig};
 #[cfg(feature = "autodiff")]
-pub use conv_deferred::ConvStackTape;
+pub use deferred::{ConvStackTape, DeferredLayer, DenseStackTape, StackTape};
 pub use dense::{Highway, HighwayConfig};
 pub use gate::{CarryMode, GateOverride, GatedOutput, highway_combine};
 pub use plain::{ConvPlain, ConvPlainConfig, Plain, PlainConfig};

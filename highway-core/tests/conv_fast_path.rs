@@ -4,11 +4,11 @@
 //! layer before the stack and the input agree, for coupled and free carry, kernels 3 and 5,
 //! ReLU and tanh, odd image sizes, batch 1 and channel counts that are not multiples of 8.
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::activation::ActivationConfig;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::tensor::{Device, Distribution, Gradients, Tensor};
+use burn::tensor::{Device, Distribution, Tensor};
 use highway_core::{CarryMode, ConvHighwayConfig, ConvHighwayStack};
 
 /// A layer before the stack (so that `∂L/∂x` must flow on into parameters) and the stack.
@@ -18,31 +18,9 @@ struct Net {
     stack: ConvHighwayStack,
 }
 
-/// Every float parameter's gradient, in visit order.
-struct Collect<'a>(&'a Gradients, Vec<(Vec<usize>, Vec<f32>)>);
+mod common;
 
-impl ModuleVisitor for Collect<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let p = param.val();
-        let g = p.grad(self.0).expect("every parameter has a gradient");
-        self.1.push((p.dims().to_vec(), values(&g)));
-    }
-}
-
-fn values<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
-    t.to_data().convert::<f32>().try_into_vec::<f32>().unwrap()
-}
-
-fn assert_close(what: &str, a: &[f32], b: &[f32]) {
-    assert_eq!(a.len(), b.len(), "{what}: sizes");
-    let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-3);
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(
-            (x - y).abs() <= 2e-5 * scale + 1e-6,
-            "{what}[{i}]: reference {x}, fast path {y} (largest |value| {scale})"
-        );
-    }
-}
+use common::{Collect, assert_close, values};
 
 struct Case {
     carry: CarryMode,

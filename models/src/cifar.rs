@@ -58,7 +58,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Gradients, Tensor};
 use highway_core::{ConvHighwayConfig, ConvPlainConfig};
 use serde::{Deserialize, Serialize};
 
@@ -399,6 +399,12 @@ impl CifarNet {
     /// - output: `[batch, n_classes]`
     pub fn forward_train(&self, x: Tensor<4>) -> (Tensor<2>, StageTapes) {
         StageTapes::record(|stage| self.forward_stages(x, stage))
+    }
+
+    /// Adds the gradients of the stages that [`forward_train`](Self::forward_train) ran on
+    /// the fast path, and of everything before them, to `grads` (those of `loss.backward()`).
+    pub fn complete_train(&self, tapes: StageTapes, grads: &mut Gradients) {
+        tapes.complete(&self.stages, self, grads);
     }
 
     /// The net with `stage(index, stage, z)` applying each stage's highway (or plain) layers.

@@ -63,6 +63,9 @@ pub fn classification_output(logits: Tensor<2>, targets: Tensor<1, Int>) -> Clas
     ClassificationOutput::new(loss, logits, targets)
 }
 
+/// The classifiers' steps: training runs the highway stacks on the CPU fast path where it
+/// applies (each net's `forward_train`, then `complete_train` after `loss.backward()`);
+/// evaluation is `forward`.
 macro_rules! classifier_steps {
     ($model:ty, $rank:literal) => {
         impl TrainStep for $model {
@@ -70,8 +73,11 @@ macro_rules! classifier_steps {
             type Output = ClassificationOutput;
 
             fn step(&self, batch: ClassBatch<$rank>) -> TrainOutput<ClassificationOutput> {
-                let output = classification_output(self.forward(batch.inputs), batch.targets);
-                TrainOutput::new(self, output.loss.backward(), output)
+                let (logits, tapes) = self.forward_train(batch.inputs);
+                let output = classification_output(logits, batch.targets);
+                let mut grads = output.loss.backward();
+                self.complete_train(tapes, &mut grads);
+                TrainOutput::new(self, grads, output)
             }
         }
 
@@ -87,37 +93,8 @@ macro_rules! classifier_steps {
 }
 
 classifier_steps!(DeepMlp, 2);
-
-/// The conv nets' steps: training runs the highway stages on the CPU fast path where it
-/// applies (`forward_train`, [`StageTapes`](crate::StageTapes)); evaluation is `forward`.
-macro_rules! conv_classifier_steps {
-    ($model:ty) => {
-        impl TrainStep for $model {
-            type Input = ClassBatch<4>;
-            type Output = ClassificationOutput;
-
-            fn step(&self, batch: ClassBatch<4>) -> TrainOutput<ClassificationOutput> {
-                let (logits, tapes) = self.forward_train(batch.inputs);
-                let output = classification_output(logits, batch.targets);
-                let mut grads = output.loss.backward();
-                tapes.complete(&self.stages, self, &mut grads);
-                TrainOutput::new(self, grads, output)
-            }
-        }
-
-        impl InferenceStep for $model {
-            type Input = ClassBatch<4>;
-            type Output = ClassificationOutput;
-
-            fn step(&self, batch: ClassBatch<4>) -> ClassificationOutput {
-                classification_output(self.forward(batch.inputs), batch.targets)
-            }
-        }
-    };
-}
-
-conv_classifier_steps!(MnistConvNet);
-conv_classifier_steps!(CifarNet);
+classifier_steps!(MnistConvNet, 4);
+classifier_steps!(CifarNet, 4);
 
 /// One truncated-BPTT window: the item a zoo language model's [`TrainStep`] and
 /// [`InferenceStep`] take.
@@ -436,7 +413,7 @@ mod tests {
     /// The conv nets' train step (highway stages on the CPU fast path) against `forward` and
     /// `loss.backward()` under autodiff: the same loss and every parameter's gradient.
     #[test]
-    fn conv_train_steps_on_the_fast_path_equal_autodiff() {
+    fn classifier_train_steps_on_the_fast_path_equal_autodiff() {
         let device = Device::flex().autodiff();
         device.seed(5);
         let mnist = crate::MnistConvNetConfig::new(5)
@@ -490,7 +467,7 @@ mod tests {
             inputs: x.clone(),
             targets: y.clone(),
         };
-        let loss = classification_output(cifar.forward(x), y).loss;
+        let loss = classification_output(cifar.forward(x), y.clone()).loss;
         let (grads, loss) = check("cifar", TrainStep::step(&cifar, batch), loss);
         let reference = GradientsParams::from_grads(loss.backward(), &cifar);
         compare(
@@ -498,6 +475,19 @@ mod tests {
             collect(&cifar, &grads),
             collect(&cifar, &reference),
         );
+
+        let mlp = crate::DeepMlpConfig::new(12, 9, 5, 10, crate::LayerKind::Highway).init(&device);
+        let x = Tensor::<2>::random([3, 12], Distribution::Uniform(0.0, 1.0), &device);
+        let (_, tape) = mlp.forward_train(x.clone());
+        assert!(tape.is_some_and(|t| !t.is_empty()), "the fast path applies");
+        let batch = ClassBatch {
+            inputs: x.clone(),
+            targets: y.clone(),
+        };
+        let loss = classification_output(mlp.forward(x), y).loss;
+        let (grads, loss) = check("mlp", TrainStep::step(&mlp, batch), loss);
+        let reference = GradientsParams::from_grads(loss.backward(), &mlp);
+        compare("mlp", collect(&mlp, &grads), collect(&mlp, &reference));
     }
 
     #[test]

@@ -15,9 +15,9 @@
 //!   `2·B·H·W·C_in·C_out·9` per 3×3 conv, training = 3× forward less the first layer's input
 //!   gradient, as the PyTorch peer counts).
 //!
-//! `--unfused-only` skips the fused variant (slow nets). The conv models also time the CPU fast
-//! path (`fast`: `ConvHighwayStack::forward_deferred`, each highway stack's forward and
-//! backward on raw buffers, as the conv nets' `TrainStep` trains), and `--model conv` prints
+//! `--unfused-only` skips the fused variant (slow nets). Every model also times the CPU fast
+//! path (`fast`: `LayerStack::forward_deferred`, each highway stack's forward and backward on
+//! raw buffers, as the zoo's `TrainStep`s train), and `--model conv` prints
 //! every variant's training GFLOP/s (counted as the PyTorch peer counts them). `--matmul` times a 2048³ product on each device, the rate the conv throughput is
 //! measured against; `--peer PYTHON` runs the PyTorch peer (`bench/torch_peer.py`, `mlp` or
 //! `conv` with the same sizes, and its `matmul` with `--matmul`) in the same run and prints
@@ -117,7 +117,7 @@ struct Args {
     /// Time only the unfused layers (the default of every preset).
     #[arg(long, conflicts_with = "variants")]
     unfused_only: bool,
-    /// The variants to time (default: `fast` for `--model conv`, then `fused` and `unfused`);
+    /// The variants to time (default: `fast`, `fused`, `unfused`);
     /// one per process to read the peak memory of each.
     #[arg(long, value_enum, value_delimiter = ',')]
     variants: Vec<Variant>,
@@ -144,7 +144,7 @@ enum Variant {
     Fused,
     /// Each gate its own (the presets' default).
     Unfused,
-    /// The CPU fast path of the conv stack (`ConvHighwayStack::forward_deferred`).
+    /// The CPU fast path of the highway stacks (`LayerStack::forward_deferred`).
     Fast,
 }
 
@@ -356,6 +356,13 @@ fn bench(args: &Args, device_name: &str, variant: Variant) -> anyhow::Result<Tim
     let timing = time_steps(&name, args.warmup, args.steps, || {
         let m = model.take().expect("model");
         let grads = match (&m, variant) {
+            (Net::Mlp(n), Variant::Fast) => {
+                let z = n.input.forward(x.clone().flatten::<2>(1, 3));
+                let (z, tape) = n.stack.forward_deferred(z);
+                let mut grads = loss_fn.forward(n.output.forward(z), y.clone()).backward();
+                tape.complete(&n.stack, n, &mut grads);
+                GradientsParams::from_grads(grads, &m)
+            }
             (Net::Conv(c), Variant::Fast) => {
                 let (z, tape) = c.stack.forward_deferred(c.input.forward(x.clone()));
                 let logits = c
@@ -431,16 +438,11 @@ fn main() -> anyhow::Result<()> {
         }
         let mut variants = args.variants.clone();
         if variants.is_empty() {
-            if args.model != Model::Mlp {
-                variants.push(Variant::Fast);
-            }
+            variants.push(Variant::Fast);
             if !args.unfused_only {
                 variants.push(Variant::Fused);
             }
             variants.push(Variant::Unfused);
-        }
-        if variants.contains(&Variant::Fast) && args.model == Model::Mlp {
-            anyhow::bail!("--variants fast: the dense MLP has no fast path (the conv models do)");
         }
         let mut pair = Vec::new();
         for variant in variants {

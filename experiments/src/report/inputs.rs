@@ -7,7 +7,8 @@
 //!   [`StudyConfig`]); its runs are the directories below it whose `summary.json` is an
 //!   `mnist-depth` run summary ([`RunSummary`]);
 //! - an `mnist-conv` run when its `summary.json` has `dataset` and `width` ([`ConvSummary`]);
-//! - a `ptb` run when it has `test_ppl`, a `charlm` run when it has `test_bpc`;
+//! - a `ptb` run when it has `test_ppl`, a `charlm` run when it has `test_bpc`, a `cifar` run
+//!   when it has `net` and `iterations` ([`CifarSummary`]);
 //! - the source of an export row when it holds `torch-eval.json` (`bench/torch_peer.py evaluate
 //!   --json`), the export's JSON (`export --weights NAME.safetensors` writes `NAME.json`) beside
 //!   it.
@@ -26,6 +27,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::cifar::CifarSummary;
 use crate::depth_study::schedule::Invocation;
 use crate::depth_study::{RunSummary, StudyConfig, StudyResult};
 use crate::export::ExportInfo;
@@ -192,6 +194,8 @@ pub struct Inputs {
     pub ptb: Vec<Run<PtbSummary>>,
     /// `charlm` runs.
     pub char: Vec<Run<CharSummary>>,
+    /// `cifar` runs.
+    pub cifar: Vec<Run<CifarSummary>>,
     /// Exported runs evaluated in PyTorch.
     pub evals: Vec<ExportEval>,
     /// `bench-rhn` files with provenance.
@@ -311,6 +315,9 @@ impl Inputs {
             } else if has("test_bpc") {
                 let summary = parse(summary, &path, "charlm summary")?;
                 self.char.push(run_record(dir, summary, config)?);
+            } else if has("net") && has("iterations") {
+                let summary = parse(summary, &path, "cifar summary")?;
+                self.cifar.push(run_record(dir, summary, config)?);
             } else {
                 self.notes
                     .push(format!("{}: a summary no table uses", path.display()));

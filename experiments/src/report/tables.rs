@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::Outcome;
 use super::inputs::{ExportEval, Inputs, Run, Study};
+use crate::cifar::{CifarSummary, NetChoice};
 use crate::depth_study::stats::PAPER_RUNS;
 use crate::train::Provenance;
 
@@ -533,6 +534,107 @@ pub fn sizes_table() -> anyhow::Result<Outcome> {
         "\nComputed by `report` from the presets (`MnistConvNetConfig::table1_width16`, \
          `table1_width32`, `RhnLmConfig::ptb_sota`): each model's `num_params`.\n",
     );
+    Ok(Outcome::generated(content))
+}
+
+/// The CIFAR nets of Tables 2 and 3: parameters of each preset, the paper's figures, and the
+/// test accuracy of any full-data `cifar` run of it; then every run on the 20 sample images
+/// (`--samples`), with the step at which it classified all of them.
+pub fn cifar_table(inputs: &Inputs) -> anyhow::Result<Outcome> {
+    let device = crate::backend::parse_device(None)?;
+    let nets = [
+        (NetChoice::A, "Highway A (`--net a`)", "~236K, 89.18%"),
+        (NetChoice::B, "Highway B (`--net b`)", "~2.3M, 92.46%"),
+        (NetChoice::C, "Highway C (`--net c`)", "~1.25M, 91.20%"),
+        (
+            NetChoice::Table3,
+            "Table 3 (`--net table3`)",
+            "CIFAR-10 92.40%, CIFAR-100 67.76%",
+        ),
+    ];
+    let highway = |r: &&Run<CifarSummary>| r.summary.kind == LayerKind::Highway;
+    let rows: Vec<Vec<String>> = nets
+        .iter()
+        .map(|(net, label, paper)| {
+            let params = crate::cifar::model_config(*net, 10, false)
+                .init(&device)
+                .num_params();
+            let full: Vec<String> = inputs
+                .cifar
+                .iter()
+                .filter(highway)
+                .filter(|r| r.summary.net == *net && r.summary.dataset != "cifar10-samples")
+                .map(|r| {
+                    let acc = r.summary.final_evals.first().and_then(|e| e.accuracy);
+                    format!(
+                        "{} {} after {} epochs ({})",
+                        r.summary.dataset,
+                        acc.map_or("no accuracy".into(), percent),
+                        r.summary.epochs,
+                        when(&r.provenance)
+                    )
+                })
+                .collect();
+            let here = if full.is_empty() {
+                "not reproduced (no data)".to_string()
+            } else {
+                full.join("; ")
+            };
+            vec![
+                label.to_string(),
+                thousands(params),
+                paper.to_string(),
+                here,
+            ]
+        })
+        .collect();
+    let mut content = table(
+        &[
+            "net",
+            "parameters (CIFAR-10)",
+            "paper",
+            "Table 2/3 accuracy here",
+        ],
+        &rows,
+    );
+    content.push_str(
+        "\nParameters computed by `report` from the presets (`CifarHighwayConfig::fitnet_a`, \
+         `fitnet_b`, `fitnet_c`, `table3`): each net's `num_params`.\n",
+    );
+    let fits: Vec<Vec<String>> = inputs
+        .cifar
+        .iter()
+        .filter(|r| r.summary.dataset == "cifar10-samples")
+        .map(|r| {
+            let s = &r.summary;
+            let mut row = vec![
+                format!("{:?}", s.net),
+                s.train_images.to_string(),
+                s.iterations.to_string(),
+                s.first_iteration_at_100_percent
+                    .map_or("never".into(), |i| format!("step {i}")),
+                duration(s.wall_time_s),
+            ];
+            row.extend(provenance_cells(&r.provenance));
+            row
+        })
+        .collect();
+    if !fits.is_empty() {
+        content.push_str("\nThe net fitting the sample images (evaluated on the same images):\n\n");
+        content.push_str(&table(
+            &[
+                "net",
+                "images",
+                "steps",
+                "100% accuracy",
+                "training",
+                "command",
+                "date, commit",
+                "machine",
+            ],
+            &fits,
+        ));
+    }
     Ok(Outcome::generated(content))
 }
 

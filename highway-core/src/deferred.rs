@@ -1,0 +1,380 @@
+//! Highway stacks trained outside autodiff on the CPU: the forward and backward of every layer
+//! run on raw buffers (the [`conv_kernel`] module; a dense layer is its 1×1 case), and the
+//! stack meets Burn's autodiff only at its two ends. The output is a graph leaf; after
+//! `loss.backward()`, [`StackTape::complete`] reads the leaf's gradient, back-propagates
+//! through the layers, adds every weight's and bias's gradient to the [`Gradients`], and sends
+//! `∂L/∂x` on into the graph that computed the input with a second `backward`.
+//!
+//! ```text
+//! let (y, tape) = stack.forward_deferred(x);   // x: [batch, d] (dense) or [batch, d, h, w]
+//! let loss = head(y);                          // any Burn ops
+//! let mut grads = loss.backward();
+//! tape.complete(&stack, &model, &mut grads);   // the stack's and everything upstream
+//! ```
+//!
+//! The fast path runs on the CPU backends (`flex`, `ndarray`) for layers whose `H` is ReLU or
+//! tanh and whose transform gate is learned; elsewhere `forward_deferred` is the stack's
+//! ordinary forward under autodiff and the tape is empty. Either way the values and gradients
+//! are the same (`tests/conv_fast_path.rs`, `tests/dense_fast_path.rs`).
+
+use burn::module::Module;
+use burn::nn::activation::Activation;
+use burn::tensor::{Device, Gradients, Tensor, TensorData};
+use rayon::prelude::*;
+
+use crate::conv_kernel::{self, Act, Grid, LayerGradients, LayerWeights, Saved};
+use crate::grads::{Merge, accumulate};
+use crate::stack::StackLayer;
+use crate::{ConvHighway, Highway, LayerStack};
+
+/// A highway layer that the fast path can compute on rank-`D` inputs: [`Highway`] on
+/// `[batch, d]` and [`ConvHighway`] on `[batch, d, h, w]`.
+pub trait DeferredLayer<const D: usize>: StackLayer<D> {
+    /// The fast path's activation for this layer, if it has one.
+    fn fast_act(&self) -> Option<Act>;
+
+    /// The raw-buffer layout of an input of shape `dims` (the same for every layer of a stack
+    /// that [`LayerStack::fast_path`] accepts).
+    fn grid(&self, dims: [usize; D]) -> Grid;
+
+    /// The layer's weights, packed for `grid`.
+    fn pack(&self, grid: &Grid) -> LayerWeights;
+
+    /// Adds the layer's weight and bias gradients `g` to `grads`.
+    fn add_gradients(&self, g: &LayerGradients, grads: &mut Gradients);
+}
+
+/// What [`LayerStack::forward_deferred`] recorded for the backward.
+#[derive(Debug)]
+pub struct StackTape<const D: usize> {
+    recorded: Option<Recorded<D>>,
+}
+
+/// The tape of a [`ConvHighwayStack`](crate::ConvHighwayStack).
+pub type ConvStackTape = StackTape<4>;
+
+/// The tape of a dense [`HighwayStack`](crate::HighwayStack).
+pub type DenseStackTape = StackTape<2>;
+
+#[derive(Debug)]
+struct Recorded<const D: usize> {
+    act: Act,
+    weights: Vec<LayerWeights>,
+    /// The batch's parts ([`Grid::parts`]), each with what its backward needs.
+    parts: Vec<Part>,
+    /// The stack's input, in the caller's graph.
+    x: Tensor<D>,
+    /// The stack's output: a graph leaf.
+    y: Tensor<D>,
+}
+
+/// One part of the batch through the whole stack.
+#[derive(Debug)]
+struct Part {
+    /// Its first image.
+    first: usize,
+    grid: Grid,
+    /// The padded input of every layer.
+    inputs: Vec<Vec<f32>>,
+    saved: Vec<Saved>,
+}
+
+impl Part {
+    /// Runs images `first..first + grid.batch` of `x` (NCHW values) through every layer.
+    fn forward(first: usize, grid: Grid, weights: &[LayerWeights], act: Act, x: &[f32]) -> Self {
+        let n = grid.image_len();
+        let mut inputs = vec![grid.pad_nchw(&x[first * n..(first + grid.batch) * n])];
+        let mut saved = Vec::with_capacity(weights.len());
+        for w in weights {
+            let mut y = vec![0.0f32; grid.len()];
+            saved.push(conv_kernel::forward(
+                &grid,
+                w,
+                act,
+                inputs.last().expect("input"),
+                &mut y,
+            ));
+            inputs.push(y);
+        }
+        Self {
+            first,
+            grid,
+            inputs,
+            saved,
+        }
+    }
+
+    /// From the stack's `∂L/∂y` (NCHW values of the whole batch), this part's `∂L/∂x` (NCHW)
+    /// and every layer's gradients on it, input side first.
+    fn backward(
+        &self,
+        weights: &[LayerWeights],
+        act: Act,
+        dy: &[f32],
+    ) -> (Vec<f32>, Vec<LayerGradients>) {
+        let (grid, n) = (&self.grid, self.grid.image_len());
+        let mut d = grid.pad_nchw(&dy[self.first * n..(self.first + grid.batch) * n]);
+        let mut grads = Vec::with_capacity(weights.len());
+        for (l, w) in weights.iter().enumerate().rev() {
+            let (dx, g) = conv_kernel::backward(grid, w, act, &self.inputs[l], &self.saved[l], &d);
+            grads.push(g);
+            d = dx;
+        }
+        grads.reverse();
+        (grid.unpad_nchw(&d), grads)
+    }
+}
+
+fn act_of(activation: &Activation) -> Option<Act> {
+    match activation {
+        Activation::Relu(_) => Some(Act::Relu),
+        Activation::Tanh(_) => Some(Act::Tanh),
+        _ => None,
+    }
+}
+
+fn values<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
+    t.to_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("float tensor values")
+}
+
+/// Adds `values` (of `param`'s shape) to `param`'s gradient in `grads`.
+fn add_gradient<const D: usize>(param: &Tensor<D>, values: Vec<f32>, grads: &mut Gradients) {
+    let inner = param.clone().inner().device();
+    let g = Tensor::<D>::from_data(TensorData::new(values, param.dims()), &inner);
+    accumulate(param, grads, g);
+}
+
+impl DeferredLayer<2> for Highway {
+    fn fast_act(&self) -> Option<Act> {
+        act_of(&self.activation)
+    }
+
+    fn grid(&self, [batch, features]: [usize; 2]) -> Grid {
+        Grid::dense(batch, features)
+    }
+
+    fn pack(&self, grid: &Grid) -> LayerWeights {
+        let linears: Vec<&burn::nn::Linear> =
+            [&self.h, &self.t].into_iter().chain(&self.c).collect();
+        let d = grid.channels;
+        let weights: Vec<Vec<f32>> = linears.iter().map(|l| values(&l.weight.val())).collect();
+        let biases: Vec<Vec<f32>> = linears
+            .iter()
+            .map(|l| l.bias.as_ref().map_or(vec![0.0; d], |b| values(&b.val())))
+            .collect();
+        let w: Vec<&[f32]> = weights.iter().map(|v| v.as_slice()).collect();
+        let b: Vec<&[f32]> = biases.iter().map(|v| v.as_slice()).collect();
+        LayerWeights::pack_dense(grid, &w, &b)
+    }
+
+    fn add_gradients(&self, g: &LayerGradients, grads: &mut Gradients) {
+        let linears = [&self.h, &self.t].into_iter().chain(&self.c);
+        for (gate, linear) in linears.enumerate() {
+            add_gradient(&linear.weight.val(), g.linear(gate), grads);
+            if let Some(b) = &linear.bias {
+                add_gradient(&b.val(), g.bias(gate), grads);
+            }
+        }
+    }
+}
+
+impl DeferredLayer<4> for ConvHighway {
+    fn fast_act(&self) -> Option<Act> {
+        act_of(&self.activation)
+    }
+
+    fn grid(&self, [batch, channels, height, width]: [usize; 4]) -> Grid {
+        Grid {
+            batch,
+            height,
+            width,
+            channels,
+            kernel: self.h.kernel_size[0],
+        }
+    }
+
+    fn pack(&self, grid: &Grid) -> LayerWeights {
+        let convs: Vec<&burn::nn::conv::Conv2d> =
+            [&self.h, &self.t].into_iter().chain(&self.c).collect();
+        let d = grid.channels;
+        let kernels: Vec<Vec<f32>> = convs.iter().map(|c| values(&c.weight.val())).collect();
+        let biases: Vec<Vec<f32>> = convs
+            .iter()
+            .map(|c| c.bias.as_ref().map_or(vec![0.0; d], |b| values(&b.val())))
+            .collect();
+        let k: Vec<&[f32]> = kernels.iter().map(|v| v.as_slice()).collect();
+        let b: Vec<&[f32]> = biases.iter().map(|v| v.as_slice()).collect();
+        LayerWeights::pack(grid, &k, &b)
+    }
+
+    fn add_gradients(&self, g: &LayerGradients, grads: &mut Gradients) {
+        let convs = [&self.h, &self.t].into_iter().chain(&self.c);
+        for (gate, conv) in convs.enumerate() {
+            add_gradient(&conv.weight.val(), g.kernel(gate), grads);
+            if let Some(b) = &conv.bias {
+                add_gradient(&b.val(), g.bias(gate), grads);
+            }
+        }
+    }
+}
+
+impl<L> LayerStack<L> {
+    /// The activation the fast path would compute for every layer, if it applies on `device`
+    /// to an input of shape `dims`: a CPU backend, every layer ReLU (or every layer tanh) on
+    /// the same layout (for conv layers, the same kernel size), and a non-empty stack.
+    pub fn fast_path<const D: usize>(&self, device: &Device, dims: [usize; D]) -> Option<Act>
+    where
+        L: DeferredLayer<D>,
+    {
+        if !crate::is_cpu_device(device) || self.layers.is_empty() {
+            return None;
+        }
+        let first = &self.layers[0];
+        let (act, grid) = (first.fast_act()?, first.grid(dims));
+        self.layers
+            .iter()
+            .all(|l| l.fast_act() == Some(act) && l.grid(dims) == grid)
+            .then_some(act)
+    }
+
+    /// Applies the stack as [`forward`](LayerStack::forward) does, on the CPU fast path where
+    /// it applies ([`fast_path`](Self::fast_path)); the output is then a graph leaf and the
+    /// tape must be completed after `loss.backward()` ([`StackTape::complete`]). Elsewhere
+    /// the stack runs under autodiff as usual and the tape is empty.
+    ///
+    /// # Shapes
+    ///
+    /// - input: `[batch, d_model]` (dense) or `[batch, d_model, height, width]` (conv)
+    /// - output: the same shape
+    pub fn forward_deferred<const D: usize>(&self, x: Tensor<D>) -> (Tensor<D>, StackTape<D>)
+    where
+        L: DeferredLayer<D>,
+    {
+        let device = x.device();
+        let dims = x.dims();
+        let Some(act) = self.fast_path(&device, dims) else {
+            return (self.forward(x), StackTape { recorded: None });
+        };
+        let grid = self.layers[0].grid(dims);
+        let weights: Vec<LayerWeights> = self.layers.iter().map(|l| l.pack(&grid)).collect();
+        let xv = values(&x);
+        let mut parts: Vec<Part> = grid
+            .parts()
+            .into_par_iter()
+            .map(|(first, g)| Part::forward(first, g, &weights, act, &xv))
+            .collect();
+        let mut out = Vec::with_capacity(xv.len());
+        for part in &mut parts {
+            let y = part.inputs.pop().expect("the last layer's output");
+            out.extend(part.grid.unpad_nchw(&y));
+        }
+        let y = Tensor::<D>::from_data(TensorData::new(out, dims), &device);
+        if !device.is_autodiff() {
+            return (y, StackTape { recorded: None });
+        }
+        let y = y.require_grad();
+        let recorded = Recorded {
+            act,
+            weights,
+            parts,
+            x,
+            y: y.clone(),
+        };
+        (
+            y,
+            StackTape {
+                recorded: Some(recorded),
+            },
+        )
+    }
+}
+
+impl<const D: usize> StackTape<D> {
+    /// Whether nothing was recorded (the ordinary forward ran, or no autodiff).
+    pub fn is_empty(&self) -> bool {
+        self.recorded.is_none()
+    }
+
+    /// Back-propagates through the recorded stack: reads the output's gradient from `grads`,
+    /// adds the gradient of every weight and bias of `stack`, and back-propagates `∂L/∂x` into
+    /// whatever computed the input with a second `backward`, whose gradients of `model`'s
+    /// parameters are added to `grads`. Call it once, after `loss.backward()`.
+    ///
+    /// `model` holds every parameter the stack's input depends on (the whole model, or `stack`
+    /// itself for a leaf input). Returns the second `backward`'s gradients with `model`'s
+    /// parameters moved out: those of other tracked tensors upstream, such as a leaf input,
+    /// whose gradient is therefore read from the returned `Gradients`, not from `grads`.
+    /// `None` when the tape is empty, the output got no gradient or nothing upstream is
+    /// tracked.
+    ///
+    /// # Panics
+    ///
+    /// If `stack` is not the stack that recorded the tape.
+    pub fn complete<L: DeferredLayer<D>, M: Module>(
+        self,
+        stack: &LayerStack<L>,
+        model: &M,
+        grads: &mut Gradients,
+    ) -> Option<Gradients> {
+        self.complete_after(stack, model, grads, None)
+    }
+
+    /// As [`complete`](Self::complete), for a stack whose output also reaches the loss
+    /// through a later deferred stack: its gradient is read from `grads` and from `later`, the
+    /// gradients that the later tape's `complete` returned.
+    ///
+    /// # Panics
+    ///
+    /// If `stack` is not the stack that recorded the tape.
+    pub fn complete_after<L: DeferredLayer<D>, M: Module>(
+        self,
+        stack: &LayerStack<L>,
+        model: &M,
+        grads: &mut Gradients,
+        later: Option<&mut Gradients>,
+    ) -> Option<Gradients> {
+        let r = self.recorded?;
+        assert_eq!(
+            stack.layers.len(),
+            r.weights.len(),
+            "the stack that recorded the tape"
+        );
+        let from_later = later.and_then(|g| r.y.grad_remove(g));
+        let dy = match (r.y.grad_remove(grads), from_later) {
+            (Some(a), Some(b)) => a + b,
+            (a, b) => a.or(b)?,
+        };
+        let dy = values(&dy);
+        let mut parts = r
+            .parts
+            .par_iter()
+            .map(|part| part.backward(&r.weights, r.act, &dy))
+            .collect::<Vec<_>>()
+            .into_iter();
+        let (mut dx, mut total) = parts.next().expect("a part");
+        // The parts' gradients in order: the sum does not depend on the threads.
+        for (part_dx, part_grads) in parts {
+            dx.extend(part_dx);
+            for (t, g) in total.iter_mut().zip(&part_grads) {
+                t.add(g);
+            }
+        }
+        for (layer, g) in stack.layers.iter().zip(&total) {
+            layer.add_gradients(g, grads);
+        }
+        if !r.x.is_tracked() {
+            return None;
+        }
+        let dims = r.x.dims();
+        let dx = Tensor::<D>::from_data(TensorData::new(dx, dims), &r.x.device());
+        let mut input_grads = (r.x * dx).sum().backward();
+        model.visit(&mut Merge {
+            from: &mut input_grads,
+            into: grads,
+        });
+        Some(input_grads)
+    }
+}
