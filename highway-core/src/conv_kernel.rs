@@ -35,11 +35,11 @@ use rayon::prelude::*;
 const BLOCK: usize = 256;
 
 /// Rows per block, and per part of the batch ([`Grid::parts`]), of a dense layer (a 1×1
-/// kernel). Larger parts were faster on two threads: the 50-layer, 71-unit MLP at batch 128
-/// trained at 38 steps/s in parts of 32 rows, 45 in parts of 64 and 48 in one part of 128
-/// (`bench-highway --model mlp --variants fast`, 2026-12-01, AMD EPYC, 2 cores): the threads
-/// then wait on each other and on the allocator more than they share work.
-const DENSE_BLOCK: usize = 128;
+/// kernel). On two threads, the 50-layer, 71-unit MLP at batch 128 trained at 38 steps/s in
+/// parts of 32 rows and 45-61 in parts of 64, against 36-48 in one part of 128 (the Burn path
+/// beside it: 40-54; `bench-highway --model mlp --variants fast,unfused`, 2026-12-01, AMD
+/// EPYC, 2 cores, runs minutes apart).
+const DENSE_BLOCK: usize = 64;
 
 /// Groups of blocks whose weight gradients are summed separately, then in order.
 const GROUPS: usize = 16;

@@ -89,7 +89,7 @@ fn check(case: &Case) {
 
 #[test]
 fn coupled_relu_at_the_depth_studys_width_and_batch_equals_autodiff() {
-    // Batch 128: one part of the batch, one block.
+    // Batch 128: two parts of the batch, of 64 rows each.
     check(&Case {
         carry: CarryMode::Coupled,
         activation: ActivationConfig::Relu,
@@ -172,7 +172,7 @@ fn results_do_not_depend_on_the_number_of_threads() {
     let device = Device::flex().autodiff();
     device.seed(3);
     let stack = HighwayConfig::new(10).init_stack(3, &device);
-    // Three parts of the batch: 128, 128 and 44 rows.
+    // Five parts of the batch: four of 64 rows and one of 44.
     let x = Tensor::<2>::random([300, 10], Distribution::Default, &device).require_grad();
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
