@@ -1,7 +1,8 @@
 //! `report` on a committed fixture (`tests/fixtures/report/`): a 2-depth `mnist-depth` study
 //! (`--preset quick` with depths 2 and 3) with its summaries, configs and provenance, one of its
-//! runs exported and evaluated in PyTorch, two `bench-rhn` files with provenance and one older
-//! one without, and a Markdown page with marker sections (`doc.md`). `expected.md` is the page
+//! runs exported and evaluated in PyTorch, a `cifar --samples` run, two `bench-rhn` files with
+//! provenance and one older one without, a `bench-highway` file with round rates (60, 50 and 40
+//! steps/s), and a Markdown page with marker sections (`doc.md`). `expected.md` is the page
 //! as `report` must write it, every figure worked out by hand from the fixture's numbers.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +11,12 @@ use std::process::{Command, Output};
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/report");
 
 /// The bench files of the fixture, as the command line gives them.
-const BENCH: [&str; 3] = ["bench/rhn-a.json", "bench/rhn-b.json", "bench/rhn-old.json"];
+const BENCH: [&str; 4] = [
+    "bench/rhn-a.json",
+    "bench/rhn-b.json",
+    "bench/rhn-old.json",
+    "bench/mlp.json",
+];
 
 /// A fresh temporary directory.
 fn temp(name: &str) -> PathBuf {
@@ -150,6 +156,7 @@ fn sections_without_inputs_are_left_as_they_are() {
         "table1",
         "export",
         "speed-rhn",
+        "cifar",
     ] {
         assert!(
             err.contains(&format!("not regenerated: no runs for {name}\n")),

@@ -183,6 +183,27 @@ pub struct RhnBench {
     pub rows: Vec<RhnBenchRow>,
 }
 
+/// One row of a `bench-highway --json` file (the fields the tables use).
+#[derive(Debug, Clone, Deserialize)]
+pub struct HighwayBenchRow {
+    /// `Mlp flex fast depth 50 width 71 batch 128`, `PyTorch mlp depth 50 width 71 batch 128
+    /// threads 2`, ...
+    pub name: String,
+    /// Training steps per second.
+    pub steps_per_s: f64,
+}
+
+/// A `bench-highway --json` file.
+#[derive(Debug, Clone)]
+pub struct HighwayBench {
+    /// The file.
+    pub file: PathBuf,
+    /// Its `provenance` object.
+    pub provenance: Provenance,
+    /// Its rows.
+    pub rows: Vec<HighwayBenchRow>,
+}
+
 /// Everything the report reads.
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
@@ -200,6 +221,8 @@ pub struct Inputs {
     pub evals: Vec<ExportEval>,
     /// `bench-rhn` files with provenance.
     pub bench_rhn: Vec<RhnBench>,
+    /// `bench-highway` files.
+    pub bench_highway: Vec<HighwayBench>,
     /// Inputs found but not used, and why.
     pub notes: Vec<String>,
 }
@@ -398,6 +421,15 @@ impl Inputs {
             );
         };
         let provenance: Provenance = parse(p.clone(), file, "bench file (provenance)")?;
+        if provenance.program == "bench-highway" {
+            let rows = parse(rows.clone(), file, "bench-highway file (rows)")?;
+            self.bench_highway.push(HighwayBench {
+                file: file.to_path_buf(),
+                provenance,
+                rows,
+            });
+            return Ok(());
+        }
         if provenance.program != "bench-rhn" {
             self.notes.push(format!(
                 "{}: {} rows; no table uses them",

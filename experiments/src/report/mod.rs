@@ -24,7 +24,7 @@
 //! | `ptb`               | `ptb` runs |
 //! | `char`              | `charlm` runs |
 //! | `sizes`             | no runs: the presets' `num_params` |
-//! | `speed-rhn`         | `bench-rhn --json` files with provenance |
+//! | `speed-rhn`         | `bench-rhn --json` files with provenance (`bench-highway --json` files give the summary's MLP speed row) |
 //! | `export`            | run directories with a `torch-eval.json` (`bench/torch_peer.py evaluate`) |
 //! | `cifar`             | the presets' `num_params`, and `cifar` runs (Tables 2-3 accuracy on CIFAR-10/100; the fit of the 20 sample images) |
 //!
@@ -99,7 +99,7 @@ pub fn generate(name: &str, existing: &str, inputs: &Inputs) -> anyhow::Result<O
         "sizes" => tables::sizes_table()?,
         "speed-rhn" => tables::speed_rhn_table(inputs, name),
         "export" => tables::export_table(inputs, name),
-        "cifar" => tables::cifar_table(inputs)?,
+        "cifar" => tables::cifar_table(inputs, name)?,
         other => anyhow::bail!(
             "unknown report section `{other}` (known: {})",
             SECTIONS.join(", ")

@@ -61,6 +61,8 @@ const PTB: &str = "[Penn Treebank](docs/results.md#penn-treebank)";
 const CHAR: &str = "[Character level](docs/results.md#character-level)";
 const EXPORT: &str = "[Weights in PyTorch](docs/results.md#weights-in-pytorch)";
 const SPEED_RHN: &str = "[Speed](docs/speed.md#rhn-language-model)";
+const SPEED_MLP: &str = "[Speed](docs/speed.md#highway-mlp)";
+const CIFAR: &str = "[CIFAR-10, net A](docs/results.md#cifar-10100-tables-2-and-3)";
 
 /// The rows in the order they appear, each `None` without inputs.
 fn rows(inputs: &Inputs) -> Vec<(&'static str, Option<Row>)> {
@@ -72,6 +74,8 @@ fn rows(inputs: &Inputs) -> Vec<(&'static str, Option<Row>)> {
         (PTB, ptb_row(inputs)),
         (CHAR, char_row(inputs)),
         (EXPORT, export_row(inputs)),
+        (CIFAR, cifar_row(inputs)),
+        (SPEED_MLP, speed_mlp_row(inputs)),
         (SPEED_RHN, speed_row(inputs)),
     ]
 }
@@ -174,6 +178,31 @@ fn conv_row(inputs: &Inputs, dataset: &str) -> Option<Row> {
     ))
 }
 
+/// The newest fit of net A to the sample images.
+fn cifar_row(inputs: &Inputs) -> Option<Row> {
+    let run = inputs
+        .cifar
+        .iter()
+        .filter(|r| {
+            r.summary.dataset == "cifar10-samples" && r.summary.net == crate::cifar::NetChoice::A
+        })
+        .max_by(|a, b| a.provenance.date.cmp(&b.provenance.date))?;
+    let here = match run.summary.first_iteration_at_100_percent {
+        Some(step) => format!("100% training accuracy at step {step}"),
+        None => format!("not all classified after {} steps", run.summary.iterations),
+    };
+    Some(row(
+        CIFAR,
+        &format!(
+            ", {} real images (no full data set offline)",
+            run.summary.train_images
+        ),
+        here,
+        "—",
+        &run.provenance,
+    ))
+}
+
 fn minutes(seconds: f64) -> String {
     format!("{:.0} min", seconds / 60.0)
 }
@@ -256,6 +285,36 @@ fn export_row(inputs: &Inputs) -> Option<Row> {
         ),
         "—",
         p,
+    ))
+}
+
+/// The newest `bench-highway` file that timed the 50×71 MLP's fast path beside the PyTorch
+/// peer: the ratio of their steps per second.
+fn speed_mlp_row(inputs: &Inputs) -> Option<Row> {
+    let rate = |b: &super::inputs::HighwayBench, prefix: &str| {
+        b.rows
+            .iter()
+            .find(|r| r.name.starts_with(prefix))
+            .map(|r| r.steps_per_s)
+    };
+    let (bench, fast, torch) = inputs
+        .bench_highway
+        .iter()
+        .filter_map(|b| {
+            let fast = rate(b, "Mlp flex fast depth 50 width 71 ")?;
+            let torch = rate(b, "PyTorch mlp depth 50 width 71 ")?;
+            Some((b, fast, torch))
+        })
+        .max_by(|a, b| a.0.provenance.date.cmp(&b.0.provenance.date))?;
+    let ops = rate(bench, "Mlp flex unfused depth 50 width 71 ")
+        .map(|u| format!(" (Burn's own ops: {:.2}×)", u / torch))
+        .unwrap_or_default();
+    Some(row(
+        SPEED_MLP,
+        ": 50-layer highway MLP step on the CPU fast path, Burn / PyTorch",
+        format!("{:.2}×{ops}", fast / torch),
+        "—",
+        &bench.provenance,
     ))
 }
 
