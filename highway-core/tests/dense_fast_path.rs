@@ -13,7 +13,7 @@ use highway_core::{CarryMode, HighwayConfig, HighwayStack};
 
 mod common;
 
-use common::{Collect, assert_close, values};
+use common::{assert_close, assert_same, assert_thread_independent, values};
 
 /// A layer before the stack (so that `∂L/∂x` must flow on into parameters) and the stack.
 #[derive(Module, Debug)]
@@ -64,27 +64,15 @@ fn check(case: &Case) {
         "{:?} {:?} fused {} [{}, {d}]",
         case.carry, case.activation, case.fused, case.batch
     );
-    assert_close(
-        &format!("{name} output"),
-        &values(&reference),
-        &values(&fast),
-    );
-    let mut a = Collect(&ref_grads, Vec::new());
-    net.visit(&mut a);
-    let mut b = Collect(&grads, Vec::new());
-    net.visit(&mut b);
     let per_layer = if case.carry == CarryMode::Free { 6 } else { 4 };
-    assert_eq!(a.1.len(), 2 + case.depth * per_layer);
-    for (i, ((dims, u), (_, v))) in a.1.iter().zip(&b.1).enumerate() {
-        assert!(
-            u.iter().any(|g| *g != 0.0),
-            "{name}: parameter {i} has a gradient"
-        );
-        assert_close(&format!("{name} parameter {i} {dims:?}"), u, v);
-    }
-    let dx_ref = values(&x.grad(&ref_grads).expect("input gradient"));
-    let dx_fast = values(&x.grad(&upstream).expect("input gradient"));
-    assert_close(&format!("{name} input"), &dx_ref, &dx_fast);
+    assert_same(
+        &name,
+        &net,
+        2 + case.depth * per_layer,
+        (&reference, &ref_grads),
+        (&fast, &grads, &upstream),
+        &x,
+    );
 }
 
 #[test]
@@ -174,24 +162,5 @@ fn results_do_not_depend_on_the_number_of_threads() {
     let stack = HighwayConfig::new(10).init_stack(3, &device);
     // Five parts of the batch: four of 64 rows and one of 44.
     let x = Tensor::<2>::random([300, 10], Distribution::Default, &device).require_grad();
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            let (y, tape) = stack.forward_deferred(x.clone());
-            let mut grads = (y.clone() * y.clone()).sum().backward();
-            tape.complete(&stack, &stack, &mut grads);
-            let mut c = Collect(&grads, Vec::new());
-            stack.visit(&mut c);
-            (values(&y), c.1)
-        })
-    };
-    let (y1, g1) = run(1);
-    let (y3, g3) = run(3);
-    assert_eq!(y1, y3);
-    for ((_, a), (_, b)) in g1.iter().zip(&g3) {
-        assert_eq!(a, b, "bit for bit");
-    }
+    assert_thread_independent(&stack, &x);
 }
