@@ -22,6 +22,9 @@
 //! ∂x(r) = ∂y(r)·C(r) + Σ_{ky,kx} ∂z(r − ky·W_p − kx)·W_{ky,kx}ᵀ
 //! ```
 //!
+//! A plain layer (*Training Very Deep Networks* s3.1, `y = act(W ∗ x + b)`) is the case of one
+//! gate: `y = H`, `∂z_H = ∂y·act'(z_H)` and no carry term.
+//!
 //! the last one again a product per block, over windows of `∂z` read backwards. Blocks run on
 //! rayon's threads; weight gradients are summed per fixed group of blocks and the groups in
 //! order, so results do not depend on the number of threads. The readable reference is
@@ -229,7 +232,7 @@ fn sigmoid(z: f32) -> f32 {
 /// One layer's kernels and biases, packed for the products.
 #[derive(Debug, Clone)]
 pub struct LayerWeights {
-    /// Gates: 2 (`H`, `T`; coupled carry) or 3 (and `C`).
+    /// Gates: 1 (`H` alone: a plain layer), 2 (`H`, `T`; coupled carry) or 3 (and `C`).
     pub gates: usize,
     /// `[k²·C, G·C]`: row `(ky·k + kx)·C + c_in`, column `g·C + c_out`.
     forward: Vec<f32>,
@@ -241,11 +244,11 @@ pub struct LayerWeights {
 
 impl LayerWeights {
     /// Packs the Burn-layout kernels `[C_out, C_in, k, k]` and biases `[C]` of `H`, `T` (and
-    /// `C`), in that order.
+    /// `C`), in that order; `H`'s alone for a plain layer.
     pub fn pack(grid: &Grid, kernels: &[&[f32]], biases: &[&[f32]]) -> Self {
         let (c, k) = (grid.channels, grid.kernel);
         let gates = kernels.len();
-        assert!(gates == 2 || gates == 3, "H, T and optionally C");
+        assert!((1..=3).contains(&gates), "H, then T and optionally C");
         let gc = gates * c;
         let mut forward = vec![0.0; k * k * c * gc];
         let mut backward = vec![0.0; k * k * gc * c];
@@ -268,12 +271,13 @@ impl LayerWeights {
     }
 
     /// Packs the weights of a dense layer (a [`Grid::dense`]) in Burn's `Linear` layout
-    /// `[C_in, C_out]` (`y = x·W`) and its biases `[C]`, for `H`, `T` (and `C`) in that order.
+    /// `[C_in, C_out]` (`y = x·W`) and its biases `[C]`, for `H`, `T` (and `C`) in that order;
+    /// `H`'s alone for a plain layer.
     pub fn pack_dense(grid: &Grid, weights: &[&[f32]], biases: &[&[f32]]) -> Self {
         let c = grid.channels;
         assert_eq!(grid.kernel, 1, "a dense layer's grid");
         let gates = weights.len();
-        assert!(gates == 2 || gates == 3, "H, T and optionally C");
+        assert!((1..=3).contains(&gates), "H, then T and optionally C");
         let gc = gates * c;
         let mut forward = vec![0.0; c * gc];
         let mut backward = vec![0.0; gc * c];
@@ -480,17 +484,21 @@ pub fn forward(grid: &Grid, weights: &LayerWeights, act: Act, x: &[f32], y: &mut
                 let at = (q + center) * c;
                 for ch in 0..c {
                     let h = act.value(zq[ch]);
-                    let t = sigmoid(zq[c + ch]);
-                    let carry = if weights.gates == 3 {
-                        let cg = sigmoid(zq[2 * c + ch]);
-                        zq[2 * c + ch] = cg;
-                        cg
-                    } else {
-                        1.0 - t
-                    };
                     zq[ch] = h;
-                    zq[c + ch] = t;
-                    let out = h * t + x[at + ch] * carry;
+                    let out = if weights.gates == 1 {
+                        h
+                    } else {
+                        let t = sigmoid(zq[c + ch]);
+                        let carry = if weights.gates == 3 {
+                            let cg = sigmoid(zq[2 * c + ch]);
+                            zq[2 * c + ch] = cg;
+                            cg
+                        } else {
+                            1.0 - t
+                        };
+                        zq[c + ch] = t;
+                        h * t + x[at + ch] * carry
+                    };
                     // SAFETY: pixel `q`'s channels are written by this block only.
                     unsafe { y_ptr.write(at + ch, out) };
                 }
@@ -564,6 +572,11 @@ pub fn backward(
                     let at = (q + center) * c;
                     for ch in 0..c {
                         let d = dy[at + ch];
+                        if g == 1 {
+                            // A plain layer: no gate, no carry.
+                            dq[ch] = d * act.derivative(sq[ch]);
+                            continue;
+                        }
                         let xv = x[at + ch];
                         let (h, t) = (sq[ch], sq[c + ch]);
                         dq[ch] = d * t * act.derivative(h);

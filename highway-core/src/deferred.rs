@@ -19,16 +19,18 @@
 
 use burn::module::Module;
 use burn::nn::activation::Activation;
+use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use rayon::prelude::*;
 
 use crate::conv_kernel::{self, Act, Grid, LayerGradients, LayerWeights, Saved};
 use crate::grads::{Merge, accumulate};
 use crate::stack::StackLayer;
-use crate::{ConvHighway, Highway, LayerStack};
+use crate::{ConvHighway, ConvPlain, Highway, LayerStack, Plain};
 
-/// A highway layer that the fast path can compute on rank-`D` inputs: [`Highway`] on
-/// `[batch, d]` and [`ConvHighway`] on `[batch, d, h, w]`.
+/// A layer that the fast path can compute on rank-`D` inputs: [`Highway`] and [`Plain`] on
+/// `[batch, d]`, [`ConvHighway`] and [`ConvPlain`] on `[batch, d, h, w]` (a plain layer as
+/// wide as its input).
 pub trait DeferredLayer<const D: usize>: StackLayer<D> {
     /// The fast path's activation for this layer, if it has one.
     fn fast_act(&self) -> Option<Act>;
@@ -147,6 +149,78 @@ fn add_gradient<const D: usize>(param: &Tensor<D>, values: Vec<f32>, grads: &mut
     accumulate(param, grads, g);
 }
 
+/// The bias of `layer` (zeros without one) as values.
+fn bias_values(bias: Option<&burn::module::Param<Tensor<1>>>, d: usize) -> Vec<f32> {
+    bias.map_or(vec![0.0; d], |b| values(&b.val()))
+}
+
+/// The `Linear` maps of `H`, `T` (and `C`) packed for a dense grid.
+fn pack_linears(grid: &Grid, linears: &[&burn::nn::Linear]) -> LayerWeights {
+    let weights: Vec<Vec<f32>> = linears.iter().map(|l| values(&l.weight.val())).collect();
+    let biases: Vec<Vec<f32>> = linears
+        .iter()
+        .map(|l| bias_values(l.bias.as_ref(), grid.channels))
+        .collect();
+    let w: Vec<&[f32]> = weights.iter().map(|v| v.as_slice()).collect();
+    let b: Vec<&[f32]> = biases.iter().map(|v| v.as_slice()).collect();
+    LayerWeights::pack_dense(grid, &w, &b)
+}
+
+/// The convolutions of `H`, `T` (and `C`) packed for `grid`.
+fn pack_convs(grid: &Grid, convs: &[&Conv2d]) -> LayerWeights {
+    let kernels: Vec<Vec<f32>> = convs.iter().map(|c| values(&c.weight.val())).collect();
+    let biases: Vec<Vec<f32>> = convs
+        .iter()
+        .map(|c| bias_values(c.bias.as_ref(), grid.channels))
+        .collect();
+    let k: Vec<&[f32]> = kernels.iter().map(|v| v.as_slice()).collect();
+    let b: Vec<&[f32]> = biases.iter().map(|v| v.as_slice()).collect();
+    LayerWeights::pack(grid, &k, &b)
+}
+
+/// Adds the gradients `g` of the `Linear` maps of `H`, `T` (and `C`) to `grads`.
+fn add_linear_gradients(linears: &[&burn::nn::Linear], g: &LayerGradients, grads: &mut Gradients) {
+    for (gate, linear) in linears.iter().enumerate() {
+        add_gradient(&linear.weight.val(), g.linear(gate), grads);
+        if let Some(b) = &linear.bias {
+            add_gradient(&b.val(), g.bias(gate), grads);
+        }
+    }
+}
+
+/// Adds the gradients `g` of the convolutions of `H`, `T` (and `C`) to `grads`.
+fn add_conv_gradients(convs: &[&Conv2d], g: &LayerGradients, grads: &mut Gradients) {
+    for (gate, conv) in convs.iter().enumerate() {
+        add_gradient(&conv.weight.val(), g.kernel(gate), grads);
+        if let Some(b) = &conv.bias {
+            add_gradient(&b.val(), g.bias(gate), grads);
+        }
+    }
+}
+
+/// A conv layer's grid: NCHW input, the kernel's side.
+fn conv_grid([batch, channels, height, width]: [usize; 4], conv: &Conv2d) -> Grid {
+    Grid {
+        batch,
+        height,
+        width,
+        channels,
+        kernel: conv.kernel_size[0],
+    }
+}
+
+impl Highway {
+    fn linears(&self) -> Vec<&burn::nn::Linear> {
+        [&self.h, &self.t].into_iter().chain(&self.c).collect()
+    }
+}
+
+impl ConvHighway {
+    fn convs(&self) -> Vec<&Conv2d> {
+        [&self.h, &self.t].into_iter().chain(&self.c).collect()
+    }
+}
+
 impl DeferredLayer<2> for Highway {
     fn fast_act(&self) -> Option<Act> {
         act_of(&self.activation)
@@ -157,27 +231,30 @@ impl DeferredLayer<2> for Highway {
     }
 
     fn pack(&self, grid: &Grid) -> LayerWeights {
-        let linears: Vec<&burn::nn::Linear> =
-            [&self.h, &self.t].into_iter().chain(&self.c).collect();
-        let d = grid.channels;
-        let weights: Vec<Vec<f32>> = linears.iter().map(|l| values(&l.weight.val())).collect();
-        let biases: Vec<Vec<f32>> = linears
-            .iter()
-            .map(|l| l.bias.as_ref().map_or(vec![0.0; d], |b| values(&b.val())))
-            .collect();
-        let w: Vec<&[f32]> = weights.iter().map(|v| v.as_slice()).collect();
-        let b: Vec<&[f32]> = biases.iter().map(|v| v.as_slice()).collect();
-        LayerWeights::pack_dense(grid, &w, &b)
+        pack_linears(grid, &self.linears())
     }
 
     fn add_gradients(&self, g: &LayerGradients, grads: &mut Gradients) {
-        let linears = [&self.h, &self.t].into_iter().chain(&self.c);
-        for (gate, linear) in linears.enumerate() {
-            add_gradient(&linear.weight.val(), g.linear(gate), grads);
-            if let Some(b) = &linear.bias {
-                add_gradient(&b.val(), g.bias(gate), grads);
-            }
-        }
+        add_linear_gradients(&self.linears(), g, grads);
+    }
+}
+
+impl DeferredLayer<2> for Plain {
+    fn fast_act(&self) -> Option<Act> {
+        let [d_in, d_out] = self.linear.weight.dims();
+        (d_in == d_out).then(|| act_of(&self.activation)).flatten()
+    }
+
+    fn grid(&self, [batch, features]: [usize; 2]) -> Grid {
+        Grid::dense(batch, features)
+    }
+
+    fn pack(&self, grid: &Grid) -> LayerWeights {
+        pack_linears(grid, &[&self.linear])
+    }
+
+    fn add_gradients(&self, g: &LayerGradients, grads: &mut Gradients) {
+        add_linear_gradients(&[&self.linear], g, grads);
     }
 }
 
@@ -186,38 +263,35 @@ impl DeferredLayer<4> for ConvHighway {
         act_of(&self.activation)
     }
 
-    fn grid(&self, [batch, channels, height, width]: [usize; 4]) -> Grid {
-        Grid {
-            batch,
-            height,
-            width,
-            channels,
-            kernel: self.h.kernel_size[0],
-        }
+    fn grid(&self, dims: [usize; 4]) -> Grid {
+        conv_grid(dims, &self.h)
     }
 
     fn pack(&self, grid: &Grid) -> LayerWeights {
-        let convs: Vec<&burn::nn::conv::Conv2d> =
-            [&self.h, &self.t].into_iter().chain(&self.c).collect();
-        let d = grid.channels;
-        let kernels: Vec<Vec<f32>> = convs.iter().map(|c| values(&c.weight.val())).collect();
-        let biases: Vec<Vec<f32>> = convs
-            .iter()
-            .map(|c| c.bias.as_ref().map_or(vec![0.0; d], |b| values(&b.val())))
-            .collect();
-        let k: Vec<&[f32]> = kernels.iter().map(|v| v.as_slice()).collect();
-        let b: Vec<&[f32]> = biases.iter().map(|v| v.as_slice()).collect();
-        LayerWeights::pack(grid, &k, &b)
+        pack_convs(grid, &self.convs())
     }
 
     fn add_gradients(&self, g: &LayerGradients, grads: &mut Gradients) {
-        let convs = [&self.h, &self.t].into_iter().chain(&self.c);
-        for (gate, conv) in convs.enumerate() {
-            add_gradient(&conv.weight.val(), g.kernel(gate), grads);
-            if let Some(b) = &conv.bias {
-                add_gradient(&b.val(), g.bias(gate), grads);
-            }
-        }
+        add_conv_gradients(&self.convs(), g, grads);
+    }
+}
+
+impl DeferredLayer<4> for ConvPlain {
+    fn fast_act(&self) -> Option<Act> {
+        let [c_out, c_in, _, _] = self.conv.weight.dims();
+        (c_in == c_out).then(|| act_of(&self.activation)).flatten()
+    }
+
+    fn grid(&self, dims: [usize; 4]) -> Grid {
+        conv_grid(dims, &self.conv)
+    }
+
+    fn pack(&self, grid: &Grid) -> LayerWeights {
+        pack_convs(grid, &[&self.conv])
+    }
+
+    fn add_gradients(&self, g: &LayerGradients, grads: &mut Gradients) {
+        add_conv_gradients(&[&self.conv], g, grads);
     }
 }
 

@@ -9,7 +9,9 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::activation::ActivationConfig;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Distribution, Tensor};
-use highway_core::{CarryMode, ConvHighwayConfig, ConvHighwayStack};
+use highway_core::{
+    CarryMode, ConvHighwayConfig, ConvHighwayStack, ConvPlainConfig, ConvPlainStack,
+};
 
 /// A layer before the stack (so that `∂L/∂x` must flow on into parameters) and the stack.
 #[derive(Module, Debug)]
@@ -183,4 +185,52 @@ fn results_do_not_depend_on_the_number_of_threads() {
     let stack = ConvHighwayConfig::new(6).init_stack(2, &device);
     let x = Tensor::<4>::random([3, 6, 17, 15], Distribution::Default, &device).require_grad();
     assert_thread_independent(&stack, &x);
+}
+
+/// A layer before a plain stack and the stack.
+#[derive(Module, Debug)]
+struct PlainNet {
+    stem: Conv2d,
+    stack: ConvPlainStack,
+}
+
+#[test]
+fn plain_stacks_equal_autodiff() {
+    for (activation, kernel, batch, channels, height, width) in [
+        (ActivationConfig::Relu, 3, 2, 5, 7, 6),
+        (ActivationConfig::Tanh, 5, 1, 3, 5, 9),
+    ] {
+        let device = Device::flex().autodiff();
+        device.seed(19);
+        let depth = 2;
+        let net = PlainNet {
+            stem: Conv2dConfig::new([2, channels], [3, 3])
+                .with_padding(PaddingConfig2d::Same)
+                .init(&device),
+            stack: ConvPlainConfig::new([channels, channels])
+                .with_kernel_size(kernel)
+                .with_activation(activation.clone())
+                .init_stack(depth, &device),
+        };
+        let shape = [batch, 2, height, width];
+        let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let out_shape = [batch, channels, height, width];
+        let r = Tensor::<4>::random(out_shape, Distribution::Normal(0.0, 1.0), &device);
+        let reference = net.stack.forward(net.stem.forward(x.clone()));
+        let ref_grads = (reference.clone() * r.clone()).sum().backward();
+        let (fast, tape) = net.stack.forward_deferred(net.stem.forward(x.clone()));
+        assert!(!tape.is_empty(), "the fast path applies");
+        let mut grads = (fast.clone() * r).sum().backward();
+        let upstream = tape
+            .complete(&net.stack, &net, &mut grads)
+            .expect("tracked");
+        assert_same(
+            &format!("plain {activation:?} k{kernel} {out_shape:?}"),
+            &net,
+            2 + 2 * depth,
+            (&reference, &ref_grads),
+            (&fast, &grads, &upstream),
+            &x,
+        );
+    }
 }

@@ -9,7 +9,7 @@ use burn::module::Module;
 use burn::nn::activation::ActivationConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Distribution, Tensor};
-use highway_core::{CarryMode, HighwayConfig, HighwayStack};
+use highway_core::{CarryMode, HighwayConfig, HighwayStack, PlainConfig, PlainStack};
 
 mod common;
 
@@ -163,4 +163,56 @@ fn results_do_not_depend_on_the_number_of_threads() {
     // Five parts of the batch: four of 64 rows and one of 44.
     let x = Tensor::<2>::random([300, 10], Distribution::Default, &device).require_grad();
     assert_thread_independent(&stack, &x);
+}
+
+/// A layer before a plain stack and the stack.
+#[derive(Module, Debug)]
+struct PlainNet {
+    stem: Linear,
+    stack: PlainStack,
+}
+
+#[test]
+fn plain_stacks_equal_autodiff() {
+    for (activation, batch, width) in [
+        (ActivationConfig::Relu, 128, 71),
+        (ActivationConfig::Tanh, 1, 5),
+        (ActivationConfig::Relu, 70, 9),
+    ] {
+        let device = Device::flex().autodiff();
+        device.seed(17);
+        let depth = 3;
+        let net = PlainNet {
+            stem: LinearConfig::new(4, width).init(&device),
+            stack: PlainConfig::new(width, width)
+                .with_activation(activation.clone())
+                .init_stack(depth, &device),
+        };
+        let x =
+            Tensor::<2>::random([batch, 4], Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let r = Tensor::<2>::random([batch, width], Distribution::Normal(0.0, 1.0), &device);
+        let reference = net.stack.forward(net.stem.forward(x.clone()));
+        let ref_grads = (reference.clone() * r.clone()).sum().backward();
+        let (fast, tape) = net.stack.forward_deferred(net.stem.forward(x.clone()));
+        assert!(!tape.is_empty(), "the fast path applies");
+        let mut grads = (fast.clone() * r).sum().backward();
+        let upstream = tape
+            .complete(&net.stack, &net, &mut grads)
+            .expect("tracked");
+        assert_same(
+            &format!("plain {activation:?} [{batch}, {width}]"),
+            &net,
+            2 + 2 * depth,
+            (&reference, &ref_grads),
+            (&fast, &grads, &upstream),
+            &x,
+        );
+    }
+    // A plain layer that changes the width keeps to the ordinary path.
+    let device = Device::flex().autodiff();
+    let stack = PlainConfig::new(6, 4).init_stack(1, &device);
+    let x = Tensor::<2>::random([3, 6], Distribution::Default, &device);
+    let (y, tape) = stack.forward_deferred(x.clone());
+    assert!(tape.is_empty());
+    assert_close("6 -> 4", &values(&stack.forward(x)), &values(&y));
 }

@@ -1,6 +1,6 @@
-//! The conv nets' highway stages on the CPU fast path during training
-//! ([`ConvHighwayStack::forward_deferred`](highway_core::ConvHighwayStack::forward_deferred)):
-//! each stage's tape is kept while the net runs forward and completed, last stage first, after
+//! The conv nets' highway and plain stages on the CPU fast path during training
+//! ([`LayerStack::forward_deferred`](highway_core::LayerStack::forward_deferred)): each
+//! stage's tape is kept while the net runs forward and completed, last stage first, after
 //! `loss.backward()`, so that the gradient of every stage's output flows on into the stages and
 //! layers before it. On other devices the stages run under autodiff and no tape is kept.
 
@@ -17,8 +17,8 @@ pub struct StageTapes {
 }
 
 impl StageTapes {
-    /// Runs `net`, which applies each stage through the function it is given, with the
-    /// highway stages on the fast path; returns its output and the stages' tapes.
+    /// Runs `net`, which applies each stage through the function it is given, with the stages
+    /// on the fast path; returns its output and the stages' tapes.
     pub fn record<T>(
         net: impl FnOnce(&mut dyn FnMut(usize, &ConvStage, Tensor<4>) -> Tensor<4>) -> T,
     ) -> (T, Self) {
@@ -27,23 +27,21 @@ impl StageTapes {
         (out, tapes)
     }
 
-    /// Applies stage `index` as [`ConvStage::forward`] does; a highway stage runs on the fast
-    /// path where it applies and its tape is kept.
+    /// Applies stage `index` as [`ConvStage::forward`] does, on the fast path where it applies;
+    /// its tape is kept.
     ///
     /// # Shapes
     ///
     /// - input and output: `[batch, width, h, w]`
     pub fn forward(&mut self, index: usize, stage: &ConvStage, x: Tensor<4>) -> Tensor<4> {
-        match stage {
-            ConvStage::Highway(s) => {
-                let (y, tape) = s.forward_deferred(x);
-                if !tape.is_empty() {
-                    self.tapes.push((index, tape));
-                }
-                y
-            }
-            ConvStage::Plain(s) => s.forward(x),
+        let (y, tape) = match stage {
+            ConvStage::Highway(s) => s.forward_deferred(x),
+            ConvStage::Plain(s) => s.forward_deferred(x),
+        };
+        if !tape.is_empty() {
+            self.tapes.push((index, tape));
         }
+        y
     }
 
     /// Whether no stage ran on the fast path.
@@ -57,10 +55,12 @@ impl StageTapes {
     pub fn complete<M: Module>(self, stages: &[ConvStage], model: &M, grads: &mut Gradients) {
         let mut later: Option<Gradients> = None;
         for (index, tape) in self.tapes.into_iter().rev() {
-            let ConvStage::Highway(stack) = &stages[index] else {
-                unreachable!("only highway stages keep a tape");
+            later = match &stages[index] {
+                ConvStage::Highway(stack) => {
+                    tape.complete_after(stack, model, grads, later.as_mut())
+                }
+                ConvStage::Plain(stack) => tape.complete_after(stack, model, grads, later.as_mut()),
             };
-            later = tape.complete_after(stack, model, grads, later.as_mut());
         }
     }
 }

@@ -476,18 +476,42 @@ mod tests {
             collect(&cifar, &reference),
         );
 
-        let mlp = crate::DeepMlpConfig::new(12, 9, 5, 10, crate::LayerKind::Highway).init(&device);
-        let x = Tensor::<2>::random([3, 12], Distribution::Uniform(0.0, 1.0), &device);
-        let (_, tape) = mlp.forward_train(x.clone());
-        assert!(tape.is_some_and(|t| !t.is_empty()), "the fast path applies");
+        for kind in [crate::LayerKind::Highway, crate::LayerKind::Plain] {
+            let mlp = crate::DeepMlpConfig::new(12, 9, 5, 10, kind).init(&device);
+            let x = Tensor::<2>::random([3, 12], Distribution::Uniform(0.0, 1.0), &device);
+            let (_, tape) = mlp.forward_train(x.clone());
+            assert!(!tape.is_empty(), "the fast path applies");
+            let batch = ClassBatch {
+                inputs: x.clone(),
+                targets: y.clone(),
+            };
+            let loss = classification_output(mlp.forward(x), y.clone()).loss;
+            let name = format!("{kind} mlp");
+            let (grads, loss) = check(&name, TrainStep::step(&mlp, batch), loss);
+            let reference = GradientsParams::from_grads(loss.backward(), &mlp);
+            compare(&name, collect(&mlp, &grads), collect(&mlp, &reference));
+        }
+
+        // A plain conv net: its plain stages on the fast path too.
+        let plain = crate::MnistConvNetConfig::new(5)
+            .with_kind(crate::LayerKind::Plain)
+            .with_dropout([0.0; 4])
+            .init(&device);
+        let x = Tensor::<4>::random([3, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
+        let (_, tapes) = plain.forward_train(x.clone());
+        assert!(!tapes.is_empty(), "the fast path applies to plain stages");
         let batch = ClassBatch {
             inputs: x.clone(),
             targets: y.clone(),
         };
-        let loss = classification_output(mlp.forward(x), y).loss;
-        let (grads, loss) = check("mlp", TrainStep::step(&mlp, batch), loss);
-        let reference = GradientsParams::from_grads(loss.backward(), &mlp);
-        compare("mlp", collect(&mlp, &grads), collect(&mlp, &reference));
+        let loss = classification_output(plain.forward(x), y).loss;
+        let (grads, loss) = check("plain mnist", TrainStep::step(&plain, batch), loss);
+        let reference = GradientsParams::from_grads(loss.backward(), &plain);
+        compare(
+            "plain mnist",
+            collect(&plain, &grads),
+            collect(&plain, &reference),
+        );
     }
 
     #[test]

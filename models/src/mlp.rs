@@ -178,34 +178,31 @@ impl DeepMlp {
         self.output.forward(z)
     }
 
-    /// Class logits for a training step: as [`forward`](Self::forward), with a highway body on
-    /// the CPU fast path where it applies
+    /// Class logits for a training step: as [`forward`](Self::forward), with the stacked
+    /// layers (plain or highway) on the CPU fast path where it applies
     /// ([`LayerStack::forward_deferred`](highway_core::LayerStack::forward_deferred)); pass the
-    /// tape to [`complete_train`](Self::complete_train) after `loss.backward()`. A plain body
-    /// runs under autodiff and keeps no tape.
+    /// tape to [`complete_train`](Self::complete_train) after `loss.backward()`.
     ///
     /// # Shapes
     ///
     /// - input: `[batch, d_input]`
     /// - output: `[batch, n_classes]`
-    pub fn forward_train(&self, x: Tensor<2>) -> (Tensor<2>, Option<DenseStackTape>) {
+    pub fn forward_train(&self, x: Tensor<2>) -> (Tensor<2>, DenseStackTape) {
         let z = self.input.forward(x);
         let (z, tape) = match &self.body {
-            MlpBody::Plain(s) => (s.forward(z), None),
-            MlpBody::Highway(s) => {
-                let (z, tape) = s.forward_deferred(z);
-                (z, Some(tape))
-            }
+            MlpBody::Plain(s) => s.forward_deferred(z),
+            MlpBody::Highway(s) => s.forward_deferred(z),
         };
         (self.output.forward(z), tape)
     }
 
     /// Adds the gradients of the stack that [`forward_train`](Self::forward_train) ran on the
     /// fast path, and of the input layer before it, to `grads` (those of `loss.backward()`).
-    pub fn complete_train(&self, tape: Option<DenseStackTape>, grads: &mut Gradients) {
-        if let (Some(tape), MlpBody::Highway(stack)) = (tape, &self.body) {
-            tape.complete(stack, self, grads);
-        }
+    pub fn complete_train(&self, tape: DenseStackTape, grads: &mut Gradients) {
+        match &self.body {
+            MlpBody::Plain(stack) => tape.complete(stack, self, grads),
+            MlpBody::Highway(stack) => tape.complete(stack, self, grads),
+        };
     }
 
     /// Class logits together with every stacked layer's output and transform gate; with
