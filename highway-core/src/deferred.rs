@@ -1,4 +1,4 @@
-//! Highway stacks trained outside autodiff on the CPU: the forward and backward of every layer
+//! Highway and plain stacks trained outside autodiff on the CPU: the forward and backward of every layer
 //! run on raw buffers (the [`conv_kernel`] module; a dense layer is its 1×1 case), and the
 //! stack meets Burn's autodiff only at its two ends. The output is a graph leaf; after
 //! `loss.backward()`, [`StackTape::complete`] reads the leaf's gradient, back-propagates
@@ -13,7 +13,7 @@
 //! ```
 //!
 //! The fast path runs on the CPU backends (`flex`, `ndarray`) for layers whose `H` is ReLU or
-//! tanh and whose transform gate is learned; elsewhere `forward_deferred` is the stack's
+//! tanh (plain layers as wide as their input); elsewhere `forward_deferred` is the stack's
 //! ordinary forward under autodiff and the tape is empty. Either way the values and gradients
 //! are the same (`tests/conv_fast_path.rs`, `tests/dense_fast_path.rs`).
 

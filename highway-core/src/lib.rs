@@ -12,7 +12,7 @@
 //! - [`Plain`] and [`ConvPlain`], the ungated baselines;
 //! - [`LayerStack`] ([`HighwayStack`], [`ConvHighwayStack`], [`PlainStack`],
 //!   [`ConvPlainStack`]) with per-layer gate read-out and lesioning;
-//! - a CPU fast path for training dense and conv highway stacks
+//! - a CPU fast path for training dense and conv stacks, highway or plain
 //!   ([`LayerStack::forward_deferred`], [`conv_kernel`]): forward and backward on raw
 //!   buffers, equal to the stack's `forward` under autodiff;
 //! - `gradcheck` (feature `gradcheck`): finite-difference gradient checks for any module.

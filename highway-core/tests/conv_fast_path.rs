@@ -22,7 +22,7 @@ struct Net {
 
 mod common;
 
-use common::{assert_close, assert_same, assert_thread_independent, values};
+use common::{assert_close, assert_thread_independent, check_against_autodiff, values};
 
 struct Case {
     carry: CarryMode,
@@ -56,29 +56,19 @@ fn check(case: &Case) {
     // L = Σ r·y with fixed random r: an arbitrary ∂L/∂y.
     let r = Tensor::<4>::random(out_shape, Distribution::Normal(0.0, 1.0), &device);
 
-    let reference = net.stack.forward(net.stem.forward(x.clone()));
-    let ref_grads = (reference.clone() * r.clone()).sum().backward();
-
-    let (fast, tape) = net.stack.forward_deferred(net.stem.forward(x.clone()));
-    assert!(!tape.is_empty(), "the fast path applies");
-    assert_eq!(fast.dims(), out_shape);
-    let mut grads = (fast.clone() * r).sum().backward();
-    let upstream = tape
-        .complete(&net.stack, &net, &mut grads)
-        .expect("the input is tracked");
-
     let name = format!(
         "{:?} k{} {:?} {:?}",
         case.carry, case.kernel, case.activation, out_shape
     );
     let per_layer = if case.carry == CarryMode::Free { 6 } else { 4 };
-    assert_same(
+    check_against_autodiff(
         &name,
         &net,
         2 + case.depth * per_layer,
-        (&reference, &ref_grads),
-        (&fast, &grads, &upstream),
+        &net.stack,
+        |x| net.stem.forward(x),
         &x,
+        &r,
     );
 }
 
@@ -216,21 +206,14 @@ fn plain_stacks_equal_autodiff() {
         let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device).require_grad();
         let out_shape = [batch, channels, height, width];
         let r = Tensor::<4>::random(out_shape, Distribution::Normal(0.0, 1.0), &device);
-        let reference = net.stack.forward(net.stem.forward(x.clone()));
-        let ref_grads = (reference.clone() * r.clone()).sum().backward();
-        let (fast, tape) = net.stack.forward_deferred(net.stem.forward(x.clone()));
-        assert!(!tape.is_empty(), "the fast path applies");
-        let mut grads = (fast.clone() * r).sum().backward();
-        let upstream = tape
-            .complete(&net.stack, &net, &mut grads)
-            .expect("tracked");
-        assert_same(
+        check_against_autodiff(
             &format!("plain {activation:?} k{kernel} {out_shape:?}"),
             &net,
             2 + 2 * depth,
-            (&reference, &ref_grads),
-            (&fast, &grads, &upstream),
+            &net.stack,
+            |x| net.stem.forward(x),
             &x,
+            &r,
         );
     }
 }

@@ -13,7 +13,7 @@ use highway_core::{CarryMode, HighwayConfig, HighwayStack, PlainConfig, PlainSta
 
 mod common;
 
-use common::{assert_close, assert_same, assert_thread_independent, values};
+use common::{assert_close, assert_thread_independent, check_against_autodiff, values};
 
 /// A layer before the stack (so that `∂L/∂x` must flow on into parameters) and the stack.
 #[derive(Module, Debug)]
@@ -49,29 +49,19 @@ fn check(case: &Case) {
     // L = Σ r·y with fixed random r: an arbitrary ∂L/∂y.
     let r = Tensor::<2>::random([case.batch, d], Distribution::Normal(0.0, 1.0), &device);
 
-    let reference = net.stack.forward(net.stem.forward(x.clone()));
-    let ref_grads = (reference.clone() * r.clone()).sum().backward();
-
-    let (fast, tape) = net.stack.forward_deferred(net.stem.forward(x.clone()));
-    assert!(!tape.is_empty(), "the fast path applies");
-    assert_eq!(fast.dims(), [case.batch, d]);
-    let mut grads = (fast.clone() * r).sum().backward();
-    let upstream = tape
-        .complete(&net.stack, &net, &mut grads)
-        .expect("the input is tracked");
-
     let name = format!(
         "{:?} {:?} fused {} [{}, {d}]",
         case.carry, case.activation, case.fused, case.batch
     );
     let per_layer = if case.carry == CarryMode::Free { 6 } else { 4 };
-    assert_same(
+    check_against_autodiff(
         &name,
         &net,
         2 + case.depth * per_layer,
-        (&reference, &ref_grads),
-        (&fast, &grads, &upstream),
+        &net.stack,
+        |x| net.stem.forward(x),
         &x,
+        &r,
     );
 }
 
@@ -191,21 +181,14 @@ fn plain_stacks_equal_autodiff() {
         let x =
             Tensor::<2>::random([batch, 4], Distribution::Normal(0.0, 1.0), &device).require_grad();
         let r = Tensor::<2>::random([batch, width], Distribution::Normal(0.0, 1.0), &device);
-        let reference = net.stack.forward(net.stem.forward(x.clone()));
-        let ref_grads = (reference.clone() * r.clone()).sum().backward();
-        let (fast, tape) = net.stack.forward_deferred(net.stem.forward(x.clone()));
-        assert!(!tape.is_empty(), "the fast path applies");
-        let mut grads = (fast.clone() * r).sum().backward();
-        let upstream = tape
-            .complete(&net.stack, &net, &mut grads)
-            .expect("tracked");
-        assert_same(
+        check_against_autodiff(
             &format!("plain {activation:?} [{batch}, {width}]"),
             &net,
             2 + 2 * depth,
-            (&reference, &ref_grads),
-            (&fast, &grads, &upstream),
+            &net.stack,
+            |x| net.stem.forward(x),
             &x,
+            &r,
         );
     }
     // A plain layer that changes the width keeps to the ordinary path.

@@ -88,3 +88,37 @@ where
         assert_eq!(a, b, "bit for bit");
     }
 }
+
+/// Runs `stack` on `stem(x)` both ways, the reference (its `forward` under autodiff) and the
+/// fast path, with the loss `Σ r·y` (an arbitrary `∂L/∂y`), and checks them equal with
+/// [`assert_same`]. `net` holds the stem's and the stack's `parameters` parameters.
+pub fn check_against_autodiff<M, L, const D: usize, const E: usize>(
+    name: &str,
+    net: &M,
+    parameters: usize,
+    stack: &LayerStack<L>,
+    stem: impl Fn(Tensor<E>) -> Tensor<D>,
+    x: &Tensor<E>,
+    r: &Tensor<D>,
+) where
+    M: Module,
+    L: DeferredLayer<D>,
+{
+    let reference = stack.forward(stem(x.clone()));
+    let ref_grads = (reference.clone() * r.clone()).sum().backward();
+    let (fast, tape) = stack.forward_deferred(stem(x.clone()));
+    assert!(!tape.is_empty(), "{name}: the fast path applies");
+    assert_eq!(fast.dims(), reference.dims());
+    let mut grads = (fast.clone() * r.clone()).sum().backward();
+    let upstream = tape
+        .complete(stack, net, &mut grads)
+        .expect("the input is tracked");
+    assert_same(
+        name,
+        net,
+        parameters,
+        (&reference, &ref_grads),
+        (&fast, &grads, &upstream),
+        x,
+    );
+}
