@@ -161,7 +161,7 @@ impl Grid {
     pub fn pad_nchw(&self, nchw: &[f32]) -> Vec<f32> {
         let (c, h, w) = (self.channels, self.height, self.width);
         assert_eq!(nchw.len(), self.batch * c * h * w, "NCHW input size");
-        let mut out = vec![0.0; self.len()];
+        let mut out = crate::buffers::zeroed(self.len());
         for b in 0..self.batch {
             for i in 0..h {
                 for j in 0..w {
@@ -250,8 +250,8 @@ impl LayerWeights {
         let gates = kernels.len();
         assert!((1..=3).contains(&gates), "H, then T and optionally C");
         let gc = gates * c;
-        let mut forward = vec![0.0; k * k * c * gc];
-        let mut backward = vec![0.0; k * k * gc * c];
+        let mut forward = crate::buffers::zeroed(k * k * c * gc);
+        let mut backward = crate::buffers::zeroed(k * k * gc * c);
         for (g, w) in kernels.iter().enumerate() {
             assert_eq!(w.len(), c * c * k * k, "kernel size");
             for co in 0..c {
@@ -279,8 +279,8 @@ impl LayerWeights {
         let gates = weights.len();
         assert!((1..=3).contains(&gates), "H, then T and optionally C");
         let gc = gates * c;
-        let mut forward = vec![0.0; c * gc];
-        let mut backward = vec![0.0; gc * c];
+        let mut forward = crate::buffers::zeroed(c * gc);
+        let mut backward = crate::buffers::zeroed(gc * c);
         for (g, w) in weights.iter().enumerate() {
             assert_eq!(w.len(), c * c, "weight size");
             for ci in 0..c {
@@ -292,6 +292,12 @@ impl LayerWeights {
             }
         }
         Self::with_biases(gates, forward, backward, biases)
+    }
+
+    /// Returns the buffers for reuse ([`buffers`](crate::buffers)).
+    pub fn recycle(self) {
+        crate::buffers::recycle(self.forward);
+        crate::buffers::recycle(self.backward);
     }
 
     fn with_biases(gates: usize, forward: Vec<f32>, backward: Vec<f32>, biases: &[&[f32]]) -> Self {
@@ -334,6 +340,12 @@ impl LayerGradients {
             }
         }
         out
+    }
+
+    /// Returns the buffers for reuse ([`buffers`](crate::buffers)).
+    pub fn recycle(self) {
+        crate::buffers::recycle(self.weight);
+        crate::buffers::recycle(self.bias);
     }
 
     /// Adds `other` (the gradients of the same layer on another part of the batch).
@@ -451,6 +463,13 @@ pub struct Saved {
     gates: Vec<f32>,
 }
 
+impl Saved {
+    /// Returns the buffer for reuse ([`buffers`](crate::buffers)).
+    pub fn recycle(self) {
+        crate::buffers::recycle(self.gates);
+    }
+}
+
 /// One layer forward: reads the padded input `x` and writes the padded output `y` (its padding
 /// is left as it is: zero in a fresh buffer). Returns what backward needs.
 pub fn forward(grid: &Grid, weights: &LayerWeights, act: Act, x: &[f32], y: &mut [f32]) -> Saved {
@@ -461,7 +480,7 @@ pub fn forward(grid: &Grid, weights: &LayerWeights, act: Act, x: &[f32], y: &mut
     let center = grid.center();
     assert!(x.len() == grid.len() && y.len() == grid.len());
     let block = grid.block();
-    let mut z = vec![0.0f32; n * gc];
+    let mut z = crate::buffers::zeroed(n * gc);
     // Each block writes its rows of `z` and its pixels of `y`: disjoint ranges of both.
     let y_ptr = SharedMut(y.as_mut_ptr());
     z.par_chunks_mut(block * gc).enumerate().for_each_init(
@@ -545,8 +564,8 @@ pub fn backward(
     let center = grid.center();
     let reach = grid.reach();
     // ∂z with `reach` zero rows in front, so that windows read backwards stay in bounds.
-    let mut dz = vec![0.0f32; (reach + n) * gc];
-    let mut dx = vec![0.0f32; grid.len()];
+    let mut dz = crate::buffers::zeroed((reach + n) * gc);
+    let mut dx = crate::buffers::zeroed(grid.len());
     let block = grid.block();
     let blocks = n.div_ceil(block);
     let per_group = blocks.div_ceil(GROUPS).max(1);
@@ -602,8 +621,8 @@ pub fn backward(
             (dw, db)
         })
         .collect();
-    let mut weight = vec![0.0f32; kkc * gc];
-    let mut bias = vec![0.0f32; gc];
+    let mut weight = crate::buffers::zeroed(kkc * gc);
+    let mut bias = crate::buffers::zeroed(gc);
     for (dw, db) in &partials {
         for (s, v) in weight.iter_mut().zip(dw) {
             *s += v;
@@ -614,7 +633,7 @@ pub fn backward(
     }
     // Pass 2: ∂x(r) += Σ ∂z(r − ky·W_p − kx)·W_{ky,kx}ᵀ, per block of positions r.
     let kkgc = k * k * gc;
-    let dz = &dz;
+    let dz_rows = &dz;
     dx[..n * c]
         .par_chunks_mut(block * c)
         .enumerate()
@@ -627,12 +646,13 @@ pub fn backward(
                 // (read backwards in kx by the packing of `weights.backward`), which is row
                 // r + (k − 1 − ky)·W_p of the buffer with its `reach` leading rows.
                 let wp = grid.wp();
-                gather(grid, dz, gc, rows, cols, |i, ky| {
+                gather(grid, dz_rows, gc, rows, cols, |i, ky| {
                     first + i + (k - 1 - ky) * wp
                 });
                 product(dxb, true, cols, &weights.backward, rows, kkgc);
             },
         );
+    crate::buffers::recycle(dz);
     (
         dx,
         LayerGradients {

@@ -88,7 +88,7 @@ impl Part {
         let mut inputs = vec![grid.pad_nchw(&x[first * n..(first + grid.batch) * n])];
         let mut saved = Vec::with_capacity(weights.len());
         for w in weights {
-            let mut y = vec![0.0f32; grid.len()];
+            let mut y = crate::buffers::zeroed(grid.len());
             saved.push(conv_kernel::forward(
                 &grid,
                 w,
@@ -108,8 +108,9 @@ impl Part {
 
     /// From the stack's `∂L/∂y` (NCHW values of the whole batch), this part's `∂L/∂x` (NCHW)
     /// and every layer's gradients on it, input side first.
+    /// Its buffers go back to the pool ([`buffers`](crate::buffers)).
     fn backward(
-        &self,
+        self,
         weights: &[LayerWeights],
         act: Act,
         dy: &[f32],
@@ -120,10 +121,14 @@ impl Part {
         for (l, w) in weights.iter().enumerate().rev() {
             let (dx, g) = conv_kernel::backward(grid, w, act, &self.inputs[l], &self.saved[l], &d);
             grads.push(g);
-            d = dx;
+            crate::buffers::recycle(std::mem::replace(&mut d, dx));
         }
         grads.reverse();
-        (grid.unpad_nchw(&d), grads)
+        let dx = grid.unpad_nchw(&d);
+        crate::buffers::recycle(d);
+        self.inputs.into_iter().for_each(crate::buffers::recycle);
+        self.saved.into_iter().for_each(Saved::recycle);
+        (dx, grads)
     }
 }
 
@@ -344,9 +349,15 @@ impl<L> LayerStack<L> {
         for part in &mut parts {
             let y = part.inputs.pop().expect("the last layer's output");
             out.extend(part.grid.unpad_nchw(&y));
+            crate::buffers::recycle(y);
         }
         let y = Tensor::<D>::from_data(TensorData::new(out, dims), &device);
         if !device.is_autodiff() {
+            for part in parts {
+                part.inputs.into_iter().for_each(crate::buffers::recycle);
+                part.saved.into_iter().for_each(Saved::recycle);
+            }
+            weights.into_iter().for_each(LayerWeights::recycle);
             return (y, StackTape { recorded: None });
         }
         let y = y.require_grad();
@@ -422,23 +433,27 @@ impl<const D: usize> StackTape<D> {
             (a, b) => a.or(b)?,
         };
         let dy = values(&dy);
+        let (weights, act) = (&r.weights, r.act);
         let mut parts = r
             .parts
-            .par_iter()
-            .map(|part| part.backward(&r.weights, r.act, &dy))
+            .into_par_iter()
+            .map(|part| part.backward(weights, act, &dy))
             .collect::<Vec<_>>()
             .into_iter();
         let (mut dx, mut total) = parts.next().expect("a part");
         // The parts' gradients in order: the sum does not depend on the threads.
         for (part_dx, part_grads) in parts {
             dx.extend(part_dx);
-            for (t, g) in total.iter_mut().zip(&part_grads) {
-                t.add(g);
+            for (t, g) in total.iter_mut().zip(part_grads) {
+                t.add(&g);
+                g.recycle();
             }
         }
-        for (layer, g) in stack.layers.iter().zip(&total) {
-            layer.add_gradients(g, grads);
+        for (layer, g) in stack.layers.iter().zip(total) {
+            layer.add_gradients(&g, grads);
+            g.recycle();
         }
+        r.weights.into_iter().for_each(LayerWeights::recycle);
         if !r.x.is_tracked() {
             return None;
         }

@@ -33,6 +33,7 @@
 //! assert_eq!(out.gate_mean_per_layer().unwrap().dims(), [10]);
 //! ```
 
+pub mod buffers;
 pub mod conv;
 pub mod conv_kernel;
 #[cfg(feature = "autodiff")]
