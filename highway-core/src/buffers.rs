@@ -2,13 +2,15 @@
 //!
 //! A step of the CPU fast path ([`conv_kernel`](crate::conv_kernel)) allocates every layer's
 //! padded input, its saved gates and its gradients, keeps them until the backward, and frees
-//! them all at its end. With glibc's allocator the freed memory goes back to the system at
-//! once, and the next step pays a page fault for every page again: for the 50-layer dense
-//! MLP (`bench-highway --model mlp --variants fast`, 2026-12-01, AMD EPYC, 2 threads) that
-//! was 55 steps/s, against 82 in a run right after with glibc told not to trim
-//! (`MALLOC_TRIM_THRESHOLD_`, `MALLOC_TOP_PAD_`, `MALLOC_MMAP_THRESHOLD_`); with this pool,
-//! 60 and 62. Buffers returned here are handed out again instead, up to [`POOL_FLOATS`]
-//! floats in all; [`release`] empties the pool.
+//! them all at its end. With glibc's allocator much of the freed memory goes back to the
+//! system at once, and the next step faults its pages in again: in `perf record` of the
+//! 50-layer dense MLP (`bench-highway --model mlp --variants fast`) page faults and page
+//! clearing were about 10% of the samples, and about 2% with this pool. Buffers returned here
+//! are handed out again instead, up to [`POOL_FLOATS`] floats in all; [`release`] empties the
+//! pool. The gain is small on the machine it was measured on: in alternating runs of one build
+//! with and without the pool, 58.5/55.2, 62.7/59.1 and 46.9/46.8 steps/s on two threads, and
+//! 81.7/82.6, 72.8/63.0 and 63.3/57.2 on one (the depth study's net, 49×50), 2026-12-01, AMD
+//! EPYC, 2 cores.
 
 use std::sync::Mutex;
 
