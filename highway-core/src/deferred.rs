@@ -303,7 +303,8 @@ impl DeferredLayer<4> for ConvPlain {
 impl<L> LayerStack<L> {
     /// The activation the fast path would compute for every layer, if it applies on `device`
     /// to an input of shape `dims`: a CPU backend, every layer ReLU (or every layer tanh) on
-    /// the same layout (for conv layers, the same kernel size), and a non-empty stack.
+    /// the same layout (for conv layers, the same kernel size), a non-empty stack and a
+    /// non-empty input.
     pub fn fast_path<const D: usize>(&self, device: &Device, dims: [usize; D]) -> Option<Act>
     where
         L: DeferredLayer<D>,
@@ -313,6 +314,9 @@ impl<L> LayerStack<L> {
         }
         let first = &self.layers[0];
         let (act, grid) = (first.fast_act()?, first.grid(dims));
+        if grid.is_empty() || grid.channels == 0 {
+            return None;
+        }
         self.layers
             .iter()
             .all(|l| l.fast_act() == Some(act) && l.grid(dims) == grid)

@@ -118,6 +118,12 @@ fn other_activations_and_devices_without_autodiff_take_the_ordinary_path() {
     assert!(tape.is_empty());
     assert_close("gelu", &values(&stack.forward(x)), &values(&y));
 
+    // An empty batch: the ordinary path.
+    let relu = HighwayConfig::new(4).init_stack(2, &device);
+    let (y, tape) = relu.forward_deferred(Tensor::<2>::zeros([0, 4], &device));
+    assert!(tape.is_empty());
+    assert_eq!(y.dims(), [0, 4]);
+
     // Without autodiff: the fast forward, no tape, the same values.
     let device = Device::flex();
     let stack = HighwayConfig::new(9).init_stack(3, &device);
