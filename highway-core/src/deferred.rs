@@ -107,8 +107,8 @@ impl Part {
     }
 
     /// From the stack's `∂L/∂y` (NCHW values of the whole batch), this part's `∂L/∂x` (NCHW)
-    /// and every layer's gradients on it, input side first.
-    /// Its buffers go back to the pool ([`buffers`](crate::buffers)).
+    /// and every layer's gradients on it, input side first; the part's buffers go back to the
+    /// pool ([`buffers`](crate::buffers)).
     fn backward(
         self,
         weights: &[LayerWeights],
