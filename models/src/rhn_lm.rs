@@ -718,8 +718,9 @@ mod tests {
     fn gradients_reach_every_parameter_and_the_tied_embedding_twice() {
         let device = Device::flex().autodiff();
         let model = tiny(true).init(&device);
-        let masks = model.sample_masks(2, &device);
-        let (logits, _) = model.forward(tokens(2, 4, 13, &device), None, Some(&masks));
+        // No dropout: with `ptb_sota`'s output dropout of 6 units, a mask that drops every unit
+        // of both rows (about 3% of draws) leaves the softmax part of the gradient at zero.
+        let (logits, _) = model.forward(tokens(2, 4, 13, &device), None, None);
         let grads = logits.sum().backward();
         assert!(model.embedding.weight.val().grad(&grads).is_some());
         assert!(model.softmax_b.val().grad(&grads).is_some());
