@@ -22,15 +22,15 @@
 //! ∂x(r) = ∂y(r)·C(r) + Σ_{ky,kx} ∂z(r − ky·W_p − kx)·W_{ky,kx}ᵀ
 //! ```
 //!
-//! A plain layer (*Training Very Deep Networks* s3.1, `y = act(W ∗ x + b)`) is the case of one
-//! gate: `y = H`, `∂z_H = ∂y·act'(z_H)` and no carry term.
-//!
 //! the last one again a product per block, over windows of `∂z` read backwards. Blocks run on
 //! rayon's threads; weight gradients are summed per fixed group of blocks and the groups in
 //! order, so results do not depend on the number of threads. The readable reference is
 //! [`ConvHighway::forward`](crate::ConvHighway::forward) (Burn's `conv2d` under autodiff) and
 //! [`Highway::forward`](crate::Highway::forward); `tests/conv_fast_path.rs` and
 //! `tests/dense_fast_path.rs` keep them equal.
+//!
+//! A plain layer (*Training Very Deep Networks* s3.1, `y = act(W ∗ x + b)`) is the case of one
+//! gate: `y = H`, `∂z_H = ∂y·act'(z_H)` and no carry term.
 
 use rayon::prelude::*;
 
