@@ -14,7 +14,8 @@
 //!   [`ConvPlainStack`]) with per-layer gate read-out and lesioning;
 //! - a CPU fast path for training dense and conv stacks, highway or plain
 //!   ([`LayerStack::forward_deferred`], [`conv_kernel`]): forward and backward on raw
-//!   buffers, equal to the stack's `forward` under autodiff;
+//!   buffers, equal to the stack's `forward` under autodiff, the buffers kept from one step
+//!   for the next ([`buffers`]; [`buffers::release`] frees them);
 //! - `gradcheck` (feature `gradcheck`): finite-difference gradient checks for any module.
 //!
 //! ```
