@@ -7,8 +7,9 @@
 //! 50-layer dense MLP (`bench-highway --model mlp --variants fast`) page faults and page
 //! clearing were about 10% of the samples, and about 2% with this pool. Buffers returned here
 //! are handed out again instead, up to [`POOL_FLOATS`] floats in all; [`release`] empties the
-//! pool. The gain is small on the machine it was measured on: in alternating runs of one build
-//! with and without the pool, 58.5/55.2, 62.7/59.1 and 46.9/46.8 steps/s on two threads, and
+//! pool. The gain is small on the machine it was measured on: in alternating runs of
+//! `bench-highway --model mlp --variants fast` built with and without the pool (the latter
+//! with `POOL_FLOATS = 0`), 58.5/55.2, 62.7/59.1 and 46.9/46.8 steps/s on two threads, and
 //! 81.7/82.6, 72.8/63.0 and 63.3/57.2 on one (the depth study's net, 49×50), 2026-12-01, AMD
 //! EPYC, 2 cores.
 

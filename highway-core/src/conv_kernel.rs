@@ -40,8 +40,8 @@ const BLOCK: usize = 256;
 /// Rows per block, and per part of the batch ([`Grid::parts`]), of a dense layer (a 1×1
 /// kernel). On two threads, the 50-layer, 71-unit MLP at batch 128 trained at 38 steps/s in
 /// parts of 32 rows and 45-61 in parts of 64, against 36-48 in one part of 128 (the Burn path
-/// beside it: 40-54; `bench-highway --model mlp --variants fast,unfused`, 2026-12-01, AMD
-/// EPYC, 2 cores, runs minutes apart).
+/// beside it: 40-54; `bench-highway --model mlp --variants fast,unfused`, rebuilt with each
+/// value, 2026-12-01, AMD EPYC, 2 cores, runs minutes apart).
 const DENSE_BLOCK: usize = 64;
 
 /// Groups of blocks whose weight gradients are summed separately, then in order.
