@@ -2,7 +2,10 @@
 //! (`--preset quick` with depths 2 and 3) with its summaries, configs and provenance, one of its
 //! runs exported and evaluated in PyTorch, a `cifar --samples` run, two `bench-rhn` files with
 //! provenance and one older one without, a `bench-highway` file with round rates (60, 50 and 40
-//! steps/s), and a Markdown page with marker sections (`doc.md`). `expected.md` is the page
+//! steps/s), three analysis records (`runs/analysis-*`: `gates` and `lesion` output of a
+//! 4-layer MLP with the study that trained it, of a depth-2 RHN and of a CIFAR net; the MLP's
+//! study must not enter the depth-study tables), and a Markdown page with marker sections
+//! (`doc.md`). `expected.md` is the page
 //! as `report` must write it, every figure worked out by hand from the fixture's numbers.
 
 use std::path::{Path, PathBuf};
@@ -197,14 +200,34 @@ fn a_malformed_summary_is_an_error_naming_the_file() {
     copy_dir(&Path::new(FIXTURE).join("runs"), &runs);
     let doc = copy_of("doc.md", &dir);
     let summary = runs.join("study/plain-002/run-00/summary.json");
-    for (text, message) in [
-        (r#"{"kind": "Plain", "depth": 2,"#, "is not valid JSON"),
+    let lesion = runs.join("analysis-mlp/lesion/lesion-bt-2.json");
+    let gates = runs.join("analysis-mlp/gates/bt-2/report.json");
+    let biases = runs.join("analysis-mlp/gates/bt-2/biases.json");
+    for (file, text, message) in [
         (
+            &summary,
+            r#"{"kind": "Plain", "depth": 2,"#,
+            "is not valid JSON",
+        ),
+        (
+            &summary,
             r#"{"kind": "Plain", "depth": 2, "hyper": {}}"#,
             "is not a valid mnist-depth run summary",
         ),
+        (
+            &lesion,
+            r#"{"label": "b_T=-2"}"#,
+            "is not a valid lesion report",
+        ),
+        (&gates, r#"{"layers": 3}"#, "is not a valid gate report"),
+        (
+            &biases,
+            r#"[{"layer": 2}]"#,
+            "is not a valid list of learned gate biases",
+        ),
     ] {
-        std::fs::write(&summary, text).unwrap();
+        let original = std::fs::read(file).unwrap();
+        std::fs::write(file, text).unwrap();
         let out = report(&[
             "--runs",
             runs.to_str().unwrap(),
@@ -216,11 +239,26 @@ fn a_malformed_summary_is_an_error_naming_the_file() {
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(
-            err.contains(&format!("{} {message}", summary.display())),
+            err.contains(&format!("{} {message}", file.display())),
             "{err}"
         );
         assert_eq!(read(&doc), read(&Path::new(FIXTURE).join("doc.md")));
+        std::fs::write(file, original).unwrap();
     }
+    // An MLP's gate report without its biases.
+    std::fs::remove_file(&biases).unwrap();
+    let out = report(&[
+        "--runs",
+        runs.to_str().unwrap(),
+        "--write",
+        doc.to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("an MLP's gate report without biases.json"),
+        "{err}"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 

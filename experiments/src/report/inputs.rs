@@ -15,6 +15,12 @@
 //!
 //! A study's `invocations/*.json` ([`Invocation`]) give its wall time.
 //!
+//! An **analysis** record ([`Analysis`]) is a directory holding the output of `gates` (a
+//! directory whose `provenance.json` names the program `gates`: one sub-directory per net with
+//! its `report.json`, and `biases.json` for an MLP) and/or of `lesion` (program `lesion`: one
+//! `lesion-NAME.json` per net), and any `mnist-depth` studies that trained its nets. Those
+//! studies belong to the analysis, not to the depth-study tables.
+//!
 //! `checkpoints/`, `burn/` and hidden directories are not searched. Any other summary is
 //! listed in [`Inputs::notes`] as not used. A file that is not valid JSON, or not the record it
 //! should be, is an error naming the file; so is a run used by a table without its
@@ -27,6 +33,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::analysis::{GateReport, LayerBias, LesionReport, RhnGateReport};
 use crate::cifar::CifarSummary;
 use crate::depth_study::schedule::Invocation;
 use crate::depth_study::{RunSummary, StudyConfig, StudyResult};
@@ -204,6 +211,54 @@ pub struct HighwayBench {
     pub rows: Vec<HighwayBenchRow>,
 }
 
+/// The output of one `gates` command: the gate statistics of each net it read.
+#[derive(Debug, Clone)]
+pub struct GatesRecord {
+    /// The `--out` directory.
+    pub dir: PathBuf,
+    /// Its `provenance.json`.
+    pub provenance: Provenance,
+    /// MLPs (`--run`): the sub-directory's name (`bt-2`: the net's initial `b_T`), its
+    /// statistics and learned biases.
+    pub mlp: Vec<(String, GateReport, Vec<LayerBias>)>,
+    /// Conv nets (`conv`: `--conv-run`, `cifar`: `--cifar-run`): one "unit" per layer.
+    pub staged: Vec<(String, GateReport)>,
+    /// An RHN (`--rhn-run`).
+    pub rhn: Option<RhnGateReport>,
+}
+
+/// The output of one `lesion` command.
+#[derive(Debug, Clone)]
+pub struct LesionRecord {
+    /// The `--out` directory.
+    pub dir: PathBuf,
+    /// Its `provenance.json`.
+    pub provenance: Provenance,
+    /// Each `lesion-NAME.json` as `(NAME, report)`: `bt-2`, `conv`, `cifar`, `rhn`.
+    pub reports: Vec<(String, LesionReport)>,
+}
+
+impl LesionRecord {
+    /// The report called `name`.
+    pub fn report(&self, name: &str) -> Option<&LesionReport> {
+        self.reports.iter().find(|(n, _)| n == name).map(|(_, r)| r)
+    }
+}
+
+/// An analysis record: `gates` and `lesion` output side by side, and the studies that trained
+/// the nets they read.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// The directory holding them.
+    pub dir: PathBuf,
+    /// The `gates` output, if any.
+    pub gates: Option<GatesRecord>,
+    /// The `lesion` output, if any.
+    pub lesion: Option<LesionRecord>,
+    /// The `mnist-depth` studies below `dir`.
+    pub nets: Vec<Study>,
+}
+
 /// Everything the report reads.
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
@@ -223,6 +278,8 @@ pub struct Inputs {
     pub bench_rhn: Vec<RhnBench>,
     /// `bench-highway` files.
     pub bench_highway: Vec<HighwayBench>,
+    /// Gate analyses and lesion studies.
+    pub analyses: Vec<Analysis>,
     /// Inputs found but not used, and why.
     pub notes: Vec<String>,
 }
@@ -308,7 +365,21 @@ impl Inputs {
         let dirs = directories(root)?;
         let mut study_dirs = Vec::new();
         let mut depth_runs: Vec<(PathBuf, RunSummary)> = Vec::new();
+        let mut gates: Vec<GatesRecord> = Vec::new();
+        let mut lesions: Vec<LesionRecord> = Vec::new();
         for dir in &dirs {
+            match analysis_program(dir)? {
+                Some(Program::Gates) => {
+                    gates.push(load_gates(dir)?);
+                    continue;
+                }
+                Some(Program::GatesNet) => continue,
+                Some(Program::Lesion) => {
+                    lesions.push(load_lesion(dir)?);
+                    continue;
+                }
+                None => {}
+            }
             let config = optional(dir, "config.json")?.unwrap_or(Value::Null);
             if config.get("depths").is_some() && config.get("kinds").is_some() {
                 let path = dir.join("config.json");
@@ -368,6 +439,7 @@ impl Inputs {
                 result: StudyResult::new(config, runs),
             });
         }
+        self.group_analyses(gates, lesions);
         for (dir, _) in depth_runs {
             self.notes.push(format!(
                 "{}: an mnist-depth run outside a study directory (no config.json with depths \
@@ -376,6 +448,55 @@ impl Inputs {
             ));
         }
         Ok(())
+    }
+
+    /// Pairs `gates` and `lesion` outputs that share a parent directory into analysis records,
+    /// and moves the studies below each record's directory into it.
+    fn group_analyses(&mut self, gates: Vec<GatesRecord>, lesions: Vec<LesionRecord>) {
+        let parent = |d: &Path| d.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut analyses: Vec<Analysis> = Vec::new();
+        let record = |analyses: &mut Vec<Analysis>, dir: PathBuf| -> usize {
+            match analyses.iter().position(|a| a.dir == dir) {
+                Some(i) => i,
+                None => {
+                    analyses.push(Analysis {
+                        dir,
+                        gates: None,
+                        lesion: None,
+                        nets: Vec::new(),
+                    });
+                    analyses.len() - 1
+                }
+            }
+        };
+        let mut duplicate = Vec::new();
+        for g in gates {
+            let i = record(&mut analyses, parent(&g.dir));
+            if let Some(old) = analyses[i].gates.replace(g) {
+                duplicate.push(old.dir);
+            }
+        }
+        for l in lesions {
+            let i = record(&mut analyses, parent(&l.dir));
+            if let Some(old) = analyses[i].lesion.replace(l) {
+                duplicate.push(old.dir);
+            }
+        }
+        for dir in duplicate {
+            self.notes.push(format!(
+                "{}: a second output of the same command in one analysis directory; not used",
+                dir.display()
+            ));
+        }
+        for a in &mut analyses {
+            let (inside, outside) = std::mem::take(&mut self.studies)
+                .into_iter()
+                .partition(|s| s.dir.starts_with(&a.dir));
+            a.nets = inside;
+            self.studies = outside;
+        }
+        analyses.sort_by(|a, b| a.dir.cmp(&b.dir));
+        self.analyses = analyses;
     }
 
     fn load_eval(&mut self, dir: &Path) -> anyhow::Result<()> {
@@ -446,6 +567,122 @@ impl Inputs {
         });
         Ok(())
     }
+}
+
+/// What an analysis command's directory is.
+enum Program {
+    /// A `gates` output directory.
+    Gates,
+    /// One net's directory inside it.
+    GatesNet,
+    /// A `lesion` output directory.
+    Lesion,
+}
+
+/// Whether `dir` was written by `gates` or `lesion` (its `provenance.json`'s program).
+fn analysis_program(dir: &Path) -> anyhow::Result<Option<Program>> {
+    if !dir.join(crate::train::provenance::PROVENANCE_FILE).exists() {
+        return Ok(None);
+    }
+    let p = provenance(dir)?;
+    Ok(match p.program.as_str() {
+        "gates" if dir.join("report.json").exists() => Some(Program::GatesNet),
+        "gates" => Some(Program::Gates),
+        "lesion" => Some(Program::Lesion),
+        _ => None,
+    })
+}
+
+/// The sub-directories of `dir` (sorted), without hidden ones.
+fn subdirectories(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or(".")
+                .starts_with('.')
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// A `gates` output directory: each sub-directory with a `report.json` is one net, read as an
+/// RHN (`rhn`), a conv net (`conv`, `cifar`) or an MLP (any other name, with `biases.json`).
+fn load_gates(dir: &Path) -> anyhow::Result<GatesRecord> {
+    let mut record = GatesRecord {
+        dir: dir.to_path_buf(),
+        provenance: provenance(dir)?,
+        mlp: Vec::new(),
+        staged: Vec::new(),
+        rhn: None,
+    };
+    for sub in subdirectories(dir)? {
+        let Some(report) = optional(&sub, "report.json")? else {
+            continue;
+        };
+        let path = sub.join("report.json");
+        let name = sub
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        match name.as_str() {
+            "rhn" => record.rhn = Some(parse(report, &path, "RHN gate report")?),
+            "conv" | "cifar" => record
+                .staged
+                .push((name, parse(report, &path, "gate report")?)),
+            _ => {
+                let biases_path = sub.join("biases.json");
+                let biases = optional(&sub, "biases.json")?.with_context(|| {
+                    format!(
+                        "{}: an MLP's gate report without biases.json",
+                        sub.display()
+                    )
+                })?;
+                record.mlp.push((
+                    name,
+                    parse(report, &path, "gate report")?,
+                    parse(biases, &biases_path, "list of learned gate biases")?,
+                ));
+            }
+        }
+    }
+    Ok(record)
+}
+
+/// A `lesion` output directory: its `lesion-NAME.json` files.
+fn load_lesion(dir: &Path) -> anyhow::Result<LesionRecord> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let mut reports = Vec::new();
+    for file in files {
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let Some(name) = stem.strip_prefix("lesion-") else {
+            continue;
+        };
+        reports.push((
+            name.to_string(),
+            parse(read_value(&file)?, &file, "lesion report")?,
+        ));
+    }
+    Ok(LesionRecord {
+        dir: dir.to_path_buf(),
+        provenance: provenance(dir)?,
+        reports,
+    })
 }
 
 /// A run directory's records around its parsed `summary`.

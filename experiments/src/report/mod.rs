@@ -27,11 +27,20 @@
 //! | `speed-rhn`         | `bench-rhn --json` files with provenance (`bench-highway --json` files give the summary's MLP speed row) |
 //! | `export`            | run directories with a `torch-eval.json` (`bench/torch_peer.py evaluate`) |
 //! | `cifar`             | the presets' `num_params`, and `cifar` runs (Tables 2-3 accuracy on CIFAR-10/100; the fit of the 20 sample images) |
+//! | `analysis-nets`     | analysis records ([`inputs::Analysis`]): the `mnist-depth` studies that trained the MLPs, with the lesion study's intact errors |
+//! | `analysis-gates`    | analysis records: `gates` output of MLPs (learned `b_T`, mean `T`) |
+//! | `analysis-lesion`   | analysis records: `lesion` output of MLPs (worst and harmless lesions) |
+//! | `analysis-lesion-layers` | the same, the error with each layer lesioned |
+//! | `analysis-distance` | analysis records: `gates` output of MLPs (Greff et al.'s layer-output distances) |
+//! | `analysis-stage`    | analysis records: `lesion` output of MLPs (the first stacked layer against the later ones) |
+//! | `analysis-rhn`      | analysis records: `gates --rhn-run` and `lesion --rhn-run` output |
+//! | `analysis-conv`, `analysis-cifar` | analysis records: `gates` and `lesion` output of `--conv-run` / `--cifar-run` |
 //!
 //! A section whose inputs are absent is left as it is, with a note "not regenerated: no runs
 //! for NAME"; where several studies match a depth-study section, the newest is used. An
 //! unknown section name is an error.
 
+mod analysis;
 pub mod inputs;
 pub mod markdown;
 mod summary;
@@ -56,6 +65,15 @@ pub const SECTIONS: &[&str] = &[
     "sizes",
     "speed-rhn",
     "export",
+    "analysis-nets",
+    "analysis-gates",
+    "analysis-lesion",
+    "analysis-lesion-layers",
+    "analysis-distance",
+    "analysis-stage",
+    "analysis-rhn",
+    "analysis-conv",
+    "analysis-cifar",
 ];
 
 /// What the report makes of one section.
@@ -100,6 +118,15 @@ pub fn generate(name: &str, existing: &str, inputs: &Inputs) -> anyhow::Result<O
         "speed-rhn" => tables::speed_rhn_table(inputs, name),
         "export" => tables::export_table(inputs, name),
         "cifar" => tables::cifar_table(inputs, name)?,
+        "analysis-nets" => analysis::nets_table(inputs, name),
+        "analysis-gates" => analysis::gates_table(inputs, name),
+        "analysis-lesion" => analysis::lesion_table(inputs, name),
+        "analysis-lesion-layers" => analysis::lesion_layers_table(inputs, name),
+        "analysis-distance" => analysis::distance_table(inputs, name),
+        "analysis-stage" => analysis::stage_table(inputs, name),
+        "analysis-rhn" => analysis::rhn_table(inputs, name),
+        "analysis-conv" => analysis::staged_table(inputs, "conv", name),
+        "analysis-cifar" => analysis::staged_table(inputs, "cifar", name),
         other => anyhow::bail!(
             "unknown report section `{other}` (known: {})",
             SECTIONS.join(", ")

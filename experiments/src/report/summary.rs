@@ -63,6 +63,7 @@ const EXPORT: &str = "[Weights in PyTorch](docs/results.md#weights-in-pytorch)";
 const SPEED_RHN: &str = "[Speed](docs/speed.md#rhn-language-model)";
 const SPEED_MLP: &str = "[Speed](docs/speed.md#highway-mlp)";
 const CIFAR: &str = "[CIFAR-10, net A](docs/results.md#cifar-10100-tables-2-and-3)";
+const LESION: &str = "[Lesioning](docs/results.md#gate-analysis-and-lesioning)";
 
 /// The rows in the order they appear, each `None` without inputs.
 fn rows(inputs: &Inputs) -> Vec<(&'static str, Option<Row>)> {
@@ -74,6 +75,7 @@ fn rows(inputs: &Inputs) -> Vec<(&'static str, Option<Row>)> {
         (PTB, ptb_row(inputs)),
         (CHAR, char_row(inputs)),
         (EXPORT, export_row(inputs)),
+        (LESION, lesion_row(inputs)),
         (CIFAR, cifar_row(inputs)),
         (SPEED_MLP, speed_mlp_row(inputs)),
         (SPEED_RHN, speed_row(inputs)),
@@ -200,6 +202,17 @@ fn cifar_row(inputs: &Inputs) -> Option<Row> {
         here,
         "—",
         &run.provenance,
+    ))
+}
+
+fn lesion_row(inputs: &Inputs) -> Option<Row> {
+    let (here, depth, p) = super::analysis::harmless_summary(inputs)?;
+    Some(row(
+        LESION,
+        &format!(", {depth}-layer MNIST highway MLPs"),
+        here,
+        "layers ~15-45 hardly matter",
+        p,
     ))
 }
 
