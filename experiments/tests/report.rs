@@ -1,12 +1,12 @@
 //! `report` on a committed fixture (`tests/fixtures/report/`): a 2-depth `mnist-depth` study
 //! (`--preset quick` with depths 2 and 3) with its summaries, configs and provenance, one of its
-//! runs exported and evaluated in PyTorch, a `cifar --samples` run, two `bench-rhn` files with
-//! provenance and one older one without, a `bench-highway` file with round rates (60, 50 and 40
-//! steps/s), three analysis records (`runs/analysis-*`: `gates` and `lesion` output of a
-//! 4-layer MLP with the study that trained it, of a depth-2 RHN and of a CIFAR net; the MLP's
-//! study must not enter the depth-study tables), and a Markdown page with marker sections
-//! (`doc.md`). `expected.md` is the page
-//! as `report` must write it, every figure worked out by hand from the fixture's numbers.
+//! runs exported and evaluated in PyTorch, a `cifar --samples` run, a `ptb` run, two
+//! `bench-rhn` files with provenance and one older one without, a `bench-highway` file with
+//! round rates (60, 50 and 40 steps/s), three analysis records (`runs/analysis-*`: `gates` and
+//! `lesion` output of a 4-layer MLP with the study that trained it, of a depth-2 RHN and of a
+//! CIFAR net; the MLP's study must not enter the depth-study tables), and a Markdown page with
+//! marker sections (`doc.md`). `expected.md` is the page as `report` must write it, every
+//! figure worked out by hand from the fixture's numbers.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

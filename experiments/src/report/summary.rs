@@ -231,7 +231,10 @@ fn ptb_row(inputs: &Inputs) -> Option<Row> {
     let rhn = best("rhn")?;
     let preset = rhn.summary.model.rsplit('-').next().unwrap_or("small");
     let lstm = best(&format!("lstm-{preset}"));
-    let training = minutes(rhn.summary.wall_time_s);
+    let training = minutes(super::tables::training_seconds(
+        &rhn.metrics,
+        rhn.summary.wall_time_s,
+    ));
     let (rest, here) = match lstm {
         Some(l) => (
             format!(", {training} of training: RHN `ptb_{preset}` / same-size LSTM"),

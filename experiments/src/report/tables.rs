@@ -75,6 +75,13 @@ fn duration(seconds: f64) -> String {
     }
 }
 
+/// Seconds of training steps over a run's epochs (evaluation excluded), or its wall time if
+/// its metrics have none.
+pub fn training_seconds(metrics: &[crate::train::EpochMetrics], wall_time_s: f64) -> f64 {
+    let seconds: f64 = metrics.iter().map(|m| m.train_seconds).sum();
+    if seconds > 0.0 { seconds } else { wall_time_s }
+}
+
 /// The provenance columns of a run's row: command, date and commit, machine.
 fn provenance_cells(p: &Provenance) -> [String; 3] {
     [code(&p.command()), when(p), p.machine.short()]
@@ -378,7 +385,10 @@ pub fn ptb_model(run: &Run<super::inputs::PtbSummary>) -> String {
         ("ptb_small", RhnLmConfig::ptb_small()),
         ("ptb_sota", RhnLmConfig::ptb_sota()),
     ];
-    if model.get("depth").is_some() {
+    if run.summary.model.starts_with("rhn") {
+        if model.get("depth").is_none() {
+            return format!("RHN (`{}`)", run.summary.model);
+        }
         let units = format!("depth {}, {} units", get("depth"), get("d_hidden"));
         match rhn_preset(model, &presets) {
             Some(p) => format!("RHN `{p}` ({units})"),
@@ -409,8 +419,15 @@ pub fn ptb_table(inputs: &Inputs, name: &str) -> Outcome {
             let mut row = vec![
                 ptb_model(r),
                 thousands(s.parameters),
-                duration(s.wall_time_s),
+                duration(training_seconds(&r.metrics, s.wall_time_s)),
                 s.epochs.to_string(),
+                thousands(crate::train::samples_per_second(&r.metrics).round() as usize),
+                r.metrics
+                    .iter()
+                    .filter_map(|m| m.evals.first())
+                    .map(|e| format!("{:.1}", e.loss.exp()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 format!("{:.1}", s.valid_ppl),
                 format!("{:.1}", s.test_ppl),
             ];
@@ -421,8 +438,10 @@ pub fn ptb_table(inputs: &Inputs, name: &str) -> Outcome {
     let header = [
         "model",
         "parameters",
-        "training",
+        "training (evaluation excluded)",
         "epochs",
+        "training tokens/s",
+        "valid ppl after each epoch",
         "valid ppl",
         "test ppl",
         "command",
