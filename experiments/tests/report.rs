@@ -265,8 +265,8 @@ fn a_malformed_summary_is_an_error_naming_the_file() {
 #[test]
 fn the_documented_commands_parse() {
     for args in [
-        "--write README.md docs/results.md docs/speed.md",
-        "--check --write README.md docs/results.md docs/speed.md",
+        "--write README.md docs/results.md docs/speed.md docs/analysis.md",
+        "--check --write README.md docs/results.md docs/speed.md docs/analysis.md",
         "--runs docs/runs --bench docs/bench/rhn-tokens.json --write README.md",
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_report"))

@@ -4,8 +4,8 @@
 //! `experiments::report`.
 //!
 //! ```text
-//! cargo run -p experiments --bin report -- --write README.md docs/results.md docs/speed.md
-//! cargo run -p experiments --bin report -- --check --write README.md docs/results.md docs/speed.md
+//! cargo run -p experiments --bin report -- --write README.md docs/results.md docs/speed.md docs/analysis.md
+//! cargo run -p experiments --bin report -- --check --write README.md docs/results.md docs/speed.md docs/analysis.md
 //! cargo run -p experiments --bin report              # print the tables that have inputs
 //! ```
 

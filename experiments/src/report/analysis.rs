@@ -82,6 +82,20 @@ fn with<'a, T: 'a>(
         .collect()
 }
 
+/// One table per analysis that has `select`'s part, each rendered by `render`; none without.
+fn each<'a, T: 'a>(
+    inputs: &'a Inputs,
+    name: &str,
+    select: impl Fn(&'a Analysis) -> Option<T>,
+    render: impl Fn(&'a Analysis, T) -> String,
+) -> Outcome {
+    let records = with(inputs, select);
+    if records.is_empty() {
+        return Outcome::none(name);
+    }
+    Outcome::generated(records.into_iter().map(|(a, t)| render(a, t)).collect())
+}
+
 /// The MLP gate reports of an analysis, if it has any.
 fn mlp_gates(a: &Analysis) -> Option<&GatesRecord> {
     a.gates.as_ref().filter(|g| !g.mlp.is_empty())
@@ -224,12 +238,8 @@ fn gate_row(slug: &str, report: &GateReport, biases: &[LayerBias]) -> Vec<String
 
 /// `analysis-gates`: learned transform-gate biases and mean activity of each analysed MLP.
 pub fn gates_table(inputs: &Inputs, name: &str) -> Outcome {
-    let records = with(inputs, mlp_gates);
-    if records.is_empty() {
-        return Outcome::none(name);
-    }
-    let mut content = String::new();
-    for (_, g) in records {
+    each(inputs, name, mlp_gates, |_, g| {
+        let mut content = String::new();
         let rows: Vec<Vec<String>> = g
             .mlp
             .iter()
@@ -250,19 +260,15 @@ pub fn gates_table(inputs: &Inputs, name: &str) -> Outcome {
         ));
         content.push('\n');
         content.push_str(&made_by(&g.provenance));
-    }
-    Outcome::generated(content)
+        content
+    })
 }
 
 /// `analysis-lesion`: per net and split, the intact error, the worst lesion and the layers whose
 /// lesion is harmless (error raised by at most the study's tolerance).
 pub fn lesion_table(inputs: &Inputs, name: &str) -> Outcome {
-    let records = with(inputs, mlp_lesion_record);
-    if records.is_empty() {
-        return Outcome::none(name);
-    }
-    let mut content = String::new();
-    for (_, l) in records {
+    each(inputs, name, mlp_lesion_record, |_, l| {
+        let mut content = String::new();
         let tol = tolerance(&l.provenance);
         let mut rows = Vec::new();
         for (slug, r) in mlp_lesions(l) {
@@ -300,18 +306,14 @@ pub fn lesion_table(inputs: &Inputs, name: &str) -> Outcome {
         ));
         content.push('\n');
         content.push_str(&made_by(&l.provenance));
-    }
-    Outcome::generated(content)
+        content
+    })
 }
 
 /// `analysis-lesion-layers`: the error with each layer lesioned, one column per net and split.
 pub fn lesion_layers_table(inputs: &Inputs, name: &str) -> Outcome {
-    let records = with(inputs, mlp_lesion_record);
-    if records.is_empty() {
-        return Outcome::none(name);
-    }
-    let mut content = String::new();
-    for (_, l) in records {
+    each(inputs, name, mlp_lesion_record, |_, l| {
+        let mut content = String::new();
         let reports: Vec<(&str, &LesionReport)> = mlp_lesions(l).collect();
         let mut header = vec!["lesioned layer".to_string()];
         let mut intact_row = vec!["none (intact)".to_string()];
@@ -340,8 +342,8 @@ pub fn lesion_layers_table(inputs: &Inputs, name: &str) -> Outcome {
         }
         let header: Vec<&str> = header.iter().map(String::as_str).collect();
         content.push_str(&table(&header, &rows));
-    }
-    Outcome::generated(content)
+        content
+    })
 }
 
 /// The layers the distance table shows for a stack whose layers are `first..=last` (the input
@@ -359,12 +361,8 @@ fn distance_layers(first: usize, last: usize) -> Vec<usize> {
 /// `analysis-distance`: Greff et al.'s mean distance of each layer's output from the final
 /// output, over the final output's mean norm, one row per layer shown and one column per net.
 pub fn distance_table(inputs: &Inputs, name: &str) -> Outcome {
-    let records = with(inputs, mlp_gates);
-    if records.is_empty() {
-        return Outcome::none(name);
-    }
-    let mut content = String::new();
-    for (_, g) in records {
+    each(inputs, name, mlp_gates, |_, g| {
+        let mut content = String::new();
         let mut layers: Vec<usize> = g
             .mlp
             .iter()
@@ -391,19 +389,15 @@ pub fn distance_table(inputs: &Inputs, name: &str) -> Outcome {
         content.push_str(&table(&header, &rows));
         content.push('\n');
         content.push_str(&made_by(&g.provenance));
-    }
-    Outcome::generated(content)
+        content
+    })
 }
 
 /// `analysis-stage`: Greff et al.'s comparison, per net and split, of the loss with the first
 /// stacked layer lesioned against the mean loss with each later layer lesioned.
 pub fn stage_table(inputs: &Inputs, name: &str) -> Outcome {
-    let records = with(inputs, mlp_lesion_record);
-    if records.is_empty() {
-        return Outcome::none(name);
-    }
-    let mut content = String::new();
-    for (_, l) in records {
+    each(inputs, name, mlp_lesion_record, |_, l| {
+        let mut content = String::new();
         let mut rows = Vec::new();
         for (slug, r) in mlp_lesions(l) {
             let (Some(first), true) = (r.rows.first(), r.rows.len() > 1) else {
@@ -438,116 +432,118 @@ pub fn stage_table(inputs: &Inputs, name: &str) -> Outcome {
             ],
             &rows,
         ));
-    }
-    Outcome::generated(content)
+        content
+    })
 }
 
 /// `analysis-rhn`: an RHN's mean gate activity, learned `b_T` and lesioned perplexity per
 /// micro-layer.
 pub fn rhn_table(inputs: &Inputs, name: &str) -> Outcome {
-    let records = with(inputs, |a| a.gates.as_ref().and_then(|g| g.rhn.as_ref()));
-    if records.is_empty() {
-        return Outcome::none(name);
-    }
-    let mut content = String::new();
-    for (a, g) in records {
-        let lesion = a.lesion.as_ref().and_then(|l| l.report("rhn"));
-        let ppl = |layer: usize| {
-            lesion
-                .and_then(|l| l.rows.iter().find(|r| r.layer == layer))
-                .map_or("-".into(), |r| format!("{:.1}", r.splits[0].1.error))
-        };
-        let mut rows = vec![vec![
-            "none (intact)".into(),
-            String::new(),
-            String::new(),
-            lesion.map_or("-".into(), |l| format!("{:.1}", l.baseline[0].1.error)),
-        ]];
-        for (i, t) in g.mean_per_micro_layer.iter().enumerate() {
-            let b = g.biases.get(i);
-            rows.push(vec![
-                (i + 1).to_string(),
-                format!("{t:.3}"),
-                b.map_or("-".into(), |b| {
-                    format!("{:.2} ({:.2}, {:.2})", b.mean, b.min, b.max).replace('-', "−")
-                }),
-                ppl(i + 1),
-            ]);
-        }
-        content.push_str(&table(
-            &[
-                "micro-layer",
-                "mean `T`",
-                "learned `b_T`: mean (min, max)",
-                "perplexity with it lesioned",
-            ],
-            &rows,
-        ));
-        content.push_str(&format!(
+    each(
+        inputs,
+        name,
+        |a| a.gates.as_ref().and_then(|g| g.rhn.as_ref()),
+        |a, g| {
+            let mut content = String::new();
+            let lesion = a.lesion.as_ref().and_then(|l| l.report("rhn"));
+            let ppl = |layer: usize| {
+                lesion
+                    .and_then(|l| l.rows.iter().find(|r| r.layer == layer))
+                    .map_or("-".into(), |r| format!("{:.1}", r.splits[0].1.error))
+            };
+            let mut rows = vec![vec![
+                "none (intact)".into(),
+                String::new(),
+                String::new(),
+                lesion.map_or("-".into(), |l| format!("{:.1}", l.baseline[0].1.error)),
+            ]];
+            for (i, t) in g.mean_per_micro_layer.iter().enumerate() {
+                let b = g.biases.get(i);
+                rows.push(vec![
+                    (i + 1).to_string(),
+                    format!("{t:.3}"),
+                    b.map_or("-".into(), |b| {
+                        format!("{:.2} ({:.2}, {:.2})", b.mean, b.min, b.max).replace('-', "−")
+                    }),
+                    ppl(i + 1),
+                ]);
+            }
+            content.push_str(&table(
+                &[
+                    "micro-layer",
+                    "mean `T`",
+                    "learned `b_T`: mean (min, max)",
+                    "perplexity with it lesioned",
+                ],
+                &rows,
+            ));
+            content.push_str(&format!(
             "\nPTB validation, the first {} windows, state carried across windows, no dropout.\n",
             g.windows
         ));
-        content.push_str(&made_by_both(a, "rhn"));
-    }
-    Outcome::generated(content)
+            content.push_str(&made_by_both(a, "rhn"));
+            content
+        },
+    )
 }
 
 /// `analysis-conv` / `analysis-cifar`: a conv net's mean gate activity and the loss and error
 /// with each highway layer lesioned (`net`: `conv` or `cifar`, as `gates` and `lesion` name
 /// their output), on the lesion study's last split.
 pub fn staged_table(inputs: &Inputs, net: &str, name: &str) -> Outcome {
-    let records = with(inputs, |a| {
-        a.gates
-            .as_ref()
-            .and_then(|g| g.staged.iter().find(|(n, _)| n == net))
-            .map(|(_, r)| r)
-    });
-    if records.is_empty() {
-        return Outcome::none(name);
-    }
-    let mut content = String::new();
-    for (a, g) in records {
-        let lesion = a.lesion.as_ref().and_then(|l| l.report(net));
-        let cells = |layer: Option<usize>| -> [String; 2] {
-            let Some(l) = lesion else {
-                return ["-".into(), "-".into()];
+    each(
+        inputs,
+        name,
+        |a| {
+            a.gates
+                .as_ref()
+                .and_then(|g| g.staged.iter().find(|(n, _)| n == net))
+                .map(|(_, r)| r)
+        },
+        |a, g| {
+            let mut content = String::new();
+            let lesion = a.lesion.as_ref().and_then(|l| l.report(net));
+            let cells = |layer: Option<usize>| -> [String; 2] {
+                let Some(l) = lesion else {
+                    return ["-".into(), "-".into()];
+                };
+                let si = l.baseline.len() - 1;
+                let e = match layer {
+                    None => Some(l.baseline[si].1),
+                    Some(layer) => l
+                        .rows
+                        .iter()
+                        .find(|r| r.layer == layer)
+                        .map(|r| r.splits[si].1),
+                };
+                e.map_or(["-".into(), "-".into()], |e| {
+                    [format!("{:.3}", e.loss), percent(e.error)]
+                })
             };
-            let si = l.baseline.len() - 1;
-            let e = match layer {
-                None => Some(l.baseline[si].1),
-                Some(layer) => l
-                    .rows
-                    .iter()
-                    .find(|r| r.layer == layer)
-                    .map(|r| r.splits[si].1),
-            };
-            e.map_or(["-".into(), "-".into()], |e| {
-                [format!("{:.3}", e.loss), percent(e.error)]
-            })
-        };
-        let [loss, error] = cells(None);
-        let mut rows = vec![vec!["none (intact)".into(), String::new(), loss, error]];
-        for (i, t) in g.mean_per_layer.iter().enumerate() {
-            let layer = g.first_layer + i;
-            let [loss, error] = cells(Some(layer));
-            rows.push(vec![layer.to_string(), format!("{t:.3}"), loss, error]);
-        }
-        let split = lesion
-            .and_then(|l| l.baseline.last())
-            .map_or("-".to_string(), |(s, _)| s.clone());
-        content.push_str(&table(
-            &[
-                "highway layer",
-                &format!("mean `T` ({} examples)", g.examples),
-                &format!("{split} loss with it lesioned"),
-                &format!("{split} error with it lesioned"),
-            ],
-            &rows,
-        ));
-        content.push('\n');
-        content.push_str(&made_by_both(a, net));
-    }
-    Outcome::generated(content)
+            let [loss, error] = cells(None);
+            let mut rows = vec![vec!["none (intact)".into(), String::new(), loss, error]];
+            for (i, t) in g.mean_per_layer.iter().enumerate() {
+                let layer = g.first_layer + i;
+                let [loss, error] = cells(Some(layer));
+                rows.push(vec![layer.to_string(), format!("{t:.3}"), loss, error]);
+            }
+            let split = lesion
+                .and_then(|l| l.baseline.last())
+                .map_or("-".to_string(), |(s, _)| s.clone());
+            content.push_str(&table(
+                &[
+                    "highway layer",
+                    &format!("mean `T` ({} examples)", g.examples),
+                    &format!("{split} loss with it lesioned"),
+                    &format!("{split} error with it lesioned"),
+                ],
+                &rows,
+            ));
+            content.push('\n');
+            content.push_str(&made_by_both(a, net));
+            content
+        },
+    )
 }
 
 /// The summary row's figure: per analysed MLP, how many of its layers each cost at most the

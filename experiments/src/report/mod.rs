@@ -1,8 +1,8 @@
 //! The results tables of README.md and docs/, generated from the runs' own files.
 //!
 //! ```text
-//! cargo run -p experiments --bin report -- --write README.md docs/results.md docs/speed.md
-//! cargo run -p experiments --bin report -- --check --write README.md docs/results.md docs/speed.md
+//! cargo run -p experiments --bin report -- --write README.md docs/results.md docs/speed.md docs/analysis.md
+//! cargo run -p experiments --bin report -- --check --write README.md docs/results.md docs/speed.md docs/analysis.md
 //! ```
 //!
 //! A Markdown file's generated tables sit between `<!-- report:NAME -->` and
