@@ -304,12 +304,12 @@ impl<L> LayerStack<L> {
     /// The activation the fast path would compute for every layer, if it applies on `device`
     /// to an input of shape `dims`: a CPU backend, every layer ReLU (or every layer tanh) on
     /// the same layout (for conv layers, the same kernel size), a non-empty stack and a
-    /// non-empty input.
+    /// non-empty input, and the fast path not switched off ([`crate::FAST_PATH_ENV`]).
     pub fn fast_path<const D: usize>(&self, device: &Device, dims: [usize; D]) -> Option<Act>
     where
         L: DeferredLayer<D>,
     {
-        if !crate::is_cpu_device(device) || self.layers.is_empty() {
+        if !crate::is_cpu_device(device) || self.layers.is_empty() || !crate::fast_path_enabled() {
             return None;
         }
         let first = &self.layers[0];

@@ -66,6 +66,47 @@ pub fn is_cpu_device(device: &burn::tensor::Device) -> bool {
     name.contains("Flex") || name.contains("NdArray")
 }
 
+/// The environment variable that switches the highway stacks' CPU fast path off
+/// ([`LayerStack::forward_deferred`] then runs the stack under autodiff, through Burn's own
+/// ops): `HIGHWAY_ZOO_FAST_PATH=off` (or `0`, `false`). Read once, at the first stack.
+pub const FAST_PATH_ENV: &str = "HIGHWAY_ZOO_FAST_PATH";
+
+/// Whether the highway stacks' CPU fast path is switched on: unless [`FAST_PATH_ENV`] says
+/// `off`, `0` or `false`.
+pub fn fast_path_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| switched_on(std::env::var(FAST_PATH_ENV).ok().as_deref()))
+}
+
+/// The value of [`FAST_PATH_ENV`] read as a switch: on unless `off`, `0` or `false`.
+fn switched_on(value: Option<&str>) -> bool {
+    value.is_none_or(|v| {
+        !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "off" | "0" | "false"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_fast_path_switch_is_on_unless_it_says_off() {
+        for (value, on) in [
+            (None, true),
+            (Some("on"), true),
+            (Some("1"), true),
+            (Some(""), true),
+            (Some("off"), false),
+            (Some(" OFF "), false),
+            (Some("0"), false),
+            (Some("false"), false),
+        ] {
+            assert_eq!(super::switched_on(value), on, "{value:?}");
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod test_util {
     use burn::module::Param;
