@@ -69,8 +69,8 @@ fn the_documented_commands_parse() {
         (
             env!("CARGO_BIN_EXE_mnist-depth"),
             "--depths 50 --kinds highway --runs 1 --epochs 25 --train-examples 60000 --lr 0.03 \
-             --momentum 0.9 --decay 0.93 --activation relu --transform-bias=-2 \
-             --out artifacts/analysis/mnist50-long3-bt-2 --quiet",
+             --momentum 0.9 --decay 0.93 --activation relu --transform-bias=-2 --seed 2 \
+             --out artifacts/analysis/mnist50/nets/bt-2 --quiet",
         ),
         (
             env!("CARGO_BIN_EXE_mnist-depth"),
@@ -90,7 +90,7 @@ fn the_documented_commands_parse() {
         ),
         (
             env!("CARGO_BIN_EXE_cifar"),
-            "--samples --net a --augment off --iterations 150 --out artifacts/cifar-overfit-a",
+            "--samples --net a --augment off --iterations 150 --out artifacts/cifar-a-samples",
         ),
         (
             env!("CARGO_BIN_EXE_cifar"),
@@ -120,24 +120,25 @@ fn the_documented_commands_parse() {
         ),
         (
             env!("CARGO_BIN_EXE_gates"),
-            "--run artifacts/analysis/mnist50-long3-bt-2,artifacts/analysis/mnist50-long-bt-4 \
-             --out artifacts/analysis/final/gates",
+            "--run artifacts/analysis/mnist50/nets/bt-2,artifacts/analysis/mnist50/nets/bt-4 \
+             --out artifacts/analysis/mnist50/gates",
         ),
         (
             env!("CARGO_BIN_EXE_gates"),
-            "--rhn-run artifacts/ptb-rhn-small --out artifacts/analysis/gates-rhn",
+            "--rhn-run artifacts/ptb-hour-rhn --out artifacts/analysis/ptb-hour-rhn/gates",
         ),
         (
             env!("CARGO_BIN_EXE_gates"),
-            "--conv-run artifacts/mnist-conv-w16",
+            "--conv-run artifacts/table1-mnist-w32-e13 --out artifacts/analysis/table1-mnist-w32-e13/gates",
         ),
         (
             env!("CARGO_BIN_EXE_lesion"),
-            "--cifar-run artifacts/cifar-overfit-a --out artifacts/analysis/lesion-cifar-overfit-a",
+            "--cifar-run artifacts/cifar-a-samples --out artifacts/analysis/cifar-a-samples/lesion",
         ),
         (
             env!("CARGO_BIN_EXE_lesion"),
-            "--conv-run artifacts/mnist-conv-w16 --train-examples 10000",
+            "--conv-run artifacts/table1-mnist-w32-e13 --train-examples 10000 \
+             --out artifacts/analysis/table1-mnist-w32-e13/lesion",
         ),
         (env!("CARGO_BIN_EXE_data"), "fetch mnist"),
         (env!("CARGO_BIN_EXE_data"), "--data-dir d check ptb"),

@@ -3,9 +3,9 @@
 //! (arXiv:1612.07771); for an RHN language model the activity per micro-layer and time step.
 //!
 //! ```text
-//! cargo run -p experiments --bin gates -- --run artifacts/analysis/mnist50-bt-2,artifacts/analysis/mnist50-bt-4
-//! cargo run -p experiments --bin gates -- --rhn-run artifacts/ptb-rhn-small
-//! cargo run -p experiments --bin gates -- --cifar-run artifacts/cifar-overfit-a
+//! cargo run -p experiments --bin gates -- --run artifacts/analysis/mnist50/nets/bt-2,artifacts/analysis/mnist50/nets/bt-4
+//! cargo run -p experiments --bin gates -- --rhn-run artifacts/ptb-hour-rhn
+//! cargo run -p experiments --bin gates -- --cifar-run artifacts/cifar-a-samples
 //! ```
 
 use clap::Parser;

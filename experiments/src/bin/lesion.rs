@@ -3,9 +3,9 @@
 //! Figure 4; for an RHN language model, each micro-layer in turn (PTB validation perplexity).
 //!
 //! ```text
-//! cargo run -p experiments --bin lesion -- --run artifacts/analysis/mnist50-bt-2,artifacts/analysis/mnist50-bt-4
-//! cargo run -p experiments --bin lesion -- --rhn-run artifacts/ptb-rhn-small
-//! cargo run -p experiments --bin lesion -- --cifar-run artifacts/cifar-overfit-a
+//! cargo run -p experiments --bin lesion -- --run artifacts/analysis/mnist50/nets/bt-2,artifacts/analysis/mnist50/nets/bt-4
+//! cargo run -p experiments --bin lesion -- --rhn-run artifacts/ptb-hour-rhn
+//! cargo run -p experiments --bin lesion -- --cifar-run artifacts/cifar-a-samples
 //! ```
 
 use clap::Parser;

@@ -9,7 +9,8 @@
 //! `<!-- /report:NAME -->` lines ([`markdown`]); the `report` binary rewrites what is between
 //! them and leaves every other byte of the file as it is. The inputs ([`inputs`]) are the run
 //! directories under `--runs` (default `docs/runs`: small copies of the runs that back the
-//! figures, JSON and CSV only) and the bench files (`--bench`, default `docs/bench/*.json`).
+//! figures: JSON and CSV, and the analysis records' plots) and the bench files (`--bench`,
+//! default `docs/bench/*.json`).
 //! Every row names its command, date, commit and machine from the run's `provenance.json`
 //! ([`crate::train::Provenance`]).
 //!

@@ -135,9 +135,10 @@ impl Machine {
         }
     }
 
-    /// `AMD EPYC, 2 cores`: the short form for tables.
+    /// `AMD EPYC, 2 cores`: the short form for tables (`1 core` for a process pinned to one).
     pub fn short(&self) -> String {
-        format!("{}, {} cores", self.cpu, self.logical_cores)
+        let plural = if self.logical_cores == 1 { "" } else { "s" };
+        format!("{}, {} core{plural}", self.cpu, self.logical_cores)
     }
 }
 
