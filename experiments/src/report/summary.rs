@@ -7,7 +7,7 @@
 use super::Outcome;
 use super::inputs::Inputs;
 use super::tables::{
-    breadth_studies, conv_runs, depth_study_for, percent, rust_test, speed_rows, table,
+    breadth_studies, conv_runs, depth_study_for, percent, range, rust_test, speed_rows, table,
     table1_paper,
 };
 use crate::train::Provenance;
@@ -306,6 +306,8 @@ fn export_row(inputs: &Inputs) -> Option<Row> {
 
 /// The newest `bench-highway` file that timed the 50×71 MLP's fast path beside the PyTorch
 /// peer: the ratio of their steps per second.
+/// The MLP speed row: Burn's fast path over PyTorch in the newest `bench-highway` file that
+/// timed both, and in every other file of the same commit (a range over the runs).
 fn speed_mlp_row(inputs: &Inputs) -> Option<Row> {
     let rate = |b: &super::inputs::HighwayBench, prefix: &str| {
         b.rows
@@ -313,24 +315,43 @@ fn speed_mlp_row(inputs: &Inputs) -> Option<Row> {
             .find(|r| r.name.starts_with(prefix))
             .map(|r| r.steps_per_s)
     };
-    let (bench, fast, torch) = inputs
+    let runs: Vec<_> = inputs
         .bench_highway
         .iter()
         .filter_map(|b| {
             let fast = rate(b, "Mlp flex fast depth 50 width 71 ")?;
             let torch = rate(b, "PyTorch mlp depth 50 width 71 ")?;
-            Some((b, fast, torch))
+            let ops = rate(b, "Mlp flex unfused depth 50 width 71 ");
+            Some((b, fast / torch, ops.map(|u| u / torch)))
         })
-        .max_by(|a, b| a.0.provenance.date.cmp(&b.0.provenance.date))?;
-    let ops = rate(bench, "Mlp flex unfused depth 50 width 71 ")
-        .map(|u| format!(" (Burn's own ops: {:.2}×)", u / torch))
-        .unwrap_or_default();
+        .collect();
+    let newest = runs
+        .iter()
+        .max_by(|a, b| a.0.provenance.date.cmp(&b.0.provenance.date))?
+        .0;
+    let same: Vec<_> = runs
+        .iter()
+        .filter(|r| r.0.provenance.git_commit == newest.provenance.git_commit)
+        .collect();
+    let times = |v: f64| format!("{v:.2}");
+    let fast: Vec<f64> = same.iter().map(|r| r.1).collect();
+    let ops: Vec<f64> = same.iter().filter_map(|r| r.2).collect();
+    let over = if same.len() > 1 {
+        format!(" over {} runs", same.len())
+    } else {
+        String::new()
+    };
+    let ops = if ops.is_empty() {
+        String::new()
+    } else {
+        format!(" (Burn's own ops: {}×)", range(&ops, times))
+    };
     Some(row(
         SPEED_MLP,
         ": 50-layer highway MLP step on the CPU fast path, Burn / PyTorch",
-        format!("{:.2}×{ops}", fast / torch),
+        format!("{}×{over}{ops}", range(&fast, times)),
         "—",
-        &bench.provenance,
+        &newest.provenance,
     ))
 }
 
@@ -426,6 +447,47 @@ mod tests {
             Some("[Speed](docs/speed.md#highway-mlp)")
         );
         assert_eq!(key_of("| plain | x |"), None);
+    }
+
+    #[test]
+    fn the_mlp_speed_row_gives_the_range_over_the_newest_commits_runs() {
+        use super::super::inputs::{HighwayBench, HighwayBenchRow};
+        let bench = |commit: &str, date: &str, fast: f64, ops: f64| {
+            let mut provenance = Provenance::current();
+            provenance.git_commit = commit.into();
+            provenance.date = date.into();
+            let row = |name: &str, steps_per_s| HighwayBenchRow {
+                name: name.into(),
+                steps_per_s,
+            };
+            HighwayBench {
+                file: "b.json".into(),
+                provenance,
+                rows: vec![
+                    row("Mlp flex fast depth 50 width 71 batch 128", fast),
+                    row("Mlp flex unfused depth 50 width 71 batch 128", ops),
+                    row("PyTorch mlp depth 50 width 71 batch 128 threads 2", 40.0),
+                ],
+            }
+        };
+        let inputs = Inputs {
+            bench_highway: vec![
+                bench("aaa", "2026-12-01T10:00:00Z", 80.0, 40.0),
+                bench("bbb", "2026-12-01T12:00:00Z", 44.0, 36.0),
+                bench("bbb", "2026-12-01T12:05:00Z", 60.0, 48.0),
+            ],
+            ..Inputs::default()
+        };
+        let row = speed_mlp_row(&inputs).expect("a row");
+        assert_eq!(row.cells[1], "1.10-1.50× over 2 runs (Burn's own ops: 0.90-1.20×)");
+        let one = Inputs {
+            bench_highway: vec![bench("aaa", "2026-12-01T10:00:00Z", 80.0, 40.0)],
+            ..Inputs::default()
+        };
+        assert_eq!(
+            speed_mlp_row(&one).expect("a row").cells[1],
+            "2.00× (Burn's own ops: 1.00×)"
+        );
     }
 
     #[test]

@@ -662,7 +662,7 @@ pub fn cifar_table(inputs: &Inputs, name: &str) -> anyhow::Result<Outcome> {
 }
 
 /// `727` or `727-746`: the range of `values`, rounded.
-fn range(values: &[f64], format: impl Fn(f64) -> String) -> String {
+pub fn range(values: &[f64], format: impl Fn(f64) -> String) -> String {
     let min = values.iter().copied().fold(f64::INFINITY, f64::min);
     let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let (a, b) = (format(min), format(max));
