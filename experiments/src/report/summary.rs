@@ -479,7 +479,10 @@ mod tests {
             ..Inputs::default()
         };
         let row = speed_mlp_row(&inputs).expect("a row");
-        assert_eq!(row.cells[1], "1.10-1.50× over 2 runs (Burn's own ops: 0.90-1.20×)");
+        assert_eq!(
+            row.cells[1],
+            "1.10-1.50× over 2 runs (Burn's own ops: 0.90-1.20×)"
+        );
         let one = Inputs {
             bench_highway: vec![bench("aaa", "2026-12-01T10:00:00Z", 80.0, 40.0)],
             ..Inputs::default()
