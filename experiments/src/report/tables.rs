@@ -344,6 +344,14 @@ pub fn conv_table(inputs: &Inputs, dataset: &str, name: &str) -> Outcome {
                 thousands(s.parameters),
                 percent(s.test_accuracy),
                 percent(s.best_test_accuracy),
+                r.metrics
+                    .iter()
+                    .filter_map(|m| m.evals.iter().find(|e| e.split == "test"))
+                    .filter_map(|e| e.accuracy)
+                    .map(|a| format!("{:.2}", 100.0 * a))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                thousands(crate::train::samples_per_second(&r.metrics).round() as usize),
                 duration(s.wall_time_s),
                 table1_paper(dataset, s.width).to_string(),
             ];
@@ -358,6 +366,8 @@ pub fn conv_table(inputs: &Inputs, dataset: &str, name: &str) -> Outcome {
         "parameters",
         "test accuracy",
         "best epoch",
+        "test accuracy after each epoch (%)",
+        "training images/s",
         "training",
         "paper",
         "command",
