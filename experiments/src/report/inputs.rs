@@ -329,18 +329,10 @@ fn directories(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     while i < out.len() {
         let dir = out[i].clone();
         i += 1;
-        let entries =
-            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
-        let mut children: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .filter(|p| {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or(".");
-                !(name.starts_with('.') || name == "checkpoints" || name == "burn")
-            })
-            .collect();
-        children.sort();
+        let children = subdirectories(&dir)?.into_iter().filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or(".");
+            name != "checkpoints" && name != "burn"
+        });
         out.extend(children);
     }
     out.sort();
