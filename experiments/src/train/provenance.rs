@@ -201,7 +201,11 @@ fn tilde(arg: String) -> String {
 fn git_modified() -> Vec<String> {
     let Some(out) = std::process::Command::new("git")
         // The run records (docs/runs, docs/bench) are data being written, not the source.
+        // `--no-optional-locks`: a status does not refresh the index, so a run killed while it
+        // asks (the tests kill workers) leaves no `.git/index.lock` behind, and runs started
+        // at once do not contend for it.
         .args([
+            "--no-optional-locks",
             "status",
             "--porcelain=v1",
             "--untracked-files=normal",
