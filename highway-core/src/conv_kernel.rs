@@ -11,8 +11,9 @@
 //! Activations are kept zero-padded and channels-last ([`Grid`]): position `q` of the padded
 //! grid holds `C` channels, and the `k×k` window whose top-left corner is `q` covers, for each
 //! kernel row `ky`, the `k` consecutive positions from `q + ky·W_p`: one contiguous run of
-//! `k·C` floats. A block of positions therefore gathers its windows with `k` copies each
-//! (`im2col`), and `z = [z_H z_T (z_C)]` comes from one product `[n, k²·C] × [k²·C, G·C]`
+//! `k·C` floats. A block of pixels therefore gathers its windows with `k` copies each
+//! (`im2col`; the corners of the padding are skipped, which spares a 3×3 layer 11% of the work on a
+//! 32×32 image and 44% on a 6×6 one), and `z = [z_H z_T (z_C)]` comes from one product `[n, k²·C] × [k²·C, G·C]`
 //! with the gates computed while the block is in cache. The output is written straight into
 //! the next layer's padded input. Backward:
 //!
@@ -34,7 +35,7 @@
 
 use rayon::prelude::*;
 
-/// Positions per block: one product `[BLOCK, k²·C] × [k²·C, G·C]` at a time.
+/// Pixels per block: one product `[BLOCK, k²·C] × [k²·C, G·C]` at a time.
 const BLOCK: usize = 256;
 
 /// Rows per block, and per part of the batch ([`Grid::parts`]), of a dense layer (a 1×1
@@ -101,7 +102,7 @@ impl Grid {
         self.channels * self.height * self.width
     }
 
-    /// Positions per block of the products.
+    /// Pixels per block of the products.
     fn block(&self) -> usize {
         if self.kernel == 1 { DENSE_BLOCK } else { BLOCK }
     }
@@ -152,44 +153,69 @@ impl Grid {
         r / self.wp() < self.height && r % self.wp() < self.width
     }
 
+    /// Pixels of the batch: `batch·height·width`.
+    pub fn pixels(&self) -> usize {
+        self.batch * self.height * self.width
+    }
+
+    /// The window corner of pixel `p`, pixels numbered image by image and row by row: the
+    /// corner of `(b, i, j)` with `p = (b·H + i)·W + j`.
+    pub fn pixel_corner(&self, p: usize) -> usize {
+        let (row, j) = (p / self.width, p % self.width);
+        self.corner(row / self.height, row % self.height, j)
+    }
+
     /// The corner of pixel `(b, i, j)`.
     fn corner(&self, b: usize, i: usize, j: usize) -> usize {
         b * self.image() + i * self.wp() + j
     }
 
-    /// An NCHW tensor's values as a padded buffer.
+    /// An NCHW tensor's values as a padded buffer (images in parallel).
     pub fn pad_nchw(&self, nchw: &[f32]) -> Vec<f32> {
-        let (c, h, w) = (self.channels, self.height, self.width);
-        assert_eq!(nchw.len(), self.batch * c * h * w, "NCHW input size");
+        assert_eq!(nchw.len(), self.batch * self.image_len(), "NCHW input size");
         let mut out = crate::buffers::zeroed(self.len());
-        for b in 0..self.batch {
-            for i in 0..h {
-                for j in 0..w {
-                    let at = (self.corner(b, i, j) + self.center()) * c;
-                    for ch in 0..c {
-                        out[at + ch] = nchw[((b * c + ch) * h + i) * w + j];
-                    }
-                }
-            }
-        }
+        let len = self.positions() * self.channels;
+        out[..len]
+            .par_chunks_mut((self.image() * self.channels).max(1))
+            .zip(nchw.par_chunks(self.image_len().max(1)))
+            .with_min_len(self.images_per_task())
+            .for_each(|(padded, image)| {
+                self.walk_image(|at, ch, pixel, hw| padded[at + ch] = image[ch * hw + pixel])
+            });
         out
     }
 
-    /// A padded buffer's pixels in NCHW order.
+    /// A padded buffer's pixels in NCHW order (images in parallel).
     pub fn unpad_nchw(&self, padded: &[f32]) -> Vec<f32> {
+        let mut out = vec![0.0; self.batch * self.image_len()];
+        let len = self.positions() * self.channels;
+        out.par_chunks_mut(self.image_len().max(1))
+            .zip(padded[..len].par_chunks((self.image() * self.channels).max(1)))
+            .with_min_len(self.images_per_task())
+            .for_each(|(image, padded)| {
+                self.walk_image(|at, ch, pixel, hw| image[ch * hw + pixel] = padded[at + ch])
+            });
+        out
+    }
+
+    /// Calls `f(at, ch, pixel, H·W)` for channel `ch` of every pixel of one image: `at` is the
+    /// pixel's offset in the padded image, `pixel` its index `i·W + j` in an NCHW plane.
+    fn walk_image(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
         let (c, h, w) = (self.channels, self.height, self.width);
-        let mut out = vec![0.0; self.batch * c * h * w];
-        for b in 0..self.batch {
-            for i in 0..h {
-                for j in 0..w {
-                    let at = (self.corner(b, i, j) + self.center()) * c;
-                    for ch in 0..c {
-                        out[((b * c + ch) * h + i) * w + j] = padded[at + ch];
-                    }
+        for i in 0..h {
+            for j in 0..w {
+                let at = (self.corner(0, i, j) + self.center()) * c;
+                for ch in 0..c {
+                    f(at, ch, i * w + j, h * w);
                 }
             }
         }
-        out
+    }
+
+    /// Images per parallel task of [`pad_nchw`](Self::pad_nchw): enough for ~16K floats, so
+    /// that the dense layers' one-pixel images are not copied one task each.
+    fn images_per_task(&self) -> usize {
+        (16_384 / self.image_len().max(1)).max(1)
     }
 }
 
@@ -598,17 +624,24 @@ fn gather(
     }
 }
 
-/// The windows of corners `first..first + rows` of `x`: kernel row `ky` of corner `q` starts at
+/// The corners of pixels `first..first + rows` ([`Grid::pixel_corner`]) into `corners`.
+fn pixel_corners(grid: &Grid, first: usize, rows: usize, corners: &mut Vec<usize>) {
+    corners.clear();
+    corners.extend((first..first + rows).map(|p| grid.pixel_corner(p)));
+}
+
+/// The windows of the corners `corners` of `x`: kernel row `ky` of corner `q` starts at
 /// `q + ky·W_p`.
-fn gather_windows(grid: &Grid, x: &[f32], first: usize, rows: usize, cols: &mut [f32]) {
+fn gather_windows(grid: &Grid, x: &[f32], corners: &[usize], cols: &mut [f32]) {
     let wp = grid.wp();
-    gather(grid, x, grid.channels, rows, cols, |i, ky| {
-        first + i + ky * wp
+    gather(grid, x, grid.channels, corners.len(), cols, |i, ky| {
+        corners[i] + ky * wp
     });
 }
 
-/// The saved state of one layer's forward: `H`, `T` (and `C`) of every pixel (`[positions,
-/// G·C]`; padding rows unused), from which the backward needs no exponential.
+/// The saved state of one layer's forward: `H`, `T` (and `C`) of every pixel (`[pixels,
+/// G·C]`, pixels in [`Grid::pixel_corner`] order), from which the backward needs no
+/// exponential.
 #[derive(Debug, Clone)]
 pub struct Saved {
     gates: Vec<f32>,
@@ -623,31 +656,28 @@ impl Saved {
 
 /// One layer forward: reads the padded input `x` and writes the padded output `y` (its padding
 /// is left as it is: zero in a fresh buffer). Returns what backward needs.
+///
+/// Only the windows of pixels are computed: a block is `BLOCK` consecutive pixels
+/// ([`Grid::pixel_corner`]), whose windows are gathered row by row.
 pub fn forward(grid: &Grid, weights: &LayerWeights, act: Act, x: &[f32], y: &mut [f32]) -> Saved {
     let (c, k) = (grid.channels, grid.kernel);
     let gc = weights.gates * c;
     let kkc = k * k * c;
-    let n = grid.positions();
     let center = grid.center();
     assert!(x.len() == grid.len() && y.len() == grid.len());
     let block = grid.block();
-    let mut z = crate::buffers::zeroed(n * gc);
+    let mut z = crate::buffers::zeroed(grid.pixels() * gc);
     // Each block writes its rows of `z` and its pixels of `y`: disjoint ranges of both.
     let y_ptr = SharedMut(y.as_mut_ptr());
     z.par_chunks_mut(block * gc).enumerate().for_each_init(
-        || vec![0.0f32; block * kkc],
-        |cols, (blk, zb)| {
-            let first = blk * block;
+        || (vec![0.0f32; block * kkc], Vec::with_capacity(block)),
+        |(cols, corners), (blk, zb)| {
             let rows = zb.len() / gc;
-            gather_windows(grid, x, first, rows, cols);
+            pixel_corners(grid, blk * block, rows, corners);
+            gather_windows(grid, x, corners, cols);
             product(zb, false, cols, &weights.forward, rows, kkc);
-            for i in 0..rows {
-                let q = first + i;
-                if !grid.valid(q) {
-                    continue;
-                }
+            for (zq, &q) in zb.chunks_exact_mut(gc).zip(corners.iter()) {
                 // z, then H, T (C) in its place.
-                let zq = &mut zb[i * gc..(i + 1) * gc];
                 for (v, b) in zq.iter_mut().zip(&weights.bias) {
                     *v += b;
                 }
@@ -681,8 +711,8 @@ impl SharedMut {
 }
 
 /// One layer backward: from the layer's input `x`, its [`Saved`] forward and `dy` (padded, as
-/// `y`; only pixels are read) returns `∂x` (padded; only its pixels are meaningful) and the
-/// weight and bias gradients.
+/// `y`; only pixels are read) returns `∂x` (padded; its padding is zero) and the weight and
+/// bias gradients.
 pub fn backward(
     grid: &Grid,
     weights: &LayerWeights,
@@ -695,45 +725,47 @@ pub fn backward(
     let g = weights.gates;
     let gc = g * c;
     let kkc = k * k * c;
-    let n = grid.positions();
     let center = grid.center();
     let reach = grid.reach();
-    // ∂z with `reach` zero rows in front, so that windows read backwards stay in bounds.
-    let mut dz = crate::buffers::zeroed((reach + n) * gc);
+    let pixels = grid.pixels();
+    // ∂z at every corner (zero at those of the padding), with `reach` zero rows in front, so
+    // that windows read backwards stay in bounds.
+    let mut dz = crate::buffers::zeroed((reach + grid.positions()) * gc);
     let mut dx = crate::buffers::zeroed(grid.len());
     let block = grid.block();
-    let blocks = n.div_ceil(block);
+    let blocks = pixels.div_ceil(block);
     let per_group = blocks.div_ceil(GROUPS).max(1);
     let dx_ptr = SharedMut(dx.as_mut_ptr());
+    let dz_ptr = SharedMut(dz.as_mut_ptr());
     // Pass 1: ∂z and the carry part of ∂x per block; weight gradients per group of blocks.
-    let partials: Vec<(Vec<f32>, Vec<f32>)> = dz[reach * gc..]
-        .par_chunks_mut(per_group * block * gc)
-        .enumerate()
-        .map(|(group, dz_group)| {
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..blocks.div_ceil(per_group))
+        .into_par_iter()
+        .map(|group| {
             let mut dw = vec![0.0f32; kkc * gc];
             let mut db = vec![0.0f32; gc];
             let mut cols = vec![0.0f32; block * kkc];
-            for (b, dzb) in dz_group.chunks_mut(block * gc).enumerate() {
-                let first = (group * per_group + b) * block;
-                let rows = dzb.len() / gc;
-                for i in 0..rows {
-                    let q = first + i;
-                    if !grid.valid(q) {
-                        continue;
-                    }
-                    let sq = &saved.gates[q * gc..(q + 1) * gc];
+            let mut dzb = vec![0.0f32; block * gc];
+            let mut corners = Vec::with_capacity(block);
+            for blk in group * per_group..((group + 1) * per_group).min(blocks) {
+                let first = blk * block;
+                let rows = block.min(pixels - first);
+                pixel_corners(grid, first, rows, &mut corners);
+                for (i, &q) in corners.iter().enumerate() {
+                    let sq = &saved.gates[(first + i) * gc..(first + i + 1) * gc];
                     let dq = &mut dzb[i * gc..(i + 1) * gc];
                     let at = (q + center) * c;
-                    // SAFETY: pixel `q`'s channels are written by this block only.
+                    // SAFETY: pixel `q`'s channels and corner `q`'s row of ∂z are written by
+                    // this block only.
                     let dxq = unsafe { dx_ptr.slice(at, c) };
                     let (dyq, xq) = (&dy[at..at + c], &x[at..at + c]);
                     gates_backward(act, g, dyq, sq, xq, dq, dxq);
                     for (s, v) in db.iter_mut().zip(dq.iter()) {
                         *s += v;
                     }
+                    unsafe { dz_ptr.slice((reach + q) * gc, gc) }.copy_from_slice(dq);
                 }
-                gather_windows(grid, x, first, rows, &mut cols);
-                product_transposed(&mut dw, &cols, dzb, rows, kkc);
+                gather_windows(grid, x, &corners, &mut cols);
+                product_transposed(&mut dw, &cols, &dzb[..rows * gc], rows, kkc);
             }
             (dw, db)
         })
@@ -748,27 +780,43 @@ pub fn backward(
             *s += v;
         }
     }
-    // Pass 2: ∂x(r) += Σ ∂z(r − ky·W_p − kx)·W_{ky,kx}ᵀ, per block of positions r.
+    // Pass 2: ∂x(r) += Σ ∂z(r − ky·W_p − kx)·W_{ky,kx}ᵀ, per block of pixels r.
     let kkgc = k * k * gc;
     let dz_rows = &dz;
-    dx[..n * c]
-        .par_chunks_mut(block * c)
-        .enumerate()
-        .for_each_init(
-            || vec![0.0f32; block * kkgc],
-            |cols, (blk, dxb)| {
-                let first = blk * block;
-                let rows = dxb.len() / c;
-                // Kernel row ky of position r: the k positions of ∂z from r − ky·W_p − (k − 1)
-                // (read backwards in kx by the packing of `weights.backward`), which is row
-                // r + (k − 1 − ky)·W_p of the buffer with its `reach` leading rows.
-                let wp = grid.wp();
-                gather(grid, dz_rows, gc, rows, cols, |i, ky| {
-                    first + i + (k - 1 - ky) * wp
-                });
-                product(dxb, true, cols, &weights.backward, rows, kkgc);
-            },
-        );
+    (0..blocks).into_par_iter().for_each_init(
+        || {
+            let cols = vec![0.0f32; block * kkgc];
+            (cols, vec![0.0f32; block * c], Vec::with_capacity(block))
+        },
+        |(cols, dxb, corners), blk| {
+            let first = blk * block;
+            let rows = block.min(pixels - first);
+            pixel_corners(grid, first, rows, corners);
+            // Kernel row ky of pixel r = q + centre: the k positions of ∂z from
+            // r − ky·W_p − (k − 1) (read backwards in kx by the packing of
+            // `weights.backward`), which is row r + (k − 1 − ky)·W_p of the buffer with its
+            // `reach` leading rows.
+            let wp = grid.wp();
+            gather(grid, dz_rows, gc, rows, cols, |i, ky| {
+                corners[i] + center + (k - 1 - ky) * wp
+            });
+            product(
+                &mut dxb[..rows * c],
+                false,
+                cols,
+                &weights.backward,
+                rows,
+                kkgc,
+            );
+            for (d, &q) in dxb.chunks_exact(c).zip(corners.iter()) {
+                // SAFETY: pixel `q`'s channels are written by this block only.
+                let dxq = unsafe { dx_ptr.slice((q + center) * c, c) };
+                for (s, v) in dxq.iter_mut().zip(d) {
+                    *s += v;
+                }
+            }
+        },
+    );
     crate::buffers::recycle(dz);
     (
         dx,
@@ -805,8 +853,11 @@ mod tests {
         assert_eq!(g.unpad_nchw(&padded), nchw);
         // Every value once, the rest zero padding.
         assert_eq!(padded.iter().filter(|v| **v != 0.0).count(), nchw.len());
-        let valid = (0..g.positions()).filter(|&q| g.valid(q)).count();
-        assert_eq!(valid, 2 * 3 * 4);
+        let valid: Vec<usize> = (0..g.positions()).filter(|&q| g.valid(q)).collect();
+        assert_eq!(valid.len(), 2 * 3 * 4);
+        // The blocks' pixels are exactly the valid corners, in order.
+        let pixels: Vec<usize> = (0..g.pixels()).map(|p| g.pixel_corner(p)).collect();
+        assert_eq!(pixels, valid);
         // Pixel (b=1, c=1, i=2, j=3) sits at corner (1, 2, 3) + centre.
         let q = g.corner(1, 2, 3) + g.center();
         assert_eq!(padded[q * 2 + 1], nchw[((2 + 1) * 3 + 2) * 4 + 3]);
