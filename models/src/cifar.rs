@@ -413,12 +413,12 @@ impl CifarNet {
         x: Tensor<4>,
         mut stage: impl FnMut(usize, &ConvStage, Tensor<4>) -> Tensor<4>,
     ) -> Tensor<2> {
-        let mut z = self.dropout.forward(x);
+        let mut z = crate::dropout(&self.dropout, x);
         let last = self.stages.len() - 1;
         for (i, (input, s)) in self.inputs.iter().zip(&self.stages).enumerate() {
             z = stage(i, s, input.forward(z));
             if i < last {
-                z = self.dropout.forward(self.pool.forward(z));
+                z = crate::dropout(&self.dropout, self.pool.forward(z));
             }
         }
         let hidden = match &self.head {
@@ -431,7 +431,7 @@ impl CifarNet {
                 .mean_dim(2)
                 .flatten::<2>(1, 3),
         };
-        self.output.forward(self.dropout.forward(hidden))
+        self.output.forward(crate::dropout(&self.dropout, hidden))
     }
 }
 

@@ -14,6 +14,7 @@
 //! [`weights`] loads PyTorch state dicts and writes safetensors with PyTorch's names.
 
 pub mod cifar;
+pub mod dropout;
 pub mod fast_stages;
 pub mod init;
 #[cfg(feature = "train")]
@@ -26,6 +27,7 @@ pub mod softmax_loss;
 pub mod weights;
 
 pub use cifar::{CifarHead, CifarHeadLayer, CifarHighwayConfig, CifarNet, CifarOutput, CifarStage};
+pub use dropout::dropout;
 pub use fast_stages::StageTapes;
 pub use init::CAFFE_XAVIER;
 #[cfg(feature = "train")]

@@ -170,10 +170,10 @@ impl MnistConvNet {
         x: Tensor<4>,
         mut stage: impl FnMut(usize, &ConvStage, Tensor<4>) -> Tensor<4>,
     ) -> Tensor<2> {
-        let mut z = self.dropout[0].forward(relu(self.input.forward(x)));
+        let mut z = crate::dropout(&self.dropout[0], relu(self.input.forward(x)));
         let layers = self.stages.iter().zip(&self.pools).zip(&self.dropout[1..]);
         for (i, ((s, pool), drop)) in layers.enumerate() {
-            z = drop.forward(pool.forward(stage(i, s, z)));
+            z = crate::dropout(drop, pool.forward(stage(i, s, z)));
         }
         self.output.forward(z.flatten::<2>(1, 3))
     }
