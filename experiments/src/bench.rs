@@ -63,6 +63,10 @@ pub struct Timing {
     pub steps_per_s: f64,
     /// Number of timed steps.
     pub steps: usize,
+    /// The arithmetic of one step in GFLOP, where the bench counts it (the 2048³ product,
+    /// the 3×3 convolutions of a conv workload).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gflop_per_step: Option<f64>,
 }
 
 /// Runs `step` `warmup` times untimed, then `steps` times timed one by one; reports the median.
@@ -84,6 +88,7 @@ pub fn time_steps(name: &str, warmup: usize, steps: usize, mut step: impl FnMut(
         median_s,
         steps_per_s: 1.0 / median_s,
         steps: times.len(),
+        gflop_per_step: None,
     }
 }
 

@@ -282,6 +282,9 @@ fn conv_train_flops(args: &Args) -> f64 {
 }
 
 /// Times a 2048³ product on `device`.
+/// The arithmetic of the 2048³ product `--matmul` times, in GFLOP: `2·2048³`.
+const MATMUL_GFLOP: f64 = 2.0 * 2048.0 * 2048.0 * 2048.0 / 1e9;
+
 fn bench_matmul(device_name: &str, args: &Args) -> anyhow::Result<Timing> {
     let device = parse_device(Some(device_name))?;
     device.seed(0);
@@ -428,7 +431,9 @@ fn main() -> anyhow::Result<()> {
     for device in &devices {
         if args.matmul {
             let t = bench_matmul(device, &args)?;
-            let gflops = 2.0 * 2048f64.powi(3) * t.steps_per_s / 1e9;
+            let mut t = t;
+            t.gflop_per_step = Some(MATMUL_GFLOP);
+            let gflops = MATMUL_GFLOP * t.steps_per_s;
             println!(
                 "{:<55} {gflops:8.1} GFLOP/s  (median {:.2} ms)",
                 t.name,
@@ -446,7 +451,8 @@ fn main() -> anyhow::Result<()> {
         }
         let mut pair = Vec::new();
         for variant in variants {
-            let t = bench(&args, device, variant)?;
+            let mut t = bench(&args, device, variant)?;
+            t.gflop_per_step = flops.map(|f| f / 1e9);
             println!(
                 "{:<55} {:8.2} steps/s  {:9.0} samples/s  (median {:.2} ms over {} steps)",
                 t.name,
@@ -475,10 +481,15 @@ fn main() -> anyhow::Result<()> {
     if let (Some(python), Some(bench)) = (&args.peer, peer_bench) {
         if args.matmul {
             let m = run_peer(python, "matmul", &args)?;
-            println!(
-                "PyTorch matmul 2048x2048x2048: {:.1} GFLOP/s",
-                m["gflops_per_s"].as_f64().unwrap_or(f64::NAN)
-            );
+            let gflops = m["gflops_per_s"].as_f64().unwrap_or(f64::NAN);
+            println!("PyTorch matmul 2048x2048x2048: {gflops:.1} GFLOP/s");
+            rows.push(Timing {
+                name: format!("PyTorch matmul 2048x2048x2048 threads {}", args.peer_threads),
+                median_s: m["median_step_s"].as_f64().unwrap_or(f64::NAN),
+                steps_per_s: gflops / MATMUL_GFLOP,
+                steps: args.steps.max(10),
+                gflop_per_step: Some(MATMUL_GFLOP),
+            });
         }
         let peer = run_peer(python, bench, &args)?;
         let peer_rate = peer["steps_per_s"].as_f64().unwrap_or(f64::NAN);
@@ -490,6 +501,7 @@ fn main() -> anyhow::Result<()> {
             median_s: peer["median_step_s"].as_f64().unwrap_or(f64::NAN),
             steps_per_s: peer_rate,
             steps: args.steps,
+            gflop_per_step: flops.map(|f| f / 1e9),
         });
         println!(
             "PyTorch {bench} depth {} width {} batch {}: {peer_rate:.2} steps/s, {:.1} GFLOP/s",
