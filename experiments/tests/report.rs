@@ -14,11 +14,14 @@ use std::process::{Command, Output};
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/report");
 
 /// The bench files of the fixture, as the command line gives them.
-const BENCH: [&str; 4] = [
+const BENCH: [&str; 7] = [
     "bench/rhn-a.json",
     "bench/rhn-b.json",
     "bench/rhn-old.json",
     "bench/mlp.json",
+    "bench/conv-old.json",
+    "bench/conv-a.json",
+    "bench/conv-b.json",
 ];
 
 /// A fresh temporary directory.

@@ -484,7 +484,10 @@ fn main() -> anyhow::Result<()> {
             let gflops = m["gflops_per_s"].as_f64().unwrap_or(f64::NAN);
             println!("PyTorch matmul 2048x2048x2048: {gflops:.1} GFLOP/s");
             rows.push(Timing {
-                name: format!("PyTorch matmul 2048x2048x2048 threads {}", args.peer_threads),
+                name: format!(
+                    "PyTorch matmul 2048x2048x2048 threads {}",
+                    args.peer_threads
+                ),
                 median_s: m["median_step_s"].as_f64().unwrap_or(f64::NAN),
                 steps_per_s: gflops / MATMUL_GFLOP,
                 steps: args.steps.max(10),

@@ -198,6 +198,9 @@ pub struct HighwayBenchRow {
     pub name: String,
     /// Training steps per second.
     pub steps_per_s: f64,
+    /// The step's arithmetic in GFLOP, where the bench counted it (absent in older files).
+    #[serde(default)]
+    pub gflop_per_step: Option<f64>,
 }
 
 /// A `bench-highway --json` file.

@@ -26,6 +26,7 @@
 //! | `char`              | `charlm` runs |
 //! | `sizes`             | no runs: the presets' `num_params` |
 //! | `speed-rhn`         | `bench-rhn --json` files with provenance (`bench-highway --json` files give the summary's MLP speed row) |
+//! | `speed-conv`        | `bench-highway --json` files of the conv workloads (`--model conv`, `mnist-conv`, `cifar-*`) |
 //! | `export`            | run directories with a `torch-eval.json` (`bench/torch_peer.py evaluate`) |
 //! | `cifar`             | the presets' `num_params`, and `cifar` runs (Tables 2-3 accuracy on CIFAR-10/100; the fit of the 20 sample images) |
 //! | `analysis-nets`     | analysis records ([`inputs::Analysis`]): the `mnist-depth` studies that trained the MLPs, with the lesion study's intact errors |
@@ -44,6 +45,7 @@
 mod analysis;
 pub mod inputs;
 pub mod markdown;
+mod speed_conv;
 mod summary;
 mod tables;
 
@@ -65,6 +67,7 @@ pub const SECTIONS: &[&str] = &[
     "char",
     "sizes",
     "speed-rhn",
+    "speed-conv",
     "export",
     "analysis-nets",
     "analysis-gates",
@@ -117,6 +120,7 @@ pub fn generate(name: &str, existing: &str, inputs: &Inputs) -> anyhow::Result<O
         "char" => tables::char_table(inputs, name),
         "sizes" => tables::sizes_table()?,
         "speed-rhn" => tables::speed_rhn_table(inputs, name),
+        "speed-conv" => speed_conv::speed_conv_table(inputs, name),
         "export" => tables::export_table(inputs, name),
         "cifar" => tables::cifar_table(inputs, name)?,
         "analysis-nets" => analysis::nets_table(inputs, name),

@@ -304,8 +304,6 @@ fn export_row(inputs: &Inputs) -> Option<Row> {
     ))
 }
 
-/// The newest `bench-highway` file that timed the 50×71 MLP's fast path beside the PyTorch
-/// peer: the ratio of their steps per second.
 /// The MLP speed row: Burn's fast path over PyTorch in the newest `bench-highway` file that
 /// timed both, and in every other file of the same commit (a range over the runs).
 fn speed_mlp_row(inputs: &Inputs) -> Option<Row> {
@@ -459,6 +457,7 @@ mod tests {
             let row = |name: &str, steps_per_s| HighwayBenchRow {
                 name: name.into(),
                 steps_per_s,
+                gflop_per_step: None,
             };
             HighwayBench {
                 file: "b.json".into(),

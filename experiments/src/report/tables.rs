@@ -54,7 +54,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// `items` joined by `; `, each once, in order of first appearance.
-fn distinct(items: impl IntoIterator<Item = String>) -> String {
+pub fn distinct(items: impl IntoIterator<Item = String>) -> String {
     let mut seen: Vec<String> = Vec::new();
     for item in items {
         if !seen.contains(&item) {
