@@ -8,10 +8,15 @@ use anyhow::Context;
 
 use crate::train::Provenance;
 
-/// Writes a bench binary's `rows` to `path` as `{"provenance": .., "rows": [..]}`: the rows with
-/// this process's [`Provenance`] (command line, date, commit, machine, backend).
+/// Writes a bench binary's `rows` to `path` as `{"provenance": .., "rows": [..],
+/// "peak_memory_mib": ..}`: the rows with this process's [`Provenance`] (command line, date,
+/// commit, machine, backend) and its peak resident memory so far ([`peak_memory_mib`]).
 pub fn write_json_rows<T: serde::Serialize>(path: &Path, rows: &[T]) -> anyhow::Result<()> {
-    let value = serde_json::json!({ "provenance": Provenance::current(), "rows": rows });
+    let value = serde_json::json!({
+        "provenance": Provenance::current(),
+        "rows": rows,
+        "peak_memory_mib": peak_memory_mib(),
+    });
     let mut text = serde_json::to_string_pretty(&value)?;
     text.push('\n');
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
