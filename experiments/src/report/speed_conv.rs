@@ -93,6 +93,58 @@ fn run<'a>(bench: &'a HighwayBench, workload: &str) -> Option<Run<'a>> {
     })
 }
 
+/// The runs of workload `w` in the files of the newest commit that timed it.
+fn newest_runs<'a>(inputs: &'a Inputs, w: &str) -> Vec<Run<'a>> {
+    let all: Vec<Run> = inputs
+        .bench_highway
+        .iter()
+        .filter_map(|b| run(b, w))
+        .collect();
+    let Some(newest) = all
+        .iter()
+        .map(|r| &r.bench.provenance)
+        .max_by_key(|p| &p.date)
+    else {
+        return all;
+    };
+    let commit = newest.git_commit.clone();
+    all.into_iter()
+        .filter(|r| r.bench.provenance.git_commit == commit)
+        .collect()
+}
+
+/// The README summary's conv speed figures: the 9×32 stack at batch 64 on the fast path over
+/// PyTorch, and the Table 1 net's fast path over its `conv2d` path (ranges over the newest
+/// commit's runs), with the provenance of the newest stack run.
+pub fn summary_figures(inputs: &Inputs) -> Option<(String, &crate::train::Provenance)> {
+    let stack = newest_runs(inputs, "Conv flex depth 9 width 32 batch 64");
+    let ratios: Vec<f64> = stack
+        .iter()
+        .filter_map(|r| Some(r.fast / r.torch?))
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    let newest = stack
+        .iter()
+        .map(|r| &r.bench.provenance)
+        .max_by_key(|p| &p.date)?;
+    let times = |v: &[f64]| format!("{}×", range(v, |x| format!("{x:.2}")));
+    let mut text = format!("{} over {} runs", times(&ratios), ratios.len());
+    let table1 = newest_runs(inputs, "MnistConv flex depth 50 width 32 batch 100");
+    let t1: Vec<f64> = table1
+        .iter()
+        .filter_map(|r| Some(r.fast / r.conv2d?))
+        .collect();
+    if !t1.is_empty() {
+        text.push_str(&format!(
+            "; Table 1 net (width 32): {} its steps through Burn's `conv2d`",
+            times(&t1)
+        ));
+    }
+    Some((text, newest))
+}
+
 /// `speed-conv`: one row per conv workload.
 pub fn speed_conv_table(inputs: &Inputs, name: &str) -> Outcome {
     let mut workloads: Vec<String> = Vec::new();
@@ -120,25 +172,12 @@ pub fn speed_conv_table(inputs: &Inputs, name: &str) -> Outcome {
     let mut files = Vec::new();
     let mut cells = Vec::new();
     for w in &workloads {
-        let all: Vec<Run> = inputs
-            .bench_highway
-            .iter()
-            .filter_map(|b| run(b, w))
-            .collect();
-        let Some(newest) = all
-            .iter()
-            .map(|r| &r.bench.provenance)
-            .max_by_key(|p| &p.date)
-        else {
+        let runs = newest_runs(inputs, w);
+        if runs.is_empty() {
             continue;
-        };
-        let runs: Vec<&Run> = all
-            .iter()
-            .filter(|r| r.bench.provenance.git_commit == newest.git_commit)
-            .collect();
-        let of = |f: &dyn Fn(&Run) -> Option<f64>| -> Vec<f64> {
-            runs.iter().filter_map(|r| f(r)).collect()
-        };
+        }
+        let of =
+            |f: &dyn Fn(&Run) -> Option<f64>| -> Vec<f64> { runs.iter().filter_map(f).collect() };
         let or_dash = |v: Vec<f64>, f: &dyn Fn(f64) -> String| {
             if v.is_empty() {
                 "—".to_string()

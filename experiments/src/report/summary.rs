@@ -62,6 +62,7 @@ const CHAR: &str = "[Character level](docs/results.md#character-level)";
 const EXPORT: &str = "[Weights in PyTorch](docs/results.md#weights-in-pytorch)";
 const SPEED_RHN: &str = "[Speed](docs/speed.md#rhn-language-model)";
 const SPEED_MLP: &str = "[Speed](docs/speed.md#highway-mlp)";
+const SPEED_CONV: &str = "[Speed](docs/speed.md#the-cpu-fast-path)";
 const CIFAR: &str = "[CIFAR-10, net A](docs/results.md#cifar-10100-tables-2-and-3)";
 const LESION: &str = "[Lesioning](docs/results.md#gate-analysis-and-lesioning)";
 
@@ -78,6 +79,7 @@ fn rows(inputs: &Inputs) -> Vec<(&'static str, Option<Row>)> {
         (LESION, lesion_row(inputs)),
         (CIFAR, cifar_row(inputs)),
         (SPEED_MLP, speed_mlp_row(inputs)),
+        (SPEED_CONV, speed_conv_row(inputs)),
         (SPEED_RHN, speed_row(inputs)),
     ]
 }
@@ -350,6 +352,18 @@ fn speed_mlp_row(inputs: &Inputs) -> Option<Row> {
         format!("{}×{over}{ops}", range(&fast, times)),
         "—",
         &newest.provenance,
+    ))
+}
+
+/// The conv speed row ([`super::speed_conv::summary_figures`]).
+fn speed_conv_row(inputs: &Inputs) -> Option<Row> {
+    let (text, provenance) = super::speed_conv::summary_figures(inputs)?;
+    Some(row(
+        SPEED_CONV,
+        ": 9×32 conv highway stack step (batch 64) on the CPU fast path, Burn / PyTorch",
+        text,
+        "—",
+        provenance,
     ))
 }
 
