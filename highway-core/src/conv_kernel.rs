@@ -12,10 +12,10 @@
 //! grid holds `C` channels, and the `k×k` window whose top-left corner is `q` covers, for each
 //! kernel row `ky`, the `k` consecutive positions from `q + ky·W_p`: one contiguous run of
 //! `k·C` floats. A block of pixels therefore gathers its windows with `k` copies each
-//! (`im2col`; the corners of the padding are skipped, which spares a 3×3 layer 11% of the work on a
-//! 32×32 image and 44% on a 6×6 one), and `z = [z_H z_T (z_C)]` comes from one product `[n, k²·C] × [k²·C, G·C]`
-//! with the gates computed while the block is in cache. The output is written straight into
-//! the next layer's padded input. Backward:
+//! (`im2col`; the corners of the padding are skipped, which spares a 3×3 layer 11% of the
+//! work on a 32×32 image and 44% on a 6×6 one), and `z = [z_H z_T (z_C)]` comes from one
+//! product `[n, k²·C] × [k²·C, G·C]` with the gates computed while the block is in cache. The
+//! output is written straight into the next layer's padded input. Backward:
 //!
 //! ```text
 //! ∂z_H = ∂y·T·act'(z_H),  ∂z_T = ∂y·(H − x)·T(1 − T)   (free: ∂y·H·T(1 − T), ∂z_C = ∂y·x·C(1 − C))
