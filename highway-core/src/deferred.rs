@@ -309,7 +309,7 @@ impl<L> LayerStack<L> {
     where
         L: DeferredLayer<D>,
     {
-        if !crate::is_cpu_device(device) || self.layers.is_empty() || !crate::fast_path_enabled() {
+        if !crate::on_fast_path(device) || self.layers.is_empty() {
             return None;
         }
         let first = &self.layers[0];

@@ -78,6 +78,12 @@ pub fn fast_path_enabled() -> bool {
     *ENABLED.get_or_init(|| switched_on(std::env::var(FAST_PATH_ENV).ok().as_deref()))
 }
 
+/// Whether the CPU fast paths run on `device`: a CPU backend ([`is_cpu_device`]) and the
+/// switch on ([`fast_path_enabled`]).
+pub fn on_fast_path(device: &burn::tensor::Device) -> bool {
+    is_cpu_device(device) && fast_path_enabled()
+}
+
 /// The value of [`FAST_PATH_ENV`] read as a switch: on unless `off`, `0` or `false`.
 fn switched_on(value: Option<&str>) -> bool {
     value.is_none_or(|v| {

@@ -36,7 +36,7 @@ pub fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
     if !layer.training.is_enabled() || !device.is_autodiff() || layer.prob == 0.0 {
         return x;
     }
-    if !highway_core::is_cpu_device(&device) || !highway_core::fast_path_enabled() {
+    if !highway_core::on_fast_path(&device) {
         return layer.forward(x);
     }
     let keep = 1.0 - layer.prob;

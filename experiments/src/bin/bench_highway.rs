@@ -281,10 +281,10 @@ fn conv_train_flops(args: &Args) -> f64 {
     3.0 * (input + stack) - input
 }
 
-/// Times a 2048³ product on `device`.
 /// The arithmetic of the 2048³ product `--matmul` times, in GFLOP: `2·2048³`.
 const MATMUL_GFLOP: f64 = 2.0 * 2048.0 * 2048.0 * 2048.0 / 1e9;
 
+/// Times a 2048³ product on `device`.
 fn bench_matmul(device_name: &str, args: &Args) -> anyhow::Result<Timing> {
     let device = parse_device(Some(device_name))?;
     device.seed(0);
@@ -292,16 +292,13 @@ fn bench_matmul(device_name: &str, args: &Args) -> anyhow::Result<Timing> {
     let a = Tensor::<2>::random([n, n], Distribution::Default, &device);
     let b = Tensor::<2>::random([n, n], Distribution::Default, &device);
     let name = format!("matmul {device_name} {n}x{n}x{n}");
-    Ok(time_steps(
-        &name,
-        args.warmup.max(2),
-        args.steps.max(10),
-        || {
-            let c = a.clone().matmul(b.clone());
-            device.sync().expect("device sync");
-            drop(c);
-        },
-    ))
+    let mut t = time_steps(&name, args.warmup.max(2), args.steps.max(10), || {
+        let c = a.clone().matmul(b.clone());
+        device.sync().expect("device sync");
+        drop(c);
+    });
+    t.gflop_per_step = Some(MATMUL_GFLOP);
+    Ok(t)
 }
 
 /// Runs the PyTorch peer's `bench` (`mlp`, `conv` or `matmul`) with `args`' sizes; returns its
@@ -431,8 +428,6 @@ fn main() -> anyhow::Result<()> {
     for device in &devices {
         if args.matmul {
             let t = bench_matmul(device, &args)?;
-            let mut t = t;
-            t.gflop_per_step = Some(MATMUL_GFLOP);
             let gflops = MATMUL_GFLOP * t.steps_per_s;
             println!(
                 "{:<55} {gflops:8.1} GFLOP/s  (median {:.2} ms)",

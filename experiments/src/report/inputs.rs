@@ -214,6 +214,13 @@ pub struct HighwayBench {
     pub rows: Vec<HighwayBenchRow>,
 }
 
+impl HighwayBench {
+    /// The row whose name starts with `prefix`.
+    pub fn row(&self, prefix: &str) -> Option<&HighwayBenchRow> {
+        self.rows.iter().find(|r| r.name.starts_with(prefix))
+    }
+}
+
 /// The output of one `gates` command: the gate statistics of each net it read.
 #[derive(Debug, Clone)]
 pub struct GatesRecord {

@@ -5,7 +5,7 @@
 
 use super::Outcome;
 use super::inputs::{HighwayBench, HighwayBenchRow, Inputs};
-use super::tables::{code, distinct, range, table, when};
+use super::tables::{code, distinct, of_newest_commit, range, table, when};
 
 /// A conv workload's fast-path row name without the variant: `Conv flex depth 9 width 32 batch
 /// 64` from `Conv flex fast depth 9 width 32 batch 64`; `None` for the MLP and other rows.
@@ -44,11 +44,6 @@ fn label(workload: &str) -> String {
     }
 }
 
-/// The row of `bench` whose name starts with `prefix`.
-fn row<'a>(bench: &'a HighwayBench, prefix: &str) -> Option<&'a HighwayBenchRow> {
-    bench.rows.iter().find(|r| r.name.starts_with(prefix))
-}
-
 /// One file's figures for one workload.
 struct Run<'a> {
     bench: &'a HighwayBench,
@@ -64,11 +59,6 @@ fn run<'a>(bench: &'a HighwayBench, workload: &str) -> Option<Run<'a>> {
         .rows
         .iter()
         .find(|r| self::workload(&r.name).as_deref() == Some(workload))?;
-    let variant = |v: &str| {
-        let mut words = workload.splitn(3, ' ');
-        let (model, backend, rest) = (words.next()?, words.next()?, words.next()?);
-        row(bench, &format!("{model} {backend} {v} {rest}"))
-    };
     let backend = workload.split(' ').nth(1).unwrap_or_default();
     let torch = workload.starts_with("Conv ").then(|| {
         let (d, w, b) = (
@@ -76,18 +66,17 @@ fn run<'a>(bench: &'a HighwayBench, workload: &str) -> Option<Run<'a>> {
             field(workload, "width")?,
             field(workload, "batch")?,
         );
-        row(
-            bench,
-            &format!("PyTorch conv depth {d} width {w} batch {b} "),
-        )
+        bench.row(&format!("PyTorch conv depth {d} width {w} batch {b} "))
     });
-    let matmul = row(bench, &format!("matmul {backend} 2048x2048x2048"));
+    let matmul = bench.row(&format!("matmul {backend} 2048x2048x2048"));
     let rate = |r: &HighwayBenchRow| Some(r.gflop_per_step? * r.steps_per_s);
     let gflops = rate(fast).zip(matmul.and_then(rate));
     Some(Run {
         bench,
         fast: fast.steps_per_s,
-        conv2d: variant("unfused").map(|r| r.steps_per_s),
+        conv2d: bench
+            .row(&fast.name.replacen(" fast ", " unfused ", 1))
+            .map(|r| r.steps_per_s),
         torch: torch.flatten().map(|r| r.steps_per_s),
         gflops,
     })
@@ -95,22 +84,12 @@ fn run<'a>(bench: &'a HighwayBench, workload: &str) -> Option<Run<'a>> {
 
 /// The runs of workload `w` in the files of the newest commit that timed it.
 fn newest_runs<'a>(inputs: &'a Inputs, w: &str) -> Vec<Run<'a>> {
-    let all: Vec<Run> = inputs
+    let all = inputs
         .bench_highway
         .iter()
         .filter_map(|b| run(b, w))
         .collect();
-    let Some(newest) = all
-        .iter()
-        .map(|r| &r.bench.provenance)
-        .max_by_key(|p| &p.date)
-    else {
-        return all;
-    };
-    let commit = newest.git_commit.clone();
-    all.into_iter()
-        .filter(|r| r.bench.provenance.git_commit == commit)
-        .collect()
+    of_newest_commit(all, |r| &r.bench.provenance)
 }
 
 /// The README summary's conv speed figures: the 9×32 stack at batch 64 on the fast path over

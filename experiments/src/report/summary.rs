@@ -7,8 +7,8 @@
 use super::Outcome;
 use super::inputs::Inputs;
 use super::tables::{
-    breadth_studies, conv_runs, depth_study_for, percent, range, rust_test, speed_rows, table,
-    table1_paper,
+    breadth_studies, conv_runs, depth_study_for, of_newest_commit, percent, range, rust_test,
+    speed_rows, table, table1_paper,
 };
 use crate::train::Provenance;
 use models::LayerKind;
@@ -309,12 +309,7 @@ fn export_row(inputs: &Inputs) -> Option<Row> {
 /// The MLP speed row: Burn's fast path over PyTorch in the newest `bench-highway` file that
 /// timed both, and in every other file of the same commit (a range over the runs).
 fn speed_mlp_row(inputs: &Inputs) -> Option<Row> {
-    let rate = |b: &super::inputs::HighwayBench, prefix: &str| {
-        b.rows
-            .iter()
-            .find(|r| r.name.starts_with(prefix))
-            .map(|r| r.steps_per_s)
-    };
+    let rate = |b: &super::inputs::HighwayBench, prefix: &str| b.row(prefix).map(|r| r.steps_per_s);
     let runs: Vec<_> = inputs
         .bench_highway
         .iter()
@@ -325,14 +320,11 @@ fn speed_mlp_row(inputs: &Inputs) -> Option<Row> {
             Some((b, fast / torch, ops.map(|u| u / torch)))
         })
         .collect();
-    let newest = runs
+    let same = of_newest_commit(runs, |r| &r.0.provenance);
+    let newest = same
         .iter()
         .max_by(|a, b| a.0.provenance.date.cmp(&b.0.provenance.date))?
         .0;
-    let same: Vec<_> = runs
-        .iter()
-        .filter(|r| r.0.provenance.git_commit == newest.provenance.git_commit)
-        .collect();
     let times = |v: f64| format!("{v:.2}");
     let fast: Vec<f64> = same.iter().map(|r| r.1).collect();
     let ops: Vec<f64> = same.iter().filter_map(|r| r.2).collect();

@@ -679,6 +679,22 @@ pub fn range(values: &[f64], format: impl Fn(f64) -> String) -> String {
     if a == b { a } else { format!("{a}-{b}") }
 }
 
+/// The items of the newest commit among `items` (that of the newest date), in their order.
+pub fn of_newest_commit<T>(items: Vec<T>, provenance: impl Fn(&T) -> &Provenance) -> Vec<T> {
+    let Some(commit) = items
+        .iter()
+        .map(&provenance)
+        .max_by(|a, b| a.date.cmp(&b.date))
+        .map(|p| p.git_commit.clone())
+    else {
+        return items;
+    };
+    items
+        .into_iter()
+        .filter(|i| provenance(i).git_commit == commit)
+        .collect()
+}
+
 /// The model of a bench-rhn row: `` `ptb_sota` (depth 10, 830 units) ``.
 fn bench_model(depth: usize, hidden: usize) -> String {
     let presets = [
