@@ -9,7 +9,8 @@
 //! | [`DeviceArgs`]  | `--device`   | `Option<String>`  |
 //!
 //! `mnist-depth`, `mnist-conv`, `cifar`, `ptb` and `charlm` take all four; `gates` and `lesion`
-//! all but `--quiet`; `data` only `--data-dir`; `bench-rhn` and `export` only `--device`
+//! all but `--quiet`; `sample` `--data-dir` and `--device`; `data` only `--data-dir`;
+//! `bench-rhn` and `export` only `--device`
 //! (`bench-highway` times a list of devices, `--devices`).
 //!
 //! `--out` is optional everywhere because most binaries name their default directory after

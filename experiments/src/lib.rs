@@ -3,7 +3,8 @@
 //!
 //! Library code shared by the highway-zoo binaries (`src/bin/`): backend selection and the
 //! shared command-line flags ([`cli`]), the training infrastructure, the gate analysis,
-//! benchmark helpers and the results tables generated from the runs ([`report`]). The binaries only parse arguments, build configs and call in here.
+//! benchmark helpers, the results tables generated from the runs ([`report`]) and text generation
+//! from trained language models ([`sample`]). The binaries only parse arguments, build configs and call in here.
 
 pub mod analysis;
 pub mod backend;
@@ -17,4 +18,5 @@ pub mod lm;
 pub mod mnist_conv;
 pub mod plot;
 pub mod report;
+pub mod sample;
 pub mod train;

@@ -5,6 +5,7 @@
 //! a NaN stop, through the one training path (burn-train's `SupervisedTraining` / `Learner`
 //! with the zoo's strategy, which carries the state).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,18 +41,19 @@ pub struct LmArgs {
     /// BPTT length (PTB 35, char 50 in the paper).
     #[arg(long)]
     pub seq_len: Option<usize>,
-    /// Learning rate on the loss summed over the window (0.2 in the paper).
-    #[arg(long, default_value_t = 0.2)]
-    pub lr: f64,
-    /// lr = lr0 / decay^max(epoch − decay_start, 0) (PTB 1.02 after 19, char 1.03 after 5).
+    /// Learning rate on the loss summed over the window (RHN 0.2, character-aware LM 1.0).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// lr = lr0 / decay^max(epoch − decay_start, 0) (RHN: PTB 1.02 after 19, char 1.03 after
+    /// 5; the character-aware LM halves the rate when the validation perplexity stalls).
     #[arg(long)]
     pub decay: Option<f64>,
     /// First epoch (0-based) of the decay.
     #[arg(long)]
     pub decay_start: Option<usize>,
-    /// Global gradient-norm clip (0 = off).
-    #[arg(long, default_value_t = 10.0)]
-    pub clip_norm: f64,
+    /// Global gradient-norm clip (0 = off; RHN 10, character-aware LM 5).
+    #[arg(long)]
+    pub clip_norm: Option<f64>,
     /// L2 weight decay (1e-7 in the paper).
     #[arg(long, default_value_t = 1e-7)]
     pub weight_decay: f64,
@@ -86,19 +88,90 @@ pub enum LmOptimizer {
     Adam,
 }
 
+/// A paper's training settings, which the flags of [`LmArgs`] override.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LmDefaults {
+    /// Batch size.
+    pub batch_size: usize,
+    /// BPTT length.
+    pub seq_len: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// Global gradient-norm clip.
+    pub clip_norm: f64,
+    /// Learning-rate schedule (replaced by `--decay` / `--decay-start` when either is given).
+    pub schedule: LrSchedule,
+}
+
+impl LmDefaults {
+    /// *Recurrent Highway Networks* on PTB: batch 20, BPTT 35, lr 0.2, clip 10, lr decay
+    /// 1.02 from epoch 19 (0-based).
+    pub fn rhn_ptb() -> Self {
+        Self {
+            batch_size: 20,
+            seq_len: 35,
+            lr: 0.2,
+            clip_norm: 10.0,
+            schedule: LrSchedule::InverseDecay {
+                decay: 1.02,
+                start: 19,
+            },
+        }
+    }
+
+    /// *Recurrent Highway Networks* on enwik8/text8: batch 128, BPTT 50, lr 0.2, clip 10, lr
+    /// decay 1.03 from epoch 5.
+    pub fn rhn_char() -> Self {
+        Self {
+            batch_size: 128,
+            seq_len: 50,
+            schedule: LrSchedule::InverseDecay {
+                decay: 1.03,
+                start: 5,
+            },
+            ..Self::rhn_ptb()
+        }
+    }
+
+    /// *Character-Aware Neural Language Models* on PTB (the authors' `main.lua`): batch 20,
+    /// BPTT 35, lr 1.0, clip 5, the rate halved after every epoch from the third on whose
+    /// validation perplexity fell by less than 1.
+    pub fn kim_ptb() -> Self {
+        Self {
+            lr: 1.0,
+            clip_norm: 5.0,
+            schedule: LrSchedule::Plateau {
+                factor: 0.5,
+                threshold: 1.0,
+            },
+            ..Self::rhn_ptb()
+        }
+    }
+}
+
 impl LmArgs {
-    /// The training config, with `(batch, seq_len, decay, decay_start)` defaults for what the
-    /// flags leave unset.
-    pub fn train_config(&self, defaults: (usize, usize, f64, usize)) -> LmTrainConfig {
+    /// The training config: `defaults` for what the flags leave unset. `--decay` or
+    /// `--decay-start` replace the default schedule by `lr0 / decay^max(epoch − start, 0)`
+    /// (the other taken from the default schedule when it is of that form, else 1 and 0).
+    pub fn train_config(&self, defaults: &LmDefaults) -> LmTrainConfig {
+        let schedule = if self.decay.is_none() && self.decay_start.is_none() {
+            defaults.schedule.clone()
+        } else {
+            let (decay, start) = match defaults.schedule {
+                LrSchedule::InverseDecay { decay, start } => (decay, start),
+                _ => (1.0, 0),
+            };
+            LrSchedule::InverseDecay {
+                decay: self.decay.unwrap_or(decay),
+                start: self.decay_start.unwrap_or(start),
+            }
+        };
         LmTrainConfig {
             epochs: self.epochs,
-            batch_size: self.batch_size.unwrap_or(defaults.0),
-            seq_len: self.seq_len.unwrap_or(defaults.1),
-            lr: self.lr,
-            schedule: LrSchedule::InverseDecay {
-                decay: self.decay.unwrap_or(defaults.2),
-                start: self.decay_start.unwrap_or(defaults.3),
-            },
+            batch_size: self.batch_size.unwrap_or(defaults.batch_size),
+            seq_len: self.seq_len.unwrap_or(defaults.seq_len),
+            lr: self.lr.unwrap_or(defaults.lr),
+            schedule,
             optimizer: match self.optimizer {
                 LmOptimizer::Sgd => OptimizerConfig::Sgd {
                     momentum: 0.0,
@@ -109,7 +182,7 @@ impl LmArgs {
                     weight_decay: self.weight_decay,
                 },
             },
-            clip_norm: self.clip_norm,
+            clip_norm: self.clip_norm.unwrap_or(defaults.clip_norm),
             max_windows: self.max_windows,
             max_train_seconds: self.max_minutes * 60.0,
             seed: self.seed,
@@ -132,13 +205,15 @@ pub struct LmOutcome {
     pub wall_time_s: f64,
 }
 
-/// Writes `config.json` (`model_config` and `config`), trains (resuming from `run`), and
-/// evaluates on `test` (also with `mc_samples` Monte-Carlo dropout samples when non-zero): the
-/// whole job of a language-model binary, for any [`RecurrentLm`].
+/// Writes `config.json` (`"model"`: `model_config`, `"train"`: `config`, `"data"`:
+/// `data_spec`, the corpus that `sample` rebuilds the vocabulary from), trains (resuming from
+/// `run`), and evaluates on `test` (also with `mc_samples` Monte-Carlo dropout samples when
+/// non-zero): the whole job of a language-model binary, for any [`RecurrentLm`].
 #[allow(clippy::too_many_arguments)]
 pub fn train_and_test<M: LanguageModel>(
     model: M,
     model_config: &impl Serialize,
+    data_spec: &LmData,
     data: (&Bptt, &Bptt, &Bptt),
     config: &LmTrainConfig,
     mc_samples: usize,
@@ -148,7 +223,7 @@ pub fn train_and_test<M: LanguageModel>(
 ) -> anyhow::Result<LmOutcome> {
     run.write_json(
         "config.json",
-        &serde_json::json!({ "model": model_config, "train": config }),
+        &serde_json::json!({ "model": model_config, "train": config, "data": data_spec }),
     )?;
     let parameters = model.num_params();
     let say = |line: String| {
@@ -174,6 +249,79 @@ pub fn train_and_test<M: LanguageModel>(
         mc_test_loss,
         wall_time_s: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The corpora of the language-model binaries, as the `corpus` of [`LmData`] names them (the
+/// names of `charlm --corpus`, and `ptb`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LmCorpus {
+    /// Penn Treebank, word level (`ptb`).
+    Ptb,
+    /// The gensim Wikipedia excerpt, raw bytes (`charlm --corpus wiki`).
+    Wiki,
+    /// The same excerpt filtered to a-z and space (`charlm --corpus wiki-text8`).
+    WikiText8,
+    /// enwik8 (`charlm --corpus enwik8`).
+    Enwik8,
+    /// text8 (`charlm --corpus text8`).
+    Text8,
+    /// A text file, raw bytes (`charlm --corpus file --file PATH`).
+    File,
+}
+
+impl LmCorpus {
+    /// Every corpus.
+    pub const ALL: [LmCorpus; 6] = [
+        LmCorpus::Ptb,
+        LmCorpus::Wiki,
+        LmCorpus::WikiText8,
+        LmCorpus::Enwik8,
+        LmCorpus::Text8,
+        LmCorpus::File,
+    ];
+
+    /// The name in `config.json` and on the command line (`wiki-text8`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LmCorpus::Ptb => "ptb",
+            LmCorpus::Wiki => "wiki",
+            LmCorpus::WikiText8 => "wiki-text8",
+            LmCorpus::Enwik8 => "enwik8",
+            LmCorpus::Text8 => "text8",
+            LmCorpus::File => "file",
+        }
+    }
+
+    /// The corpus named `name` ([`LmCorpus::name`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Whether the tokens are words (else characters: bytes).
+    pub fn is_word_level(self) -> bool {
+        self == LmCorpus::Ptb
+    }
+}
+
+/// The data a language model was trained on: the `"data"` entry of a run's `config.json`,
+/// from which `sample` rebuilds the vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LmData {
+    /// The corpus.
+    pub corpus: LmCorpus,
+    /// The text file of [`LmCorpus::File`] (absolute when it could be resolved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+}
+
+impl LmData {
+    /// `corpus`, with `file` for [`LmCorpus::File`] (made absolute when it exists, so that the
+    /// run can be sampled from another directory).
+    pub fn new(corpus: LmCorpus, file: Option<&Path>) -> Self {
+        let file = file.map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.to_path_buf()));
+        Self { corpus, file }
+    }
 }
 
 /// How a language model is trained (stored in `config.json`).

@@ -22,7 +22,7 @@ fn help(bin: &str, args: &[&str]) -> String {
 fn every_binary_has_a_valid_command_line_with_the_shared_flags() {
     let all = ["--out", "--data-dir", "--device"];
     let training = ["--out", "--data-dir", "--quiet", "--device"];
-    let binaries: [(&str, &[&str]); 11] = [
+    let binaries: [(&str, &[&str]); 12] = [
         (env!("CARGO_BIN_EXE_mnist-depth"), &training),
         (env!("CARGO_BIN_EXE_mnist-conv"), &training),
         (env!("CARGO_BIN_EXE_cifar"), &training),
@@ -34,6 +34,10 @@ fn every_binary_has_a_valid_command_line_with_the_shared_flags() {
         (env!("CARGO_BIN_EXE_bench-rhn"), &["--device"]),
         (env!("CARGO_BIN_EXE_export"), &["--device"]),
         (env!("CARGO_BIN_EXE_bench-highway"), &["--devices"]),
+        (
+            env!("CARGO_BIN_EXE_sample"),
+            &["--run", "--data-dir", "--device", "--top-k", "--top-p"],
+        ),
     ];
     for (bin, flags) in binaries {
         let text = help(bin, &[]);

@@ -19,7 +19,7 @@ use burn::tensor::{Distribution, Tensor, TensorData};
 use rayon::prelude::*;
 
 /// SplitMix64's increment (Steele, Lea & Flood 2014): `2⁶⁴ / φ`.
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+pub(crate) const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Elements per parallel task.
 const CHUNK: usize = 16_384;
@@ -71,8 +71,9 @@ fn keep_mask(seed: u64, len: usize, keep: f64) -> Vec<f32> {
     mask
 }
 
-/// SplitMix64's output function (a bijective mix of the state).
-fn splitmix64(state: u64) -> u64 {
+/// SplitMix64's output function (a bijective mix of the state); also the token sampler's
+/// generator ([`TokenRng`](crate::TokenRng)).
+pub(crate) fn splitmix64(state: u64) -> u64 {
     let mut z = state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -8,8 +8,8 @@
 //! other classification metrics read it. Any `SupervisedTraining` set-up trains them: see
 //! `models/examples/learner.rs`.
 //!
-//! **Language models.** [`RhnLm`] (*Recurrent Highway Networks*) and [`LstmLm`] take one
-//! truncated-BPTT window per item ([`LmWindow`]): fresh variational dropout masks, the forward
+//! **Language models.** [`RhnLm`] (*Recurrent Highway Networks*), [`LstmLm`] and
+//! [`CharCnnLm`] take one truncated-BPTT window per item ([`LmWindow`]): fresh variational dropout masks, the forward
 //! from the window's initial state (`None`: zeros), the authors' loss (cross-entropy summed
 //! over time, averaged over the batch) and its gradients, through
 //! [`RecurrentLm::train_step`] (the RHN's hand-written backward included). The output
@@ -31,7 +31,7 @@ use burn::train::metric::{
 use burn::train::{ClassificationOutput, InferenceStep, ItemLazy, TrainOutput, TrainStep};
 use rhn::{RhnMasks, RhnState};
 
-use crate::{CifarNet, DeepMlp, LstmLm, MnistConvNet, RecurrentLm, RhnLm, token_loss};
+use crate::{CharCnnLm, CifarNet, DeepMlp, LstmLm, MnistConvNet, RecurrentLm, RhnLm, token_loss};
 
 /// A labelled mini-batch: the item a zoo classifier's [`TrainStep`] and [`InferenceStep`] take.
 ///
@@ -331,6 +331,7 @@ macro_rules! lm_steps {
 
 lm_steps!(RhnLm, RhnState);
 lm_steps!(LstmLm, <LstmLm as RecurrentLm>::State);
+lm_steps!(CharCnnLm, <CharCnnLm as RecurrentLm>::State);
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,9 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use datasets::{MnistDataset, MnistKind, PtbCorpus, PtbSplit};
 
+use super::char_cnn::{
+    TABLE6_WORDS, char_cnn_gate_report, load_char_cnn_run, nearest_neighbours, neighbours_table,
+};
 use super::cifar::{cifar_gate_report, cifar_run_splits, cifar_stage_depths, load_cifar_run};
 use super::conv::{conv_gate_report, conv_stage_depths};
 use super::gate_stats::{GateReport, LayerBias, bias_table, mlp_gate_report};
@@ -61,6 +64,13 @@ pub struct GatesArgs {
     /// Evaluation batch size.
     #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
+    /// Words whose nearest neighbours a `--char-run` model lists (the paper's Table 6 by
+    /// default; words outside the vocabulary are spelled from their characters).
+    #[arg(long, value_delimiter = ',', default_values_t = TABLE6_WORDS.map(String::from))]
+    pub words: Vec<String>,
+    /// Neighbours listed per word.
+    #[arg(long, default_value_t = 5)]
+    pub neighbours: usize,
     /// Output directory.
     #[command(flatten)]
     pub out: OutArgs,
@@ -237,7 +247,67 @@ pub fn run_gates(args: &GatesArgs) -> anyhow::Result<()> {
                 .join(" ")
         );
     }
+    if let Some(path) = &args.nets.char_run {
+        char_cnn_gates(args, path, &out, &device)?;
+    }
     println!("artifacts: {}", out_dir.display());
+    Ok(())
+}
+
+/// `gates --char-run`: the highway layers' mean gate activity on PTB validation windows, the
+/// learned `b_T`, and the nearest neighbours of `--words` (Table 6), written to `out/char`.
+fn char_cnn_gates(
+    args: &GatesArgs,
+    path: &std::path::Path,
+    out: &RunDir,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<()> {
+    let corpus = PtbCorpus::load(args.data.dir())?;
+    let (run, spelling) = load_char_cnn_run(path, &corpus, device)?;
+    let data = corpus.bptt(PtbSplit::Valid, 10, 35)?;
+    let start = Instant::now();
+    let report = char_cnn_gate_report(
+        &run.model,
+        run.config.transform_bias,
+        &data,
+        args.nets.windows,
+        device,
+    )?;
+    let neighbours = nearest_neighbours(
+        &run.model,
+        &spelling,
+        &corpus.vocab,
+        &args.words,
+        args.neighbours,
+        device,
+    )?;
+    let sub = RunDir::create(out.file("char"))?;
+    sub.write_json("report.json", &report)?;
+    sub.write_json("neighbours.json", &neighbours)?;
+    write_text(&sub.path, "biases.csv", &bias_csv(&report.biases))?;
+    let table = neighbours_table(&neighbours);
+    write_text(&sub.path, "neighbours.md", &table)?;
+    println!(
+        "character-aware LM {} (epoch {}), {} PTB valid windows in {:.1}s: mean T per highway \
+         layer {}; mean b_T {}",
+        run.dir.display(),
+        run.epoch,
+        report.windows,
+        start.elapsed().as_secs_f64(),
+        report
+            .mean_per_layer
+            .iter()
+            .map(|m| format!("{m:.3}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        report
+            .biases
+            .iter()
+            .map(|b| format!("{:.2}", b.mean))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!("nearest neighbours (cosine), before and after the highway layers:\n{table}");
     Ok(())
 }
 

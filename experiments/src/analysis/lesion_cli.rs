@@ -9,11 +9,12 @@ use std::time::Instant;
 use clap::Parser;
 use datasets::{MnistDataset, MnistKind, PtbCorpus, PtbSplit};
 
+use super::char_cnn::{char_cnn_lesion, load_char_cnn_run};
 use super::cifar::{cifar_lesion, cifar_run_splits, cifar_stage_depths, load_cifar_run};
 use super::conv::{conv_lesion, conv_stage_depths};
 use super::lesion::{LesionReport, mlp_lesion};
 use super::report::{
-    bias_label, lesion_summary, plot_lesions, rhn_lesion_table, stage_table, write_text,
+    bias_label, lesion_summary, lm_lesion_table, plot_lesions, stage_table, write_text,
 };
 use super::rhn::rhn_lesion;
 use super::runs::{NetArgs, load_conv_run, load_mlp_run, load_rhn_run};
@@ -205,7 +206,7 @@ pub fn run_lesion(args: &LesionArgs) -> anyhow::Result<()> {
         );
         write_text(&out.path, "lesion-rhn.csv", &report.csv())?;
         out.write_json("lesion-rhn.json", &report)?;
-        let s = rhn_lesion_table(&label, args.nets.windows, &report);
+        let s = lm_lesion_table(&label, "micro-layer", args.nets.windows, &report);
         println!("{s}");
         table.push_str(&s);
         for p in plot_lesions(
@@ -215,6 +216,36 @@ pub fn run_lesion(args: &LesionArgs) -> anyhow::Result<()> {
         ) {
             println!("wrote {}", p.display());
         }
+    }
+    if let Some(path) = &args.nets.char_run {
+        let corpus = PtbCorpus::load(args.data.dir())?;
+        let (run, _) = load_char_cnn_run(path, &corpus, &device)?;
+        let data = corpus.bptt(PtbSplit::Valid, 10, 35)?;
+        let start = Instant::now();
+        let label = format!(
+            "character-aware LM, {} highway layers",
+            run.config.highway_layers
+        );
+        let report = char_cnn_lesion(
+            &label,
+            &run.model,
+            &data,
+            "valid",
+            args.nets.windows,
+            &device,
+        )?;
+        println!(
+            "{label} ({}, epoch {}): {} highway-layer lesions in {:.1}s",
+            run.dir.display(),
+            run.epoch,
+            report.rows.len(),
+            start.elapsed().as_secs_f64()
+        );
+        write_text(&out.path, "lesion-char.csv", &report.csv())?;
+        out.write_json("lesion-char.json", &report)?;
+        let s = lm_lesion_table(&label, "highway layer", args.nets.windows, &report);
+        println!("{s}");
+        table.push_str(&s);
     }
     write_text(&out.path, "table.md", &table)?;
     println!("artifacts: {}", out_dir.display());

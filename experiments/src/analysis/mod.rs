@@ -18,21 +18,24 @@
 //! [`cifar_gate_report`], [`cifar_lesion`]).
 //!
 //! For the RHN of Zilly et al. (arXiv:1607.03474) the same read-outs run per micro-layer (see
-//! [`rhn_gate_report`] and [`rhn_lesion`]).
+//! [`rhn_gate_report`] and [`rhn_lesion`]), and for the character-aware language model of Kim
+//! et al. (arXiv:1508.06615) per highway layer, with the nearest neighbours of its Table 6
+//! ([`char_cnn_gate_report`], [`char_cnn_lesion`], [`nearest_neighbours`]).
 //!
 //! The statistics are accumulated on the host from per-batch read-outs, so the arithmetic is
 //! plain Rust that the tests check on hand-made inputs.
 //!
 //! One file per part: [`runs`] loads trained runs, [`gate_stats`] and [`lesion`] hold the
-//! statistics and lesions of the MLPs, [`conv`], [`cifar`] and [`rhn`] those of the other nets,
-//! [`report`] writes the tables and figures, and [`gates_cli`] and [`lesion_cli`] are the
-//! `gates` and `lesion` commands. Everything public is re-exported here.
+//! statistics and lesions of the MLPs, [`conv`], [`cifar`], [`rhn`] and [`char_cnn`] those of
+//! the other nets, [`report`] writes the tables and figures, and [`gates_cli`] and
+//! [`lesion_cli`] are the `gates` and `lesion` commands. Everything public is re-exported here.
 
 use anyhow::Context;
 use burn::tensor::Tensor;
 
 use crate::data::MnistData;
 
+pub mod char_cnn;
 pub mod cifar;
 pub mod conv;
 pub mod gate_stats;
@@ -43,6 +46,10 @@ pub mod report;
 pub mod rhn;
 pub mod runs;
 
+pub use char_cnn::{
+    CharCnnGateReport, Neighbours, TABLE6_WORDS, char_cnn_gate_report, char_cnn_lesion,
+    load_char_cnn_run, nearest_neighbours, neighbours_table, ptb_spelling,
+};
 pub use cifar::{
     cifar_forward, cifar_gate_report, cifar_lesion, cifar_run_splits, cifar_stage_depths,
     load_cifar_run,
@@ -55,10 +62,10 @@ pub use gates_cli::{EvalSplit, GatesArgs, run_gates};
 pub use lesion::{LesionReport, LesionRow, LossError, LossErrorSum, mlp_lesion, mlp_lesion_split};
 pub use lesion_cli::{LesionArgs, run_lesion};
 pub use report::{
-    bias_csv, bias_label, class_heatmap, example_heatmap, lesion_summary, mlp_gate_plots,
-    plot_lesions, ranges, rhn_lesion_table, rhn_time_plot, stage_table, write_text,
+    bias_csv, bias_label, class_heatmap, example_heatmap, lesion_summary, lm_lesion_table,
+    mlp_gate_plots, plot_lesions, ranges, rhn_time_plot, stage_table, write_text,
 };
-pub use rhn::{RhnGateReport, rhn_gate_report, rhn_lesion, rhn_loss};
+pub use rhn::{RhnGateReport, lm_lesion, rhn_gate_report, rhn_lesion, rhn_loss, stream_loss};
 pub use runs::{
     LoadedRun, NetArgs, load_conv_run, load_mlp_run, load_rhn_run, load_run, resolve_run_dir,
     run_config,

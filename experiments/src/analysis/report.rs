@@ -393,11 +393,12 @@ pub fn stage_table(report: &LesionReport, stages: &[usize]) -> String {
     s
 }
 
-/// The Markdown table of an RHN's micro-layer lesions (`label`, evaluated on `windows` PTB
-/// validation windows): loss and perplexity, intact first.
-pub fn rhn_lesion_table(label: &str, windows: usize, report: &LesionReport) -> String {
+/// The Markdown table of a language model's lesions (`label`, evaluated on `windows` PTB
+/// validation windows; `layer`: what is lesioned, e.g. `micro-layer`): loss and perplexity,
+/// intact first.
+pub fn lm_lesion_table(label: &str, layer: &str, windows: usize, report: &LesionReport) -> String {
     let mut s = format!(
-        "### {label} (PTB valid, {} windows; error column = perplexity)\n\n| lesioned micro-layer | loss | perplexity |\n|---|---|---|\n| none | {:.4} | {:.1} |\n",
+        "### {label} (PTB valid, {} windows; error column = perplexity)\n\n| lesioned {layer} | loss | perplexity |\n|---|---|---|\n| none | {:.4} | {:.1} |\n",
         windows, report.baseline[0].1.loss, report.baseline[0].1.error
     );
     for r in &report.rows {

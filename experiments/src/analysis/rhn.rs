@@ -2,7 +2,7 @@
 //! micro-layer on a token stream, with the state carried across windows and no dropout.
 
 use anyhow::{Context, bail};
-use burn::tensor::Device;
+use burn::tensor::{Device, Int, Tensor};
 use datasets::Bptt;
 use models::RhnLm;
 use serde::{Deserialize, Serialize};
@@ -90,7 +90,22 @@ pub fn rhn_loss(
     max_windows: usize,
     device: &Device,
 ) -> anyhow::Result<f64> {
-    let mut state = None;
+    stream_loss(data, max_windows, device, None, |x, state| {
+        let (logits, out) = model.forward_with_gates(x, state, None, lesion);
+        (logits, out.state)
+    })
+}
+
+/// Per-token cross-entropy (nats) of a language model over the first `max_windows` windows
+/// of `data` (0: all), the state carried from window to window: `forward(tokens, state)`
+/// gives the window's logits `[batch, seq, vocab]` and the next state.
+pub fn stream_loss<S>(
+    data: &Bptt,
+    max_windows: usize,
+    device: &Device,
+    mut state: Option<S>,
+    mut forward: impl FnMut(Tensor<2, Int>, Option<S>) -> (Tensor<3>, S),
+) -> anyhow::Result<f64> {
     let mut acc = LossErrorSum::default();
     for w in 0..data.num_windows() {
         if max_windows > 0 && w >= max_windows {
@@ -98,8 +113,8 @@ pub fn rhn_loss(
         }
         let window = data.window(w).context("BPTT window out of range")?;
         let (x, _) = window.to_tensors(device);
-        let (logits, out) = model.forward_with_gates(x, state, None, lesion);
-        state = Some(out.state);
+        let (logits, next) = forward(x, state);
+        state = Some(next);
         let [b, s, v] = logits.dims();
         let labels: Vec<usize> = window.targets.iter().map(|t| *t as usize).collect();
         acc.add(&host(logits.reshape([b * s, v]))?, &labels)?;
@@ -117,17 +132,30 @@ pub fn rhn_lesion(
     max_windows: usize,
     device: &Device,
 ) -> anyhow::Result<LesionReport> {
+    lm_lesion(label, split, model.rhn.depth(), |lesion| {
+        rhn_loss(model, data, lesion, max_windows, device)
+    })
+}
+
+/// A language model's lesion study: `loss(None)` intact, then `loss(Some(l))` for each of its
+/// `layers` layers in turn (0-based); rows hold the per-token loss, and the `error` field
+/// holds the perplexity `exp(loss)`.
+pub fn lm_lesion(
+    label: &str,
+    split: &str,
+    layers: usize,
+    mut loss: impl FnMut(Option<usize>) -> anyhow::Result<f64>,
+) -> anyhow::Result<LesionReport> {
     let point = |loss: f64| LossError {
         loss,
         error: loss.exp(),
     };
-    let base = rhn_loss(model, data, None, max_windows, device)?;
+    let base = loss(None)?;
     let mut rows = Vec::new();
-    for l in 0..model.rhn.depth() {
-        let loss = rhn_loss(model, data, Some(l), max_windows, device)?;
+    for l in 0..layers {
         rows.push(LesionRow {
             layer: l + 1,
-            splits: vec![(split.to_string(), point(loss))],
+            splits: vec![(split.to_string(), point(loss(Some(l))?))],
         });
     }
     Ok(LesionReport {

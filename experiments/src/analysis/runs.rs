@@ -27,7 +27,11 @@ pub struct NetArgs {
     /// A trained RHN language model (`ptb` run directory), per micro-layer.
     #[arg(long)]
     pub rhn_run: Option<PathBuf>,
-    /// PTB validation windows (batch 10, 35 steps) for the RHN (0: all).
+    /// A trained character-aware language model (`ptb --model kim` run directory), per
+    /// highway layer.
+    #[arg(long)]
+    pub char_run: Option<PathBuf>,
+    /// PTB validation windows (batch 10, 35 steps) for the language models (0: all).
     #[arg(long, default_value_t = 40)]
     pub windows: usize,
 }
@@ -39,10 +43,12 @@ impl NetArgs {
             && self.conv_run.is_none()
             && self.cifar_run.is_none()
             && self.rhn_run.is_none()
+            && self.char_run.is_none()
         {
             bail!(
                 "name at least one trained net with --run (MNIST MLP), --conv-run (MNIST conv \
-                 net), --cifar-run (CIFAR conv net) or --rhn-run (PTB RHN)"
+                 net), --cifar-run (CIFAR conv net), --rhn-run (PTB RHN) or --char-run (PTB \
+                 character-aware LM)"
             );
         }
         Ok(())

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 use datasets::{CharCorpus, CharFilter, CharSplit};
 use experiments::cli::RunArgs;
-use experiments::lm::{LmArgs, train_and_test};
+use experiments::lm::{LmArgs, LmCorpus, LmData, LmDefaults, train_and_test};
 use experiments::train::{RunDir, git_commit};
 use models::RhnLmConfig;
 
@@ -74,6 +74,18 @@ fn main() -> anyhow::Result<()> {
             (CharCorpus::from_file(path, CharFilter::Raw)?, "file")
         }
     };
+    let data_spec = LmData::new(
+        match args.corpus {
+            Corpus::Wiki => LmCorpus::Wiki,
+            Corpus::WikiText8 => LmCorpus::WikiText8,
+            Corpus::Enwik8 => LmCorpus::Enwik8,
+            Corpus::Text8 => LmCorpus::Text8,
+            Corpus::File => LmCorpus::File,
+        },
+        args.file
+            .as_deref()
+            .filter(|_| matches!(args.corpus, Corpus::File)),
+    );
     let vocab = corpus.vocab.len();
     let model_config = match (args.preset, args.corpus) {
         (Preset::Small, _) => RhnLmConfig::char_small(),
@@ -82,8 +94,7 @@ fn main() -> anyhow::Result<()> {
     }
     .with_vocab_size(vocab);
     model_config.validate().map_err(anyhow::Error::msg)?;
-    // The paper: batch 128, BPTT 50, lr decay 1.03 after epoch 5.
-    let config = args.train.train_config((128, 50, 1.03, 5));
+    let config = args.train.train_config(&LmDefaults::rhn_char());
     let train = corpus.bptt(CharSplit::Train, config.batch_size, config.seq_len)?;
     let eval_batch = args.train.eval_batch;
     let valid = corpus.bptt(CharSplit::Valid, eval_batch, config.seq_len)?;
@@ -101,6 +112,7 @@ fn main() -> anyhow::Result<()> {
     let outcome = train_and_test(
         model,
         &model_config,
+        &data_spec,
         (&train, &valid, &test),
         &config,
         args.train.mc_samples,

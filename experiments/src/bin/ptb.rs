@@ -1,38 +1,56 @@
 //! `ptb`: word-level language modelling on the real Penn Treebank with an RHN (*Recurrent
-//! Highway Networks*, Zilly et al. 2017) or the LSTM baseline of equal parameter count.
+//! Highway Networks*, Zilly et al. 2017), the LSTM baseline of equal parameter count, or the
+//! character-aware model of Kim et al. 2016 (a character CNN and highway layers under a
+//! two-layer LSTM).
 //!
 //! ```text
 //! cargo run -p experiments --bin ptb -- --preset small --epochs 1 --max-windows 200
 //! cargo run -p experiments --bin ptb -- --preset sota            # the paper's 23M model (GPU)
 //! cargo run -p experiments --bin ptb -- --preset small --model lstm
+//! cargo run -p experiments --bin ptb -- --model kim --preset small    # Kim et al.'s 5M model
 //! ```
 
 use std::path::PathBuf;
 
+use anyhow::bail;
 use clap::{Parser, ValueEnum};
-use datasets::{PtbCorpus, PtbSplit};
+use datasets::{Bptt, PtbCorpus, PtbSplit};
+use experiments::analysis::ptb_spelling;
+use experiments::backend::Devices;
 use experiments::cli::RunArgs;
-use experiments::lm::{LmArgs, train_and_test};
+use experiments::lm::{
+    LanguageModel, LmArgs, LmCorpus, LmData, LmDefaults, LmOutcome, LmTrainConfig, train_and_test,
+};
 use experiments::train::{RunDir, git_commit};
-use models::{LstmLmConfig, RhnLmConfig};
+use models::{CharCnnLmConfig, LstmLmConfig, RhnLmConfig};
+use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
 enum Preset {
-    /// `RhnLmConfig::ptb_small()`: depth 4, 256 units, tied (a 2-core CPU).
+    /// RHN and LSTM: `RhnLmConfig::ptb_small()`, depth 4, 256 units, tied (a 2-core CPU);
+    /// kim: `CharCnnLmConfig::kim_small`, ~5M parameters.
     Small,
-    /// `RhnLmConfig::ptb_sota()`: depth 10, 830 units, tied, 23M parameters.
+    /// RHN and LSTM: `RhnLmConfig::ptb_sota()`, depth 10, 830 units, tied, 23M parameters.
     Sota,
+    /// kim: `CharCnnLmConfig::kim_large`, ~19M parameters.
+    Large,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
 enum Model {
     Rhn,
     /// An LSTM with the parameter count of the chosen RHN preset.
     Lstm,
+    /// The character-aware LM of Kim et al. (--preset small or large; its paper's SGD lr 1.0,
+    /// clip 5 and plateau halving unless the flags say otherwise).
+    Kim,
 }
 
 #[derive(Parser, Debug)]
-#[command(about = "RHN / LSTM language models on Penn Treebank (Recurrent Highway Networks)")]
+#[command(
+    about = "RHN / LSTM / character-aware language models on Penn Treebank (Recurrent Highway \
+             Networks; Character-Aware Neural Language Models)"
+)]
 #[command(mut_arg("out", |a| a.help(
     "Artifact directory (default `artifacts/ptb-MODEL-PRESET`); re-running resumes"
 )))]
@@ -47,17 +65,56 @@ struct Args {
     run: RunArgs,
 }
 
+/// What every model's training shares.
+struct Job<'a> {
+    data: (&'a Bptt, &'a Bptt, &'a Bptt),
+    config: &'a LmTrainConfig,
+    mc_samples: usize,
+    run: &'a RunDir,
+    label: &'a str,
+    quiet: bool,
+    device: &'a Devices,
+}
+
+fn train<M: LanguageModel>(
+    model: M,
+    model_config: &impl Serialize,
+    job: &Job,
+) -> anyhow::Result<LmOutcome> {
+    train_and_test(
+        model,
+        model_config,
+        &LmData::new(LmCorpus::Ptb, None),
+        job.data,
+        job.config,
+        job.mc_samples,
+        job.run,
+        (job.label, job.quiet),
+        job.device,
+    )
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let corpus = PtbCorpus::load(args.run.data.dir())?;
-    let rhn_config = match args.preset {
-        Preset::Small => RhnLmConfig::ptb_small(),
-        Preset::Sota => RhnLmConfig::ptb_sota(),
+    let rhn_config = match (args.model, args.preset) {
+        (Model::Kim, Preset::Sota) => {
+            bail!("--preset sota is an RHN preset: --model kim takes --preset small or large")
+        }
+        (Model::Rhn | Model::Lstm, Preset::Large) => bail!(
+            "--preset large is a preset of --model kim: the RHN and the LSTM take --preset small \
+             or sota"
+        ),
+        (_, Preset::Sota) => RhnLmConfig::ptb_sota(),
+        _ => RhnLmConfig::ptb_small(),
     };
     rhn_config.validate().map_err(anyhow::Error::msg)?;
-    // The paper: batch 20, BPTT 35, lr decay 1.02 from epoch 19.
-    let config = args.train.train_config((20, 35, 1.02, 19));
-    let train = corpus.bptt(PtbSplit::Train, config.batch_size, config.seq_len)?;
+    let corpus = PtbCorpus::load(args.run.data.dir())?;
+    let defaults = match args.model {
+        Model::Kim => LmDefaults::kim_ptb(),
+        _ => LmDefaults::rhn_ptb(),
+    };
+    let config = args.train.train_config(&defaults);
+    let train_data = corpus.bptt(PtbSplit::Train, config.batch_size, config.seq_len)?;
     let eval_batch = args.train.eval_batch;
     let valid = corpus.bptt(PtbSplit::Valid, eval_batch, config.seq_len)?;
     let test = corpus.bptt(PtbSplit::Test, eval_batch, config.seq_len)?;
@@ -70,37 +127,31 @@ fn main() -> anyhow::Result<()> {
     let device = args.run.device.devices()?.autodiff();
     device.seed(config.seed);
     let run_label = format!("ptb {name}");
-    let data = (&train, &valid, &test);
+    let job = Job {
+        data: (&train_data, &valid, &test),
+        config: &config,
+        mc_samples: args.train.mc_samples,
+        run: &run,
+        label: &run_label,
+        quiet: args.run.quiet.quiet,
+        device: &device,
+    };
     let outcome = match args.model {
-        Model::Rhn => {
-            let model = rhn_config.init(&device);
-            train_and_test(
-                model,
-                &rhn_config,
-                data,
-                &config,
-                args.train.mc_samples,
-                &run,
-                (run_label.as_str(), args.run.quiet.quiet),
-                &device,
-            )?
-        }
+        Model::Rhn => train(rhn_config.init(&device), &rhn_config, &job)?,
         Model::Lstm => {
             // Same size and the same embedding, input and output dropout as the RHN.
             let lstm = LstmLmConfig::matching_params(rhn_config.num_params(), 10_000, true)
                 .with_dropout(rhn_config.dropout.clone());
-            let model = lstm.init(&device);
-            let mc = args.train.mc_samples;
-            train_and_test(
-                model,
-                &lstm,
-                data,
-                &config,
-                mc,
-                &run,
-                (run_label.as_str(), args.run.quiet.quiet),
-                &device,
-            )?
+            train(lstm.init(&device), &lstm, &job)?
+        }
+        Model::Kim => {
+            let spelling = ptb_spelling(&corpus.vocab)?;
+            let kim = match args.preset {
+                Preset::Large => CharCnnLmConfig::kim_large(&spelling),
+                _ => CharCnnLmConfig::kim_small(&spelling),
+            };
+            let model = kim.init(&spelling, &device).map_err(anyhow::Error::msg)?;
+            train(model, &kim, &job)?
         }
     };
     let last = outcome.history.last().expect("an epoch");

@@ -18,6 +18,7 @@ use super::renderer::renderer;
 use super::strategy::{RunOutcome, RunState, Stop, ZooModel, ZooStrategy};
 use super::{
     CheckpointSet, EpochClock, EpochMetrics, LrSchedule, OptimizerConfig, RunDir, ScheduleLr,
+    ValidHistory,
 };
 use crate::backend::Devices;
 
@@ -160,10 +161,12 @@ where
         stop: None,
     }));
     let (valid_name, valid) = data.valid;
+    let valid_history = ValidHistory::default();
     let strategy = ZooStrategy {
         device: device.clone(),
         replicas,
         clock: data.clock.clone(),
+        valid_history: valid_history.clone(),
         seed: solver.seed,
         run: run.clone(),
         checkpoints: checkpoints.clone(),
@@ -174,7 +177,12 @@ where
         outcome: outcome.clone(),
         carried: PhantomData::<fn() -> S>,
     };
-    let schedule = ScheduleLr::new(solver.schedule.clone(), solver.lr, data.clock);
+    let schedule = ScheduleLr::new(
+        solver.schedule.clone(),
+        solver.lr,
+        data.clock,
+        valid_history.clone(),
+    );
 
     let training = SupervisedTraining::new(run.file("burn"), data.train, valid)
         .with_training_strategy(TrainingStrategy::Custom(Arc::new(strategy)))

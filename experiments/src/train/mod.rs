@@ -18,7 +18,7 @@ pub use checkpoint::CheckpointSet;
 pub use classifier::{EvalResult, LabelledData, fit_classifier};
 pub use fit::{Diverged, FitOptions, RunData, Solver, fit};
 pub use loader::{BpttLoader, EpochClock, EpochLoader};
-pub use optim::{LrSchedule, OptimizerConfig, ScheduleLr, clip_global_norm};
+pub use optim::{LrSchedule, OptimizerConfig, ScheduleLr, ValidHistory, clip_global_norm};
 pub use provenance::{Machine, Provenance};
 pub use run_dir::{RunDir, git_commit, write_atomic};
 

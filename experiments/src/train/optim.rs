@@ -14,6 +14,8 @@ use burn::optim::{AdamConfig, LearningRate, ModuleOptimizer, SgdConfig};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use std::sync::{Arc, Mutex};
+
 use super::EpochClock;
 
 /// An optimiser, as data (stored in `config.json`).
@@ -117,11 +119,21 @@ pub enum LrSchedule {
         /// First epoch (0-based) whose rate is not yet decayed.
         start: usize,
     },
+    /// Kim et al.'s rule (yoonkim/lstm-char-cnn, `main.lua`): after the validation of every
+    /// epoch from the third on, the rate is multiplied by `factor` when the validation
+    /// perplexity fell by less than `threshold` since the previous epoch.
+    Plateau {
+        /// The factor (0.5).
+        factor: f64,
+        /// The least fall of the validation perplexity that keeps the rate (1.0).
+        threshold: f64,
+    },
 }
 
 impl LrSchedule {
-    /// The rate at `epoch` (0-based) and global `iteration` (0-based).
-    pub fn lr(&self, lr0: f64, epoch: usize, iteration: usize) -> f64 {
+    /// The rate at `epoch` (0-based) and global `iteration` (0-based); `valid_losses`: the
+    /// mean validation loss (nats) after each finished epoch, read by [`LrSchedule::Plateau`].
+    pub fn lr(&self, lr0: f64, epoch: usize, iteration: usize, valid_losses: &[f64]) -> f64 {
         match self {
             LrSchedule::Constant => lr0,
             LrSchedule::Exponential { gamma } => lr0 * gamma.powi(epoch as i32),
@@ -132,7 +144,36 @@ impl LrSchedule {
             LrSchedule::InverseDecay { decay, start } => {
                 lr0 / decay.powi(epoch.saturating_sub(*start) as i32)
             }
+            LrSchedule::Plateau { factor, threshold } => {
+                // The decision after epoch j (0-based, j ≥ 2) sets the rate from epoch j + 1.
+                let ppl: Vec<f64> = valid_losses.iter().map(|l| l.exp()).collect();
+                let stalls = (2..epoch.min(ppl.len()))
+                    .filter(|&j| {
+                        let fall = ppl[j - 1] - ppl[j];
+                        fall.is_nan() || fall < *threshold
+                    })
+                    .count();
+                lr0 * factor.powi(stalls as i32)
+            }
         }
+    }
+}
+
+/// The validation loss after each finished epoch of a run, shared between the strategy,
+/// which sets it at the start of every epoch (a resumed run's history included), and
+/// [`ScheduleLr`], which reads it for [`LrSchedule::Plateau`].
+#[derive(Debug, Clone, Default)]
+pub struct ValidHistory(Arc<Mutex<Vec<f64>>>);
+
+impl ValidHistory {
+    /// Replaces the history.
+    pub fn set(&self, losses: Vec<f64>) {
+        *self.0.lock().expect("validation history") = losses;
+    }
+
+    /// The history.
+    pub fn get(&self) -> Vec<f64> {
+        self.0.lock().expect("validation history").clone()
     }
 }
 
@@ -145,6 +186,7 @@ pub struct ScheduleLr {
     schedule: LrSchedule,
     lr0: f64,
     clock: EpochClock,
+    history: ValidHistory,
     iteration: usize,
 }
 
@@ -152,12 +194,14 @@ impl ScheduleLr {
     /// The record's key for the iteration count.
     pub const ITERATION: &'static str = "iteration";
 
-    /// `schedule` from `lr0`, at iteration 0, in the epochs `clock` tells.
-    pub fn new(schedule: LrSchedule, lr0: f64, clock: EpochClock) -> Self {
+    /// `schedule` from `lr0`, at iteration 0, in the epochs `clock` tells, after the
+    /// validation losses `history` holds.
+    pub fn new(schedule: LrSchedule, lr0: f64, clock: EpochClock, history: ValidHistory) -> Self {
         Self {
             schedule,
             lr0,
             clock,
+            history,
             iteration: 0,
         }
     }
@@ -186,7 +230,13 @@ impl ScheduleLr {
 
 impl LrScheduler for ScheduleLr {
     fn step(&mut self) -> LearningRate {
-        let lr = self.schedule.lr(self.lr0, self.clock.get(), self.iteration);
+        let valid = match self.schedule {
+            LrSchedule::Plateau { .. } => self.history.get(),
+            _ => Vec::new(),
+        };
+        let lr = self
+            .schedule
+            .lr(self.lr0, self.clock.get(), self.iteration, &valid);
         self.iteration += 1;
         lr
     }
@@ -248,23 +298,50 @@ mod tests {
 
     #[test]
     fn schedules_follow_their_formulas() {
-        assert_eq!(LrSchedule::Constant.lr(0.1, 7, 900), 0.1);
+        assert_eq!(LrSchedule::Constant.lr(0.1, 7, 900, &[]), 0.1);
         let e = LrSchedule::Exponential { gamma: 0.5 };
-        assert_eq!(e.lr(0.8, 0, 0), 0.8);
-        assert_eq!(e.lr(0.8, 3, 0), 0.1);
+        assert_eq!(e.lr(0.8, 0, 0, &[]), 0.8);
+        assert_eq!(e.lr(0.8, 3, 0, &[]), 0.1);
         let s = LrSchedule::Step {
             milestones: vec![100, 150],
             factor: 0.1,
         };
-        assert_eq!(s.lr(1.0, 0, 99), 1.0);
-        assert!((s.lr(1.0, 0, 100) - 0.1).abs() < 1e-12);
-        assert!((s.lr(1.0, 0, 175) - 0.01).abs() < 1e-12);
+        assert_eq!(s.lr(1.0, 0, 99, &[]), 1.0);
+        assert!((s.lr(1.0, 0, 100, &[]) - 0.1).abs() < 1e-12);
+        assert!((s.lr(1.0, 0, 175, &[]) - 0.01).abs() < 1e-12);
         let r = LrSchedule::InverseDecay {
             decay: 1.02,
             start: 19,
         };
-        assert_eq!(r.lr(0.2, 19, 0), 0.2);
-        assert!((r.lr(0.2, 21, 0) - 0.2 / 1.02f64.powi(2)).abs() < 1e-12);
+        assert_eq!(r.lr(0.2, 19, 0, &[]), 0.2);
+        assert!((r.lr(0.2, 21, 0, &[]) - 0.2 / 1.02f64.powi(2)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_plateau_rule_halves_after_a_stall_from_the_third_epoch_on() {
+        let p = LrSchedule::Plateau {
+            factor: 0.5,
+            threshold: 1.0,
+        };
+        // Validation perplexities 200, 199.5 (a stall, but only the second epoch), 150, 149.2
+        // (a stall), 149.0 (a stall), 100.
+        let losses: Vec<f64> = [200.0f64, 199.5, 150.0, 149.2, 149.0, 100.0]
+            .iter()
+            .map(|p| p.ln())
+            .collect();
+        let lrs: Vec<f64> = (0..7).map(|e| p.lr(1.0, e, 0, &losses)).collect();
+        assert_eq!(lrs, [1.0, 1.0, 1.0, 1.0, 0.5, 0.25, 0.25]);
+        // Only the finished epochs count: epoch 4 before epoch 3 was validated.
+        assert_eq!(p.lr(1.0, 4, 0, &losses[..3]), 1.0);
+        // A diverged validation (NaN) counts as a stall.
+        assert_eq!(p.lr(1.0, 3, 0, &[1.0, 0.5, f64::NAN]), 0.5);
+        // Through the scheduler, reading the shared history.
+        let (clock, history) = (EpochClock::default(), ValidHistory::default());
+        let mut s = ScheduleLr::new(p, 1.0, clock.clone(), history.clone());
+        clock.set(4);
+        assert_eq!(s.step(), 1.0);
+        history.set(losses);
+        assert_eq!(s.step(), 0.5);
     }
 
     #[test]
@@ -274,7 +351,12 @@ mod tests {
             factor: 0.5,
         };
         let clock = EpochClock::default();
-        let mut a = ScheduleLr::new(schedule.clone(), 0.8, clock.clone());
+        let mut a = ScheduleLr::new(
+            schedule.clone(),
+            0.8,
+            clock.clone(),
+            ValidHistory::default(),
+        );
         let mut lrs = Vec::new();
         for epoch in 0..3 {
             clock.set(epoch);
@@ -283,11 +365,16 @@ mod tests {
         assert_eq!(lrs, [0.8, 0.8, 0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.4]);
         // Per epoch, from the clock.
         let e = EpochClock::default();
-        let mut x = ScheduleLr::new(LrSchedule::Exponential { gamma: 0.5 }, 0.8, e.clone());
+        let mut x = ScheduleLr::new(
+            LrSchedule::Exponential { gamma: 0.5 },
+            0.8,
+            e.clone(),
+            ValidHistory::default(),
+        );
         assert_eq!(x.step(), 0.8);
         e.set(2);
         assert_eq!(x.step(), 0.2);
-        let mut c = ScheduleLr::new(schedule, 0.8, clock);
+        let mut c = ScheduleLr::new(schedule, 0.8, clock, ValidHistory::default());
         c.load_record(a.to_record());
         assert_eq!(c.iteration(), 9);
         assert_eq!(c.step(), 0.4);

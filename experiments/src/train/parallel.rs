@@ -193,6 +193,29 @@ impl BatchState for burn::nn::LstmState<2> {
     }
 }
 
+/// A state per layer (a stack of LSTM layers): each layer's state split and joined alike.
+impl<S: BatchState> BatchState for Vec<S> {
+    fn slice(&self, start: usize, len: usize, device: &Device) -> Self {
+        self.iter().map(|s| s.slice(start, len, device)).collect()
+    }
+
+    fn cat(parts: Vec<Self>, device: &Device) -> Self {
+        let layers = parts.first().map_or(0, Vec::len);
+        let mut per_layer: Vec<Vec<S>> = (0..layers).map(|_| Vec::new()).collect();
+        for part in parts {
+            assert_eq!(
+                part.len(),
+                layers,
+                "slices with different numbers of layers"
+            );
+            for (l, s) in part.into_iter().enumerate() {
+                per_layer[l].push(s);
+            }
+        }
+        per_layer.into_iter().map(|p| S::cat(p, device)).collect()
+    }
+}
+
 /// `Σ_k w_k · g_k` of every parameter of `model`, on `device`. A parameter missing from a
 /// slice's gradients (no gradient reached it there) counts as zero.
 pub fn combine_gradients<M: Module>(

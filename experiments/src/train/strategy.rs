@@ -35,7 +35,8 @@ use serde::{Deserialize, Serialize};
 
 use super::parallel::{MergeBatch, SplitBatch, combine_gradients, slice_sizes};
 use super::{
-    CheckpointSet, EpochClock, EpochMetrics, EvalResult, RunDir, clip_global_norm, write_metrics,
+    CheckpointSet, EpochClock, EpochMetrics, EvalResult, RunDir, ValidHistory, clip_global_norm,
+    write_metrics,
 };
 
 /// What the strategy reads from a step's output: the loss, the batch size and, for
@@ -187,6 +188,9 @@ pub struct ZooStrategy<VI, S = ()> {
     pub replicas: Vec<Device>,
     /// The epoch the loaders draw their order from.
     pub clock: EpochClock,
+    /// The validation loss of every finished epoch, set before each epoch for the learning-rate
+    /// schedule.
+    pub valid_history: ValidHistory,
     /// Seed of each epoch's dropout (`seed + 1,000,003 · epoch`).
     pub seed: u64,
     /// The run directory (metrics files).
@@ -356,6 +360,16 @@ impl<M: ZooModel<S>, S> SupervisedLearningStrategy<M>
             }
             let epoch_start = Instant::now();
             self.clock.set(epoch - 1);
+            self.valid_history.set(
+                self.outcome
+                    .lock()
+                    .expect("outcome")
+                    .state
+                    .history
+                    .iter()
+                    .map(|m| m.evals.first().map_or(f64::NAN, |e| e.loss))
+                    .collect(),
+            );
             self.device
                 .seed(self.seed.wrapping_add((epoch - 1) as u64 * 1_000_003));
             interrupter.fail_on_error(events.process_train(LearnerEvent::StartSplit {

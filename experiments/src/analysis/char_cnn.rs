@@ -1,0 +1,294 @@
+//! The character-aware language model of Kim et al. (arXiv:1508.06615) read out per highway
+//! layer: mean transform-gate activity on a token stream, lesions, and the nearest neighbours
+//! of the paper's Table 6 (cosine similarity of word representations before and after the
+//! highway layers, for in-vocabulary and out-of-vocabulary words).
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use datasets::{Bptt, PtbCorpus, Vocab};
+use models::spelling::MAX_WORD_LEN;
+use models::{CharCnnLm, CharCnnLmConfig, WordSpelling};
+use serde::{Deserialize, Serialize};
+
+use super::gate_stats::{LayerBias, bias_table};
+use super::host;
+use super::lesion::LesionReport;
+use super::rhn::{lm_lesion, stream_loss};
+use super::runs::{LoadedRun, load_run};
+
+/// The query words of the paper's Table 6: in the PTB vocabulary, then out of it.
+pub const TABLE6_WORDS: [&str; 8] = [
+    "while",
+    "his",
+    "you",
+    "richard",
+    "trading",
+    "computer-aided",
+    "misinformed",
+    "looooook",
+];
+
+/// The words of a PTB vocabulary spelled for a [`CharCnnLm`].
+pub fn ptb_spelling(vocab: &Vocab) -> anyhow::Result<WordSpelling> {
+    WordSpelling::new(vocab.words(), MAX_WORD_LEN).map_err(anyhow::Error::msg)
+}
+
+/// Loads a [`CharCnnLm`] trained by `ptb --model kim` (its words spelled from the PTB
+/// vocabulary of `corpus`).
+pub fn load_char_cnn_run(
+    path: &Path,
+    corpus: &PtbCorpus,
+    device: &Device,
+) -> anyhow::Result<(LoadedRun<CharCnnLmConfig, CharCnnLm>, WordSpelling)> {
+    let spelling = ptb_spelling(&corpus.vocab)?;
+    let run = load_run(path, |c: &CharCnnLmConfig| {
+        c.init(&spelling, device).map_err(anyhow::Error::msg)
+    })?;
+    Ok((run, spelling))
+}
+
+/// Transform-gate activity of a character-aware LM's highway layers on a token stream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CharCnnGateReport {
+    /// Highway layers.
+    pub layers: usize,
+    /// Windows evaluated.
+    pub windows: usize,
+    /// Mean transform-gate activity of each highway layer over the windows' words.
+    pub mean_per_layer: Vec<f64>,
+    /// Learned transform-gate biases per highway layer (initial value −2).
+    pub biases: Vec<LayerBias>,
+}
+
+/// Gate statistics of a character-aware LM over the first `max_windows` windows of `data` (0:
+/// all), the state carried across windows, no dropout.
+pub fn char_cnn_gate_report(
+    model: &CharCnnLm,
+    initial_bias: f64,
+    data: &Bptt,
+    max_windows: usize,
+    device: &Device,
+) -> anyhow::Result<CharCnnGateReport> {
+    let layers = model.highway.depth();
+    let mut sum = vec![0.0f64; layers];
+    let mut state = None;
+    let mut windows = 0;
+    for w in 0..data.num_windows() {
+        if max_windows > 0 && w >= max_windows {
+            break;
+        }
+        let window = data.window(w).context("BPTT window out of range")?;
+        let (x, _) = window.to_tensors(device);
+        let (_, next, gates) = model.forward_with_gates(x, state, None, None);
+        state = Some(next);
+        if let Some(g) = gates {
+            for (s, v) in sum.iter_mut().zip(host(g)?) {
+                *s += v as f64;
+            }
+        }
+        windows += 1;
+    }
+    if windows == 0 {
+        bail!("gate statistics: the data has no windows");
+    }
+    let biases: Vec<Vec<f32>> = model
+        .highway
+        .layers
+        .iter()
+        .map(|l| host(l.transform_bias()))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(CharCnnGateReport {
+        layers,
+        windows,
+        mean_per_layer: sum.iter().map(|s| s / windows as f64).collect(),
+        biases: bias_table(&biases, initial_bias, 1),
+    })
+}
+
+/// Lesions each highway layer of a character-aware LM in turn (its output replaced by its
+/// input); rows hold the per-token loss, and the `error` field holds the perplexity.
+pub fn char_cnn_lesion(
+    label: &str,
+    model: &CharCnnLm,
+    data: &Bptt,
+    split: &str,
+    max_windows: usize,
+    device: &Device,
+) -> anyhow::Result<LesionReport> {
+    lm_lesion(label, split, model.highway.depth(), |lesion| {
+        stream_loss(data, max_windows, device, None, |x, state| {
+            let (logits, next, _) = model.forward_with_gates(x, state, None, lesion);
+            (logits, next)
+        })
+    })
+}
+
+/// The nearest vocabulary words of one query word (Table 6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Neighbours {
+    /// The query word.
+    pub word: String,
+    /// Whether it is in the model's vocabulary (it is then left out of its own neighbours).
+    pub in_vocabulary: bool,
+    /// Nearest words by cosine similarity of the CNN features `y` (before the highway layers).
+    pub before_highway: Vec<(String, f64)>,
+    /// Nearest words by cosine similarity of the highway output `z`.
+    pub after_highway: Vec<(String, f64)>,
+}
+
+/// The `k` nearest vocabulary words of each query by cosine similarity, before and after the
+/// highway layers (the paper's Table 6). A query with a character the model has never seen
+/// is an error naming it.
+pub fn nearest_neighbours(
+    model: &CharCnnLm,
+    spelling: &WordSpelling,
+    vocab: &Vocab,
+    queries: &[String],
+    k: usize,
+    device: &Device,
+) -> anyhow::Result<Vec<Neighbours>> {
+    if vocab.len() != model.vocab_size() {
+        bail!(
+            "the vocabulary has {} words, the model {}",
+            vocab.len(),
+            model.vocab_size()
+        );
+    }
+    let all = model.represent(model.spellings.clone(), None);
+    let f = model.d_features();
+    let before = unit_rows(&host(all.cnn)?, f);
+    let after = unit_rows(&host(last_layer(all.layers)?)?, f);
+    let mut out = Vec::new();
+    for word in queries {
+        let ids = spelling
+            .spell(word)
+            .map_err(|e| anyhow::anyhow!("nearest neighbours of {word:?}: {e}"))?;
+        let chars =
+            Tensor::<2, Int>::from_data(TensorData::new(ids, [1, spelling.max_word_len()]), device);
+        let q = model.represent(chars, None);
+        let own = vocab.id(word).map(|i| i as usize);
+        let nearest = |table: &[f32], query: Vec<f32>| {
+            let q = unit_rows(&query, f);
+            let mut sims: Vec<(usize, f64)> = table
+                .chunks(f)
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != own)
+                .map(|(i, row)| (i, dot(row, &q)))
+                .collect();
+            sims.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            sims.into_iter()
+                .take(k)
+                .map(|(i, s)| (vocab.word(i as u32).unwrap_or("?").to_string(), s))
+                .collect::<Vec<_>>()
+        };
+        out.push(Neighbours {
+            word: word.clone(),
+            in_vocabulary: own.is_some(),
+            before_highway: nearest(&before, host(q.cnn)?),
+            after_highway: nearest(&after, host(last_layer(q.layers)?)?),
+        });
+    }
+    Ok(out)
+}
+
+/// The last highway layer's output (a model has at least one highway layer to be compared).
+fn last_layer(layers: Vec<Tensor<2>>) -> anyhow::Result<Tensor<2>> {
+    layers
+        .into_iter()
+        .last()
+        .context("the model has no highway layer: nothing to compare after it")
+}
+
+/// Rows of width `f` scaled to unit length (a zero row stays zero).
+fn unit_rows(values: &[f32], f: usize) -> Vec<f32> {
+    let mut out = values.to_vec();
+    for row in out.chunks_mut(f) {
+        let norm = row.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            row.iter_mut().for_each(|v| *v = (*v as f64 / norm) as f32);
+        }
+    }
+    out
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+}
+
+/// The neighbours as a markdown table: one row per query, the `k` nearest words before and
+/// after the highway layers with their cosine similarity.
+pub fn neighbours_table(rows: &[Neighbours]) -> String {
+    let list = |n: &[(String, f64)]| {
+        n.iter()
+            .map(|(w, s)| format!("{w} ({s:.2})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut s = String::from("| word | in vocabulary | before highway | after highway |\n");
+    s.push_str("|---|---|---|---|\n");
+    for r in rows {
+        s.push_str(&format!(
+            "| *{}* | {} | {} | {} |\n",
+            r.word,
+            if r.in_vocabulary { "yes" } else { "no" },
+            list(&r.before_highway),
+            list(&r.after_highway)
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_rows_and_dot_give_the_cosine() {
+        let rows = unit_rows(&[3.0, 4.0, 0.0, 0.0, 1.0, 0.0], 2);
+        assert_eq!(rows, vec![0.6, 0.8, 0.0, 0.0, 1.0, 0.0]);
+        assert!((dot(&rows[0..2], &rows[4..6]) - 0.6).abs() < 1e-7);
+    }
+
+    #[test]
+    fn neighbours_of_a_tiny_model_exclude_the_word_itself_and_are_sorted() {
+        let device = Device::flex();
+        let p = Path::new("ptb");
+        let corpus = PtbCorpus::from_texts(
+            (p, "the cat sat on the mat\nthe rat sat\n"),
+            (p, "the cat\n"),
+            (p, "the mat\n"),
+        )
+        .unwrap();
+        let spelling = ptb_spelling(&corpus.vocab).unwrap();
+        let config = CharCnnLmConfig::new(
+            spelling.num_words(),
+            spelling.num_chars(),
+            spelling.max_word_len(),
+            vec![1, 2],
+            vec![4, 4],
+            1,
+            6,
+        );
+        let model = config.init(&spelling, &device).unwrap();
+        let queries = vec!["cat".to_string(), "tact".to_string()];
+        let rows =
+            nearest_neighbours(&model, &spelling, &corpus.vocab, &queries, 3, &device).unwrap();
+        assert!(rows[0].in_vocabulary && !rows[1].in_vocabulary);
+        for r in &rows {
+            for list in [&r.before_highway, &r.after_highway] {
+                assert_eq!(list.len(), 3);
+                assert!(list.iter().all(|(w, _)| w != "cat" || !r.in_vocabulary));
+                assert!(list.windows(2).all(|p| p[0].1 >= p[1].1));
+                assert!(list.iter().all(|(_, s)| (-1.0..=1.0 + 1e-9).contains(s)));
+            }
+        }
+        let table = neighbours_table(&rows);
+        assert!(table.contains("| *tact* | no |"), "{table}");
+        // A character the model never saw is an error naming it.
+        let err = nearest_neighbours(&model, &spelling, &corpus.vocab, &["cz".into()], 3, &device)
+            .unwrap_err();
+        assert!(format!("{err}").contains("'z'"), "{err}");
+    }
+}

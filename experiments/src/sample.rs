@@ -1,0 +1,425 @@
+//! The `sample` command: text generation from a trained language-model run (`ptb`, `charlm`).
+//! [`SampleArgs`] is its command line and [`run_sample`] runs it; the `sample` binary only
+//! parses the arguments. The generation itself is [`models::generate()`].
+//!
+//! ```text
+//! cargo run --release -p experiments --bin sample -- --run artifacts/ptb-rhn-small \
+//!     --prompt "the company" --tokens 40 --temperature 0.8 --top-k 40
+//! ```
+//!
+//! What it does:
+//!
+//! - **The model.** [`load_lm`] rebuilds the model from the `"model"` entry of the run's
+//!   `config.json` (an [`RhnLmConfig`](models::RhnLmConfig) has `depth`, an
+//!   [`LstmLmConfig`](models::LstmLmConfig) `d_hidden` and no `depth`: [`ModelKind`]) and
+//!   loads its newest checkpoint, on the device `--device` names, without autodiff; no dropout
+//!   is applied.
+//! - **The vocabulary.** The corpus is the `"data"` entry of `config.json` ([`LmData`], written
+//!   by `ptb` and `charlm`); for a run made before that entry existed, the `program` and `args`
+//!   of its `provenance.json` (`ptb`: PTB; `charlm`: its `--corpus`, default `wiki`, and
+//!   `--file`; [`data_spec`]). The corpus is loaded again (`--data-dir`) and its vocabulary
+//!   must have as many tokens as the model's softmax, else the command stops.
+//! - **The prompt.** Word models: whitespace-separated words, each of which must be in the
+//!   vocabulary (PTB is lower case, numbers are `N`, rare words `<unk>`); character models: the
+//!   prompt's UTF-8 bytes, each of which must be one of the corpus's symbols. An empty prompt
+//!   (or, for a word model, one of only whitespace) is an error, as is an unknown word or
+//!   character (named in the message). Without `--prompt`: `the` for word models, `The ` for
+//!   character models (`the ` for the lower-case text8-like corpora).
+//! - **The settings.** `--temperature 0` is greedy (argmax) decoding; a negative temperature,
+//!   `--top-k 0` and a `--top-p` outside `(0, 1]` are errors ([`SamplingConfig::validate`]).
+//!   `--until-eos` (word models only; an error for a character model) stops at the first
+//!   generated `<eos>`; without it generation continues across sentences.
+//! - **The output.** The prompt, then each token as it is drawn (stdout flushed): words
+//!   separated by spaces, `<eos>` as a line break; characters as their bytes. `--json PATH`
+//!   also writes a [`SampleRecord`]: the run, checkpoint epoch, model kind, corpus, prompt,
+//!   settings, the generated tokens and text (bytes as lossy UTF-8) and the date.
+//!
+//! The code: [`SampleArgs`] and [`run_sample`] here; loading the run (model, corpus) in
+//! `sample/load.rs`; prompts, vocabularies and printing in `sample/text.rs`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail};
+use clap::Parser;
+use models::SamplingConfig;
+use serde::Serialize;
+
+use crate::cli::{DataDirArgs, DeviceArgs};
+use crate::lm::LmData;
+use crate::train::provenance::now_utc;
+use crate::train::write_atomic;
+
+mod load;
+mod text;
+
+pub use load::{LoadedLm, ModelKind, SampleModel, data_from_provenance, data_spec, load_lm};
+pub use text::{Detokenizer, Vocabulary, default_prompt, detokenize};
+
+/// Options of the `sample` binary.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "sample",
+    about = "Generate text from a trained language model (a ptb or charlm run directory)"
+)]
+pub struct SampleArgs {
+    /// Run directory of a `ptb` or `charlm` run: the model is rebuilt from its config.json and
+    /// loaded from its newest checkpoint.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The prompt: words (word models; each must be in the vocabulary: lower case, numbers as
+    /// N, rare words as <unk>) or text (character models). Default: "the" (word models), "The "
+    /// (character models; "the " for the text8-like corpora).
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Tokens (words or characters) to generate after the prompt.
+    #[arg(long, default_value_t = 50)]
+    pub tokens: usize,
+    /// Softmax temperature (> 0); 0 = greedy (argmax) decoding.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub temperature: f64,
+    /// Sample only among the K most likely tokens (K >= 1; default: no limit).
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Nucleus sampling: only among the most likely tokens whose probabilities sum to at
+    /// least P, in (0, 1] (default: no limit).
+    #[arg(long, allow_negative_numbers = true)]
+    pub top_p: Option<f64>,
+    /// Seed of the sampling (the same seed, model and settings give the same text).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Word models: stop at the first generated <eos> (default: go on, printing <eos> as a
+    /// line break).
+    #[arg(long)]
+    pub until_eos: bool,
+    /// Also write the prompt, the settings and the output to this JSON file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Where the run's corpus is (its vocabulary is rebuilt from it).
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// Backend and device.
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+impl SampleArgs {
+    /// The sampling settings of the flags, checked; an error names the flag.
+    pub fn sampling_config(&self) -> anyhow::Result<SamplingConfig> {
+        let config = SamplingConfig::new()
+            .with_temperature(self.temperature)
+            .with_top_k(self.top_k)
+            .with_top_p(self.top_p)
+            .with_seed(self.seed);
+        // `validate`'s messages start with the setting's name: `top_k must be ...`.
+        config.validate().map_err(|e| match e.split_once(' ') {
+            Some((name, rest)) => anyhow!("--{} {rest}", name.replace('_', "-")),
+            None => anyhow!(e),
+        })?;
+        Ok(config)
+    }
+}
+
+/// The settings of a sample, as [`SampleRecord`] stores them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SampleSettings {
+    /// Tokens asked for (`--tokens`).
+    pub tokens: usize,
+    /// Softmax temperature (0 = greedy).
+    pub temperature: f64,
+    /// `--top-k`, if set.
+    pub top_k: Option<usize>,
+    /// `--top-p`, if set.
+    pub top_p: Option<f64>,
+    /// Seed of the sampling.
+    pub seed: u64,
+    /// Whether generation stopped at the first `<eos>`.
+    pub until_eos: bool,
+}
+
+/// What `sample --json` writes.
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleRecord {
+    /// The run directory.
+    pub run: PathBuf,
+    /// Epoch of the checkpoint used.
+    pub checkpoint_epoch: usize,
+    /// The model's kind.
+    pub model: ModelKind,
+    /// The corpus (whose vocabulary was used).
+    pub data: LmData,
+    /// The prompt as given (or the default).
+    pub prompt: String,
+    /// The prompt's token ids.
+    pub prompt_tokens: Vec<u32>,
+    /// The settings.
+    pub settings: SampleSettings,
+    /// The generated token ids (after the prompt).
+    pub generated_tokens: Vec<u32>,
+    /// The generated text, as printed after the prompt (lossy UTF-8).
+    pub generated_text: String,
+    /// The prompt and the generated text, as printed (lossy UTF-8).
+    pub text: String,
+    /// UTC date and time of the sample (ISO 8601).
+    pub date: String,
+}
+
+/// Runs the `sample` command line: prints the prompt and the generated text to stdout as it is
+/// produced (a line about the run to stderr), writes `--json` if asked, and returns the record.
+///
+/// # Errors
+///
+/// See the [module docs](self): bad settings, a bad run, a corpus that cannot be loaded or
+/// does not match the model, a bad prompt, `--until-eos` on a character model.
+pub fn run_sample(args: &SampleArgs) -> anyhow::Result<SampleRecord> {
+    run_sample_to(args, &mut std::io::stdout().lock())
+}
+
+/// [`run_sample`], printing the text to `out` (stdout for the binary).
+pub fn run_sample_to(args: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<SampleRecord> {
+    let sampling = args.sampling_config()?;
+    let device = args.device.device()?.without_autodiff();
+    let loaded = load_lm(&args.run, args.data.dir(), &device)?;
+    let vocab = Vocabulary::load(&loaded.data, args.data.dir())?;
+    let model_vocab = loaded.model.vocab_size();
+    if model_vocab != vocab.len() {
+        bail!(
+            "{}: the model predicts {model_vocab} tokens but the {} corpus has {} {}: is \
+             --data-dir the data the run was trained on?",
+            loaded.dir.display(),
+            loaded.data.corpus.name(),
+            vocab.len(),
+            vocab.unit()
+        );
+    }
+    let stop = match (args.until_eos, vocab.eos()) {
+        (false, _) => None,
+        (true, Some(eos)) => Some(eos),
+        (true, None) => bail!(
+            "--until-eos stops at <eos>, which only word models have; {} is a character-level \
+             model",
+            loaded.dir.display()
+        ),
+    };
+    let prompt = args
+        .prompt
+        .clone()
+        .unwrap_or_else(|| default_prompt(loaded.data.corpus).to_string());
+    let prompt_tokens = vocab.encode_prompt(&prompt)?;
+    eprintln!(
+        "sample: {} (epoch {}, {} model, {} corpus, {} {}); temperature {}{}{}, seed {}",
+        loaded.dir.display(),
+        loaded.epoch,
+        loaded.model.kind().name(),
+        loaded.data.corpus.name(),
+        vocab.len(),
+        vocab.unit(),
+        args.temperature,
+        args.top_k
+            .map(|k| format!(", top-k {k}"))
+            .unwrap_or_default(),
+        args.top_p
+            .map(|p| format!(", top-p {p}"))
+            .unwrap_or_default(),
+        args.seed
+    );
+    let mut detok = vocab.detokenizer();
+    let shown = detok.pieces(&prompt_tokens);
+    out.write_all(&shown)?;
+    out.flush()?;
+    let mut generated_bytes = Vec::new();
+    let generated_tokens = loaded
+        .model
+        .generate(
+            &prompt_tokens,
+            args.tokens,
+            &sampling,
+            stop,
+            &device,
+            |token| {
+                let piece = detok.piece(token);
+                // A closed pipe (`sample ... | head`) only stops the printing.
+                if out.write_all(&piece).is_ok() {
+                    out.flush().ok();
+                }
+                generated_bytes.extend_from_slice(&piece);
+            },
+        )
+        .map_err(anyhow::Error::msg)?;
+    if !detok.at_line_start() && out.write_all(b"\n").is_ok() {
+        out.flush().ok();
+    }
+    let generated_text = String::from_utf8_lossy(&generated_bytes).into_owned();
+    let mut all = shown;
+    all.extend_from_slice(&generated_bytes);
+    let record = SampleRecord {
+        run: loaded.dir.clone(),
+        checkpoint_epoch: loaded.epoch,
+        model: loaded.model.kind(),
+        data: loaded.data.clone(),
+        prompt,
+        prompt_tokens,
+        settings: SampleSettings {
+            tokens: args.tokens,
+            temperature: args.temperature,
+            top_k: args.top_k,
+            top_p: args.top_p,
+            seed: args.seed,
+            until_eos: args.until_eos,
+        },
+        generated_tokens,
+        generated_text,
+        text: String::from_utf8_lossy(&all).into_owned(),
+        date: now_utc(),
+    };
+    if let Some(path) = &args.json {
+        let mut bytes = serde_json::to_vec_pretty(&record)?;
+        bytes.push(b'\n');
+        write_atomic(path, &bytes)?;
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use burn::module::Module;
+    use burn::tensor::Device;
+    use clap::CommandFactory;
+    use datasets::CharVocab;
+    use models::RhnLmConfig;
+
+    use super::*;
+    use crate::lm::LmCorpus;
+    use crate::train::RunDir;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("hz-sample-{name}-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn args(list: &[&str]) -> SampleArgs {
+        let mut all = vec!["sample"];
+        all.extend_from_slice(list);
+        SampleArgs::try_parse_from(all).unwrap()
+    }
+
+    #[test]
+    fn the_command_line_is_valid_and_settings_errors_name_the_flag() {
+        SampleArgs::command().debug_assert();
+        let a = args(&["--run", "r"]);
+        assert_eq!((a.tokens, a.temperature, a.seed), (50, 1.0, 1));
+        assert!(a.prompt.is_none() && a.top_k.is_none() && !a.until_eos);
+        assert!(a.sampling_config().is_ok());
+        for (flags, name) in [
+            (["--temperature", "-1"], "--temperature"),
+            (["--top-k", "0"], "--top-k"),
+            (["--top-p", "0"], "--top-p"),
+            (["--top-p", "1.5"], "--top-p"),
+        ] {
+            let a = args(&["--run", "r", flags[0], flags[1]]);
+            let err = a.sampling_config().unwrap_err().to_string();
+            assert!(err.starts_with(name), "{err}");
+        }
+        let greedy = args(&["--run", "r", "--temperature", "0"]);
+        assert!(greedy.sampling_config().unwrap().is_greedy());
+    }
+
+    /// A run directory as `charlm --corpus file` writes it (config.json with model, train and
+    /// data; one checkpoint with `model.bpk`), with an untrained tiny RHN.
+    #[test]
+    fn samples_a_tiny_character_run() {
+        let dir = temp("run");
+        let corpus = dir.join("corpus.txt");
+        let text = "the cat sat on the mat. ".repeat(10);
+        std::fs::write(&corpus, &text).unwrap();
+        let vocab = CharVocab::from_bytes(text.as_bytes());
+        let device = Device::flex();
+        let config = RhnLmConfig::new(vocab.len(), 8, 2);
+        let model = config.init(&device);
+        let run_dir = dir.join("run");
+        let run = RunDir::create(&run_dir).unwrap();
+        let write_config = |file: &Path| {
+            let data = LmData::new(LmCorpus::File, Some(file));
+            let json = serde_json::json!({ "model": &config, "train": {}, "data": data });
+            run.write_json("config.json", &json).unwrap();
+        };
+        write_config(&corpus);
+        run.save_checkpoint(1, 2, |tmp| {
+            model
+                .clone()
+                .save_file(tmp.join("model.bpk"))
+                .map_err(|e| anyhow!("{e:?}"))
+        })
+        .unwrap();
+        let run_arg = run_dir.to_str().unwrap();
+        let json_path = dir.join("out/sample.json");
+        let a = args(&[
+            "--run",
+            run_arg,
+            "--prompt",
+            "the ",
+            "--tokens",
+            "12",
+            "--temperature",
+            "0",
+            "--device",
+            "cpu",
+            "--json",
+            json_path.to_str().unwrap(),
+        ]);
+        let mut printed: Vec<u8> = Vec::new();
+        let record = run_sample_to(&a, &mut printed).unwrap();
+        assert_eq!((record.checkpoint_epoch, record.model), (1, ModelKind::Rhn));
+        assert_eq!(record.prompt_tokens, vocab.encode(b"the "));
+        let greedy = SamplingConfig::new().with_temperature(0.0);
+        let prompt = vocab.encode(b"the ");
+        let expected = models::generate(&model, &prompt, 12, &greedy, None, &device, |_| {});
+        assert_eq!(record.generated_tokens, expected.unwrap());
+        assert_eq!(
+            String::from_utf8_lossy(&printed),
+            format!("{}\n", record.text)
+        );
+        assert!(record.text.starts_with("the ") && record.text.ends_with(&record.generated_text));
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+        assert_eq!(json["prompt"], "the ");
+        assert_eq!(json["model"], "rhn");
+        assert_eq!(json["data"]["corpus"], "file");
+        assert_eq!(json["settings"]["tokens"], 12);
+        assert_eq!(json["generated_tokens"].as_array().unwrap().len(), 12);
+        // Errors: a prompt character the corpus lacks, --until-eos on characters, a bad run,
+        // and a corpus whose vocabulary does not match the model.
+        let fails = |extra: &[&str]| {
+            let mut list = vec!["--run", run_arg, "--tokens", "3", "--device", "cpu"];
+            list.extend_from_slice(extra);
+            format!(
+                "{:#}",
+                run_sample_to(&args(&list), &mut Vec::<u8>::new()).unwrap_err()
+            )
+        };
+        let err = fails(&["--prompt", "the dog"]);
+        assert!(err.contains("'d'"), "{err}");
+        assert!(fails(&["--until-eos"]).contains("--until-eos"));
+        assert!(fails(&["--top-k", "0"]).contains("--top-k"));
+        let missing = dir.join("missing");
+        let err = format!(
+            "{:#}",
+            run_sample_to(
+                &args(&["--run", missing.to_str().unwrap()]),
+                &mut Vec::<u8>::new()
+            )
+            .unwrap_err()
+        );
+        assert!(err.contains("no such run directory"), "{err}");
+        let other = dir.join("other.txt");
+        std::fs::write(&other, "abc abc abc abc abc abc abc abc ").unwrap();
+        write_config(&other);
+        let err = fails(&["--prompt", "a"]);
+        assert!(err.contains("--data-dir"), "{err}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

@@ -1,0 +1,362 @@
+//! Loading a language-model run for `sample`: the model ([`ModelKind`], [`SampleModel`],
+//! [`load_lm`]) and the corpus it was trained on ([`data_spec`]).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::tensor::Device;
+use models::{CharCnnLm, LstmLm, LstmLmConfig, RhnLm, RhnLmConfig, SamplingConfig};
+use serde::Serialize;
+
+use crate::analysis::runs::{load_run, resolve_run_dir, run_config};
+use crate::lm::{LmCorpus, LmData};
+use crate::train::provenance::Provenance;
+
+/// The language models `sample` loads, told apart by the `"model"` entry of `config.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// [`RhnLm`] ([`RhnLmConfig`]: `vocab_size` and `depth`).
+    Rhn,
+    /// [`LstmLm`] ([`LstmLmConfig`]: `vocab_size` and `d_hidden`, no `depth`).
+    Lstm,
+    /// [`CharCnnLm`] ([`models::CharCnnLmConfig`]: `vocab_size` and `kernel_widths`).
+    CharCnn,
+}
+
+impl ModelKind {
+    /// The kind of the `"model"` entry `model`, if it is one of the language models.
+    pub fn of(model: &serde_json::Value) -> Option<Self> {
+        let has = |key: &str| model.get(key).is_some();
+        if !has("vocab_size") {
+            None
+        } else if has("depth") {
+            Some(ModelKind::Rhn)
+        } else if has("kernel_widths") {
+            Some(ModelKind::CharCnn)
+        } else if has("d_hidden") {
+            Some(ModelKind::Lstm)
+        } else {
+            None
+        }
+    }
+
+    /// `rhn`, `lstm`, `char_cnn`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Rhn => "rhn",
+            ModelKind::Lstm => "lstm",
+            ModelKind::CharCnn => "char_cnn",
+        }
+    }
+}
+
+/// A language model read back from a run, ready to generate (another model is one more
+/// variant here, in [`ModelKind`] and in [`load_lm`]).
+#[derive(Debug)]
+pub enum SampleModel {
+    /// An RHN language model.
+    Rhn(RhnLm),
+    /// An LSTM language model.
+    Lstm(LstmLm),
+    /// A character-aware language model.
+    CharCnn(CharCnnLm),
+}
+
+impl SampleModel {
+    /// Which model this is.
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            SampleModel::Rhn(_) => ModelKind::Rhn,
+            SampleModel::Lstm(_) => ModelKind::Lstm,
+            SampleModel::CharCnn(_) => ModelKind::CharCnn,
+        }
+    }
+
+    /// The model's vocabulary size (its softmax's outputs).
+    pub fn vocab_size(&self) -> usize {
+        match self {
+            SampleModel::Rhn(m) => m.vocab_size(),
+            SampleModel::Lstm(m) => m.vocab_size(),
+            SampleModel::CharCnn(m) => m.vocab_size(),
+        }
+    }
+
+    /// [`models::generate()`] with this model.
+    ///
+    /// # Errors
+    ///
+    /// As [`models::generate()`].
+    pub fn generate(
+        &self,
+        prompt: &[u32],
+        max_tokens: usize,
+        config: &SamplingConfig,
+        stop: Option<u32>,
+        device: &Device,
+        on_token: impl FnMut(u32),
+    ) -> Result<Vec<u32>, String> {
+        match self {
+            SampleModel::Rhn(m) => {
+                models::generate(m, prompt, max_tokens, config, stop, device, on_token)
+            }
+            SampleModel::Lstm(m) => {
+                models::generate(m, prompt, max_tokens, config, stop, device, on_token)
+            }
+            SampleModel::CharCnn(m) => {
+                models::generate(m, prompt, max_tokens, config, stop, device, on_token)
+            }
+        }
+    }
+}
+
+/// A language-model run read back by [`load_lm`].
+#[derive(Debug)]
+pub struct LoadedLm {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// Epoch (1-based) of the checkpoint loaded (the newest).
+    pub epoch: usize,
+    /// The corpus the model was trained on.
+    pub data: LmData,
+    /// The model, with the checkpoint's weights.
+    pub model: SampleModel,
+}
+
+/// Loads the language model of a `ptb` or `charlm` run directory: its corpus ([`data_spec`]),
+/// the model rebuilt from the `"model"` entry of `config.json` with the newest checkpoint's
+/// weights, on `device` (a character-aware model spells the words of the PTB vocabulary,
+/// read from `data_dir` or the data cache).
+///
+/// # Errors
+///
+/// A missing directory, a `config.json` or checkpoint that is missing or unreadable, a model
+/// that is not a language model, or no way to tell the corpus; each names the file.
+pub fn load_lm(path: &Path, data_dir: Option<&Path>, device: &Device) -> anyhow::Result<LoadedLm> {
+    let dir = resolve_run_dir(path)?;
+    let config = run_config(&dir)?;
+    let config_path = dir.join("config.json");
+    let entry = config
+        .get("model")
+        .with_context(|| format!("{} has no \"model\" entry", config_path.display()))?;
+    let kind = ModelKind::of(entry).with_context(|| {
+        format!(
+            "the \"model\" entry of {} is not a language model (RhnLm, LstmLm, CharCnnLm): expected a run \
+             of ptb or charlm",
+            config_path.display()
+        )
+    })?;
+    let data = data_spec(&dir, &config)?;
+    let (model, epoch) = match kind {
+        ModelKind::Rhn => {
+            let run = load_run(&dir, |c: &RhnLmConfig| {
+                c.validate().map_err(anyhow::Error::msg)?;
+                Ok(c.init(device))
+            })?;
+            (SampleModel::Rhn(run.model), run.epoch)
+        }
+        ModelKind::Lstm => {
+            let run = load_run(&dir, |c: &LstmLmConfig| {
+                c.validate().map_err(anyhow::Error::msg)?;
+                Ok(c.init(device))
+            })?;
+            (SampleModel::Lstm(run.model), run.epoch)
+        }
+        ModelKind::CharCnn => {
+            if data.corpus != LmCorpus::Ptb {
+                bail!(
+                    "{}: a character-aware model of the {} corpus; it reads PTB only",
+                    config_path.display(),
+                    data.corpus.name()
+                );
+            }
+            let corpus = datasets::PtbCorpus::load(data_dir)?;
+            let (run, _) = crate::analysis::load_char_cnn_run(&dir, &corpus, device)?;
+            (SampleModel::CharCnn(run.model), run.epoch)
+        }
+    };
+    Ok(LoadedLm {
+        dir,
+        epoch,
+        data,
+        model,
+    })
+}
+
+/// The corpus of the run in `dir` whose parsed `config.json` is `config`: its `"data"` entry,
+/// else (a run made before that entry) what the run's `provenance.json` says
+/// ([`data_from_provenance`]).
+///
+/// # Errors
+///
+/// A malformed `"data"` entry, a malformed `provenance.json`, or neither of them naming a
+/// language-model corpus; the message names the file.
+pub fn data_spec(dir: &Path, config: &serde_json::Value) -> anyhow::Result<LmData> {
+    let config_path = dir.join("config.json");
+    if let Some(data) = config.get("data") {
+        return serde_json::from_value(data.clone()).with_context(|| {
+            format!(
+                "the \"data\" entry of {} is not a language model's corpus (expected \
+                 {{\"corpus\": \"ptb\" | \"wiki\" | \"wiki-text8\" | \"enwik8\" | \"text8\" | \
+                 \"file\", \"file\": PATH}})",
+                config_path.display()
+            )
+        });
+    }
+    let Some(provenance) = Provenance::read(dir)? else {
+        bail!(
+            "{} has no \"data\" entry and {} has no provenance.json: cannot tell which corpus \
+             the model was trained on (add \"data\": {{\"corpus\": \"ptb\"}} or the charlm \
+             corpus to config.json)",
+            config_path.display(),
+            dir.display()
+        );
+    };
+    data_from_provenance(&provenance).with_context(|| {
+        format!(
+            "{} has no \"data\" entry, and its provenance.json does not tell the corpus",
+            config_path.display()
+        )
+    })
+}
+
+/// The corpus of a run made by `ptb` or `charlm` from its provenance record: `ptb` → PTB;
+/// `charlm` → its `--corpus` (default `wiki`) and, for `file`, its `--file` (`~` expanded;
+/// a relative path is taken relative to the current directory).
+///
+/// # Errors
+///
+/// Another program, an unknown `--corpus`, or `--corpus file` without `--file`.
+pub fn data_from_provenance(provenance: &Provenance) -> anyhow::Result<LmData> {
+    let program = provenance.program.trim_end_matches(".exe");
+    match program {
+        "ptb" => Ok(LmData {
+            corpus: LmCorpus::Ptb,
+            file: None,
+        }),
+        "charlm" => {
+            let name = flag_value(&provenance.args, "--corpus").unwrap_or("wiki");
+            let corpus = LmCorpus::from_name(name)
+                .filter(|c| !c.is_word_level())
+                .with_context(|| format!("charlm --corpus {name} is not a known corpus"))?;
+            let file = match corpus {
+                LmCorpus::File => Some(expand_home(
+                    flag_value(&provenance.args, "--file")
+                        .context("charlm --corpus file without --file")?,
+                )),
+                _ => None,
+            };
+            Ok(LmData { corpus, file })
+        }
+        other => bail!("the run was made by `{other}`, not by ptb or charlm"),
+    }
+}
+
+/// The value of the last `FLAG VALUE` or `FLAG=VALUE` in `args`.
+fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    let mut value = None;
+    for (i, a) in args.iter().enumerate() {
+        if a == flag {
+            value = args.get(i + 1).map(String::as_str);
+        } else if let Some(v) = a.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+            value = Some(v);
+        }
+    }
+    value
+}
+
+/// `path` with a leading `~` (as provenance records write the home directory) expanded.
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix('~'), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
+            PathBuf::from(home).join(rest.trim_start_matches('/'))
+        }
+        _ => PathBuf::from(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::RunDir;
+    use crate::train::provenance::PROVENANCE_FILE;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("hz-sample-{name}-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn model_kinds_come_from_the_config_fields() {
+        let rhn = serde_json::to_value(RhnLmConfig::ptb_small()).unwrap();
+        let lstm = serde_json::to_value(LstmLmConfig::new(10, 4)).unwrap();
+        assert_eq!(ModelKind::of(&rhn), Some(ModelKind::Rhn));
+        assert_eq!(ModelKind::of(&lstm), Some(ModelKind::Lstm));
+        let mlp = serde_json::json!({ "d_input": 784, "d_hidden": 50, "depth": 10 });
+        assert_eq!(ModelKind::of(&mlp), None);
+    }
+
+    #[test]
+    fn runs_without_a_data_entry_fall_back_to_their_provenance() {
+        let dir = temp("provenance");
+        let run = RunDir::create(&dir).unwrap();
+        let no_data = serde_json::json!({ "model": {}, "train": {} });
+        let mut p = Provenance::current();
+        let mut spec = |program: &str, args: &[&str]| {
+            p.program = program.into();
+            p.args = args.iter().map(|a| a.to_string()).collect();
+            run.write_json(PROVENANCE_FILE, &p).unwrap();
+            data_spec(&dir, &no_data)
+        };
+        let data = |corpus, file: Option<&str>| LmData {
+            corpus,
+            file: file.map(PathBuf::from),
+        };
+        assert_eq!(
+            spec("ptb", &["--epochs", "1"]).unwrap(),
+            data(LmCorpus::Ptb, None)
+        );
+        assert_eq!(spec("charlm", &[]).unwrap(), data(LmCorpus::Wiki, None));
+        assert_eq!(
+            spec("charlm", &["--corpus", "wiki-text8", "--quiet"]).unwrap(),
+            data(LmCorpus::WikiText8, None)
+        );
+        assert_eq!(
+            spec("charlm", &["--corpus=file", "--file", "/data/x.txt"]).unwrap(),
+            data(LmCorpus::File, Some("/data/x.txt"))
+        );
+        if let Some(home) = std::env::var_os("HOME") {
+            let expected = PathBuf::from(home).join("x.txt");
+            let got = spec("charlm", &["--corpus", "file", "--file=~/x.txt"]).unwrap();
+            assert_eq!(got.file, Some(expected));
+        }
+        let err = format!("{:#}", spec("charlm", &["--corpus", "file"]).unwrap_err());
+        assert!(err.contains("--file"), "{err}");
+        let err = format!("{:#}", spec("charlm", &["--corpus", "ptb"]).unwrap_err());
+        assert!(err.contains("--corpus ptb"), "{err}");
+        let err = format!("{:#}", spec("mnist-depth", &[]).unwrap_err());
+        assert!(
+            err.contains("config.json") && err.contains("mnist-depth"),
+            "{err}"
+        );
+        // The "data" entry wins over the provenance; a malformed one is an error.
+        let with_data = serde_json::json!({ "model": {}, "data": { "corpus": "text8" } });
+        assert_eq!(
+            data_spec(&dir, &with_data).unwrap(),
+            data(LmCorpus::Text8, None)
+        );
+        let bad = serde_json::json!({ "model": {}, "data": { "corpus": "nope" } });
+        let err = format!("{:#}", data_spec(&dir, &bad).unwrap_err());
+        assert!(err.contains("\"data\" entry"), "{err}");
+        // Neither: the error names config.json.
+        std::fs::remove_file(dir.join(PROVENANCE_FILE)).unwrap();
+        let err = format!("{:#}", data_spec(&dir, &no_data).unwrap_err());
+        assert!(
+            err.contains("config.json") && err.contains("provenance.json"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
