@@ -48,7 +48,7 @@ use serde::Serialize;
 use crate::cli::{DataDirArgs, DeviceArgs};
 use crate::lm::LmData;
 use crate::train::provenance::now_utc;
-use crate::train::write_atomic;
+use crate::train::{RunDir, write_atomic};
 
 mod load;
 mod text;
@@ -92,7 +92,8 @@ pub struct SampleArgs {
     /// line break).
     #[arg(long)]
     pub until_eos: bool,
-    /// Also write the prompt, the settings and the output to this JSON file.
+    /// Also write the prompt, the settings and the output to this JSON file (its directory
+    /// gets a `provenance.json`, as every program's output, unless it has one).
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Where the run's corpus is (its vocabulary is rebuilt from it).
@@ -273,6 +274,11 @@ pub fn run_sample_to(args: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<S
         date: now_utc(),
     };
     if let Some(path) = &args.json {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        RunDir::create(dir)?;
         let mut bytes = serde_json::to_vec_pretty(&record)?;
         bytes.push(b'\n');
         write_atomic(path, &bytes)?;
@@ -386,6 +392,7 @@ mod tests {
         assert!(record.text.starts_with("the ") && record.text.ends_with(&record.generated_text));
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+        assert!(dir.join("out/provenance.json").is_file());
         assert_eq!(json["prompt"], "the ");
         assert_eq!(json["model"], "rhn");
         assert_eq!(json["data"]["corpus"], "file");

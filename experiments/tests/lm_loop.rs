@@ -285,3 +285,78 @@ fn two_devices_train_the_language_model_to_the_one_device_perplexities() {
     std::fs::remove_dir_all(&a_dir).ok();
     std::fs::remove_dir_all(&b_dir).ok();
 }
+
+#[test]
+fn a_character_aware_lm_with_dropout_and_the_plateau_rule_resumes_exactly() {
+    use models::{CharCnnLmConfig, WordSpelling};
+    let _rng = common::rng_lock();
+    let device = Devices::from(Device::flex().autodiff());
+    let words: Vec<String> = ["a", "bb", "ccc", "d", "ee", "fa", "gb"]
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    let spelling = WordSpelling::new(&words, 65).unwrap();
+    let kim = CharCnnLmConfig::new(
+        7,
+        spelling.num_chars(),
+        spelling.max_word_len(),
+        vec![1, 2],
+        vec![4, 4],
+        1,
+        8,
+    )
+    .with_d_char(4)
+    .with_dropout(
+        VariationalDropoutConfig::new()
+            .with_hidden(0.3)
+            .with_output(0.3),
+    );
+    let train = Bptt::new(&stream(1200), 4, 8).unwrap();
+    let valid = Bptt::new(&stream(300), 4, 8).unwrap();
+    let mut cfg = config(4);
+    cfg.lr = 0.3;
+    cfg.schedule = LrSchedule::Plateau {
+        factor: 0.5,
+        threshold: 1.0,
+    };
+    let dir = |n: &str| std::env::temp_dir().join(format!("hz-kim-{n}-{}", std::process::id()));
+    let (a_dir, b_dir) = (dir("a"), dir("b"));
+    std::fs::remove_dir_all(&a_dir).ok();
+    std::fs::remove_dir_all(&b_dir).ok();
+    device.seed(3);
+    let m = kim.init(&spelling, &device).unwrap();
+    let run_a = RunDir::create(&a_dir).unwrap();
+    let (_, hist_a) = fit_lm(
+        m.clone(),
+        &train,
+        &valid,
+        &cfg,
+        &opts(&run_a, false, &device),
+    )
+    .unwrap();
+    assert!(hist_a[3].valid_ppl < hist_a[0].valid_ppl, "{hist_a:?}");
+    // The rule: from the fourth epoch on, the rate is halved once per earlier stall.
+    let ppl: Vec<f64> = hist_a.iter().map(|e| e.valid_ppl).collect();
+    let stalls = usize::from(ppl[1] - ppl[2] < 1.0);
+    assert_eq!(hist_a[3].lr, 0.3 * 0.5f64.powi(stalls as i32), "{hist_a:?}");
+    let run_b = RunDir::create(&b_dir).unwrap();
+    let mut two = cfg.clone();
+    two.epochs = 2;
+    fit_lm(
+        m.clone(),
+        &train,
+        &valid,
+        &two,
+        &opts(&run_b, false, &device),
+    )
+    .unwrap();
+    let (_, hist_b) = fit_lm(m, &train, &valid, &cfg, &opts(&run_b, true, &device)).unwrap();
+    assert_eq!(hist_b.len(), 4);
+    for (x, y) in hist_a.iter().zip(&hist_b) {
+        assert_eq!(x.train_ppl, y.train_ppl);
+        assert_eq!(x.valid_ppl, y.valid_ppl);
+        assert_eq!(x.lr, y.lr);
+    }
+    std::fs::remove_dir_all(&a_dir).ok();
+    std::fs::remove_dir_all(&b_dir).ok();
+}

@@ -1,12 +1,14 @@
 //! `report` on a committed fixture (`tests/fixtures/report/`): a 2-depth `mnist-depth` study
 //! (`--preset quick` with depths 2 and 3) with its summaries, configs and provenance, one of its
-//! runs exported and evaluated in PyTorch, a `cifar --samples` run, a `ptb` run, two
+//! runs exported and evaluated in PyTorch, a `cifar --samples` run, a `ptb` RHN run, two
 //! `bench-rhn` files with provenance and one older one without, a `bench-highway` file with
-//! round rates (60, 50 and 40 steps/s), three analysis records (`runs/analysis-*`: `gates` and
-//! `lesion` output of a 4-layer MLP with the study that trained it, of a depth-2 RHN and of a
-//! CIFAR net; the MLP's study must not enter the depth-study tables), and a Markdown page with
-//! marker sections (`doc.md`). `expected.md` is the page as `report` must write it, every
-//! figure worked out by hand from the fixture's numbers.
+//! round rates (60, 50 and 40 steps/s), four analysis records (`runs/analysis-*`: `gates` and
+//! `lesion` output of a 4-layer MLP with the study that trained it, of a depth-2 RHN, of a
+//! CIFAR net and of a character-aware LM with two highway layers and its Table 6 neighbours;
+//! the MLP's study must not enter the depth-study tables), a `ptb --model kim` run trained as
+//! long as the RHN but at another commit (the README row lists both), a `sample --json` record,
+//! and a Markdown page with marker sections (`doc.md`). `expected.md` is the page as `report`
+//! must write it, every figure worked out by hand from the fixture's numbers.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -206,6 +208,9 @@ fn a_malformed_summary_is_an_error_naming_the_file() {
     let lesion = runs.join("analysis-mlp/lesion/lesion-bt-2.json");
     let gates = runs.join("analysis-mlp/gates/bt-2/report.json");
     let biases = runs.join("analysis-mlp/gates/bt-2/biases.json");
+    let char_report = runs.join("analysis-char/gates/char/report.json");
+    let neighbours = runs.join("analysis-char/gates/char/neighbours.json");
+    let sample = runs.join("sample-ptb-rhn/sample.json");
     for (file, text, message) in [
         (
             &summary,
@@ -228,6 +233,21 @@ fn a_malformed_summary_is_an_error_naming_the_file() {
             r#"[{"layer": 2}]"#,
             "is not a valid list of learned gate biases",
         ),
+        (
+            &char_report,
+            r#"{"layers": 1}"#,
+            "is not a valid character-aware LM gate report",
+        ),
+        (
+            &neighbours,
+            r#"[{"word": "while"}]"#,
+            "is not a valid list of nearest neighbours",
+        ),
+        (
+            &sample,
+            r#"{"run": "runs/ptb-rhn"}"#,
+            "is not a valid sample record",
+        ),
     ] {
         let original = std::fs::read(file).unwrap();
         std::fs::write(file, text).unwrap();
@@ -248,20 +268,27 @@ fn a_malformed_summary_is_an_error_naming_the_file() {
         assert_eq!(read(&doc), read(&Path::new(FIXTURE).join("doc.md")));
         std::fs::write(file, original).unwrap();
     }
-    // An MLP's gate report without its biases.
-    std::fs::remove_file(&biases).unwrap();
-    let out = report(&[
-        "--runs",
-        runs.to_str().unwrap(),
-        "--write",
-        doc.to_str().unwrap(),
-    ]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("an MLP's gate report without biases.json"),
-        "{err}"
-    );
+    // An MLP's gate report without its biases, a character-aware LM's without its neighbours.
+    for (file, message) in [
+        (&biases, "an MLP's gate report without biases.json"),
+        (
+            &neighbours,
+            "a character-aware LM's gate report without neighbours.json",
+        ),
+    ] {
+        let original = std::fs::read(file).unwrap();
+        std::fs::remove_file(file).unwrap();
+        let out = report(&[
+            "--runs",
+            runs.to_str().unwrap(),
+            "--write",
+            doc.to_str().unwrap(),
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(message), "{err}");
+        std::fs::write(file, original).unwrap();
+    }
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -30,9 +30,14 @@ pub const TABLE6_WORDS: [&str; 8] = [
     "looooook",
 ];
 
-/// The words of a PTB vocabulary spelled for a [`CharCnnLm`].
+/// The words of a PTB vocabulary spelled for a [`CharCnnLm`] (see [`WordSpelling`]: words
+/// longer than 63 characters are cut, as in the authors' loader; an empty line of the corpus
+/// is a sentence of no word, its `<eos>` spelled as one character; a word containing `{` or
+/// `}`, the word markers, is an error naming it and `ptb.train.txt`).
 pub fn ptb_spelling(vocab: &Vocab) -> anyhow::Result<WordSpelling> {
-    WordSpelling::new(vocab.words(), MAX_WORD_LEN).map_err(anyhow::Error::msg)
+    WordSpelling::new(vocab.words(), MAX_WORD_LEN).map_err(|e| {
+        anyhow::anyhow!("spelling the vocabulary of ptb.train.txt for the character CNN: {e}")
+    })
 }
 
 /// Loads a [`CharCnnLm`] trained by `ptb --model kim` (its words spelled from the PTB
@@ -243,6 +248,33 @@ pub fn neighbours_table(rows: &[Neighbours]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn corpus(train: &str) -> anyhow::Result<PtbCorpus> {
+        let p = Path::new("ptb.train.txt");
+        Ok(PtbCorpus::from_texts((p, train), (p, train), (p, train))?)
+    }
+
+    #[test]
+    fn empty_lines_an_unk_only_corpus_and_markers_in_words() {
+        // An empty line is a sentence of no word: only its <eos>, spelled `{+}`.
+        let c = corpus("a b\n\nb a\n").unwrap();
+        let s = ptb_spelling(&c.vocab).unwrap();
+        assert_eq!(s.num_words(), 3);
+        let eos = c.vocab.id("<eos>").unwrap() as usize;
+        let row = &s.table()[eos * s.max_word_len()..][..3];
+        assert_eq!(s.char(row[1] as u32), Some('+'));
+        // A corpus of nothing but <unk>: two words, both one character long.
+        let c = corpus("<unk> <unk>\n<unk>\n").unwrap();
+        let s = ptb_spelling(&c.vocab).unwrap();
+        assert_eq!((s.num_words(), s.max_word_len()), (2, 3));
+        // A word with a word marker is an error naming the word and the file.
+        let c = corpus("a {b}\n").unwrap();
+        let err = format!("{}", ptb_spelling(&c.vocab).unwrap_err());
+        assert!(
+            err.contains("{b}") && err.contains("ptb.train.txt"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn unit_rows_and_dot_give_the_cosine() {

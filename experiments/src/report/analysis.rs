@@ -2,7 +2,7 @@
 //! Deep Networks* s4, Figures 2-3), their lesions (Figure 4), the layer-output distances and
 //! first-layer lesions of Greff et al. (arXiv:1612.07771), an RHN per micro-layer and a CIFAR
 //! net per layer, each from the `gates` and `lesion` output of an analysis record
-//! ([`Analysis`]).
+//! ([`Analysis`]); the character-aware LM's section is [`super::analysis_char`].
 
 use super::Outcome;
 use super::inputs::{Analysis, GatesRecord, Inputs, LesionRecord};
@@ -23,7 +23,7 @@ pub fn net_label(slug: &str) -> String {
 }
 
 /// The line under a generated table naming the command that wrote its input.
-fn made_by(p: &Provenance) -> String {
+pub fn made_by(p: &Provenance) -> String {
     format!(
         "{}: {}, commit {}, {} ({} build).\n",
         code(&p.command()),
@@ -36,7 +36,7 @@ fn made_by(p: &Provenance) -> String {
 
 /// The lines naming the `gates` command of `a` and its `lesion` command, if that lesioned the
 /// net `net`.
-fn made_by_both(a: &Analysis, net: &str) -> String {
+pub fn made_by_both(a: &Analysis, net: &str) -> String {
     let lesion = a.lesion.as_ref().filter(|l| l.report(net).is_some());
     a.gates
         .iter()
@@ -83,7 +83,7 @@ fn with<'a, T: 'a>(
 }
 
 /// One table per analysis that has `select`'s part, each rendered by `render`; none without.
-fn each<'a, T: 'a>(
+pub fn each<'a, T: 'a>(
     inputs: &'a Inputs,
     name: &str,
     select: impl Fn(&'a Analysis) -> Option<T>,
@@ -436,6 +436,56 @@ pub fn stage_table(inputs: &Inputs, name: &str) -> Outcome {
     })
 }
 
+/// The per-layer table of a language model's highway layers (an RHN's micro-layers, the
+/// character-aware LM's highway layers, called `unit`): mean `T`, learned `b_T` and the
+/// perplexity with the layer lesioned (from the lesion report `net` of `a`, if any), after the
+/// intact model's; then the data they were measured on (`windows` PTB validation windows).
+pub fn lm_layers_table(
+    a: &Analysis,
+    net: &str,
+    unit: &str,
+    means: &[f64],
+    biases: &[LayerBias],
+    windows: usize,
+) -> String {
+    let lesion = a.lesion.as_ref().and_then(|l| l.report(net));
+    let ppl = |layer: usize| {
+        lesion
+            .and_then(|l| l.rows.iter().find(|r| r.layer == layer))
+            .map_or("-".into(), |r| format!("{:.1}", r.splits[0].1.error))
+    };
+    let mut rows = vec![vec![
+        "none (intact)".into(),
+        String::new(),
+        String::new(),
+        lesion.map_or("-".into(), |l| format!("{:.1}", l.baseline[0].1.error)),
+    ]];
+    for (i, t) in means.iter().enumerate() {
+        let b = biases.get(i);
+        rows.push(vec![
+            (i + 1).to_string(),
+            format!("{t:.3}"),
+            b.map_or("-".into(), |b| {
+                format!("{:.2} ({:.2}, {:.2})", b.mean, b.min, b.max).replace('-', "−")
+            }),
+            ppl(i + 1),
+        ]);
+    }
+    let mut content = table(
+        &[
+            unit,
+            "mean `T`",
+            "learned `b_T`: mean (min, max)",
+            "perplexity with it lesioned",
+        ],
+        &rows,
+    );
+    content.push_str(&format!(
+        "\nPTB validation, the first {windows} windows, state carried across windows, no dropout.\n"
+    ));
+    content
+}
+
 /// `analysis-rhn`: an RHN's mean gate activity, learned `b_T` and lesioned perplexity per
 /// micro-layer.
 pub fn rhn_table(inputs: &Inputs, name: &str) -> Outcome {
@@ -444,43 +494,14 @@ pub fn rhn_table(inputs: &Inputs, name: &str) -> Outcome {
         name,
         |a| a.gates.as_ref().and_then(|g| g.rhn.as_ref()),
         |a, g| {
-            let mut content = String::new();
-            let lesion = a.lesion.as_ref().and_then(|l| l.report("rhn"));
-            let ppl = |layer: usize| {
-                lesion
-                    .and_then(|l| l.rows.iter().find(|r| r.layer == layer))
-                    .map_or("-".into(), |r| format!("{:.1}", r.splits[0].1.error))
-            };
-            let mut rows = vec![vec![
-                "none (intact)".into(),
-                String::new(),
-                String::new(),
-                lesion.map_or("-".into(), |l| format!("{:.1}", l.baseline[0].1.error)),
-            ]];
-            for (i, t) in g.mean_per_micro_layer.iter().enumerate() {
-                let b = g.biases.get(i);
-                rows.push(vec![
-                    (i + 1).to_string(),
-                    format!("{t:.3}"),
-                    b.map_or("-".into(), |b| {
-                        format!("{:.2} ({:.2}, {:.2})", b.mean, b.min, b.max).replace('-', "−")
-                    }),
-                    ppl(i + 1),
-                ]);
-            }
-            content.push_str(&table(
-                &[
-                    "micro-layer",
-                    "mean `T`",
-                    "learned `b_T`: mean (min, max)",
-                    "perplexity with it lesioned",
-                ],
-                &rows,
-            ));
-            content.push_str(&format!(
-            "\nPTB validation, the first {} windows, state carried across windows, no dropout.\n",
-            g.windows
-        ));
+            let mut content = lm_layers_table(
+                a,
+                "rhn",
+                "micro-layer",
+                &g.mean_per_micro_layer,
+                &g.biases,
+                g.windows,
+            );
             content.push_str(&made_by_both(a, "rhn"));
             content
         },

@@ -17,9 +17,13 @@
 //!
 //! An **analysis** record ([`Analysis`]) is a directory holding the output of `gates` (a
 //! directory whose `provenance.json` names the program `gates`: one sub-directory per net with
-//! its `report.json`, and `biases.json` for an MLP) and/or of `lesion` (program `lesion`: one
-//! `lesion-NAME.json` per net), and any `mnist-depth` studies that trained its nets. Those
-//! studies belong to the analysis, not to the depth-study tables.
+//! its `report.json`, and `biases.json` for an MLP, `neighbours.json` for the character-aware
+//! LM in `char`) and/or of `lesion` (program `lesion`: one `lesion-NAME.json` per net), and any
+//! `mnist-depth` studies that trained its nets. Those studies belong to the analysis, not to
+//! the depth-study tables.
+//!
+//! A **sample** record ([`Sample`]) is a directory whose `provenance.json` names the program
+//! `sample` and which holds the `sample.json` that `sample --json DIR/sample.json` wrote.
 //!
 //! `checkpoints/`, `burn/` and hidden directories are not searched. Any other summary is
 //! listed in [`Inputs::notes`] as not used. A file that is not valid JSON, or not the record it
@@ -33,7 +37,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::analysis::{GateReport, LayerBias, LesionReport, RhnGateReport};
+use crate::analysis::{
+    CharCnnGateReport, GateReport, LayerBias, LesionReport, Neighbours, RhnGateReport,
+};
 use crate::cifar::CifarSummary;
 use crate::depth_study::schedule::Invocation;
 use crate::depth_study::{RunSummary, StudyConfig, StudyResult};
@@ -221,6 +227,16 @@ impl HighwayBench {
     }
 }
 
+/// A character-aware LM's `gates` output (`--char-run`: the sub-directory `char`).
+#[derive(Debug, Clone)]
+pub struct CharGates {
+    /// Its `report.json`: mean `T` and learned `b_T` per highway layer.
+    pub report: CharCnnGateReport,
+    /// Its `neighbours.json`: the nearest vocabulary words of each query word before and after
+    /// the highway layers (Kim et al.'s Table 6).
+    pub neighbours: Vec<Neighbours>,
+}
+
 /// The output of one `gates` command: the gate statistics of each net it read.
 #[derive(Debug, Clone)]
 pub struct GatesRecord {
@@ -235,6 +251,8 @@ pub struct GatesRecord {
     pub staged: Vec<(String, GateReport)>,
     /// An RHN (`--rhn-run`).
     pub rhn: Option<RhnGateReport>,
+    /// A character-aware LM (`--char-run`).
+    pub char: Option<CharGates>,
 }
 
 /// The output of one `lesion` command.
@@ -244,7 +262,7 @@ pub struct LesionRecord {
     pub dir: PathBuf,
     /// Its `provenance.json`.
     pub provenance: Provenance,
-    /// Each `lesion-NAME.json` as `(NAME, report)`: `bt-2`, `conv`, `cifar`, `rhn`.
+    /// Each `lesion-NAME.json` as `(NAME, report)`: `bt-2`, `conv`, `cifar`, `rhn`, `char`.
     pub reports: Vec<(String, LesionReport)>,
 }
 
@@ -269,6 +287,50 @@ pub struct Analysis {
     pub nets: Vec<Study>,
 }
 
+/// The settings of a sample (`sample.json`'s `settings`; the fields the report uses).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SampleFileSettings {
+    /// Tokens asked for (`--tokens`).
+    pub tokens: usize,
+    /// Softmax temperature (0: greedy).
+    pub temperature: f64,
+    /// `--top-k`, if set.
+    pub top_k: Option<usize>,
+    /// `--top-p`, if set.
+    pub top_p: Option<f64>,
+    /// Seed of the sampling.
+    pub seed: u64,
+    /// Whether generation stopped at the first `<eos>`.
+    #[serde(default)]
+    pub until_eos: bool,
+}
+
+/// `sample.json` of a sample record (what `sample --json` writes; the fields the report uses).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SampleFile {
+    /// The model's run directory, as given to `sample --run`.
+    pub run: PathBuf,
+    /// Epoch of the checkpoint used.
+    pub checkpoint_epoch: usize,
+    /// The model's kind: `rhn`, `lstm`, `char_cnn`.
+    pub model: String,
+    /// The settings.
+    pub settings: SampleFileSettings,
+    /// The prompt and the generated text, as printed.
+    pub text: String,
+}
+
+/// A sample record: text generated from a trained language model.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Its `sample.json`.
+    pub sample: SampleFile,
+    /// Its `provenance.json` (the `sample` command).
+    pub provenance: Provenance,
+}
+
 /// Everything the report reads.
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
@@ -290,6 +352,8 @@ pub struct Inputs {
     pub bench_highway: Vec<HighwayBench>,
     /// Gate analyses and lesion studies.
     pub analyses: Vec<Analysis>,
+    /// Sample records, by directory.
+    pub samples: Vec<Sample>,
     /// Inputs found but not used, and why.
     pub notes: Vec<String>,
 }
@@ -378,6 +442,10 @@ impl Inputs {
                 Some(Program::GatesNet) => continue,
                 Some(Program::Lesion) => {
                     lesions.push(load_lesion(dir)?);
+                    continue;
+                }
+                Some(Program::Sample) => {
+                    self.load_sample(dir)?;
                     continue;
                 }
                 None => {}
@@ -501,6 +569,24 @@ impl Inputs {
         self.analyses = analyses;
     }
 
+    /// A sample record, or a note if `dir` (written by `sample`) has no `sample.json`.
+    fn load_sample(&mut self, dir: &Path) -> anyhow::Result<()> {
+        let path = dir.join("sample.json");
+        let Some(value) = optional(dir, "sample.json")? else {
+            self.notes.push(format!(
+                "{}: written by sample but without sample.json; not used",
+                dir.display()
+            ));
+            return Ok(());
+        };
+        self.samples.push(Sample {
+            dir: dir.to_path_buf(),
+            sample: parse(value, &path, "sample record")?,
+            provenance: provenance(dir)?,
+        });
+        Ok(())
+    }
+
     fn load_eval(&mut self, dir: &Path) -> anyhow::Result<()> {
         let path = dir.join(TORCH_EVAL_FILE);
         let eval: TorchEval = parse(read_value(&path)?, &path, "PyTorch evaluation")?;
@@ -571,7 +657,7 @@ impl Inputs {
     }
 }
 
-/// What an analysis command's directory is.
+/// What the directory of an analysis command or of `sample` is.
 enum Program {
     /// A `gates` output directory.
     Gates,
@@ -579,9 +665,12 @@ enum Program {
     GatesNet,
     /// A `lesion` output directory.
     Lesion,
+    /// A `sample --json` output directory.
+    Sample,
 }
 
-/// Whether `dir` was written by `gates` or `lesion` (its `provenance.json`'s program).
+/// Whether `dir` was written by `gates`, `lesion` or `sample` (its `provenance.json`'s
+/// program).
 fn analysis_program(dir: &Path) -> anyhow::Result<Option<Program>> {
     if !dir.join(crate::train::provenance::PROVENANCE_FILE).exists() {
         return Ok(None);
@@ -591,6 +680,7 @@ fn analysis_program(dir: &Path) -> anyhow::Result<Option<Program>> {
         "gates" if dir.join("report.json").exists() => Some(Program::GatesNet),
         "gates" => Some(Program::Gates),
         "lesion" => Some(Program::Lesion),
+        "sample" => Some(Program::Sample),
         _ => None,
     })
 }
@@ -614,7 +704,8 @@ fn subdirectories(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// A `gates` output directory: each sub-directory with a `report.json` is one net, read as an
-/// RHN (`rhn`), a conv net (`conv`, `cifar`) or an MLP (any other name, with `biases.json`).
+/// RHN (`rhn`), a character-aware LM (`char`, with `neighbours.json`), a conv net (`conv`,
+/// `cifar`) or an MLP (any other name, with `biases.json`).
 fn load_gates(dir: &Path) -> anyhow::Result<GatesRecord> {
     let mut record = GatesRecord {
         dir: dir.to_path_buf(),
@@ -622,6 +713,7 @@ fn load_gates(dir: &Path) -> anyhow::Result<GatesRecord> {
         mlp: Vec::new(),
         staged: Vec::new(),
         rhn: None,
+        char: None,
     };
     for sub in subdirectories(dir)? {
         let Some(report) = optional(&sub, "report.json")? else {
@@ -635,6 +727,19 @@ fn load_gates(dir: &Path) -> anyhow::Result<GatesRecord> {
             .to_string();
         match name.as_str() {
             "rhn" => record.rhn = Some(parse(report, &path, "RHN gate report")?),
+            "char" => {
+                let neighbours_path = sub.join("neighbours.json");
+                let neighbours = optional(&sub, "neighbours.json")?.with_context(|| {
+                    format!(
+                        "{}: a character-aware LM's gate report without neighbours.json",
+                        sub.display()
+                    )
+                })?;
+                record.char = Some(CharGates {
+                    report: parse(report, &path, "character-aware LM gate report")?,
+                    neighbours: parse(neighbours, &neighbours_path, "list of nearest neighbours")?,
+                });
+            }
             "conv" | "cifar" => record
                 .staged
                 .push((name, parse(report, &path, "gate report")?)),

@@ -22,8 +22,9 @@
 //! | `depth-study-quick` | an `mnist-depth` study with fixed hyper-parameters (`--preset quick`) |
 //! | `table1`            | `mnist-conv` runs on MNIST |
 //! | `table1-fashion`    | `mnist-conv` runs on Fashion-MNIST |
-//! | `ptb`               | `ptb` runs |
+//! | `ptb`               | `ptb` runs (the RHN, the same-size LSTM, the character-aware model of Kim et al.) |
 //! | `char`              | `charlm` runs |
+//! | `samples`           | sample records: directories with a `sample.json` (`sample --json`) and a `provenance.json` of the program `sample` |
 //! | `sizes`             | no runs: the presets' `num_params` |
 //! | `speed-rhn`         | `bench-rhn --json` files with provenance (`bench-highway --json` files give the summary's MLP speed row) |
 //! | `speed-conv`        | `bench-highway --json` files of the conv workloads (`--model conv`, `mnist-conv`, `cifar-*`) |
@@ -36,6 +37,7 @@
 //! | `analysis-distance` | analysis records: `gates` output of MLPs (Greff et al.'s layer-output distances) |
 //! | `analysis-stage`    | analysis records: `lesion` output of MLPs (the first stacked layer against the later ones) |
 //! | `analysis-rhn`      | analysis records: `gates --rhn-run` and `lesion --rhn-run` output |
+//! | `analysis-char`     | analysis records: `gates --char-run` and `lesion --char-run` output (per highway layer; the nearest neighbours of Kim et al.'s Table 6) |
 //! | `analysis-conv`, `analysis-cifar` | analysis records: `gates` and `lesion` output of `--conv-run` / `--cifar-run` |
 //!
 //! A section whose inputs are absent is left as it is, with a note "not regenerated: no runs
@@ -43,8 +45,11 @@
 //! unknown section name is an error.
 
 mod analysis;
+mod analysis_char;
 pub mod inputs;
+mod language;
 pub mod markdown;
+mod samples;
 mod speed_conv;
 mod summary;
 mod tables;
@@ -65,6 +70,7 @@ pub const SECTIONS: &[&str] = &[
     "cifar",
     "ptb",
     "char",
+    "samples",
     "sizes",
     "speed-rhn",
     "speed-conv",
@@ -76,6 +82,7 @@ pub const SECTIONS: &[&str] = &[
     "analysis-distance",
     "analysis-stage",
     "analysis-rhn",
+    "analysis-char",
     "analysis-conv",
     "analysis-cifar",
 ];
@@ -116,8 +123,9 @@ pub fn generate(name: &str, existing: &str, inputs: &Inputs) -> anyhow::Result<O
         "depth-study-quick" => tables::depth_study(inputs, true, name),
         "table1" => tables::conv_table(inputs, "mnist", name),
         "table1-fashion" => tables::conv_table(inputs, "fashion-mnist", name),
-        "ptb" => tables::ptb_table(inputs, name),
-        "char" => tables::char_table(inputs, name),
+        "ptb" => language::ptb_table(inputs, name),
+        "char" => language::char_table(inputs, name),
+        "samples" => samples::samples_section(inputs, name),
         "sizes" => tables::sizes_table()?,
         "speed-rhn" => tables::speed_rhn_table(inputs, name),
         "speed-conv" => speed_conv::speed_conv_table(inputs, name),
@@ -130,6 +138,7 @@ pub fn generate(name: &str, existing: &str, inputs: &Inputs) -> anyhow::Result<O
         "analysis-distance" => analysis::distance_table(inputs, name),
         "analysis-stage" => analysis::stage_table(inputs, name),
         "analysis-rhn" => analysis::rhn_table(inputs, name),
+        "analysis-char" => analysis_char::char_table(inputs, name),
         "analysis-conv" => analysis::staged_table(inputs, "conv", name),
         "analysis-cifar" => analysis::staged_table(inputs, "cifar", name),
         other => anyhow::bail!(

@@ -5,7 +5,8 @@
 //! yet goes after the row of the result before it.
 
 use super::Outcome;
-use super::inputs::Inputs;
+use super::inputs::{Inputs, PtbSummary, Run};
+use super::language::{self, training_seconds};
 use super::tables::{
     breadth_studies, conv_runs, depth_study_for, of_newest_commit, percent, range, rust_test,
     speed_rows, table, table1_paper,
@@ -45,11 +46,47 @@ struct Row {
     cells: Vec<String>,
 }
 
-fn row(key: &'static str, rest: &str, here: String, paper: &str, p: &Provenance) -> Row {
-    let [when, how] = provenance_cells(p);
+/// The last two cells of a row whose figures come from several runs, each labelled (`RHN`,
+/// `Kim`): each distinct value once, followed by the labels of its runs where the runs differ
+/// (`2026-12-01, abcdef1 (RHN, LSTM); 2026-12-02, 7654321 (Kim)`).
+fn provenance_cells_of(runs: &[(&str, &Provenance)]) -> [String; 2] {
+    let cells: Vec<[String; 2]> = runs.iter().map(|(_, p)| provenance_cells(p)).collect();
+    std::array::from_fn(|i| {
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        for ((label, _), c) in runs.iter().zip(&cells) {
+            match groups.iter_mut().find(|(value, _)| *value == c[i]) {
+                Some((_, labels)) => labels.push(*label),
+                None => groups.push((c[i].as_str(), vec![*label])),
+            }
+        }
+        if groups.len() == 1 {
+            return groups[0].0.to_string();
+        }
+        groups
+            .iter()
+            .map(|(value, labels)| format!("{value} ({})", labels.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+/// A generated row of the runs `runs` (labelled as [`provenance_cells_of`] needs).
+fn row_of(
+    key: &'static str,
+    rest: &str,
+    here: String,
+    paper: &str,
+    runs: &[(&str, &Provenance)],
+) -> Row {
+    let [when, how] = provenance_cells_of(runs);
     Row {
         cells: vec![format!("{key}{rest}"), here, paper.to_string(), when, how],
     }
+}
+
+/// A generated row of one run.
+fn row(key: &'static str, rest: &str, here: String, paper: &str, p: &Provenance) -> Row {
+    row_of(key, rest, here, paper, &[("", p)])
 }
 
 const DEPTH: &str = "[MNIST depth study](docs/results.md#mnist-depth-study)";
@@ -222,40 +259,59 @@ fn minutes(seconds: f64) -> String {
     format!("{:.0} min", seconds / 60.0)
 }
 
+/// The PTB row: the best RHN by test perplexity, and the best same-size LSTM and Kim et al.
+/// model with as many minutes of training, each test perplexity after the RHN's; the date and
+/// machine of every run shown.
 fn ptb_row(inputs: &Inputs) -> Option<Row> {
-    let best = |prefix: &str| {
+    let training =
+        |r: &&Run<PtbSummary>| minutes(training_seconds(&r.metrics, r.summary.wall_time_s));
+    let best = |prefix: &str, within: Option<&str>| {
         inputs
             .ptb
             .iter()
             .filter(|r| r.summary.model.starts_with(prefix))
+            .filter(|r| within.is_none_or(|m| training(r) == m))
             .min_by(|a, b| a.summary.test_ppl.total_cmp(&b.summary.test_ppl))
     };
-    let rhn = best("rhn")?;
+    let rhn = best("rhn", None)?;
     let preset = rhn.summary.model.rsplit('-').next().unwrap_or("small");
-    let lstm = best(&format!("lstm-{preset}"));
-    let training = minutes(super::tables::training_seconds(
-        &rhn.metrics,
-        rhn.summary.wall_time_s,
-    ));
-    let (rest, here) = match lstm {
-        Some(l) => (
-            format!(", {training} of training: RHN `ptb_{preset}` / same-size LSTM"),
-            format!(
-                "test ppl **{:.1}** / {:.1}",
-                rhn.summary.test_ppl, l.summary.test_ppl
-            ),
+    let time = training(&rhn);
+    let kim_preset = language::kim_preset(&format!("kim-{preset}"));
+    let peers = [
+        (
+            "LSTM",
+            "same-size LSTM".to_string(),
+            format!("lstm-{preset}"),
         ),
-        None => (
-            format!(", {training} of training: RHN `ptb_{preset}`"),
-            format!("test ppl **{:.1}**", rhn.summary.test_ppl),
+        (
+            "Kim",
+            format!("Kim et al. `{kim_preset}`"),
+            format!("kim-{preset}"),
         ),
-    };
-    Some(row(
+    ];
+    let mut names = vec![format!("RHN `ptb_{preset}`")];
+    let mut ppl = vec![format!("**{:.1}**", rhn.summary.test_ppl)];
+    let mut runs = vec![("RHN", &rhn.provenance)];
+    let mut paper = "65.4 (`ptb_sota`, days on a GPU)".to_string();
+    for (label, name, prefix) in &peers {
+        let Some(peer) = best(prefix.as_str(), Some(time.as_str())) else {
+            continue;
+        };
+        names.push(name.clone());
+        ppl.push(format!("{:.1}", peer.summary.test_ppl));
+        runs.push((*label, &peer.provenance));
+        if *label == "Kim"
+            && let Some(figure) = language::kim_paper(&kim_preset)
+        {
+            paper.push_str(&format!("; {figure} (Kim et al. `{kim_preset}`)"));
+        }
+    }
+    Some(row_of(
         PTB,
-        &rest,
-        here,
-        "65.4 (`ptb_sota`, days on a GPU)",
-        &rhn.provenance,
+        &format!(", {time} of training: {}", names.join(" / ")),
+        format!("test ppl {}", ppl.join(" / ")),
+        &paper,
+        &runs,
     ))
 }
 
@@ -273,7 +329,7 @@ fn char_row(inputs: &Inputs) -> Option<Row> {
         CHAR,
         &format!(", char RHN, {corpus}, {}", minutes(s.wall_time_s)),
         format!("{:.2} test BPC", s.test_bpc),
-        super::tables::char_paper(&s.corpus),
+        language::char_paper(&s.corpus),
         &best.provenance,
     ))
 }

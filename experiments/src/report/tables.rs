@@ -1,8 +1,8 @@
-//! The generated tables of `docs/results.md` and `docs/speed.md`, one function per section.
+//! The generated tables of `docs/results.md` and `docs/speed.md`, one function per section
+//! (the language models' in [`super::language`]), and the helpers every section uses.
 
 use burn::module::Module;
 use models::{LayerKind, MnistConvNetConfig, RhnLmConfig};
-use serde_json::Value;
 
 use super::Outcome;
 use super::inputs::{ExportEval, Inputs, Run, Study};
@@ -65,7 +65,7 @@ pub fn distinct(items: impl IntoIterator<Item = String>) -> String {
 }
 
 /// Seconds as `12 s`, `3.5 min` or `60 min`.
-fn duration(seconds: f64) -> String {
+pub fn duration(seconds: f64) -> String {
     if seconds < 60.0 {
         format!("{seconds:.0} s")
     } else if seconds < 600.0 {
@@ -75,15 +75,8 @@ fn duration(seconds: f64) -> String {
     }
 }
 
-/// Seconds of training steps over a run's epochs (evaluation excluded), or its wall time if
-/// its metrics have none.
-pub fn training_seconds(metrics: &[crate::train::EpochMetrics], wall_time_s: f64) -> f64 {
-    let seconds: f64 = metrics.iter().map(|m| m.train_seconds).sum();
-    if seconds > 0.0 { seconds } else { wall_time_s }
-}
-
 /// The provenance columns of a run's row: command, date and commit, machine.
-fn provenance_cells(p: &Provenance) -> [String; 3] {
+pub fn provenance_cells(p: &Provenance) -> [String; 3] {
     [code(&p.command()), when(p), p.machine.short()]
 }
 
@@ -369,166 +362,6 @@ pub fn conv_table(inputs: &Inputs, dataset: &str, name: &str) -> Outcome {
         "test accuracy after each epoch (%)",
         "training images/s",
         "training",
-        "paper",
-        "command",
-        "date, commit",
-        "machine",
-    ];
-    Outcome::generated(table(&header, &rows))
-}
-
-/// The RHN preset a language model's `config.json` `model` entry equals in size, if any.
-fn rhn_preset(model: &Value, presets: &[(&'static str, RhnLmConfig)]) -> Option<&'static str> {
-    let get = |k: &str| model.get(k).and_then(Value::as_u64).map(|v| v as usize);
-    presets
-        .iter()
-        .find(|(_, c)| get("depth") == Some(c.depth) && get("d_hidden") == Some(c.d_hidden))
-        .map(|(name, _)| *name)
-}
-
-/// A `ptb` run's model: `RHN `ptb_small` (depth 4, 256 units)`, `LSTM, as large as `ptb_small`
-/// (265 units)`.
-pub fn ptb_model(run: &Run<super::inputs::PtbSummary>) -> String {
-    let model = &run.config["model"];
-    let get = |k: &str| model.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let presets = [
-        ("ptb_small", RhnLmConfig::ptb_small()),
-        ("ptb_sota", RhnLmConfig::ptb_sota()),
-    ];
-    if run.summary.model.starts_with("rhn") {
-        if model.get("depth").is_none() {
-            return format!("RHN (`{}`)", run.summary.model);
-        }
-        let units = format!("depth {}, {} units", get("depth"), get("d_hidden"));
-        match rhn_preset(model, &presets) {
-            Some(p) => format!("RHN `{p}` ({units})"),
-            None => format!("RHN ({units})"),
-        }
-    } else {
-        let size = run.summary.model.rsplit('-').next().unwrap_or("");
-        format!(
-            "LSTM, as large as `ptb_{size}` (1 layer, {} units)",
-            get("d_hidden")
-        )
-    }
-}
-
-/// `ptb`: the Penn Treebank runs.
-pub fn ptb_table(inputs: &Inputs, name: &str) -> Outcome {
-    if inputs.ptb.is_empty() {
-        return Outcome::none(name);
-    }
-    let mut runs: Vec<_> = inputs.ptb.iter().collect();
-    runs.sort_by(|a, b| {
-        (&a.summary.model, &a.provenance.date).cmp(&(&b.summary.model, &b.provenance.date))
-    });
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
-            let s = &r.summary;
-            let mut row = vec![
-                ptb_model(r),
-                thousands(s.parameters),
-                duration(training_seconds(&r.metrics, s.wall_time_s)),
-                s.epochs.to_string(),
-                thousands(crate::train::samples_per_second(&r.metrics).round() as usize),
-                r.metrics
-                    .iter()
-                    .filter_map(|m| m.evals.first())
-                    .map(|e| format!("{:.1}", e.loss.exp()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                format!("{:.1}", s.valid_ppl),
-                format!("{:.1}", s.test_ppl),
-            ];
-            row.extend(provenance_cells(&r.provenance));
-            row
-        })
-        .collect();
-    let header = [
-        "model",
-        "parameters",
-        "training (evaluation excluded)",
-        "epochs",
-        "training tokens/s",
-        "valid ppl after each epoch",
-        "valid ppl",
-        "test ppl",
-        "command",
-        "date, commit",
-        "machine",
-    ];
-    Outcome::generated(table(&header, &rows))
-}
-
-/// A `charlm` corpus as the tables name it.
-pub fn corpus_name(corpus: &str, vocab: usize) -> String {
-    match corpus {
-        "wiki" => format!("Wikipedia excerpt (gensim), {vocab} symbols"),
-        "wiki-text8" => format!("Wikipedia excerpt, a-z and space, {vocab} symbols"),
-        "file" => format!("a text file, {vocab} symbols"),
-        other => other.to_string(),
-    }
-}
-
-/// A `charlm` run's model: `char RHN `small` (depth 4, 256 units)`.
-pub fn char_model(run: &Run<super::inputs::CharSummary>) -> String {
-    let model = &run.config["model"];
-    let get = |k: &str| model.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let presets = [
-        ("small", RhnLmConfig::char_small()),
-        ("sota", RhnLmConfig::enwik8_sota()),
-    ];
-    let units = format!("depth {}, {} units", get("depth"), get("d_hidden"));
-    match rhn_preset(model, &presets) {
-        Some(p) => format!("char RHN `{p}` ({units})"),
-        None => format!("char RHN ({units})"),
-    }
-}
-
-/// The RHN paper's figure for a `charlm` corpus.
-pub fn char_paper(corpus: &str) -> &'static str {
-    match corpus {
-        "text8" | "wiki-text8" => "1.27 (text8)",
-        _ => "1.27 (enwik8)",
-    }
-}
-
-/// `char`: the character-level runs.
-pub fn char_table(inputs: &Inputs, name: &str) -> Outcome {
-    if inputs.char.is_empty() {
-        return Outcome::none(name);
-    }
-    let mut runs: Vec<_> = inputs.char.iter().collect();
-    runs.sort_by(|a, b| {
-        (&a.summary.corpus, &a.provenance.date).cmp(&(&b.summary.corpus, &b.provenance.date))
-    });
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
-            let s = &r.summary;
-            let mut row = vec![
-                char_model(r),
-                thousands(s.parameters),
-                corpus_name(&s.corpus, s.vocab),
-                duration(s.wall_time_s),
-                s.epochs.to_string(),
-                format!("{:.2}", s.valid_bpc),
-                format!("{:.2}", s.test_bpc),
-                char_paper(&s.corpus).to_string(),
-            ];
-            row.extend(provenance_cells(&r.provenance));
-            row
-        })
-        .collect();
-    let header = [
-        "model",
-        "parameters",
-        "corpus",
-        "training",
-        "epochs",
-        "valid BPC",
-        "test BPC",
         "paper",
         "command",
         "date, commit",
