@@ -1,5 +1,6 @@
 //! Training-step throughput of the RHN language models (*Recurrent Highway Networks*, Zilly et
-//! al. 2017) in tokens per second: one truncated-BPTT window (batch 20, 35 steps by default) of
+//! al. 2017), and of the character-aware models of Kim et al. 2016 (`--preset kim-small,
+//! kim-large`, the words of the PTB vocabulary; no PyTorch peer), in tokens per second: one truncated-BPTT window (batch 20, 35 steps by default) of
 //! forward, backward, global-norm clipping and SGD, exactly the step `ptb` trains with
 //! ([`experiments::lm::train_window`]), on random tokens. Dropout is off by default, as in the
 //! PyTorch peer `bench/torch_peer.py rhn`; `--peer PYTHON` runs that peer with the
@@ -12,14 +13,16 @@
 
 use std::path::PathBuf;
 
-use burn::module::Module;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use clap::{Parser, ValueEnum};
+use datasets::PtbCorpus;
+use experiments::analysis::ptb_spelling;
 use experiments::backend::DeviceArgs;
 use experiments::bench::{CpuMeter, peak_memory_mib, time_steps};
-use experiments::lm::train_window;
+use experiments::cli::DataDirArgs;
+use experiments::lm::{LanguageModel, train_window};
 use experiments::train::OptimizerConfig;
-use models::RhnLmConfig;
+use models::{CharCnnLmConfig, RhnLmConfig};
 use rhn::VariationalDropoutConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -28,6 +31,10 @@ enum Preset {
     Sota,
     /// `RhnLmConfig::ptb_small()`: depth 4, 256 units, tied.
     Small,
+    /// `CharCnnLmConfig::kim_small`: 5.3M parameters (no peer).
+    KimSmall,
+    /// `CharCnnLmConfig::kim_large`: 19.4M parameters (no peer).
+    KimLarge,
 }
 
 #[derive(Parser, Debug)]
@@ -61,13 +68,20 @@ struct Args {
     /// date, commit, machine): `{"provenance": {..}, "rows": [..]}`.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Where PTB is (the kim presets spell the words of its vocabulary).
+    #[command(flatten)]
+    data: DataDirArgs,
     #[command(flatten)]
     device: DeviceArgs,
 }
 
-fn time_burn(config: &RhnLmConfig, args: &Args, device: &Device) -> serde_json::Value {
-    device.seed(1);
-    let model = config.init(device);
+/// Times `model`'s training step; `describe`'s fields (the model's sizes) open the row.
+fn time_burn<M: LanguageModel>(
+    model: M,
+    describe: serde_json::Value,
+    args: &Args,
+    device: &Device,
+) -> serde_json::Value {
     let mut optim = OptimizerConfig::Sgd {
         momentum: 0.0,
         nesterov: false,
@@ -75,10 +89,11 @@ fn time_burn(config: &RhnLmConfig, args: &Args, device: &Device) -> serde_json::
     }
     .init();
     let (b, s) = (args.batch, args.seq_len);
+    let vocab = model.vocab_size() as f64;
     // The windows are drawn before timing (as the peer's corpus is), and the model is moved
     // through each step, not cloned: a clone would keep a second reference to every parameter
     // and stop the optimiser from updating in place, as `fit_lm` does.
-    let draw = || Tensor::<2>::random([b, s], Distribution::Uniform(0.0, 10_000.0), device).int();
+    let draw = || Tensor::<2>::random([b, s], Distribution::Uniform(0.0, vocab), device).int();
     let windows: Vec<(Tensor<2, Int>, Tensor<2, Int>)> = (0..args.warmup + args.steps.max(1))
         .map(|_| (draw(), draw()))
         .collect();
@@ -86,7 +101,7 @@ fn time_burn(config: &RhnLmConfig, args: &Args, device: &Device) -> serde_json::
     let mut slot = Some(model);
     let mut state = None;
     let meter = CpuMeter::start();
-    let timing = time_steps("rhn", args.warmup, args.steps, || {
+    let timing = time_steps("lm", args.warmup, args.steps, || {
         let window = next_window.next().expect("a window");
         let m = slot.take().expect("the model");
         let (m, _, next) = train_window(m, &mut optim, window, state.take(), 0.2, 10.0);
@@ -95,10 +110,9 @@ fn time_burn(config: &RhnLmConfig, args: &Args, device: &Device) -> serde_json::
     });
     let model = slot.expect("the model");
     let tokens_per_s = (b * s) as f64 / timing.median_s;
-    serde_json::json!({
+    let mut row = describe;
+    let fields = serde_json::json!({
         "impl": "burn",
-        "depth": config.depth,
-        "hidden": config.d_hidden,
         "parameters": model.num_params(),
         "vocab": model.vocab_size(),
         "batch": b,
@@ -109,7 +123,11 @@ fn time_burn(config: &RhnLmConfig, args: &Args, device: &Device) -> serde_json::
         "peak_memory_mib": peak_memory_mib(),
         "foreign_cpu": meter.and_then(|m| m.foreign_cores()),
         "device": format!("{device:?}"),
-    })
+    });
+    if let (Some(row), Some(fields)) = (row.as_object_mut(), fields.as_object()) {
+        row.extend(fields.clone());
+    }
+    row
 }
 
 fn run_peer(
@@ -157,14 +175,36 @@ fn main() -> anyhow::Result<()> {
     let device = args.device.device()?.autodiff();
     let mut rows = Vec::new();
     for preset in &args.preset {
-        let mut config = match preset {
+        let config = match preset {
             Preset::Sota => RhnLmConfig::ptb_sota(),
             Preset::Small => RhnLmConfig::ptb_small(),
+            Preset::KimSmall | Preset::KimLarge => {
+                let corpus = PtbCorpus::load(args.data.dir())?;
+                let spelling = ptb_spelling(&corpus.vocab)?;
+                let (name, mut kim) = match preset {
+                    Preset::KimSmall => ("kim_small", CharCnnLmConfig::kim_small(&spelling)),
+                    _ => ("kim_large", CharCnnLmConfig::kim_large(&spelling)),
+                };
+                if !args.dropout {
+                    kim = kim.with_dropout(VariationalDropoutConfig::none());
+                }
+                device.seed(1);
+                let model = kim.init(&spelling, &device).map_err(anyhow::Error::msg)?;
+                let describe = serde_json::json!({ "model": name, "hidden": kim.d_hidden });
+                let burn = time_burn(model, describe, &args, &device);
+                println!("{preset:?}: {burn}");
+                rows.push(burn);
+                continue;
+            }
         };
-        if !args.dropout {
-            config = config.with_dropout(VariationalDropoutConfig::none());
-        }
-        let burn = time_burn(&config, &args, &device);
+        let config = if args.dropout {
+            config
+        } else {
+            config.with_dropout(VariationalDropoutConfig::none())
+        };
+        device.seed(1);
+        let describe = serde_json::json!({ "depth": config.depth, "hidden": config.d_hidden });
+        let burn = time_burn(config.init(&device), describe, &args, &device);
         println!("{preset:?}: {burn}");
         if let Some(python) = &args.peer {
             let peer = run_peer(python, &config, &args)?;

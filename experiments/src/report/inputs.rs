@@ -168,7 +168,11 @@ pub struct RhnBenchRow {
     /// `burn` or `pytorch`.
     #[serde(rename = "impl")]
     pub implementation: String,
-    /// Recurrence depth.
+    /// The preset of a model other than an RHN (`kim_small`, `kim_large`), absent for an RHN.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Recurrence depth (0 for a model other than an RHN).
+    #[serde(default)]
     pub depth: usize,
     /// Hidden units.
     pub hidden: usize,

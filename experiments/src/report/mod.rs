@@ -26,7 +26,7 @@
 //! | `char`              | `charlm` runs |
 //! | `samples`           | sample records: directories with a `sample.json` (`sample --json`) and a `provenance.json` of the program `sample` |
 //! | `sizes`             | no runs: the presets' `num_params` |
-//! | `speed-rhn`         | `bench-rhn --json` files with provenance (`bench-highway --json` files give the summary's MLP speed row) |
+//! | `speed-rhn`         | `bench-rhn --json` files with provenance, the RHN beside PyTorch and the character-aware presets (`bench-highway --json` files give the summary's MLP speed row) |
 //! | `speed-conv`        | `bench-highway --json` files of the conv workloads (`--model conv`, `mnist-conv`, `cifar-*`) |
 //! | `export`            | run directories with a `torch-eval.json` (`bench/torch_peer.py evaluate`) |
 //! | `cifar`             | the presets' `num_params`, and `cifar` runs (Tables 2-3 accuracy on CIFAR-10/100; the fit of the 20 sample images) |
@@ -51,6 +51,7 @@ mod language;
 pub mod markdown;
 mod samples;
 mod speed_conv;
+mod speed_rhn;
 mod summary;
 mod tables;
 
@@ -127,7 +128,7 @@ pub fn generate(name: &str, existing: &str, inputs: &Inputs) -> anyhow::Result<O
         "char" => language::char_table(inputs, name),
         "samples" => samples::samples_section(inputs, name),
         "sizes" => tables::sizes_table()?,
-        "speed-rhn" => tables::speed_rhn_table(inputs, name),
+        "speed-rhn" => speed_rhn::speed_rhn_table(inputs, name),
         "speed-conv" => speed_conv::speed_conv_table(inputs, name),
         "export" => tables::export_table(inputs, name),
         "cifar" => tables::cifar_table(inputs, name)?,

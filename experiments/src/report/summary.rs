@@ -9,7 +9,7 @@ use super::inputs::{Inputs, PtbSummary, Run};
 use super::language::{self, training_seconds};
 use super::tables::{
     breadth_studies, conv_runs, depth_study_for, of_newest_commit, percent, range, rust_test,
-    speed_rows, table, table1_paper,
+    table, table1_paper,
 };
 use crate::train::Provenance;
 use models::LayerKind;
@@ -416,7 +416,7 @@ fn speed_conv_row(inputs: &Inputs) -> Option<Row> {
 }
 
 fn speed_row(inputs: &Inputs) -> Option<Row> {
-    let rows = speed_rows(inputs);
+    let rows = super::speed_rhn::speed_rows(inputs);
     let sota = rows
         .iter()
         .find(|r| (r.key.0, r.key.1) == (10, 830) && !r.ratio.is_empty())?;
