@@ -233,18 +233,8 @@ pub fn run_gates(args: &GatesArgs) -> anyhow::Result<()> {
             run.epoch,
             report.windows,
             start.elapsed().as_secs_f64(),
-            report
-                .mean_per_micro_layer
-                .iter()
-                .map(|m| format!("{m:.3}"))
-                .collect::<Vec<_>>()
-                .join(" "),
-            report
-                .biases
-                .iter()
-                .map(|b| format!("{:.2}", b.mean))
-                .collect::<Vec<_>>()
-                .join(" ")
+            listed(&report.mean_per_micro_layer, 3),
+            listed(&report.biases.iter().map(|b| b.mean).collect::<Vec<_>>(), 2)
         );
     }
     if let Some(path) = &args.nets.char_run {
@@ -252,6 +242,15 @@ pub fn run_gates(args: &GatesArgs) -> anyhow::Result<()> {
     }
     println!("artifacts: {}", out_dir.display());
     Ok(())
+}
+
+/// `values` with `digits` decimals, separated by spaces.
+fn listed(values: &[f64], digits: usize) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:.digits$}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `gates --char-run`: the highway layers' mean gate activity on PTB validation windows, the
@@ -294,18 +293,8 @@ fn char_cnn_gates(
         run.epoch,
         report.windows,
         start.elapsed().as_secs_f64(),
-        report
-            .mean_per_layer
-            .iter()
-            .map(|m| format!("{m:.3}"))
-            .collect::<Vec<_>>()
-            .join(" "),
-        report
-            .biases
-            .iter()
-            .map(|b| format!("{:.2}", b.mean))
-            .collect::<Vec<_>>()
-            .join(" ")
+        listed(&report.mean_per_layer, 3),
+        listed(&report.biases.iter().map(|b| b.mean).collect::<Vec<_>>(), 2)
     );
     println!("nearest neighbours (cosine), before and after the highway layers:\n{table}");
     Ok(())

@@ -197,18 +197,8 @@ pub fn run_lesion(args: &LesionArgs) -> anyhow::Result<()> {
             args.nets.windows,
             &device,
         )?;
-        println!(
-            "{label} ({}, epoch {}): {} micro-layer lesions in {:.1}s",
-            run.dir.display(),
-            run.epoch,
-            report.rows.len(),
-            start.elapsed().as_secs_f64()
-        );
-        write_text(&out.path, "lesion-rhn.csv", &report.csv())?;
-        out.write_json("lesion-rhn.json", &report)?;
-        let s = lm_lesion_table(&label, "micro-layer", args.nets.windows, &report);
-        println!("{s}");
-        table.push_str(&s);
+        let what = ("rhn", "micro-layer", run.epoch);
+        table.push_str(&write_lm(&out, &run.dir, what, &report, args, start)?);
         for p in plot_lesions(
             std::slice::from_ref(&report),
             "lesioned micro-layer",
@@ -234,22 +224,36 @@ pub fn run_lesion(args: &LesionArgs) -> anyhow::Result<()> {
             args.nets.windows,
             &device,
         )?;
-        println!(
-            "{label} ({}, epoch {}): {} highway-layer lesions in {:.1}s",
-            run.dir.display(),
-            run.epoch,
-            report.rows.len(),
-            start.elapsed().as_secs_f64()
-        );
-        write_text(&out.path, "lesion-char.csv", &report.csv())?;
-        out.write_json("lesion-char.json", &report)?;
-        let s = lm_lesion_table(&label, "highway layer", args.nets.windows, &report);
-        println!("{s}");
-        table.push_str(&s);
+        let what = ("char", "highway layer", run.epoch);
+        table.push_str(&write_lm(&out, &run.dir, what, &report, args, start)?);
     }
     write_text(&out.path, "table.md", &table)?;
     println!("artifacts: {}", out_dir.display());
     Ok(())
+}
+
+/// Writes `lesion-<name>.csv` and `.json` of a language model's lesions (`what`: the name, what
+/// a layer is called, the checkpoint's epoch) and returns (and prints) their table.
+fn write_lm(
+    out: &RunDir,
+    dir: &std::path::Path,
+    (name, layer, epoch): (&str, &str, usize),
+    report: &LesionReport,
+    args: &LesionArgs,
+    start: Instant,
+) -> anyhow::Result<String> {
+    println!(
+        "{} ({}, epoch {epoch}): {} {layer} lesions in {:.1}s",
+        report.label,
+        dir.display(),
+        report.rows.len(),
+        start.elapsed().as_secs_f64()
+    );
+    write_text(&out.path, &format!("lesion-{name}.csv"), &report.csv())?;
+    out.write_json(&format!("lesion-{name}.json"), report)?;
+    let s = lm_lesion_table(&report.label, layer, args.nets.windows, report);
+    println!("{s}");
+    Ok(s)
 }
 
 /// Writes `lesion-<name>.csv`, `.json` and the plots of a staged conv net's lesions, and

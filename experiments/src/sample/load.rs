@@ -56,11 +56,11 @@ impl ModelKind {
 #[derive(Debug)]
 pub enum SampleModel {
     /// An RHN language model.
-    Rhn(RhnLm),
+    Rhn(Box<RhnLm>),
     /// An LSTM language model.
-    Lstm(LstmLm),
+    Lstm(Box<LstmLm>),
     /// A character-aware language model.
-    CharCnn(CharCnnLm),
+    CharCnn(Box<CharCnnLm>),
 }
 
 impl SampleModel {
@@ -97,15 +97,33 @@ impl SampleModel {
         on_token: impl FnMut(u32),
     ) -> Result<Vec<u32>, String> {
         match self {
-            SampleModel::Rhn(m) => {
-                models::generate(m, prompt, max_tokens, config, stop, device, on_token)
-            }
-            SampleModel::Lstm(m) => {
-                models::generate(m, prompt, max_tokens, config, stop, device, on_token)
-            }
-            SampleModel::CharCnn(m) => {
-                models::generate(m, prompt, max_tokens, config, stop, device, on_token)
-            }
+            SampleModel::Rhn(m) => models::generate(
+                m.as_ref(),
+                prompt,
+                max_tokens,
+                config,
+                stop,
+                device,
+                on_token,
+            ),
+            SampleModel::Lstm(m) => models::generate(
+                m.as_ref(),
+                prompt,
+                max_tokens,
+                config,
+                stop,
+                device,
+                on_token,
+            ),
+            SampleModel::CharCnn(m) => models::generate(
+                m.as_ref(),
+                prompt,
+                max_tokens,
+                config,
+                stop,
+                device,
+                on_token,
+            ),
         }
     }
 }
@@ -153,14 +171,14 @@ pub fn load_lm(path: &Path, data_dir: Option<&Path>, device: &Device) -> anyhow:
                 c.validate().map_err(anyhow::Error::msg)?;
                 Ok(c.init(device))
             })?;
-            (SampleModel::Rhn(run.model), run.epoch)
+            (SampleModel::Rhn(Box::new(run.model)), run.epoch)
         }
         ModelKind::Lstm => {
             let run = load_run(&dir, |c: &LstmLmConfig| {
                 c.validate().map_err(anyhow::Error::msg)?;
                 Ok(c.init(device))
             })?;
-            (SampleModel::Lstm(run.model), run.epoch)
+            (SampleModel::Lstm(Box::new(run.model)), run.epoch)
         }
         ModelKind::CharCnn => {
             if data.corpus != LmCorpus::Ptb {
@@ -172,7 +190,7 @@ pub fn load_lm(path: &Path, data_dir: Option<&Path>, device: &Device) -> anyhow:
             }
             let corpus = datasets::PtbCorpus::load(data_dir)?;
             let (run, _) = crate::analysis::load_char_cnn_run(&dir, &corpus, device)?;
-            (SampleModel::CharCnn(run.model), run.epoch)
+            (SampleModel::CharCnn(Box::new(run.model)), run.epoch)
         }
     };
     Ok(LoadedLm {

@@ -24,7 +24,7 @@ pub enum Vocabulary {
     /// A word vocabulary (PTB).
     Words(Vocab),
     /// A character (byte) vocabulary.
-    Chars(CharVocab),
+    Chars(Box<CharVocab>),
 }
 
 impl Vocabulary {
@@ -42,7 +42,9 @@ impl Vocabulary {
             )
         };
         let chars = |corpus: datasets::Result<CharCorpus>| -> anyhow::Result<Self> {
-            Ok(Vocabulary::Chars(corpus.with_context(what)?.vocab))
+            Ok(Vocabulary::Chars(Box::new(
+                corpus.with_context(what)?.vocab,
+            )))
         };
         match data.corpus {
             LmCorpus::Ptb => Ok(Vocabulary::Words(
@@ -231,7 +233,7 @@ mod tests {
 
     #[test]
     fn char_prompts_are_checked_byte_by_byte() {
-        let v = Vocabulary::Chars(CharVocab::from_bytes(b"ab c\n"));
+        let v = Vocabulary::Chars(Box::new(CharVocab::from_bytes(b"ab c\n")));
         // Ids in byte order: '\n' 0, ' ' 1, 'a' 2, 'b' 3, 'c' 4.
         assert_eq!(v.encode_prompt("a b").unwrap(), [2, 1, 3]);
         assert_eq!(v.encode_prompt(" ").unwrap(), [1]);
@@ -261,7 +263,7 @@ mod tests {
         assert_eq!(d.piece(3), b"\n");
         assert!(d.at_line_start());
         assert_eq!(d.piece(99), b"<#99>");
-        let c = Vocabulary::Chars(CharVocab::from_bytes(b"ab c\n"));
+        let c = Vocabulary::Chars(Box::new(CharVocab::from_bytes(b"ab c\n")));
         assert_eq!(detokenize(&c, &[2, 1, 3, 0, 4]), "a b\nc");
     }
 
