@@ -68,7 +68,7 @@ pub struct SampleArgs {
     #[arg(long)]
     pub run: PathBuf,
     /// The prompt: words (word models; each must be in the vocabulary: lower case, numbers as
-    /// N, rare words as <unk>) or text (character models). Default: "the" (word models), "The "
+    /// N, rare words as `<unk>`) or text (character models). Default: "the" (word models), "The "
     /// (character models; "the " for the text8-like corpora).
     #[arg(long)]
     pub prompt: Option<String>,
@@ -88,7 +88,7 @@ pub struct SampleArgs {
     /// Seed of the sampling (the same seed, model and settings give the same text).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Word models: stop at the first generated <eos> (default: go on, printing <eos> as a
+    /// Word models: stop at the first generated `<eos>` (default: go on, printing `<eos>` as a
     /// line break).
     #[arg(long)]
     pub until_eos: bool,
