@@ -37,6 +37,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::samples::Sample;
 use crate::analysis::{
     CharCnnGateReport, GateReport, LayerBias, LesionReport, Neighbours, RhnGateReport,
 };
@@ -289,50 +290,6 @@ pub struct Analysis {
     pub lesion: Option<LesionRecord>,
     /// The `mnist-depth` studies below `dir`.
     pub nets: Vec<Study>,
-}
-
-/// The settings of a sample (`sample.json`'s `settings`; the fields the report uses).
-#[derive(Debug, Clone, Deserialize)]
-pub struct SampleFileSettings {
-    /// Tokens asked for (`--tokens`).
-    pub tokens: usize,
-    /// Softmax temperature (0: greedy).
-    pub temperature: f64,
-    /// `--top-k`, if set.
-    pub top_k: Option<usize>,
-    /// `--top-p`, if set.
-    pub top_p: Option<f64>,
-    /// Seed of the sampling.
-    pub seed: u64,
-    /// Whether generation stopped at the first `<eos>`.
-    #[serde(default)]
-    pub until_eos: bool,
-}
-
-/// `sample.json` of a sample record (what `sample --json` writes; the fields the report uses).
-#[derive(Debug, Clone, Deserialize)]
-pub struct SampleFile {
-    /// The model's run directory, as given to `sample --run`.
-    pub run: PathBuf,
-    /// Epoch of the checkpoint used.
-    pub checkpoint_epoch: usize,
-    /// The model's kind: `rhn`, `lstm`, `char_cnn`.
-    pub model: String,
-    /// The settings.
-    pub settings: SampleFileSettings,
-    /// The prompt and the generated text, as printed.
-    pub text: String,
-}
-
-/// A sample record: text generated from a trained language model.
-#[derive(Debug, Clone)]
-pub struct Sample {
-    /// The directory.
-    pub dir: PathBuf,
-    /// Its `sample.json`.
-    pub sample: SampleFile,
-    /// Its `provenance.json` (the `sample` command).
-    pub provenance: Provenance,
 }
 
 /// Everything the report reads.

@@ -49,7 +49,7 @@ mod analysis_char;
 pub mod inputs;
 mod language;
 pub mod markdown;
-mod samples;
+pub mod samples;
 mod speed_conv;
 mod speed_rhn;
 mod summary;
