@@ -342,28 +342,26 @@ impl CharCnnLm {
 
     /// The last LSTM layer's output for every position (after output dropout, the softmax
     /// layer's input) from `state` (`None`: zeros), with highway layer `lesion` forced to carry
-    /// (`None`: intact); also the mean transform-gate activity of each highway layer over the
-    /// window's words.
+    /// (`None`: intact); also the transform gate of each highway layer for the window's words.
     ///
     /// # Shapes
     ///
     /// - `tokens`: `[batch, seq]` word ids; `state`: one `[batch, d_hidden]` cell and hidden
     ///   state per LSTM layer
-    /// - output: `[batch, seq, d_hidden]`; gate means: `[highway_layers]`
+    /// - output: `[batch, seq, d_hidden]`; gates: `highway_layers` × `[batch·seq, d_features]`
     pub fn hidden(
         &self,
         tokens: Tensor<2, Int>,
         state: Option<Vec<LstmState<2>>>,
         masks: Option<&RhnMasks>,
         lesion: Option<usize>,
-    ) -> (Tensor<3>, Vec<LstmState<2>>, Option<Tensor<1>>) {
+    ) -> (Tensor<3>, Vec<LstmState<2>>, Vec<Tensor<2>>) {
         let [batch, seq] = tokens.dims();
         let chars = self
             .spellings
             .clone()
             .select(0, tokens.reshape([batch * seq]));
         let words = self.represent(chars, lesion);
-        let gates = gate_mean_per_layer(&words.gates);
         let z = match words.layers.last() {
             Some(z) => z.clone(),
             None => words.cnn,
@@ -392,7 +390,7 @@ impl CharCnnLm {
             Some(m) => m.apply_output(x),
             None => x,
         };
-        (y, next, gates)
+        (y, next, words.gates)
     }
 
     /// The softmax layer's logits `P h + q`.
@@ -426,6 +424,7 @@ impl CharCnnLm {
         lesion: Option<usize>,
     ) -> (Tensor<3>, Vec<LstmState<2>>, Option<Tensor<1>>) {
         let (y, state, gates) = self.hidden(tokens, state, masks, lesion);
+        let gates = gate_mean_per_layer(&gates);
         (self.logits(y), state, gates)
     }
 

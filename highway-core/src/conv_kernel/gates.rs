@@ -1,0 +1,191 @@
+//! The element-wise part of the fast path's highway layer (*Training Very Deep Networks*
+//! eq. (2)): from the pre-activations `z = [z_H z_T (z_C)]` of a block of pixels, the output
+//! `y = act(z_H)·T + x·C` and, backwards, `∂z` and the carry term of `∂x` (the equations in the
+//! [parent module's docs](super)).
+
+/// The non-linearity of `H` the fast path computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// `max(z, 0)`.
+    Relu,
+    /// `tanh z`.
+    Tanh,
+}
+
+/// A non-linearity as a type, so that the gate loops are compiled once for each, without a
+/// branch on it per element.
+trait Nonlinearity {
+    /// `act(z)`.
+    fn value(z: f32) -> f32;
+    /// `act'(z)` from `h = act(z)`.
+    fn derivative(h: f32) -> f32;
+}
+
+struct Relu;
+
+impl Nonlinearity for Relu {
+    #[inline(always)]
+    fn value(z: f32) -> f32 {
+        z.max(0.0)
+    }
+
+    /// `h > 0` exactly where `z > 0`.
+    #[inline(always)]
+    fn derivative(h: f32) -> f32 {
+        if h > 0.0 { 1.0 } else { 0.0 }
+    }
+}
+
+struct Tanh;
+
+impl Nonlinearity for Tanh {
+    #[inline(always)]
+    fn value(z: f32) -> f32 {
+        z.tanh()
+    }
+
+    #[inline(always)]
+    fn derivative(h: f32) -> f32 {
+        1.0 - h * h
+    }
+}
+
+/// `e^x` without a library call, so that a loop of it vectorises: Cephes' `expf` (the
+/// argument reduced by `n·ln 2` with `n` rounded to nearest, a degree-6 polynomial on
+/// `[−ln 2 / 2, ln 2 / 2]`, `2ⁿ` put into the exponent bits). Arguments are clamped to
+/// `[−87, 88]`, where `2ⁿ` is a normal number; NaN stays NaN. Within two ulp of `f32::exp`
+/// (tested).
+#[inline(always)]
+pub(super) fn exp(x: f32) -> f32 {
+    // Adding and subtracting 1.5·2²³ rounds a float of magnitude below 2²² to an integer.
+    const ROUND: f32 = 12_582_912.0;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let e = p * r * r + r + 1.0;
+    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// `σ(z) = 1 / (1 + e^{−z})`.
+#[inline(always)]
+pub(super) fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + exp(-z))
+}
+
+/// The gate arithmetic of one position, forward: `z` (`[G·C]`, biases added) becomes
+/// `H = act(z_H)`, `T = σ(z_T)` (and `C = σ(z_C)`) in place, and `out` gets
+/// `y = H·T + x·(1 − T)` (coupled carry), `H·T + x·C` (free carry) or `H` (a plain layer).
+pub(super) fn gates_forward(act: Act, gates: usize, z: &mut [f32], x: &[f32], out: &mut [f32]) {
+    match act {
+        Act::Relu => gates_forward_with::<Relu>(gates, z, x, out),
+        Act::Tanh => gates_forward_with::<Tanh>(gates, z, x, out),
+    }
+}
+
+fn gates_forward_with<A: Nonlinearity>(gates: usize, z: &mut [f32], x: &[f32], out: &mut [f32]) {
+    let c = out.len();
+    let (h, rest) = z.split_at_mut(c);
+    for v in h.iter_mut() {
+        *v = A::value(*v);
+    }
+    match gates {
+        1 => out.copy_from_slice(h),
+        2 => {
+            let t = &mut rest[..c];
+            for v in t.iter_mut() {
+                *v = sigmoid(*v);
+            }
+            for (((o, h), t), x) in out.iter_mut().zip(&*h).zip(&*t).zip(x) {
+                *o = h * t + x * (1.0 - t);
+            }
+        }
+        _ => {
+            let (t, carry) = rest.split_at_mut(c);
+            for v in t.iter_mut() {
+                *v = sigmoid(*v);
+            }
+            for v in carry.iter_mut() {
+                *v = sigmoid(*v);
+            }
+            let it = out.iter_mut().zip(&*h).zip(&*t).zip(&*carry).zip(x);
+            for ((((o, h), t), cg), x) in it {
+                *o = h * t + x * cg;
+            }
+        }
+    }
+}
+
+/// The gate arithmetic of one position, backward: from `∂y` (`d`), the saved `H, T (, C)` and
+/// the input `x`, writes `∂z` (`[G·C]`) and the carry part of `∂x`:
+/// `∂z_H = ∂y·T·act'`, `∂z_T = ∂y·(H − x)·T(1 − T)` and `∂x = ∂y·(1 − T)` (coupled);
+/// `∂z_T = ∂y·H·T(1 − T)`, `∂z_C = ∂y·x·C(1 − C)` and `∂x = ∂y·C` (free);
+/// `∂z_H = ∂y·act'` and no carry part (plain).
+pub(super) fn gates_backward(
+    act: Act,
+    gates: usize,
+    d: &[f32],
+    saved: &[f32],
+    x: &[f32],
+    dz: &mut [f32],
+    dx: &mut [f32],
+) {
+    match act {
+        Act::Relu => gates_backward_with::<Relu>(gates, d, saved, x, dz, dx),
+        Act::Tanh => gates_backward_with::<Tanh>(gates, d, saved, x, dz, dx),
+    }
+}
+
+fn gates_backward_with<A: Nonlinearity>(
+    gates: usize,
+    d: &[f32],
+    saved: &[f32],
+    x: &[f32],
+    dz: &mut [f32],
+    dx: &mut [f32],
+) {
+    let c = d.len();
+    let h = &saved[..c];
+    let (dz_h, dz_rest) = dz.split_at_mut(c);
+    if gates == 1 {
+        for ((o, d), h) in dz_h.iter_mut().zip(d).zip(h) {
+            *o = d * A::derivative(*h);
+        }
+        return;
+    }
+    let t = &saved[c..2 * c];
+    for (((o, d), h), t) in dz_h.iter_mut().zip(d).zip(h).zip(t) {
+        *o = d * t * A::derivative(*h);
+    }
+    if gates == 2 {
+        let it = dz_rest
+            .iter_mut()
+            .zip(dx.iter_mut())
+            .zip(d)
+            .zip(h)
+            .zip(t)
+            .zip(x);
+        for (((((dz_t, dx), d), h), t), x) in it {
+            *dz_t = d * (h - x) * t * (1.0 - t);
+            *dx = d * (1.0 - t);
+        }
+    } else {
+        let carry = &saved[2 * c..3 * c];
+        let (dz_t, dz_c) = dz_rest.split_at_mut(c);
+        for (((o, d), h), t) in dz_t.iter_mut().zip(d).zip(h).zip(t) {
+            *o = d * h * t * (1.0 - t);
+        }
+        let it = dz_c.iter_mut().zip(dx.iter_mut()).zip(d).zip(carry).zip(x);
+        for ((((dz_c, dx), d), cg), x) in it {
+            *dz_c = d * x * cg * (1.0 - cg);
+            *dx = d * cg;
+        }
+    }
+}

@@ -1,0 +1,116 @@
+use super::gates::{exp, sigmoid};
+use super::*;
+
+fn grid() -> Grid {
+    Grid {
+        batch: 2,
+        height: 3,
+        width: 4,
+        channels: 2,
+        kernel: 3,
+    }
+}
+
+#[test]
+fn padding_round_trips_and_only_pixels_are_valid() {
+    let g = grid();
+    let nchw: Vec<f32> = (0..2 * 2 * 3 * 4).map(|v| v as f32 + 1.0).collect();
+    let padded = g.pad_nchw(&nchw);
+    assert_eq!(padded.len(), g.len());
+    assert_eq!(g.unpad_nchw(&padded), nchw);
+    // Every value once, the rest zero padding.
+    assert_eq!(padded.iter().filter(|v| **v != 0.0).count(), nchw.len());
+    let valid: Vec<usize> = (0..g.positions()).filter(|&q| g.valid(q)).collect();
+    assert_eq!(valid.len(), 2 * 3 * 4);
+    // The blocks' pixels are exactly the valid corners, in order.
+    let pixels: Vec<usize> = (0..g.pixels()).map(|p| g.pixel_corner(p)).collect();
+    assert_eq!(pixels, valid);
+    // Pixel (b=1, c=1, i=2, j=3) sits at corner (1, 2, 3) + centre.
+    let q = g.corner(1, 2, 3) + g.center();
+    assert_eq!(padded[q * 2 + 1], nchw[((2 + 1) * 3 + 2) * 4 + 3]);
+}
+
+/// The layer by its definition, one output at a time.
+fn direct(g: &Grid, w: &[Vec<f32>], b: &[Vec<f32>], x: &[f32]) -> Vec<f32> {
+    let (c, k, h, wd) = (g.channels, g.kernel, g.height, g.width);
+    let p = k as isize / 2;
+    let at = |bi: usize, ch: usize, i: isize, j: isize| -> f32 {
+        if i < 0 || j < 0 || i >= h as isize || j >= wd as isize {
+            return 0.0;
+        }
+        x[((bi * c + ch) * h + i as usize) * wd + j as usize]
+    };
+    let mut y = vec![0.0; x.len()];
+    for bi in 0..g.batch {
+        for co in 0..c {
+            for i in 0..h {
+                for j in 0..wd {
+                    let z = |gate: usize| {
+                        let mut s = b[gate][co];
+                        for ci in 0..c {
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let v = at(
+                                        bi,
+                                        ci,
+                                        i as isize + ky as isize - p,
+                                        j as isize + kx as isize - p,
+                                    );
+                                    s += w[gate][((co * c + ci) * k + ky) * k + kx] * v;
+                                }
+                            }
+                        }
+                        s
+                    };
+                    let t = 1.0 / (1.0 + (-z(1)).exp());
+                    let xv = at(bi, co, i as isize, j as isize);
+                    y[((bi * c + co) * h + i) * wd + j] = z(0).max(0.0) * t + xv * (1.0 - t);
+                }
+            }
+        }
+    }
+    y
+}
+
+#[test]
+fn exp_is_within_a_few_ulp_of_the_library_exp() {
+    let mut worst = 0.0f64;
+    for i in 0..=1_750_000 {
+        let x = -87.0 + i as f32 * 1e-4;
+        let (fast, reference) = (exp(x) as f64, x.exp() as f64);
+        worst = worst.max((fast - reference).abs() / reference);
+    }
+    // f32's ulp is 2^-23 ≈ 1.2e-7 relative.
+    assert!(worst < 2.5e-7, "relative error {worst:e}");
+    assert_eq!(exp(0.0), 1.0);
+    assert!(exp(f32::NAN).is_nan());
+    // Clamped at the ends: finite, and the sigmoid saturates to 0 and 1.
+    assert!(exp(1000.0).is_finite() && exp(-1000.0) > 0.0);
+    assert!(sigmoid(-1000.0) < 1e-37 && sigmoid(1000.0) == 1.0);
+    assert!((sigmoid(0.5) - 1.0 / (1.0 + (-0.5f32).exp())).abs() < 1e-7);
+}
+
+#[test]
+fn forward_equals_the_definition() {
+    let g = grid();
+    let n = g.channels * g.channels * 9;
+    let wave = |s: f32, len: usize| {
+        (0..len)
+            .map(|i| ((i as f32 + s) * 0.37).sin() * 0.5)
+            .collect::<Vec<_>>()
+    };
+    let w = vec![wave(1.0, n), wave(2.0, n)];
+    let b = vec![wave(3.0, 2), wave(4.0, 2)];
+    let x = wave(5.0, 2 * 2 * 3 * 4);
+    let weights = LayerWeights::pack(&g, &[&w[0], &w[1]], &[&b[0], &b[1]]);
+    let mut y = vec![0.0; g.len()];
+    forward(&g, &weights, Act::Relu, &g.pad_nchw(&x), &mut y);
+    let expected = direct(&g, &w, &b, &x);
+    for (a, e) in g.unpad_nchw(&y).iter().zip(&expected) {
+        assert!((a - e).abs() < 1e-5, "{a} vs {e}");
+    }
+    // The output's padding stays zero: it is the next layer's padded input.
+    let pixels: f32 = g.unpad_nchw(&y).iter().map(|v| v.abs()).sum();
+    let all: f32 = y.iter().map(|v| v.abs()).sum();
+    assert!((pixels - all).abs() < 1e-4);
+}
