@@ -130,6 +130,31 @@ impl DatasetSpec {
     }
 }
 
+/// Whether this process runs under CI: the `CI` environment variable is set to anything but
+/// `0`, `false` or nothing (CI services set `CI=true`; so does `.ci/run`).
+pub fn under_ci() -> bool {
+    std::env::var("CI")
+        .is_ok_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "false"))
+}
+
+/// For tests on the real data sets, when `name` is not in the cache: under CI ([`under_ci`]) the
+/// test fails, naming the data set and the command that fetches it, so that a missing install
+/// step is seen; elsewhere it prints `SKIPPED: …` and the caller returns.
+///
+/// # Panics
+///
+/// Under CI, always (that is the failure).
+pub fn missing_in_test(name: &str) {
+    let message = format!(
+        "{name} is not in {}; run `bash scripts/fetch-data.sh {name}`",
+        cache_dir().display()
+    );
+    if under_ci() {
+        panic!("CI=true and the real data this test needs is missing: {message}");
+    }
+    eprintln!("SKIPPED: {message}");
+}
+
 /// The cache directory: `$HIGHWAY_ZOO_DATA`, else `$XDG_CACHE_HOME/highway-zoo`, else
 /// `$HOME/.cache/highway-zoo`, else `./data`.
 pub fn cache_dir() -> PathBuf {

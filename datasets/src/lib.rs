@@ -33,7 +33,7 @@ pub use cifar::{
     CifarBatch, CifarBatcher, CifarDataset, CifarItem, CifarKind, CifarSplit, CifarTransform, Gcn,
 };
 pub use error::{DataError, Result};
-pub use fetch::cache_dir;
+pub use fetch::{cache_dir, missing_in_test, under_ci};
 pub use mnist::{MnistBatch, MnistBatcher, MnistDataset, MnistItem, MnistKind, MnistSplit};
 pub use ptb::{PtbCorpus, PtbSplit, Vocab};
 pub use rng::SplitMix64;

@@ -1,6 +1,7 @@
 //! Tests on the real data sets, from the cache that `bash scripts/fetch-data.sh` fills
 //! (`$HIGHWAY_ZOO_DATA`, default `~/.cache/highway-zoo`). Each test is skipped, with a
-//! message, when its files are absent; CI runs the fetch script first. No test downloads.
+//! message, when its files are absent, and fails under CI (`CI=true`), which runs the fetch
+//! script first. No test downloads.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -11,14 +12,12 @@ use burn::tensor::Device;
 use datasets::cifar::{CIFAR_PIXELS, write_cifar_bin};
 use datasets::*;
 
-/// The directory of `name` in the cache, or `None` (and a SKIPPED line) when absent.
+/// The directory of `name` in the cache, or `None` (and a SKIPPED line; under CI a failure:
+/// [`missing_in_test`]) when absent.
 fn cached(name: DatasetName) -> Option<PathBuf> {
     let dir = name.locate(None);
     if dir.is_none() {
-        eprintln!(
-            "SKIPPED: {name} is not in {}; run `bash scripts/fetch-data.sh {name}`",
-            cache_dir().display()
-        );
+        missing_in_test(&name.to_string());
     }
     dir
 }

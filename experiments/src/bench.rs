@@ -19,7 +19,10 @@ pub fn write_json_rows<T: serde::Serialize>(path: &Path, rows: &[T]) -> anyhow::
     });
     let mut text = serde_json::to_string_pretty(&value)?;
     text.push('\n');
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    // Atomic, and into a directory created if missing: a long benchmark never ends on an
+    // unwritable path or leaves a torn file.
+    crate::train::write_atomic(path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Runs the PyTorch peer `bench/torch_peer.py BENCH ARGS.. --json FILE` with `python` and

@@ -354,13 +354,10 @@ mod tests {
             run.write_json("config.json", &json).unwrap();
         };
         write_config(&corpus);
-        run.save_checkpoint(1, 2, |tmp| {
-            model
-                .clone()
-                .save_file(tmp.join("model.bpk"))
-                .map_err(|e| anyhow!("{e:?}"))
-        })
-        .unwrap();
+        let staged = run.staging_dir(1);
+        std::fs::create_dir_all(&staged).unwrap();
+        model.clone().save_file(staged.join("model.bpk")).unwrap();
+        run.publish_checkpoint(1, 2).unwrap();
         let run_arg = run_dir.to_str().unwrap();
         let json_path = dir.join("out/sample.json");
         let a = args(&[

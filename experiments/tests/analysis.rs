@@ -2,6 +2,8 @@
 //! binaries): statistics on hand-made read-outs, lesions on tiny nets with hand-set gate
 //! biases, and the checkpoint round trip. Tiny shapes; fast on 2 CPU cores.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use burn::module::{Module, Param};
@@ -219,7 +221,7 @@ fn checkpoint_round_trip_through_a_run_directory() {
     // No checkpoint yet: a clear error naming the run.
     let err = load_mlp_run(&root, &device).unwrap_err().to_string();
     assert!(err.contains("no checkpoint"), "{err}");
-    run.save_checkpoint(5, 1, |d| {
+    common::publish_checkpoint(&run, 5, 1, |d| {
         model.clone().save_file(d.join("model.bpk"))?;
         Ok(())
     })
@@ -480,12 +482,11 @@ fn cifar_runs_are_read_out_and_lesioned_per_highway_layer() {
         )
         .unwrap();
     let net = config.init(&device);
-    plain
-        .save_checkpoint(1, 1, |d| {
-            net.clone().save_file(d.join("model.bpk"))?;
-            Ok(())
-        })
-        .unwrap();
+    common::publish_checkpoint(&plain, 1, 1, |d| {
+        net.clone().save_file(d.join("model.bpk"))?;
+        Ok(())
+    })
+    .unwrap();
     let loaded = load_cifar_run(&plain.path, &device).unwrap();
     let err = cifar_stage_depths(&loaded.model).unwrap_err().to_string();
     assert!(

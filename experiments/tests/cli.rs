@@ -151,3 +151,28 @@ fn the_documented_commands_parse() {
         help(bin, &args.split_whitespace().collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn bench_json_names_the_backend_plainly() {
+    let dir = std::env::temp_dir().join(format!("hz-bench-json-{}", std::process::id()));
+    let json = dir.join("rhn.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_bench-rhn"))
+        .args(["--preset", "small", "--batch", "2", "--seq-len", "3"])
+        .args(["--warmup", "0", "--steps", "1", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = value["rows"].as_array().expect("rows");
+    assert!(!rows.is_empty());
+    for row in rows {
+        assert_eq!(row["device"], "flex", "{row}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -40,7 +40,7 @@ const STUDY: &[&str] = &[
 fn mnist_present() -> bool {
     let found = datasets::MnistDataset::test(datasets::MnistKind::Mnist, None).is_ok();
     if !found {
-        eprintln!("SKIPPED: MNIST not found; run bash scripts/fetch-data.sh mnist");
+        datasets::missing_in_test("mnist");
     }
     found
 }

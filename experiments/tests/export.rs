@@ -1,5 +1,7 @@
 //! `export`: a run directory's newest checkpoint to PyTorch-named safetensors and its JSON.
 
+mod common;
+
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
 use experiments::export::{EXPORT_FORMAT, ExportInfo, export_run};
@@ -23,7 +25,7 @@ fn a_run_exports_to_pytorch_names_and_loads_back_to_the_same_net() {
     run.write_json("config.json", &serde_json::json!({ "model": config }))
         .unwrap();
     for epoch in [1, 2] {
-        run.save_checkpoint(epoch, 2, |d| {
+        common::publish_checkpoint(&run, epoch, 2, |d| {
             model.clone().save_file(d.join("model.bpk"))?;
             Ok(())
         })

@@ -286,6 +286,131 @@ fn two_devices_train_the_language_model_to_the_one_device_perplexities() {
     std::fs::remove_dir_all(&b_dir).ok();
 }
 
+/// Two different devices of one CPU: Burn's `flex` backend (the main device) and its `ndarray`
+/// backend (the replica), each with its own random generator. (Burn 0.22 deprecates ndarray in
+/// favour of flex; here it is only the second device.)
+#[allow(deprecated)]
+fn flex_and_ndarray() -> Devices {
+    Devices {
+        main: Device::flex().autodiff(),
+        replicas: vec![Device::ndarray().autodiff()],
+    }
+}
+
+fn dropout_model(device: &Device) -> models::RhnLm {
+    RhnLmConfig::new(7, 16, 2)
+        .with_tied_embeddings(true)
+        .with_dropout(VariationalDropoutConfig::ptb_sota())
+        .init(device)
+}
+
+/// The child of [`two_devices_with_dropout_are_reproducible_and_resume_exactly_after_a_kill`].
+#[test]
+#[ignore = "run by two_devices_with_dropout_are_reproducible_and_resume_exactly_after_a_kill"]
+fn child_trains_on_two_devices_until_killed() {
+    let _rng = common::rng_lock();
+    let devices = flex_and_ndarray();
+    let run = RunDir::create(std::env::var("HZ_CHILD_RUN").expect("HZ_CHILD_RUN")).unwrap();
+    let train = Bptt::new(&stream(400), 4, 8).unwrap();
+    let valid = Bptt::new(&stream(100), 4, 8).unwrap();
+    devices.seed(1);
+    let m = dropout_model(&devices);
+    fit_lm(
+        m,
+        &train,
+        &valid,
+        &kill_config(),
+        &opts(&run, true, &devices),
+    )
+    .unwrap();
+}
+
+/// Data parallelism with dropout over two different devices: each slice's masks come from
+/// `(seed, epoch, step, slice)`, not from the devices' generators or the threads' order, so two
+/// runs give the same perplexities bit for bit, and a run killed (SIGKILL) several times
+/// resumes to them.
+#[cfg(unix)]
+#[test]
+fn two_devices_with_dropout_are_reproducible_and_resume_exactly_after_a_kill() {
+    let _rng = common::rng_lock();
+    let devices = flex_and_ndarray();
+    let train = Bptt::new(&stream(400), 4, 8).unwrap();
+    let valid = Bptt::new(&stream(100), 4, 8).unwrap();
+    let dir = |n: &str| std::env::temp_dir().join(format!("hz-lm2-{n}-{}", std::process::id()));
+    let straight = |name: &str, epochs: usize| {
+        let path = dir(name);
+        std::fs::remove_dir_all(&path).ok();
+        let run = RunDir::create(&path).unwrap();
+        devices.seed(1);
+        let mut config = kill_config();
+        config.epochs = epochs;
+        let (_, history) = fit_lm(
+            dropout_model(&devices),
+            &train,
+            &valid,
+            &config,
+            &opts(&run, false, &devices),
+        )
+        .unwrap();
+        std::fs::remove_dir_all(&path).ok();
+        history
+    };
+    let a = straight("a", KILL_EPOCHS);
+    let b = straight("b", 3);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.train_ppl, y.train_ppl, "epoch {}", x.epoch);
+        assert_eq!(x.valid_ppl, y.valid_ppl, "epoch {}", x.epoch);
+    }
+    // Dropout is on: the same run without it trains to other perplexities.
+    let run = RunDir::create(dir("no-dropout")).unwrap();
+    devices.seed(1);
+    let (_, plain) = fit_lm(
+        model(&devices),
+        &train,
+        &valid,
+        &config(1),
+        &opts(&run, false, &devices),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(&run.path).ok();
+    assert_ne!(plain[0].train_ppl, a[0].train_ppl);
+
+    let killed = dir("kill");
+    std::fs::remove_dir_all(&killed).ok();
+    let run = RunDir::create(&killed).unwrap();
+    let mut reached: Vec<usize> = Vec::new();
+    for delay_ms in [700u64, 900, 1100, 1300, 1500] {
+        common::run_child_then_kill(
+            "child_trains_on_two_devices_until_killed",
+            &killed,
+            delay_ms,
+        );
+        if let Some((epoch, _)) = run.latest_checkpoint() {
+            reached.push(epoch);
+        }
+    }
+    eprintln!("epochs reached at each kill: {reached:?}");
+    assert!(
+        reached.first().is_some_and(|e| *e < KILL_EPOCHS),
+        "{reached:?}"
+    );
+    devices.seed(1);
+    let (_, resumed) = fit_lm(
+        dropout_model(&devices),
+        &train,
+        &valid,
+        &kill_config(),
+        &opts(&run, true, &devices),
+    )
+    .unwrap();
+    assert_eq!(resumed.len(), KILL_EPOCHS);
+    for (x, y) in a.iter().zip(&resumed) {
+        assert_eq!(x.train_ppl, y.train_ppl, "epoch {}", x.epoch);
+        assert_eq!(x.valid_ppl, y.valid_ppl, "epoch {}", x.epoch);
+    }
+    std::fs::remove_dir_all(&killed).ok();
+}
+
 #[test]
 fn a_character_aware_lm_with_dropout_and_the_plateau_rule_resumes_exactly() {
     use models::{CharCnnLmConfig, WordSpelling};

@@ -1,7 +1,7 @@
 //! Real-data smoke test of the depth study: a tiny study on the real MNIST trains, writes its
 //! artifacts, and a second invocation reuses the finished runs instead of training again.
-//! Skipped (with a message) when the MNIST files are not in the cache: run
-//! `bash scripts/fetch-data.sh mnist`.
+//! Skipped (with a message) when the MNIST files are not in the cache, a failure under CI
+//! (`CI=true`): run `bash scripts/fetch-data.sh mnist`.
 
 use datasets::{MnistDataset, MnistKind};
 use experiments::data::MnistData;
@@ -14,7 +14,7 @@ fn tiny_depth_study_on_real_mnist_trains_and_resumes() {
         MnistDataset::train(MnistKind::Mnist, None),
         MnistDataset::test(MnistKind::Mnist, None),
     ) else {
-        eprintln!("SKIPPED: MNIST not found; run bash scripts/fetch-data.sh mnist");
+        datasets::missing_in_test("mnist");
         return;
     };
     let train = MnistData::new(train);

@@ -16,6 +16,8 @@
 //!   ([`LayerStack::forward_deferred`], [`conv_kernel`]): forward and backward on raw
 //!   buffers, equal to the stack's `forward` under autodiff, the buffers kept from one step
 //!   for the next ([`buffers`]; [`buffers::release`] frees them);
+//! - [`mask_stream`]: dropout masks from a seed, and a per-thread stream of them
+//!   ([`with_mask_seed`]) for data parallelism that gives the same masks in any thread order;
 //! - `gradcheck` (feature `gradcheck`): finite-difference gradient checks for any module.
 //!
 //! ```
@@ -45,6 +47,7 @@ pub mod gate;
 pub mod gradcheck;
 #[cfg(feature = "autodiff")]
 pub mod grads;
+pub mod mask_stream;
 pub mod plain;
 pub mod stack;
 
@@ -53,6 +56,7 @@ pub use conv::{ConvHighway, ConvHighwayConfig};
 pub use deferred::{ConvStackTape, DeferredLayer, DenseStackTape, StackTape};
 pub use dense::{Highway, HighwayConfig};
 pub use gate::{CarryMode, GateOverride, GatedOutput, highway_combine};
+pub use mask_stream::{keep_mask, next_mask_seed, with_mask_seed};
 pub use plain::{ConvPlain, ConvPlainConfig, Plain, PlainConfig};
 pub use stack::{
     ConvHighwayStack, ConvPlainStack, HighwayStack, LayerStack, PlainStack, StackLayer, StackOutput,

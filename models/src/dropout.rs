@@ -12,17 +12,12 @@
 //! device's generator (so `device.seed(s)` still fixes the masks), and element `i` keeps its
 //! value when the `i + 1`-th output of SplitMix64 from that seed is below `(1 − p)·2⁶⁴`: a
 //! stream that any thread can compute from `i` alone, so the mask does not depend on the
-//! number of threads.
+//! number of threads ([`keep_mask`]). Inside [`highway_core::with_mask_seed`] the seed comes
+//! from the thread's stream instead, on every backend.
 
 use burn::nn::Dropout;
 use burn::tensor::{Distribution, Tensor, TensorData};
-use rayon::prelude::*;
-
-/// SplitMix64's increment (Steele, Lea & Flood 2014): `2⁶⁴ / φ`.
-pub(crate) const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// Elements per parallel task.
-const CHUNK: usize = 16_384;
+use highway_core::keep_mask;
 
 /// Applies `layer` to `x` as [`Dropout::forward`] does: the input itself outside training
 /// (no autodiff, a frozen layer, `p = 0`), else `x·m / (1 − p)`, with the mask drawn in
@@ -36,48 +31,25 @@ pub fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
     if !layer.training.is_enabled() || !device.is_autodiff() || layer.prob == 0.0 {
         return x;
     }
-    if !highway_core::on_fast_path(&device) {
-        return layer.forward(x);
-    }
     let keep = 1.0 - layer.prob;
-    // 48 bits of seed from the device's generator: two uniform floats with 24 bits each.
-    let draw = Tensor::<1>::random([2], Distribution::Default, &device)
-        .into_data()
-        .try_to_vec::<f32>()
-        .expect("a float tensor's values");
-    let bits = |u: f32| (u * (1u32 << 24) as f32) as u64;
-    let seed = (bits(draw[0]) << 24) | bits(draw[1]);
+    let seed = match highway_core::next_mask_seed() {
+        // A thread stream (data parallelism): the mask from it, on any backend.
+        Some(seed) => seed,
+        None if !highway_core::on_fast_path(&device) => return layer.forward(x),
+        None => {
+            // 48 bits of seed from the device's generator: two uniform floats with 24 bits
+            // each.
+            let draw = Tensor::<1>::random([2], Distribution::Default, &device)
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("a float tensor's values");
+            let bits = |u: f32| (u * (1u32 << 24) as f32) as u64;
+            (bits(draw[0]) << 24) | bits(draw[1])
+        }
+    };
     let shape = x.shape();
     let mask = keep_mask(seed, shape.num_elements(), keep);
     x * Tensor::<D>::from_data(TensorData::new(mask, shape), &device)
-}
-
-/// The mask `m_i / keep` of `len` elements from `seed`: `1 / keep` where SplitMix64's
-/// `i + 1`-th output is below `keep·2⁶⁴`, else 0.
-fn keep_mask(seed: u64, len: usize, keep: f64) -> Vec<f32> {
-    // keep < 1, so the threshold fits: `keep·2⁶⁴` rounded down.
-    let threshold = (keep * 18_446_744_073_709_551_616.0) as u64;
-    let scale = (1.0 / keep) as f32;
-    let mut mask = vec![0.0f32; len];
-    mask.par_chunks_mut(CHUNK)
-        .enumerate()
-        .for_each(|(chunk, values)| {
-            let first = (chunk * CHUNK) as u64;
-            for (j, m) in values.iter_mut().enumerate() {
-                let z = splitmix64(seed.wrapping_add((first + j as u64 + 1).wrapping_mul(GOLDEN)));
-                *m = if z < threshold { scale } else { 0.0 };
-            }
-        });
-    mask
-}
-
-/// SplitMix64's output function (a bijective mix of the state); also the token sampler's
-/// generator ([`TokenRng`](crate::TokenRng)).
-pub(crate) fn splitmix64(state: u64) -> u64 {
-    let mut z = state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]
@@ -89,22 +61,6 @@ mod tests {
 
     fn values(t: Tensor<2>) -> Vec<f32> {
         t.into_data().try_to_vec::<f32>().unwrap()
-    }
-
-    #[test]
-    fn splitmix64_is_the_published_generator() {
-        // The first three outputs of SplitMix64 seeded with 0.
-        let outputs: Vec<u64> = (1..=3)
-            .map(|i| splitmix64(0u64.wrapping_add((i as u64).wrapping_mul(GOLDEN))))
-            .collect();
-        assert_eq!(
-            outputs,
-            [
-                0xE220_A839_7B1D_CDAF,
-                0x6E78_9E6A_A1B9_65F4,
-                0x06C4_5D18_8009_454F
-            ]
-        );
     }
 
     #[test]
@@ -166,19 +122,17 @@ mod tests {
     }
 
     #[test]
-    fn masks_do_not_depend_on_the_number_of_threads() {
-        let one = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
-        let three = rayon::ThreadPoolBuilder::new()
-            .num_threads(3)
-            .build()
-            .unwrap();
-        let len = 5 * CHUNK + 17;
-        let a = one.install(|| keep_mask(42, len, 0.8));
-        let b = three.install(|| keep_mask(42, len, 0.8));
+    fn a_thread_stream_fixes_the_masks_whatever_the_device_seed() {
+        let device = Device::flex().autodiff();
+        let layer = DropoutConfig::new(0.4).init();
+        let draw = || values(dropout(&layer, Tensor::<2>::ones([30, 30], &device)));
+        device.seed(1);
+        let a = highway_core::with_mask_seed(5, || (draw(), draw()));
+        device.seed(2);
+        let b = highway_core::with_mask_seed(5, || (draw(), draw()));
         assert_eq!(a, b);
-        assert_ne!(keep_mask(43, len, 0.8), a);
+        assert_ne!(a.0, a.1);
+        let c = highway_core::with_mask_seed(6, draw);
+        assert_ne!(c, a.0);
     }
 }

@@ -26,8 +26,8 @@
 use burn::config::Config;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::dropout::{GOLDEN, splitmix64};
 use crate::rhn_lm::RecurrentLm;
+use highway_core::mask_stream::{GOLDEN, splitmix64};
 
 /// How [`sample_token`] picks a token from one position's logits.
 ///

@@ -21,7 +21,7 @@
 //! and therefore cannot express this.
 
 use burn::config::Config;
-use burn::tensor::{Device, Distribution, Int, Tensor};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 
 /// Drop probabilities of the four variational dropout masks (0 disables a mask).
 #[derive(Config, Debug, PartialEq)]
@@ -114,7 +114,9 @@ pub struct RhnMasks {
     pub output: Option<Tensor<2>>,
 }
 
-/// An inverted-dropout mask: entries `0` with probability `p`, else `1 / (1 − p)`.
+/// An inverted-dropout mask: entries `0` with probability `p`, else `1 / (1 − p)`, drawn from
+/// the device's generator, or from the calling thread's stream inside
+/// [`highway_core::with_mask_seed`].
 ///
 /// # Shapes
 ///
@@ -129,7 +131,17 @@ pub fn inverted_mask(shape: [usize; 2], p: f64, device: &Device) -> Tensor<2> {
         "drop probability {p} not in [0, 1)"
     );
     let keep = 1.0 - p;
-    Tensor::<2>::random(shape, Distribution::Bernoulli(keep), device).div_scalar(keep)
+    match highway_core::next_mask_seed() {
+        // A thread stream (data parallelism: `highway_core::with_mask_seed`).
+        Some(seed) => Tensor::from_data(
+            TensorData::new(
+                highway_core::keep_mask(seed, shape[0] * shape[1], keep),
+                shape,
+            ),
+            device,
+        ),
+        None => Tensor::<2>::random(shape, Distribution::Bernoulli(keep), device).div_scalar(keep),
+    }
 }
 
 impl RhnMasks {
@@ -249,6 +261,27 @@ mod tests {
         let masks = RhnMasks::sample(&partial, 2, None, 4, 4, &device);
         assert!(masks.embedding.is_none() && masks.input.is_none() && masks.output.is_none());
         assert!(masks.hidden.is_some());
+    }
+
+    #[test]
+    fn a_thread_stream_gives_the_masks_whatever_the_device_seed() {
+        let device = device();
+        let config = VariationalDropoutConfig::ptb_sota();
+        let draw = || {
+            let m = RhnMasks::sample(&config, 4, Some(9), 5, 6, &device);
+            (
+                values(m.embedding.as_ref().unwrap()),
+                values(m.hidden.as_ref().unwrap()),
+            )
+        };
+        device.seed(1);
+        let a = highway_core::with_mask_seed(11, draw);
+        device.seed(2);
+        let b = highway_core::with_mask_seed(11, draw);
+        assert_eq!(a, b);
+        assert_ne!(highway_core::with_mask_seed(12, draw), a);
+        let scale = 1.0 / 0.75f32;
+        assert!(a.0.iter().all(|&v| v == 0.0 || (v - scale).abs() < 1e-6));
     }
 
     #[test]

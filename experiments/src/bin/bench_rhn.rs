@@ -122,7 +122,7 @@ fn time_burn<M: LanguageModel>(
         "tokens_per_s": tokens_per_s,
         "peak_memory_mib": peak_memory_mib(),
         "foreign_cpu": meter.and_then(|m| m.foreign_cores()),
-        "device": format!("{device:?}"),
+        "device": experiments::backend::backend_name(device),
     });
     if let (Some(row), Some(fields)) = (row.as_object_mut(), fields.as_object()) {
         row.extend(fields.clone());

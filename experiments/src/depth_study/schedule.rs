@@ -121,9 +121,33 @@ fn tail(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// Copies a worker's stderr into its log, line by line as it comes, and hands every line that
+/// starts with `warning:` to `warn` as `warning: run KEY: …`, so that warnings (e.g. a damaged
+/// checkpoint skipped on resume) reach the person running the study, not only the log.
+fn forward_stderr(
+    stderr: impl std::io::Read,
+    mut log: impl std::io::Write,
+    key: &str,
+    warn: &mut dyn FnMut(String),
+) -> std::io::Result<()> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(stderr);
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line)? > 0 {
+        log.write_all(&line)?;
+        let text = String::from_utf8_lossy(&line);
+        if let Some(rest) = text.trim().strip_prefix("warning:") {
+            warn(format!("warning: run {key}: {}", rest.trim_start()));
+        }
+        line.clear();
+    }
+    log.flush()
+}
+
 /// Trains the runs at positions `todo` of `plan` that have not finished, `jobs` at a time,
 /// each in the process that `worker(position)` describes (its output goes to the run's
-/// [`WORKER_LOG`]; `RAYON_NUM_THREADS=1` is set for it). `finished(position, summary)` is
+/// [`WORKER_LOG`], its warnings also to this process's stderr; `RAYON_NUM_THREADS=1` is set
+/// for it). `finished(position, summary)` is
 /// called as each one ends. A worker that fails or is killed stops the scheduling of new runs;
 /// the ones already running finish, and the error names the run, how it ended and the end of
 /// its log. Re-running resumes: finished runs are skipped, an unfinished one continues from
@@ -162,10 +186,17 @@ pub fn run_jobs(
                 log.try_clone()
                     .context("duplicating the worker log's handle")?,
             )
-            .stderr(log);
-        let status = command
-            .status()
+            .stderr(std::process::Stdio::piped());
+        let mut child = command
+            .spawn()
             .with_context(|| format!("starting the worker for run {key}"))?;
+        let stderr = child.stderr.take().context("the worker's stderr")?;
+        let copied = forward_stderr(stderr, log, &key.to_string(), &mut |w| eprintln!("{w}"))
+            .with_context(|| format!("copying the worker's output to {}", log_path.display()));
+        let status = child
+            .wait()
+            .with_context(|| format!("waiting for the worker of run {key}"))?;
+        copied?;
         if !status.success() {
             let how = match status.code() {
                 Some(code) => format!("exited with status {code}"),
@@ -485,5 +516,26 @@ mod tests {
         );
         assert!(run_jobs(&plan, &[0], &out, 0, &silent, &|_, _| {}).is_err());
         std::fs::remove_dir_all(out).ok();
+    }
+
+    #[test]
+    fn worker_warnings_reach_the_caller_and_everything_the_log() {
+        let stderr = "epoch 1\nwarning: checkpoint of epoch 2 is unusable: bad\n  warning: x\nno \
+                      warning: here"
+            .as_bytes();
+        let mut log = Vec::new();
+        let mut warnings = Vec::new();
+        forward_stderr(stderr, &mut log, "plain-010/run-00", &mut |w| {
+            warnings.push(w)
+        })
+        .unwrap();
+        assert_eq!(log, stderr);
+        assert_eq!(
+            warnings,
+            [
+                "warning: run plain-010/run-00: checkpoint of epoch 2 is unusable: bad",
+                "warning: run plain-010/run-00: x"
+            ]
+        );
     }
 }

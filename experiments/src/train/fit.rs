@@ -215,8 +215,10 @@ where
     ));
     drop(result.renderer);
     let outcome = std::mem::take(&mut *outcome.lock().expect("outcome"));
-    if let Some(Stop::Diverged(message)) = outcome.stop {
-        return Err(Diverged(message).into());
+    match &outcome.stop {
+        Some(Stop::Diverged(message)) => return Err(Diverged(message.clone()).into()),
+        Some(Stop::Refused(message)) => bail!("{message}"),
+        _ => {}
     }
     if let Some(error) = result.error {
         bail!("training stopped on an error: {error}; {}", run.last_good());

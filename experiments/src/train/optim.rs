@@ -206,11 +206,6 @@ impl ScheduleLr {
         }
     }
 
-    /// Steps taken so far.
-    pub fn iteration(&self) -> usize {
-        self.iteration
-    }
-
     /// The iteration count in the record of a learner's scheduler (Burn's
     /// `ModuleLrScheduler`, with this schedule as its one parameter group, `0`), as a
     /// checkpoint stores it; an error names what is missing.
@@ -376,7 +371,7 @@ mod tests {
         assert_eq!(x.step(), 0.2);
         let mut c = ScheduleLr::new(schedule, 0.8, clock, ValidHistory::default());
         c.load_record(a.to_record());
-        assert_eq!(c.iteration(), 9);
+        assert_eq!(c.iteration, 9);
         assert_eq!(c.step(), 0.4);
         let err = ScheduleLr::record_iteration(&LrSchedulerRecord::new()).unwrap_err();
         assert!(err.contains("iteration"), "{err}");

@@ -145,12 +145,6 @@ impl<S: BatchState> MergeBatch for LmOutput<S> {
     }
 }
 
-impl BatchState for () {
-    fn slice(&self, _start: usize, _len: usize, _device: &Device) -> Self {}
-
-    fn cat(_parts: Vec<Self>, _device: &Device) -> Self {}
-}
-
 // A carried state starts a new graph in every window. Burn's `detach` keeps a tensor that
 // required gradients a (new) tracked leaf, so two slices narrowed from it would share that leaf
 // and the second backward would find it consumed: every slice and join is an untracked copy.

@@ -47,12 +47,13 @@ pub struct EpochLines {
     names: Vec<(MetricId, String)>,
     train: Vec<(String, f64)>,
     valid: Vec<(String, f64)>,
-    printed: Vec<String>,
+    /// The lines kept instead of printed (tests).
+    #[cfg(test)]
+    kept: Vec<String>,
 }
 
 impl EpochLines {
-    /// Lines for the run `label` with the validation split `valid_name`; `quiet` keeps them
-    /// (see [`EpochLines::lines`]) without printing.
+    /// Lines for the run `label` with the validation split `valid_name`; `quiet` prints none.
     pub fn new(label: &str, valid_name: &str, quiet: bool) -> Self {
         Self {
             label: label.to_string(),
@@ -62,13 +63,9 @@ impl EpochLines {
             names: Vec::new(),
             train: Vec::new(),
             valid: Vec::new(),
-            printed: Vec::new(),
+            #[cfg(test)]
+            kept: Vec::new(),
         }
-    }
-
-    /// The lines written so far.
-    pub fn lines(&self) -> &[String] {
-        &self.printed
     }
 
     fn keep(&mut self, valid: bool, state: MetricState) {
@@ -93,10 +90,11 @@ impl EpochLines {
     }
 
     fn line(&mut self, text: String) {
+        #[cfg(test)]
+        self.kept.push(text.clone());
         if !self.quiet {
             println!("{text}");
         }
-        self.printed.push(text);
     }
 }
 
@@ -232,7 +230,7 @@ mod tests {
         r.update_epoch(1);
         r.start(2, 2, None, None);
         assert_eq!(
-            r.lines(),
+            r.kept,
             [
                 "[run] epoch 1/2  train Loss 0.2500 Accuracy 91.23  test Loss 1.234e-4",
                 "[run] resuming at epoch 2",

@@ -21,10 +21,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
             std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         f.write_all(bytes)
             .with_context(|| format!("writing {}", tmp.display()))?;
-        f.sync_all().ok();
+        f.sync_all()
+            .with_context(|| format!("syncing {} to disk", tmp.display()))?;
     }
     std::fs::rename(&tmp, path)
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    sync_dir(dir)
+}
+
+/// Syncs the directory `dir` itself to disk, so that the renames and new entries in it survive
+/// a power loss (a file's own `fsync` does not cover its name). A no-op where directories
+/// cannot be opened as files (Windows).
+pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    if cfg!(unix) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("syncing the directory {} to disk", dir.display()))?;
+    }
     Ok(())
 }
 
@@ -103,27 +116,11 @@ impl RunDir {
             .join(format!(".tmp-epoch-{epoch:04}-{}", std::process::id()))
     }
 
-    /// Publishes a checkpoint whose files `write` puts into the given (temporary) directory:
-    /// see [`RunDir::publish_checkpoint`].
-    pub fn save_checkpoint(
-        &self,
-        epoch: usize,
-        keep: usize,
-        write: impl FnOnce(&Path) -> anyhow::Result<()>,
-    ) -> anyhow::Result<PathBuf> {
-        let tmp = self.staging_dir(epoch);
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)?;
-        }
-        std::fs::create_dir_all(&tmp)?;
-        write(&tmp).with_context(|| format!("writing checkpoint {}", tmp.display()))?;
-        self.publish_checkpoint(epoch, keep)
-    }
-
     /// Publishes the staging directory of `epoch` ([`RunDir::staging_dir`]), whose files are
-    /// complete: it is synced and renamed into place, then `checkpoints/latest` is updated, each
-    /// step atomic, so a crash at any point leaves the previous checkpoint intact. Keeps the
-    /// newest `keep`.
+    /// complete: its files and itself are synced, it is renamed into place and `checkpoints/`
+    /// synced, then `checkpoints/latest` is updated, each step atomic and on disk before the
+    /// next, so a crash or power loss at any point leaves the previous checkpoint intact. A
+    /// failed sync is an error naming the file. Keeps the newest `keep`.
     pub fn publish_checkpoint(&self, epoch: usize, keep: usize) -> anyhow::Result<PathBuf> {
         let root = self.path.join("checkpoints");
         let tmp = self.staging_dir(epoch);
@@ -131,23 +128,34 @@ impl RunDir {
             std::fs::read_dir(&tmp).with_context(|| format!("reading {}", tmp.display()))?
         {
             let path = entry?.path();
-            if let Ok(f) = std::fs::File::open(&path) {
-                f.sync_all().ok();
+            if path.is_file() {
+                std::fs::File::open(&path)
+                    .and_then(|f| f.sync_all())
+                    .with_context(|| format!("syncing {} to disk", path.display()))?;
             }
         }
+        sync_dir(&tmp)?;
         let dir = self.checkpoint_dir(epoch);
         if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("removing the older {}", dir.display()))?;
         }
         std::fs::rename(&tmp, &dir)
             .with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))?;
+        sync_dir(&root)?;
         write_atomic(&root.join("latest"), format!("{epoch}\n").as_bytes())?;
-        // Prune old checkpoints.
+        // Prune old checkpoints: a set that cannot be removed costs disk space, not data.
         let mut epochs = self.checkpoint_epochs();
         epochs.sort_unstable();
         let excess = epochs.len().saturating_sub(keep.max(1));
         for old in &epochs[..excess] {
-            std::fs::remove_dir_all(self.checkpoint_dir(*old)).ok();
+            let old = self.checkpoint_dir(*old);
+            if let Err(e) = std::fs::remove_dir_all(&old) {
+                eprintln!(
+                    "warning: could not remove the old checkpoint {}: {e}",
+                    old.display()
+                );
+            }
         }
         Ok(dir)
     }
@@ -238,20 +246,28 @@ mod tests {
         run.write_json(PROVENANCE_FILE, &older).unwrap();
         let run = RunDir::create(&dir).unwrap();
         assert_eq!(run.provenance().unwrap(), Some(older));
+        let stage = |epoch: usize| {
+            let tmp = run.staging_dir(epoch);
+            std::fs::create_dir_all(&tmp).unwrap();
+            std::fs::write(tmp.join("x"), format!("{epoch}")).unwrap();
+        };
         for epoch in 0..4 {
-            run.save_checkpoint(epoch, 2, |tmp| {
-                std::fs::write(tmp.join("x"), format!("{epoch}"))?;
-                Ok(())
-            })
-            .unwrap();
+            stage(epoch);
+            run.publish_checkpoint(epoch, 2).unwrap();
         }
         let (epoch, path) = run.latest_checkpoint().unwrap();
         assert_eq!(epoch, 3);
         assert_eq!(std::fs::read_to_string(path.join("x")).unwrap(), "3");
         assert!(!run.checkpoint_dir(1).exists() && run.checkpoint_dir(2).exists());
-        // A failing writer leaves the previous checkpoint as the latest.
-        let err = run.save_checkpoint(4, 2, |_| anyhow::bail!("disk full"));
-        assert!(err.is_err());
+        // A set staged but never published (a crash while writing) leaves the previous
+        // checkpoint as the latest, and is a stray to remove.
+        stage(4);
+        assert_eq!(run.latest_checkpoint().unwrap().0, 3);
+        run.remove_stray_files().unwrap();
+        assert!(!run.staging_dir(4).exists());
+        // Publishing a set that was never staged is an error naming its directory.
+        let err = format!("{:#}", run.publish_checkpoint(5, 2).unwrap_err());
+        assert!(err.contains(".tmp-epoch-0005"), "{err}");
         assert_eq!(run.latest_checkpoint().unwrap().0, 3);
         // JSON round trip and a clear error for a corrupt file.
         run.write_json("a.json", &vec![1, 2]).unwrap();
@@ -263,5 +279,22 @@ mod tests {
         let err = run.read_json::<Vec<i32>>("b.json").unwrap_err().to_string();
         assert!(err.contains("b.json is not a valid"), "{err}");
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_synced_is_an_error_naming_it() {
+        let missing = std::env::temp_dir().join(format!("hz-no-such-dir-{}", std::process::id()));
+        if cfg!(unix) {
+            let err = format!("{:#}", sync_dir(&missing).unwrap_err());
+            assert!(
+                err.contains("syncing the directory") && err.contains("hz-no-such-dir"),
+                "{err}"
+            );
+        }
+        // A written file is synced together with its directory entry.
+        let dir = missing.join("run");
+        write_atomic(&dir.join("x.json"), b"1").unwrap();
+        assert_eq!(std::fs::read(dir.join("x.json")).unwrap(), b"1");
+        std::fs::remove_dir_all(missing).ok();
     }
 }

@@ -17,8 +17,8 @@
 //!   every batch split into one slice per device, the gradients combined on the main device.
 //!
 //! Everything else is Burn's: the [`Learner`]'s step, optimiser and scheduler, the event
-//! processor (metrics, renderer, metric logs), the checkpointers and the early-stopping
-//! strategy.
+//! processor (metrics, renderer, metric logs) and the checkpointers. Burn's gradient
+//! accumulation and early stopping are refused with an error naming them ([`Stop::Refused`]).
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
@@ -137,6 +137,28 @@ pub enum Stop {
     Diverged(String),
     /// The training-time budget ran out.
     TimeUp,
+    /// A `SupervisedTraining` setting this strategy does not carry out (the message names it);
+    /// nothing was trained.
+    Refused(String),
+}
+
+/// Why the strategy refuses to train with these Burn settings, if it does: gradient
+/// accumulation (each item's gradients are applied at once, the carried state would go
+/// through several windows per step) and an early-stopping strategy (the run's length is its
+/// epochs and its time budget). Accepting them silently would train otherwise than asked.
+fn refused(grad_accumulation: &Option<usize>, early_stopping: bool) -> Option<String> {
+    if let Some(n) = grad_accumulation.filter(|&n| n > 1) {
+        return Some(format!(
+            "gradient accumulation ({n} steps, `SupervisedTraining::grads_accumulation`) is not \
+             supported by this training strategy: remove it and use a batch {n} times larger"
+        ));
+    }
+    early_stopping.then(|| {
+        "an early-stopping strategy (`SupervisedTraining::early_stopping`) is not supported by \
+         this training strategy: the run trains its epochs, or until its time budget \
+         (`max_seconds`) is spent"
+            .to_string()
+    })
 }
 
 /// What a training produced, read by the caller after `launch`.
@@ -272,11 +294,16 @@ impl<M, S> ZooModel<S> for M where
 impl<VI, S> ZooStrategy<VI, S> {
     /// One training step over the main device and the replicas: the batch split into one slice
     /// per device, each slice's step in a thread of its own, the outputs and the gradients
-    /// (weighted by the slices' examples) put together on the main device.
+    /// (weighted by the slices' examples) put together on the main device. The dropout masks of
+    /// slice `k` come from the seed `(seed, epoch, step, k)`
+    /// ([`highway_core::with_mask_seed`]), not from the devices' generators, so they do not
+    /// depend on the threads' order and a resumed run draws them again.
     fn parallel_step<M: ZooModel<S>>(
         &self,
         model: &M,
         item: <M as TrainStep>::Input,
+        epoch: usize,
+        step: usize,
     ) -> TrainOutput<<M as TrainStep>::Output> {
         let devices: Vec<&Device> = std::iter::once(&self.device)
             .chain(&self.replicas)
@@ -295,9 +322,20 @@ impl<VI, S> ZooStrategy<VI, S> {
         let outputs: Vec<TrainOutput<<M as TrainStep>::Output>> = std::thread::scope(|scope| {
             let handles: Vec<_> = slices
                 .into_iter()
-                .map(|(device, slice)| {
+                .enumerate()
+                .map(|(k, (device, slice))| {
                     let model = model.clone();
-                    scope.spawn(move || TrainStep::step(&model.fork(&device), slice))
+                    let seed = highway_core::mask_stream::stream_seed(&[
+                        self.seed,
+                        epoch as u64,
+                        step as u64,
+                        k as u64,
+                    ]);
+                    scope.spawn(move || {
+                        highway_core::with_mask_seed(seed, || {
+                            TrainStep::step(&model.fork(&device), slice)
+                        })
+                    })
                 })
                 .collect();
             handles
@@ -341,7 +379,14 @@ impl<M: ZooModel<S>, S> SupervisedLearningStrategy<M>
         let interrupter = components.interrupter.clone();
         let mut events = components.event_processor;
         let mut checkpointer = components.checkpointer;
-        let mut early_stopping = components.early_stopping;
+        if let Some(message) = refused(
+            &components.grad_accumulation,
+            components.early_stopping.is_some(),
+        ) {
+            interrupter.stop(Some(&message));
+            self.outcome.lock().expect("outcome").stop = Some(Stop::Refused(message));
+            return (learner.model(), events);
+        }
         // Steps and training seconds of the epochs before this process (a resumed run's
         // iteration count and spent budget).
         let (mut iteration, mut spent) = {
@@ -399,7 +444,7 @@ impl<M: ZooModel<S>, S> SupervisedLearningStrategy<M>
                 let mut out = if self.replicas.is_empty() {
                     learner.train_step(item)
                 } else {
-                    self.parallel_step(&learner.model(), item)
+                    self.parallel_step(&learner.model(), item, epoch, step)
                 };
                 carried = out.item.carry_out();
                 let loss = out.item.loss();
@@ -514,11 +559,6 @@ impl<M: ZooModel<S>, S> SupervisedLearningStrategy<M>
                     break;
                 }
                 checkpointer.checkpoint(&learner, epoch, &components.event_store);
-            }
-            if let Some(early) = &mut early_stopping
-                && early.should_stop(epoch, &components.event_store)
-            {
-                break;
             }
             if time_up && epoch < components.num_epochs {
                 self.outcome.lock().expect("outcome").stop = Some(Stop::TimeUp);

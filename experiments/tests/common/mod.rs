@@ -1,6 +1,24 @@
 //! Helpers shared by the integration tests.
+// Each test binary uses some of them.
+#![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use experiments::train::RunDir;
+
+/// Publishes checkpoint set `epoch` of `run` with the files `write` puts into its staging
+/// directory, keeping the newest `keep` (as a training run's checkpointers do).
+pub fn publish_checkpoint(
+    run: &RunDir,
+    epoch: usize,
+    keep: usize,
+    write: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<PathBuf> {
+    let staged = run.staging_dir(epoch);
+    std::fs::create_dir_all(&staged)?;
+    write(&staged)?;
+    run.publish_checkpoint(epoch, keep)
+}
 
 /// Runs the ignored test `child` of this test binary with `HZ_CHILD_RUN=run_dir`, and kills it
 /// with SIGKILL after `delay_ms` milliseconds (or waits for it if it ends first).
