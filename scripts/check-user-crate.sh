@@ -8,8 +8,8 @@
 #
 # The crate's files are the README's code blocks that follow a `<!-- user-crate: FILE -->`
 # line (its Cargo.toml), each written to FILE with `/path/to/highway-zoo` replaced by this
-# checkout, and the two examples the README shows and links: highway-core's quickstart (as
-# src/main.rs) and models' burn-train example (examples/learner.rs). Needs network access to
+# checkout, and the examples the README shows and links: highway-core's quickstart (as
+# src/main.rs) and models' burn-train examples (examples/learner.rs, examples/tbptt_lstm.rs). Needs network access to
 # crates.io (or a filled cargo registry cache).
 set -euo pipefail
 
@@ -38,6 +38,7 @@ PY
 mkdir -p "$CRATE/examples"
 cp "$ROOT/highway-core/examples/quickstart.rs" "$CRATE/src/main.rs"
 cp "$ROOT/models/examples/learner.rs" "$CRATE/examples/learner.rs"
+cp "$ROOT/models/examples/tbptt_lstm.rs" "$CRATE/examples/tbptt_lstm.rs"
 
 cd "$CRATE"
 export CARGO_TARGET_DIR="${USER_CRATE_TARGET:-$ROOT/target/user-crate}"

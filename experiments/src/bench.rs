@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::train::Provenance;
+use crate::provenance::Provenance;
 
 /// Writes a bench binary's `rows` to `path` as `{"provenance": .., "rows": [..],
 /// "peak_memory_mib": ..}`: the rows with this process's [`Provenance`] (command line, date,
@@ -21,7 +21,7 @@ pub fn write_json_rows<T: serde::Serialize>(path: &Path, rows: &[T]) -> anyhow::
     text.push('\n');
     // Atomic, and into a directory created if missing: a long benchmark never ends on an
     // unwritable path or leaves a torn file.
-    crate::train::write_atomic(path, text.as_bytes())
+    models::train::write_atomic(path, text.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))
 }
 

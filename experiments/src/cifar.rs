@@ -22,9 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Devices;
 use crate::cli::{DataDirArgs, DeviceArgs, OutArgs, QuietArgs};
 use crate::data::CifarData;
-use crate::train::{
-    EvalResult, FitOptions, LabelledData, RunDir, TrainConfig, fit_classifier, git_commit,
-};
+use crate::provenance::{create_run, git_commit};
+use models::train::{EvalResult, FitOptions, LabelledData, TrainConfig, fit_classifier};
 
 /// The paper's number of iterations (200k of batch 100 = 400 epochs of 50,000 images).
 pub const PAPER_ITERATIONS: usize = 200_000;
@@ -251,7 +250,7 @@ pub fn run(
     model_config
         .validate()
         .map_err(|e| anyhow::anyhow!("bad model config: {e}"))?;
-    let dir = RunDir::create(out)?;
+    let dir = create_run(out)?;
     dir.write_json(
         "config.json",
         &serde_json::json!({
@@ -293,7 +292,7 @@ pub fn run(
     let last = history.last().context("no epoch was trained")?;
     let steps_per_epoch = train.len().div_ceil(train_config.batch_size);
     let acc =
-        |m: &crate::train::EpochMetrics| m.evals.first().and_then(|e| e.accuracy).unwrap_or(0.0);
+        |m: &models::train::EpochMetrics| m.evals.first().and_then(|e| e.accuracy).unwrap_or(0.0);
     let summary = CifarSummary {
         dataset: dataset.into(),
         net,
@@ -320,7 +319,7 @@ pub fn run(
         wall_time_s,
         seconds_per_step: history.iter().map(|m| m.seconds).sum::<f64>()
             / (history.len() * steps_per_epoch) as f64,
-        train_samples_per_s: crate::train::samples_per_second(&history),
+        train_samples_per_s: models::train::samples_per_second(&history),
         peak_memory_mib: crate::bench::peak_memory_mib(),
         backend: device.names(),
         git_commit: git_commit(),
@@ -408,7 +407,7 @@ pub fn run_cli(args: &CifarArgs) -> anyhow::Result<CifarSummary> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::LrSchedule;
+    use models::train::LrSchedule;
 
     #[test]
     fn paper_schedule_has_the_papers_milestones() {

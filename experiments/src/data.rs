@@ -4,7 +4,7 @@ use burn::data::dataset::Dataset;
 use burn::tensor::{Device, Int, Tensor};
 use datasets::{CifarBatcher, CifarDataset, CifarTransform, MnistBatcher, MnistDataset};
 
-use crate::train::LabelledData;
+use models::train::LabelledData;
 
 /// MNIST or Fashion-MNIST as flat `[batch, 784]` images (MLPs) or `[batch, 1, 28, 28]` (conv
 /// nets), pixels scaled to `[0, 1]` (or normalised with the batcher's mean/std).

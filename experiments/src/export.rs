@@ -20,7 +20,7 @@ use crate::analysis::{
     LoadedRun, load_cifar_run, load_conv_run, load_mlp_run, load_rhn_run, load_run,
     resolve_run_dir, run_config,
 };
-use crate::train::Provenance;
+use crate::provenance::Provenance;
 
 /// The `format` of an export's JSON file.
 pub const EXPORT_FORMAT: &str = "highway-zoo-export/1";

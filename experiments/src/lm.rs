@@ -6,26 +6,22 @@
 //! with the zoo's strategy, which carries the state).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::bail;
-use burn::data::dataloader::DataLoader;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::backend::Devices;
-use crate::train::parallel::BatchState;
-use burn::train::metric::{LearningRateMetric, LossMetric};
 use burn::train::{InferenceStep, LearnerModel, TrainStep};
 use datasets::Bptt;
-use models::{LmOutput, LmWindow, RecurrentLm, TokenPerplexity, token_loss};
+use models::train::parallel::BatchState;
+use models::{LmOutput, LmWindow, RecurrentLm, token_loss};
 use serde::{Deserialize, Serialize};
 
-pub use crate::train::clip_global_norm;
-use crate::train::{
-    BpttLoader, EpochClock, EpochMetrics, FitOptions, LrSchedule, OptimizerConfig, RunData, RunDir,
-    Solver, fit,
+pub use models::train::clip_global_norm;
+use models::train::{
+    EpochMetrics, FitOptions, LrSchedule, OptimizerConfig, RunDir, Solver, fit_tbptt,
 };
 
 /// Command-line options shared by the language-model binaries (`ptb`, `charlm`); the
@@ -492,10 +488,10 @@ pub fn train_window<M: LanguageModel>(
     (optim.step(lr, model, grads), value, next)
 }
 
-/// Trains `model` on `train` with truncated BPTT through the one training path
-/// ([`fit()`]: burn-train's `SupervisedTraining` and `Learner`), the state carried and detached
-/// from window to window, validating on `valid` after every epoch; Burn's loss, perplexity
-/// and learning-rate metrics. Writes metrics and a checkpoint set per epoch into the run
+/// Trains `model` on `train` with truncated BPTT ([`fit_tbptt`]: burn-train's
+/// `SupervisedTraining` and `Learner` with `models::train`'s strategy), the state carried and
+/// detached from window to window, validating on `valid` after every epoch; Burn's loss,
+/// perplexity and learning-rate metrics. Writes metrics and a checkpoint set per epoch into the run
 /// directory, resuming from its newest checkpoint when `options.resume` is set.
 pub fn fit_lm<M: LanguageModel>(
     model: M,
@@ -507,25 +503,6 @@ pub fn fit_lm<M: LanguageModel>(
     if config.epochs == 0 || config.seq_len == 0 || config.batch_size == 0 {
         bail!("epochs, batch_size and seq_len must be at least 1");
     }
-    let clock = EpochClock::default();
-    let eval_device = options.device.main.clone().inner();
-    let data = RunData {
-        train: Arc::new(BpttLoader::<M::State>::new(
-            Arc::new(train.clone()),
-            config.max_windows,
-            options.device,
-        )) as Arc<dyn DataLoader<_>>,
-        clock,
-        valid: (
-            "valid".to_string(),
-            Arc::new(BpttLoader::<M::State>::new(
-                Arc::new(valid.clone()),
-                0,
-                &eval_device,
-            )),
-        ),
-        extra_evals: Vec::new(),
-    };
     let solver = Solver {
         epochs: config.epochs,
         lr: config.lr,
@@ -539,10 +516,6 @@ pub fn fit_lm<M: LanguageModel>(
         max_minutes: (config.max_train_seconds > 0.0).then(|| config.max_train_seconds / 60.0),
         ..options.clone()
     };
-    let (model, history) = fit::<M, M::State>(model, data, &solver, &options, |training| {
-        training
-            .metrics((LossMetric::new(), TokenPerplexity::new()))
-            .metric_train_numeric(LearningRateMetric::new())
-    })?;
+    let (model, history) = fit_tbptt(model, train, valid, config.max_windows, &solver, &options)?;
     Ok((model, history.iter().map(LmEpoch::from_metrics).collect()))
 }

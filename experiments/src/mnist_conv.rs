@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Devices;
 use crate::data::MnistData;
-use crate::train::{FitOptions, LabelledData, RunDir, TrainConfig, fit_classifier, git_commit};
+use crate::provenance::{create_run, git_commit};
+use models::train::{FitOptions, LabelledData, TrainConfig, fit_classifier};
 
 /// The authors' initial learning rate.
 pub const AUTHORS_LR: f64 = 0.01;
@@ -47,7 +48,7 @@ pub fn schedule_with_decay_epochs(
     }
     let mut config = authors_schedule(epochs, n_train, lr, seed);
     let per_epoch = n_train.div_ceil(config.batch_size);
-    if let crate::train::LrSchedule::Step { milestones, .. } = &mut config.schedule {
+    if let models::train::LrSchedule::Step { milestones, .. } = &mut config.schedule {
         *milestones = decay_epochs.iter().map(|e| e * per_epoch).collect();
     }
     Ok(config)
@@ -94,7 +95,7 @@ pub fn run(
     device: &Devices,
     quiet: bool,
 ) -> anyhow::Result<ConvSummary> {
-    let dir = RunDir::create(out)?;
+    let dir = create_run(out)?;
     dir.write_json(
         "config.json",
         &serde_json::json!({ "dataset": dataset, "model": model_config, "train": train_config }),
@@ -118,7 +119,7 @@ pub fn run(
     )?;
     let last = history.last().expect("at least one epoch");
     let acc =
-        |m: &crate::train::EpochMetrics| m.evals.first().and_then(|e| e.accuracy).unwrap_or(0.0);
+        |m: &models::train::EpochMetrics| m.evals.first().and_then(|e| e.accuracy).unwrap_or(0.0);
     let summary = ConvSummary {
         dataset: dataset.into(),
         width: model_config.width,
@@ -128,7 +129,7 @@ pub fn run(
         test_accuracy: acc(last),
         best_test_accuracy: history.iter().map(acc).fold(0.0, f64::max),
         wall_time_s: start.elapsed().as_secs_f64(),
-        train_samples_per_s: crate::train::samples_per_second(&history),
+        train_samples_per_s: models::train::samples_per_second(&history),
         peak_memory_mib: crate::bench::peak_memory_mib(),
         backend: device.names(),
         git_commit: git_commit(),
@@ -140,7 +141,7 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::{LrSchedule, OptimizerConfig};
+    use models::train::{LrSchedule, OptimizerConfig};
 
     #[test]
     fn authors_schedule_scales_the_steps_to_the_epochs_and_keeps_the_solver() {

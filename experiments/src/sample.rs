@@ -37,6 +37,7 @@
 //! The code: [`SampleArgs`] and [`run_sample`] here; loading the run (model, corpus) in
 //! `sample/load.rs`; prompts, vocabularies and printing in `sample/text.rs`.
 
+use crate::provenance::create_run;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -47,8 +48,8 @@ use serde::Serialize;
 
 use crate::cli::{DataDirArgs, DeviceArgs};
 use crate::lm::LmData;
-use crate::train::provenance::now_utc;
-use crate::train::{RunDir, write_atomic};
+use crate::provenance::now_utc;
+use models::train::write_atomic;
 
 mod load;
 mod text;
@@ -278,7 +279,7 @@ pub fn run_sample_to(args: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<S
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => std::path::Path::new("."),
         };
-        RunDir::create(dir)?;
+        create_run(dir)?;
         let mut bytes = serde_json::to_vec_pretty(&record)?;
         bytes.push(b'\n');
         write_atomic(path, &bytes)?;
@@ -298,7 +299,6 @@ mod tests {
 
     use super::*;
     use crate::lm::LmCorpus;
-    use crate::train::RunDir;
 
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("hz-sample-{name}-{}", std::process::id()));
@@ -347,7 +347,7 @@ mod tests {
         let config = RhnLmConfig::new(vocab.len(), 8, 2);
         let model = config.init(&device);
         let run_dir = dir.join("run");
-        let run = RunDir::create(&run_dir).unwrap();
+        let run = create_run(&run_dir).unwrap();
         let write_config = |file: &Path| {
             let data = LmData::new(LmCorpus::File, Some(file));
             let json = serde_json::json!({ "model": &config, "train": {}, "data": data });

@@ -2,6 +2,7 @@
 //! binaries): statistics on hand-made read-outs, lesions on tiny nets with hand-set gate
 //! biases, and the checkpoint round trip. Tiny shapes; fast on 2 CPU cores.
 
+#[path = "../../models/tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ use experiments::analysis::{
 use experiments::cifar::{CifarArgs, NetChoice, model_config, run_cli};
 use experiments::data::MnistData;
 use experiments::plot::Heatmap;
-use experiments::train::{LabelledData, RunDir};
+use models::train::{LabelledData, RunDir};
 use models::{
     ConvStage, DeepMlp, DeepMlpConfig, LayerKind, MlpBody, MnistConvNetConfig, RhnLmConfig,
 };
@@ -163,8 +164,7 @@ fn lesioning_a_closed_gate_changes_nothing_and_an_open_one_does() {
     // The lesion table agrees with one full lesioned pass per layer.
     let mut sum = LossErrorSum::default();
     let indices: Vec<usize> = (0..24).collect();
-    let (inputs, _) =
-        experiments::train::LabelledData::<2>::batch(&data, &indices, false, 0, &device);
+    let (inputs, _) = models::train::LabelledData::<2>::batch(&data, &indices, false, 0, &device);
     let (logits, _) = model.forward_with_gates(inputs, Some(3));
     let labels: Vec<usize> = (0..24).map(|i| i % 10).collect();
     sum.add(&logits.into_data().try_to_vec::<f32>().unwrap(), &labels)
@@ -316,7 +316,7 @@ fn conv_forward_matches_the_net_and_lesions_each_stage_layer() {
     };
     stage.layers[1].t.bias = Some(Param::from_tensor(Tensor::full([2], -40.0, &device)));
     let indices: Vec<usize> = (0..6).collect();
-    let (x, _) = experiments::train::LabelledData::<4>::batch(&data, &indices, false, 0, &device);
+    let (x, _) = models::train::LabelledData::<4>::batch(&data, &indices, false, 0, &device);
     let v = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
     let (logits, gates) = conv_forward(&model, x.clone(), None);
     let reference = v(model.forward(x));

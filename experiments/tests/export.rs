@@ -1,11 +1,12 @@
 //! `export`: a run directory's newest checkpoint to PyTorch-named safetensors and its JSON.
 
+#[path = "../../models/tests/common/mod.rs"]
 mod common;
 
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
 use experiments::export::{EXPORT_FORMAT, ExportInfo, export_run};
-use experiments::train::RunDir;
+use models::train::RunDir;
 use models::{DeepMlpConfig, weights};
 
 fn temp(name: &str) -> std::path::PathBuf {

@@ -2,6 +2,7 @@
 //! the global gradient norm, resumes to the same result as an uninterrupted run, stops on its
 //! time budget.
 
+#[path = "../../models/tests/common/mod.rs"]
 mod common;
 
 use burn::module::Module;
@@ -10,7 +11,7 @@ use burn::tensor::{Device, Int, Tensor};
 use datasets::Bptt;
 use experiments::backend::Devices;
 use experiments::lm::{LmTrainConfig, clip_global_norm, evaluate_lm, evaluate_lm_mc, fit_lm};
-use experiments::train::{FitOptions, LrSchedule, OptimizerConfig, RunDir};
+use models::train::{FitOptions, LrSchedule, OptimizerConfig, RunDir};
 use models::{RecurrentLm, RhnLmConfig};
 use rhn::VariationalDropoutConfig;
 

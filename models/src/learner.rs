@@ -126,6 +126,19 @@ pub struct LmOutput<S> {
     pub state: Option<S>,
 }
 
+impl<S> LmOutput<S> {
+    /// The output of a window of `tokens` tokens whose mean loss per token is `loss` (`[1]`,
+    /// in autodiff for a training step) and whose final state, already detached, is `state`.
+    pub fn new(loss: Tensor<1>, tokens: usize, state: Option<S>) -> Self {
+        Self {
+            mean_loss: loss.clone().into_scalar::<f64>(),
+            loss,
+            tokens,
+            state,
+        }
+    }
+}
+
 impl<S: Send + 'static> ItemLazy for LmOutput<S> {
     fn sync(self) -> Result<Self, ExecutionError> {
         self.loss.device().flush()?;

@@ -18,7 +18,9 @@
 //!   prompt, temperature / top-k / top-p sampling under a seed ([`SamplingConfig`]), the
 //!   recurrent state carried token by token.
 //!
-//! With the `train` feature every model here is a burn-train `Learner` model ([`learner`]).
+//! With the `train` feature every model here is a burn-train `Learner` model ([`learner`]), and
+//! [`train`] trains them, or any Burn model, through `SupervisedTraining` with truncated BPTT,
+//! exact resume and set-atomic checkpoints.
 //! [`weights`] loads PyTorch state dicts and writes safetensors with PyTorch's names.
 
 pub mod char_cnn_lm;
@@ -36,6 +38,8 @@ pub mod mnist_conv;
 pub mod rhn_lm;
 pub mod softmax_loss;
 pub mod spelling;
+#[cfg(feature = "train")]
+pub mod train;
 pub mod weights;
 
 pub use char_cnn_lm::{CharCnnLm, CharCnnLmConfig, WordFeatures};

@@ -14,7 +14,7 @@ use super::gate_stats::GateReport;
 use super::lesion::LesionReport;
 use super::runs::{LoadedRun, load_run, run_config};
 use crate::data::CifarData;
-use crate::train::LabelledData;
+use models::train::LabelledData;
 
 /// Loads a [`CifarNet`] trained by `cifar`.
 pub fn load_cifar_run(

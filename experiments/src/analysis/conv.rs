@@ -11,7 +11,7 @@ use super::gate_stats::{GateAccumulator, GateReport};
 use super::host;
 use super::lesion::{LesionReport, LesionRow, LossErrorSum};
 use crate::data::MnistData;
-use crate::train::LabelledData;
+use models::train::LabelledData;
 
 /// The number of gated (or plain) layers in each of `stages`.
 pub fn stage_depths(stages: &[ConvStage]) -> Vec<usize> {

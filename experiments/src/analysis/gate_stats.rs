@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{host, labels_of};
 use crate::data::MnistData;
-use crate::train::LabelledData;
+use models::train::LabelledData;
 
 /// The transform-gate biases of one layer.
 #[derive(Debug, Clone, Serialize, Deserialize)]

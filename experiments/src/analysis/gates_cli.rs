@@ -4,6 +4,7 @@
 //! step. [`GatesArgs`] is its command line and [`run_gates`] runs it; the `gates` binary only
 //! parses the arguments.
 
+use crate::provenance::create_run;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -24,7 +25,7 @@ use super::runs::{NetArgs, load_conv_run, load_mlp_run, load_rhn_run};
 use crate::cli::{DataDirArgs, DeviceArgs, OutArgs};
 use crate::data::MnistData;
 use crate::plot::{write_heatmap, write_plot};
-use crate::train::RunDir;
+use models::train::RunDir;
 
 /// Where `gates` writes without `--out`.
 pub const GATES_OUT: &str = "artifacts/analysis/gates";
@@ -85,7 +86,7 @@ pub fn run_gates(args: &GatesArgs) -> anyhow::Result<()> {
     args.nets.check()?;
     let device = args.device.device()?;
     let out_dir = args.out.dir_or_else(|| GATES_OUT.into());
-    let out = RunDir::create(&out_dir)?;
+    let out = create_run(&out_dir)?;
     let mnist = || -> anyhow::Result<MnistData> {
         let dir = args.data.dir();
         Ok(MnistData::new(match args.split {
@@ -121,7 +122,7 @@ pub fn run_gates(args: &GatesArgs) -> anyhow::Result<()> {
                 })
                 .collect();
             let biases = bias_table(&biases, run.config.transform_bias, 2);
-            let sub = RunDir::create(out.file(&slug))?;
+            let sub = create_run(out.file(&slug))?;
             write_text(&sub.path, "biases.csv", &bias_csv(&biases))?;
             write_text(&sub.path, "layers.csv", &report.layer_csv())?;
             write_text(&sub.path, "classes.csv", &report.class_csv())?;
@@ -220,7 +221,7 @@ pub fn run_gates(args: &GatesArgs) -> anyhow::Result<()> {
             args.nets.windows,
             &device,
         )?;
-        let sub = RunDir::create(out.file("rhn"))?;
+        let sub = create_run(out.file("rhn"))?;
         sub.write_json("report.json", &report)?;
         write_text(&sub.path, "biases.csv", &bias_csv(&report.biases))?;
         write_text(&sub.path, "per_time_step.csv", &report.time_csv())?;
@@ -280,7 +281,7 @@ fn char_cnn_gates(
         args.neighbours,
         device,
     )?;
-    let sub = RunDir::create(out.file("char"))?;
+    let sub = create_run(out.file("char"))?;
     sub.write_json("report.json", &report)?;
     sub.write_json("neighbours.json", &neighbours)?;
     write_text(&sub.path, "biases.csv", &bias_csv(&report.biases))?;
@@ -311,7 +312,7 @@ fn write_staged(
     (epoch, seconds): (usize, f64),
     report: &GateReport,
 ) -> anyhow::Result<()> {
-    let sub = RunDir::create(out.file(name))?;
+    let sub = create_run(out.file(name))?;
     write_text(&sub.path, "layers.csv", &report.layer_csv())?;
     write_text(&sub.path, "classes.csv", &report.class_csv())?;
     sub.write_json("report.json", report)?;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{host, labels_of};
 use crate::data::MnistData;
-use crate::train::LabelledData;
+use models::train::LabelledData;
 
 /// Loss and error of a model on one split.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 //! validation perplexity). [`LesionArgs`] is its command line and [`run_lesion`] runs it; the
 //! `lesion` binary only parses the arguments.
 
+use crate::provenance::create_run;
 use std::time::Instant;
 
 use clap::Parser;
@@ -20,7 +21,7 @@ use super::rhn::rhn_lesion;
 use super::runs::{NetArgs, load_conv_run, load_mlp_run, load_rhn_run};
 use crate::cli::{DataDirArgs, DeviceArgs, OutArgs};
 use crate::data::MnistData;
-use crate::train::RunDir;
+use models::train::RunDir;
 
 /// Where `lesion` writes without `--out`.
 pub const LESION_OUT: &str = "artifacts/analysis/lesion";
@@ -65,7 +66,7 @@ pub fn run_lesion(args: &LesionArgs) -> anyhow::Result<()> {
     args.nets.check()?;
     let device = args.device.device()?;
     let out_dir = args.out.dir_or_else(|| LESION_OUT.into());
-    let out = RunDir::create(&out_dir)?;
+    let out = create_run(&out_dir)?;
     let mnist = || -> anyhow::Result<(MnistData, MnistData)> {
         let dir = args.data.dir();
         Ok((

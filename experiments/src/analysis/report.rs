@@ -8,7 +8,7 @@ use super::gate_stats::{GateReport, LayerBias};
 use super::lesion::{LesionReport, LossError};
 use super::rhn::RhnGateReport;
 use crate::plot::{Heatmap, LinePlot, series, write_plot};
-use crate::train::write_atomic;
+use models::train::write_atomic;
 
 /// Writes `text` to `dir/name` atomically.
 pub fn write_text(dir: &Path, name: &str, text: &str) -> anyhow::Result<()> {

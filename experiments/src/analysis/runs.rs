@@ -8,7 +8,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use models::{DeepMlp, DeepMlpConfig, MnistConvNet, MnistConvNetConfig, RhnLm, RhnLmConfig};
 
-use crate::train::RunDir;
+use models::train::RunDir;
 
 /// Which trained nets the analysis binaries (`gates`, `lesion`) read: run directories of the
 /// training binaries, rebuilt from their `config.json` and newest checkpoint.

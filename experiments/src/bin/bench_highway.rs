@@ -41,8 +41,8 @@ use burn::tensor::{Device, Distribution, Int, Tensor};
 use clap::{Parser, ValueEnum};
 use experiments::backend::parse_device;
 use experiments::bench::{Timing, peak_memory_mib, time_steps};
-use experiments::train::OptimizerConfig;
 use highway_core::{ConvHighwayConfig, ConvHighwayStack, HighwayConfig, HighwayStack};
+use models::train::OptimizerConfig;
 use models::{CifarHighwayConfig, CifarNet, MnistConvNet, MnistConvNetConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -21,7 +21,7 @@ use experiments::backend::DeviceArgs;
 use experiments::bench::{CpuMeter, peak_memory_mib, time_steps};
 use experiments::cli::DataDirArgs;
 use experiments::lm::{LanguageModel, train_window};
-use experiments::train::OptimizerConfig;
+use models::train::OptimizerConfig;
 use models::{CharCnnLmConfig, RhnLmConfig};
 use rhn::VariationalDropoutConfig;
 

@@ -14,7 +14,7 @@ use clap::{Parser, ValueEnum};
 use datasets::{CharCorpus, CharFilter, CharSplit};
 use experiments::cli::RunArgs;
 use experiments::lm::{LmArgs, LmCorpus, LmData, LmDefaults, train_and_test};
-use experiments::train::{RunDir, git_commit};
+use experiments::provenance::{create_run, git_commit};
 use models::RhnLmConfig;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -104,7 +104,7 @@ fn main() -> anyhow::Result<()> {
         .run
         .out
         .dir_or_else(|| PathBuf::from(format!("artifacts/charlm-{label}")));
-    let run = RunDir::create(&out)?;
+    let run = create_run(&out)?;
     let device = args.run.device.devices()?.autodiff();
     device.seed(config.seed);
     let model = model_config.init(&device);

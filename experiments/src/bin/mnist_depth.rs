@@ -25,7 +25,7 @@ use experiments::depth_study::{
     Act, Hyper, Shard, StudyConfig, StudyData, StudyResult, collect, open_study, plan, run_one,
     write_outputs,
 };
-use experiments::train::Provenance;
+use experiments::provenance::Provenance;
 use models::LayerKind;
 
 /// Where the study writes without `--out`.

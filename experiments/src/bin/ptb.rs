@@ -21,7 +21,8 @@ use experiments::cli::RunArgs;
 use experiments::lm::{
     LanguageModel, LmArgs, LmCorpus, LmData, LmDefaults, LmOutcome, LmTrainConfig, train_and_test,
 };
-use experiments::train::{RunDir, git_commit};
+use experiments::provenance::{create_run, git_commit};
+use models::train::RunDir;
 use models::{CharCnnLmConfig, LstmLmConfig, RhnLmConfig};
 use serde::Serialize;
 
@@ -123,7 +124,7 @@ fn main() -> anyhow::Result<()> {
         .run
         .out
         .dir_or_else(|| PathBuf::from(format!("artifacts/ptb-{name}")));
-    let run = RunDir::create(&out)?;
+    let run = create_run(&out)?;
     let device = args.run.device.devices()?.autodiff();
     device.seed(config.seed);
     let run_label = format!("ptb {name}");

@@ -80,7 +80,7 @@ fn run(args: &Args) -> anyhow::Result<bool> {
             fresh = false;
             update.changes.iter().for_each(|c| eprint!("{c}"));
         } else {
-            experiments::train::write_atomic(path, update.new.as_bytes())?;
+            models::train::write_atomic(path, update.new.as_bytes())?;
             eprintln!("wrote {}", path.display());
         }
     }

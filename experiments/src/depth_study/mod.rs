@@ -29,9 +29,10 @@ pub use stats::{CellStats, StudyResult};
 
 use crate::backend::Devices;
 use crate::data::MnistData;
-use crate::train::{
+use crate::provenance::{create_run, git_commit};
+use models::train::{
     Diverged, EpochMetrics, FitOptions, LabelledData, LrSchedule, OptimizerConfig, RunDir,
-    TrainConfig, fit_classifier, git_commit,
+    TrainConfig, fit_classifier,
 };
 
 /// Non-linearity of a run.
@@ -265,7 +266,7 @@ pub fn hyper_for(config: &StudyConfig, kind: LayerKind, depth: usize, run: usize
 /// holds another configuration is an error (the runs under it belong to that study).
 pub fn open_study(config: &StudyConfig, out: &Path) -> anyhow::Result<RunDir> {
     config.validate()?;
-    let root = RunDir::create(out)?;
+    let root = create_run(out)?;
     if let Some(existing) = root.read_json::<StudyConfig>("config.json")? {
         if &existing != config {
             anyhow::bail!(
@@ -311,7 +312,7 @@ pub fn write_outputs(result: &StudyResult, out: &Path, quiet: bool) -> anyhow::R
     };
     root.write_json("results.json", result)?;
     let table = format!("{}\n{}", result.table(), result.cell_table());
-    crate::train::write_atomic(&root.file("table.md"), table.as_bytes())?;
+    models::train::write_atomic(&root.file("table.md"), table.as_bytes())?;
     match figure::write(result, out) {
         Ok(paths) => {
             if !quiet {
@@ -358,7 +359,7 @@ pub fn run_one(
         run: r,
     } = key;
     let (train, test) = (&data.train, &data.test);
-    let dir = RunDir::create(key.dir(out))?;
+    let dir = create_run(key.dir(out))?;
     if let Some(done) = dir.read_json::<RunSummary>("summary.json")? {
         if !quiet {
             println!(
@@ -449,7 +450,7 @@ pub fn run_one(
         epochs: history.len(),
         train_loss_curve: history.iter().map(|m| m.train_loss).collect(),
         wall_time_s: start.elapsed().as_secs_f64(),
-        train_samples_per_s: crate::train::samples_per_second(&history),
+        train_samples_per_s: models::train::samples_per_second(&history),
         peak_memory_mib: crate::bench::peak_memory_mib(),
         backend: device.names(),
         git_commit: git_commit(),

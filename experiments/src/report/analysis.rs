@@ -8,7 +8,7 @@ use super::Outcome;
 use super::inputs::{Analysis, GatesRecord, Inputs, LesionRecord};
 use super::tables::{code, percent, table};
 use crate::analysis::{GateReport, LayerBias, LesionReport, ranges};
-use crate::train::Provenance;
+use crate::provenance::Provenance;
 
 /// `lesion`'s default `--tolerance`: a lesion is harmless when it raises the error by at most
 /// this much (absolute).

@@ -46,7 +46,8 @@ use crate::depth_study::schedule::Invocation;
 use crate::depth_study::{RunSummary, StudyConfig, StudyResult};
 use crate::export::ExportInfo;
 use crate::mnist_conv::ConvSummary;
-use crate::train::{EpochMetrics, Provenance};
+use crate::provenance::Provenance;
+use models::train::EpochMetrics;
 
 /// The name of a PyTorch evaluation's JSON file in a run directory.
 pub const TORCH_EVAL_FILE: &str = "torch-eval.json";
@@ -633,7 +634,7 @@ enum Program {
 /// Whether `dir` was written by `gates`, `lesion` or `sample` (its `provenance.json`'s
 /// program).
 fn analysis_program(dir: &Path) -> anyhow::Result<Option<Program>> {
-    if !dir.join(crate::train::provenance::PROVENANCE_FILE).exists() {
+    if !dir.join(crate::provenance::PROVENANCE_FILE).exists() {
         return Ok(None);
     }
     let p = provenance(dir)?;

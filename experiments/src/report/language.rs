@@ -16,7 +16,7 @@ const KIM_PAPER: &[(&str, &str)] = &[("kim_small", "92.3"), ("kim_large", "78.9"
 
 /// Seconds of training steps over a run's epochs (evaluation excluded), or its wall time if
 /// its metrics have none.
-pub fn training_seconds(metrics: &[crate::train::EpochMetrics], wall_time_s: f64) -> f64 {
+pub fn training_seconds(metrics: &[models::train::EpochMetrics], wall_time_s: f64) -> f64 {
     let seconds: f64 = metrics.iter().map(|m| m.train_seconds).sum();
     if seconds > 0.0 { seconds } else { wall_time_s }
 }
@@ -120,7 +120,7 @@ pub fn ptb_table(inputs: &Inputs, name: &str) -> Outcome {
                 thousands(s.parameters),
                 duration(training_seconds(&r.metrics, s.wall_time_s)),
                 s.epochs.to_string(),
-                thousands(crate::train::samples_per_second(&r.metrics).round() as usize),
+                thousands(models::train::samples_per_second(&r.metrics).round() as usize),
                 r.metrics
                     .iter()
                     .filter_map(|m| m.evals.first())

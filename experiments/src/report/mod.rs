@@ -12,7 +12,7 @@
 //! figures: JSON and CSV, and the analysis records' plots) and the bench files (`--bench`,
 //! default `docs/bench/*.json`).
 //! Every row names its command, date, commit and machine from the run's `provenance.json`
-//! ([`crate::train::Provenance`]).
+//! ([`crate::provenance::Provenance`]).
 //!
 //! | section             | from |
 //! |---------------------|------|

@@ -11,7 +11,7 @@ use super::Outcome;
 use super::analysis::made_by;
 use super::inputs::Inputs;
 use super::tables::code;
-use crate::train::Provenance;
+use crate::provenance::Provenance;
 
 /// The settings of a sample (`sample.json`'s `settings`; the fields the report uses).
 #[derive(Debug, Clone, Deserialize)]

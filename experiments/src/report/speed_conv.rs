@@ -95,7 +95,7 @@ fn newest_runs<'a>(inputs: &'a Inputs, w: &str) -> Vec<Run<'a>> {
 /// The README summary's conv speed figures: the 9×32 stack at batch 64 on the fast path over
 /// PyTorch, and the Table 1 net's fast path over its `conv2d` path (ranges over the newest
 /// commit's runs), with the provenance of the newest stack run.
-pub fn summary_figures(inputs: &Inputs) -> Option<(String, &crate::train::Provenance)> {
+pub fn summary_figures(inputs: &Inputs) -> Option<(String, &crate::provenance::Provenance)> {
     let stack = newest_runs(inputs, "Conv flex depth 9 width 32 batch 64");
     let ratios: Vec<f64> = stack
         .iter()

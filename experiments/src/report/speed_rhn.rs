@@ -6,7 +6,7 @@ use models::RhnLmConfig;
 use super::Outcome;
 use super::inputs::Inputs;
 use super::tables::{code, distinct, range, table, thousands, when};
-use crate::train::Provenance;
+use crate::provenance::Provenance;
 
 /// The model of a bench-rhn row: `` `ptb_sota` (depth 10, 830 units) ``.
 fn bench_model(depth: usize, hidden: usize) -> String {

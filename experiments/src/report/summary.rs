@@ -11,7 +11,7 @@ use super::tables::{
     breadth_studies, conv_runs, depth_study_for, of_newest_commit, percent, range, rust_test,
     table, table1_paper,
 };
-use crate::train::Provenance;
+use crate::provenance::Provenance;
 use models::LayerKind;
 
 const HEADER: [&str; 5] = [

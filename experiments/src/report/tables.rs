@@ -8,7 +8,7 @@ use super::Outcome;
 use super::inputs::{ExportEval, Inputs, Run, Study};
 use crate::cifar::{CifarSummary, NetChoice};
 use crate::depth_study::stats::PAPER_RUNS;
-use crate::train::Provenance;
+use crate::provenance::Provenance;
 
 /// The paper's Table 1 test accuracies, as the presets' docs state them
 /// ([`MnistConvNetConfig::table1_width16`], [`MnistConvNetConfig::table1_width32`]).
@@ -344,7 +344,7 @@ pub fn conv_table(inputs: &Inputs, dataset: &str, name: &str) -> Outcome {
                     .map(|a| format!("{:.2}", 100.0 * a))
                     .collect::<Vec<_>>()
                     .join(", "),
-                thousands(crate::train::samples_per_second(&r.metrics).round() as usize),
+                thousands(models::train::samples_per_second(&r.metrics).round() as usize),
                 duration(s.wall_time_s),
                 table1_paper(dataset, s.width).to_string(),
             ];

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::analysis::runs::{load_run, resolve_run_dir, run_config};
 use crate::lm::{LmCorpus, LmData};
-use crate::train::provenance::Provenance;
+use crate::provenance::Provenance;
 
 /// The language models `sample` loads, told apart by the `"model"` entry of `config.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -296,8 +296,7 @@ fn expand_home(path: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::RunDir;
-    use crate::train::provenance::PROVENANCE_FILE;
+    use crate::provenance::{PROVENANCE_FILE, create_run};
 
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("hz-sample-{name}-{}", std::process::id()));
@@ -319,7 +318,7 @@ mod tests {
     #[test]
     fn runs_without_a_data_entry_fall_back_to_their_provenance() {
         let dir = temp("provenance");
-        let run = RunDir::create(&dir).unwrap();
+        let run = create_run(&dir).unwrap();
         let no_data = serde_json::json!({ "model": {}, "train": {} });
         let mut p = Provenance::current();
         let mut spec = |program: &str, args: &[&str]| {

@@ -1,15 +1,12 @@
 //! How a run shows its progress through burn-train's renderer hook
 //! (`SupervisedTraining::renderer`): Burn's terminal dashboard (the TUI: live loss, accuracy
-//! and learning-rate curves, progress bars; `q` stops) when stdout is a terminal, else
+//! and learning-rate curves, progress bars; `q` stops; feature `tui`) when stdout is a terminal, else
 //! [`EpochLines`], one clean line per epoch (Burn's own CLI renderer prints a debug dump per
 //! item). `HIGHWAY_ZOO_TUI=0` keeps plain lines on a terminal; `quiet` prints nothing.
-
-use std::io::IsTerminal;
 
 use burn::train::Interrupter;
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
-use burn::train::renderer::tui::TuiMetricsRendererWrapper;
 use burn::train::renderer::{
     EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
     MetricsRendererTraining,
@@ -28,10 +25,19 @@ pub fn renderer(
     interrupter: Interrupter,
     checkpoint: Option<usize>,
 ) -> Box<dyn MetricsRenderer> {
-    let wanted = std::env::var(TUI_ENV).map(|v| v != "0").unwrap_or(true);
-    if !quiet && wanted && std::io::stdout().is_terminal() {
-        return Box::new(TuiMetricsRendererWrapper::new(interrupter, checkpoint));
+    #[cfg(feature = "tui")]
+    {
+        use std::io::IsTerminal;
+        let wanted = std::env::var(TUI_ENV).map(|v| v != "0").unwrap_or(true);
+        if !quiet && wanted && std::io::stdout().is_terminal() {
+            return Box::new(burn::train::renderer::tui::TuiMetricsRendererWrapper::new(
+                interrupter,
+                checkpoint,
+            ));
+        }
     }
+    #[cfg(not(feature = "tui"))]
+    let _ = (interrupter, checkpoint);
     Box::new(EpochLines::new(label, valid_name, quiet))
 }
 

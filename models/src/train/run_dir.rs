@@ -1,14 +1,13 @@
-//! The artifact directory of one run: `provenance.json` (written when the directory is created:
-//! [`Provenance`]), `config.json`, per-epoch metrics, checkpoints and `summary.json`. Every file is written atomically (a temporary file in the same directory,
-//! synced, then renamed over the old one), so an interrupted run never leaves a torn file.
+//! The artifact directory of one run: `config.json`, per-epoch metrics, checkpoint sets and
+//! whatever else the caller writes (`summary.json`, the zoo's `provenance.json`). Every file is
+//! written atomically (a temporary file in the same directory, synced, renamed over the old
+//! one, the directory synced), so an interrupted run never leaves a torn file.
 
 use anyhow::Context;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-use super::provenance::{PROVENANCE_FILE, Provenance};
 
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -49,22 +48,12 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// Opens (creating if needed) the directory, and records this process's [`Provenance`]
-    /// in its `provenance.json` if it has none yet (a resumed run keeps the first one's).
+    /// Opens the directory, creating it if needed.
     pub fn create(path: impl Into<PathBuf>) -> anyhow::Result<Self> {
         let path = path.into();
         std::fs::create_dir_all(&path)
             .with_context(|| format!("creating the artifact directory {}", path.display()))?;
-        let run = Self { path };
-        if !run.file(PROVENANCE_FILE).exists() {
-            run.write_json(PROVENANCE_FILE, &Provenance::current())?;
-        }
-        Ok(run)
-    }
-
-    /// The run's `provenance.json`, if it has one.
-    pub fn provenance(&self) -> anyhow::Result<Option<Provenance>> {
-        Provenance::read(&self.path)
+        Ok(Self { path })
     }
 
     /// A path inside the directory.
@@ -216,18 +205,6 @@ impl RunDir {
     }
 }
 
-/// The short git commit of the working tree, or `"unknown"`.
-pub fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,14 +215,6 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
         let run = RunDir::create(&dir).unwrap();
         assert!(run.latest_checkpoint().is_none());
-        // The provenance is written once, and a second `create` (a resumed run) keeps it.
-        let first = run.provenance().unwrap().expect("provenance.json");
-        assert_eq!(first.format, crate::train::provenance::PROVENANCE_FORMAT);
-        let mut older = first.clone();
-        older.date = "2000-01-01T00:00:00Z".into();
-        run.write_json(PROVENANCE_FILE, &older).unwrap();
-        let run = RunDir::create(&dir).unwrap();
-        assert_eq!(run.provenance().unwrap(), Some(older));
         let stage = |epoch: usize| {
             let tmp = run.staging_dir(epoch);
             std::fs::create_dir_all(&tmp).unwrap();

@@ -1,5 +1,5 @@
 //! Where a run comes from: its command line, UTC date, git commit, machine and backend, as
-//! `provenance.json` in every run directory ([`RunDir::create`] writes it when the directory has
+//! `provenance.json` in every run directory ([`create_run`] writes it when the directory has
 //! none) and as the `provenance` object of the bench binaries' and `export`'s JSON files. The
 //! `report` binary reads it to give every generated table row its command, date, commit and
 //! machine.
@@ -27,16 +27,15 @@
 //! itself. A record written by hand for a run that
 //! predates these files says so with `"recorded_after_the_run": true`.
 //!
-//! [`RunDir::create`]: super::RunDir::create
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::run_dir::git_commit;
+use models::train::RunDir;
 
 /// The `format` of a provenance record.
 pub const PROVENANCE_FORMAT: &str = "highway-zoo-provenance/1";
@@ -379,6 +378,29 @@ pub fn shell_quote(arg: &str) -> String {
     }
 }
 
+/// The short git commit of the working tree, or `"unknown"`.
+pub fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Opens (creating if needed) the run directory `path` and records this process's
+/// [`Provenance`] in its `provenance.json` if it has none yet (a resumed run keeps the first
+/// one's): how every zoo binary opens its run.
+pub fn create_run(path: impl Into<PathBuf>) -> anyhow::Result<RunDir> {
+    let run = RunDir::create(path)?;
+    if !run.file(PROVENANCE_FILE).exists() {
+        run.write_json(PROVENANCE_FILE, &Provenance::current())?;
+    }
+    Ok(run)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,5 +478,23 @@ mod tests {
         assert!(!text.contains("recorded_after_the_run"), "{text}");
         let back: Provenance = serde_json::from_str(&text).unwrap();
         assert_eq!(back, p);
+    }
+
+    #[test]
+    fn a_run_records_its_provenance_once() {
+        let dir = std::env::temp_dir().join(format!("hz-provenance-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        let run = create_run(&dir).unwrap();
+        // The provenance is written once, and a second `create_run` (a resumed run) keeps it.
+        let first = Provenance::read(&run.path)
+            .unwrap()
+            .expect("provenance.json");
+        assert_eq!(first.format, PROVENANCE_FORMAT);
+        let mut older = first.clone();
+        older.date = "2000-01-01T00:00:00Z".into();
+        run.write_json(PROVENANCE_FILE, &older).unwrap();
+        let run = create_run(&dir).unwrap();
+        assert_eq!(Provenance::read(&run.path).unwrap(), Some(older));
+        std::fs::remove_dir_all(dir).ok();
     }
 }

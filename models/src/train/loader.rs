@@ -12,11 +12,11 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::{ClassBatch, LmWindow};
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
 use burn::tensor::Device;
 use datasets::Bptt;
-use models::{ClassBatch, LmWindow};
 
 use super::{LabelledData, epoch_permutation};
 

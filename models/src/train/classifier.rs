@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use crate::ClassBatch;
 use anyhow::bail;
 use burn::data::dataloader::DataLoader;
 use burn::tensor::{Device, Int, Tensor};
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric};
 use burn::train::{ClassificationOutput, InferenceStep, LearnerModel, TrainStep};
-use models::ClassBatch;
 use serde::{Deserialize, Serialize};
 
 use super::fit::{FitOptions, RunData, Solver, fit};

@@ -1,26 +1,45 @@
-//! Training infrastructure shared by every experiment: optimisers and schedules, the artifact
-//! directory (provenance, config, metrics, atomic checkpoint sets, summary), and classifier training
-//! through burn-train's `SupervisedTraining` / `Learner` with the zoo's strategy, loaders,
-//! checkpointers and renderer (exact resume, NaN/Inf stop).
+//! Training for Burn models through burn-train's `SupervisedTraining` and `Learner`, with what
+//! Burn's own strategies leave out (feature `train`):
+//!
+//! - **truncated back-propagation through time** ([`tbptt`]): a recurrent state carried from
+//!   window to window, detached, for any model whose step takes an [`LmWindow`](crate::LmWindow);
+//! - **exact resume**: the data order, augmentation and dropout of epoch `e` come from
+//!   `(seed, e)` ([`EpochLoader`], [`BpttLoader`], [`EpochClock`]), and checkpoints are atomic as
+//!   a set (model, optimiser, scheduler and the run's metrics: [`CheckpointSet`]), so a run
+//!   killed at any point and started again ends where an uninterrupted one does;
+//! - a **NaN stop** before the optimiser step, a **time budget**, global-norm **clipping**;
+//! - **data parallelism** over the devices of one machine ([`parallel`], [`Devices`]) that keeps
+//!   each row's carried state and draws each slice's dropout masks from
+//!   `(seed, epoch, step, slice)`;
+//! - the papers' optimisers and schedules ([`OptimizerConfig`], [`LrSchedule`]), a run
+//!   directory with metrics files ([`RunDir`]) and a plain-lines or TUI renderer.
+//!
+//! [`fit()`] is the one entry point ([`fit_tbptt`] and [`fit_classifier`] build on it): it
+//! assembles `SupervisedTraining` with the strategy ([`strategy::ZooStrategy`]), the
+//! checkpointers and the renderer, and launches `Learner::new(model, optimiser, schedule)`.
+//! `models/examples/tbptt_lstm.rs` trains Burn's own `Lstm` with it.
 
 pub mod checkpoint;
 pub mod classifier;
+pub mod devices;
 pub mod fit;
 pub mod loader;
 pub mod optim;
 pub mod parallel;
-pub mod provenance;
 pub mod renderer;
 pub mod run_dir;
 pub mod strategy;
+pub mod tbptt;
 
 pub use checkpoint::CheckpointSet;
 pub use classifier::{EvalResult, LabelledData, fit_classifier};
+pub use devices::{Devices, backend_name};
 pub use fit::{Diverged, FitOptions, RunData, Solver, fit};
 pub use loader::{BpttLoader, EpochClock, EpochLoader};
 pub use optim::{LrSchedule, OptimizerConfig, ScheduleLr, ValidHistory, clip_global_norm};
-pub use provenance::{Machine, Provenance};
-pub use run_dir::{RunDir, git_commit, write_atomic};
+pub use run_dir::{RunDir, sync_dir, write_atomic};
+pub use strategy::{RunOutcome, Stop, ZooModel, ZooStrategy};
+pub use tbptt::fit_tbptt;
 
 use datasets::SplitMix64;
 use serde::{Deserialize, Serialize};

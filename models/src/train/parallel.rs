@@ -19,11 +19,11 @@
 //! and break the carried state), and its DDP strategy (CUDA, NCCL) all-reduces only the
 //! gradients autodiff's `backward` produced.
 
+use crate::{ClassBatch, LmOutput, LmWindow};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use burn::train::ClassificationOutput;
-use models::{ClassBatch, LmOutput, LmWindow};
 
 /// A training item that splits along its batch dimension.
 pub trait SplitBatch: Sized {

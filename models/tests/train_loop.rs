@@ -3,6 +3,8 @@
 //! stops cleanly and keeps the last good checkpoint, a damaged checkpoint falls back to the
 //! previous one, stray files are cleaned up, bad configs are refused.
 
+#![cfg(feature = "train")]
+
 mod common;
 
 use std::sync::Arc;
@@ -11,8 +13,8 @@ use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
-use experiments::backend::Devices;
-use experiments::train::{
+use models::train::Devices;
+use models::train::{
     CheckpointSet, Diverged, EpochMetrics, FitOptions, LabelledData, LrSchedule, OptimizerConfig,
     RunDir, TrainConfig, fit_classifier,
 };
@@ -426,4 +428,70 @@ fn two_devices_train_to_the_one_device_losses() {
     assert!(hist_two[2].train_loss < hist_two[0].train_loss);
     std::fs::remove_dir_all(one_dir).ok();
     std::fs::remove_dir_all(two_dir).ok();
+}
+
+/// Burn settings the strategy does not carry out are refused by name before any step, rather
+/// than silently ignored.
+#[test]
+fn gradient_accumulation_and_early_stopping_are_refused_by_name() {
+    use burn::train::metric::LossMetric;
+    use burn::train::metric::store::{Aggregate, Direction, Split};
+    use burn::train::{MetricEarlyStoppingStrategy, StoppingCondition};
+    use models::train::{EpochClock, EpochLoader, RunData, Solver};
+    let _rng = common::rng_lock();
+    let device: Devices = Device::flex().autodiff().into();
+    let data = Blobs::shared(40, 1.0);
+    for name in ["grads_accumulation", "early_stopping"] {
+        let run = RunDir::create(temp(name)).unwrap();
+        let clock = EpochClock::default();
+        let run_data = RunData {
+            train: Arc::new(EpochLoader::train(
+                data.clone(),
+                8,
+                3,
+                clock.clone(),
+                &device,
+            )),
+            clock,
+            valid: (
+                "test".into(),
+                Arc::new(EpochLoader::eval(data.clone(), 100, &device)),
+            ),
+            extra_evals: Vec::new(),
+        };
+        let solver = Solver {
+            epochs: 2,
+            lr: 0.1,
+            schedule: LrSchedule::Constant,
+            optimizer: config(1, 0.1).optimizer,
+            clip_norm: 0.0,
+            seed: 3,
+            keep_checkpoints: 2,
+        };
+        let options = FitOptions::resuming(&run, "t", true, &device);
+        let result = models::train::fit::<Softmax, ()>(
+            model(&device),
+            run_data,
+            &solver,
+            &options,
+            |training| {
+                let training = training.metrics((LossMetric::new(),));
+                if name == "grads_accumulation" {
+                    training.grads_accumulation(2)
+                } else {
+                    training.early_stopping(MetricEarlyStoppingStrategy::new(
+                        &LossMetric::new(),
+                        Aggregate::Mean,
+                        Direction::Lowest,
+                        Split::Valid,
+                        StoppingCondition::NoImprovementSince { n_epochs: 1 },
+                    ))
+                }
+            },
+        );
+        let err = format!("{:#}", result.expect_err("refused"));
+        assert!(err.contains(name) && err.contains("not supported"), "{err}");
+        assert!(run.latest_checkpoint().is_none(), "nothing was trained");
+        std::fs::remove_dir_all(&run.path).ok();
+    }
 }

@@ -17,10 +17,9 @@ use super::checkpoint::{EveryEpoch, Part};
 use super::renderer::renderer;
 use super::strategy::{RunOutcome, RunState, Stop, ZooModel, ZooStrategy};
 use super::{
-    CheckpointSet, EpochClock, EpochMetrics, LrSchedule, OptimizerConfig, RunDir, ScheduleLr,
-    ValidHistory,
+    CheckpointSet, Devices, EpochClock, EpochMetrics, LrSchedule, OptimizerConfig, RunDir,
+    ScheduleLr, ValidHistory,
 };
-use crate::backend::Devices;
 
 /// A training run that diverged: a NaN or infinite loss (the message names the epoch, the
 /// step and the last good checkpoint). Any other error is an I/O, data or configuration
@@ -85,6 +84,27 @@ pub struct Solver {
     pub seed: u64,
     /// Checkpoint sets kept (at least 2).
     pub keep_checkpoints: usize,
+}
+
+impl Solver {
+    /// Plain SGD (no momentum, no weight decay) at the constant learning rate `lr` for
+    /// `epochs` epochs: no clipping, seed 0, the newest two checkpoint sets kept. Change the
+    /// rest with struct update syntax: `Solver { clip_norm: 0.25, ..Solver::sgd(6, 20.0) }`.
+    pub fn sgd(epochs: usize, lr: f64) -> Self {
+        Self {
+            epochs,
+            lr,
+            schedule: LrSchedule::Constant,
+            optimizer: OptimizerConfig::Sgd {
+                momentum: 0.0,
+                nesterov: false,
+                weight_decay: 0.0,
+            },
+            clip_norm: 0.0,
+            seed: 0,
+            keep_checkpoints: 2,
+        }
+    }
 }
 
 /// The data of a run: the training loader (reading `clock`), the split behind Burn's

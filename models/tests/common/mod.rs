@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use experiments::train::RunDir;
+use models::train::RunDir;
 
 /// Publishes checkpoint set `epoch` of `run` with the files `write` puts into its staging
 /// directory, keeping the newest `keep` (as a training run's checkpointers do).

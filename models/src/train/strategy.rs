@@ -87,7 +87,7 @@ pub trait CarryOut<S> {
     fn carry_out(&mut self) -> Option<S>;
 }
 
-impl<const D: usize> CarryIn<()> for models::ClassBatch<D> {
+impl<const D: usize> CarryIn<()> for crate::ClassBatch<D> {
     fn carry_in(&mut self, _state: Option<()>) {}
 }
 
@@ -97,19 +97,19 @@ impl CarryOut<()> for burn::train::ClassificationOutput {
     }
 }
 
-impl<S> CarryIn<S> for models::LmWindow<S> {
+impl<S> CarryIn<S> for crate::LmWindow<S> {
     fn carry_in(&mut self, state: Option<S>) {
         self.state = state;
     }
 }
 
-impl<S> CarryOut<S> for models::LmOutput<S> {
+impl<S> CarryOut<S> for crate::LmOutput<S> {
     fn carry_out(&mut self) -> Option<S> {
         self.state.take()
     }
 }
 
-impl<S> StepStats for models::LmOutput<S> {
+impl<S> StepStats for crate::LmOutput<S> {
     fn loss(&self) -> f64 {
         self.mean_loss
     }
