@@ -5,9 +5,11 @@
 //! ([`Analysis`]); the character-aware LM's section is [`super::analysis_char`].
 
 use super::Outcome;
-use super::inputs::{Analysis, GatesRecord, Inputs, LesionRecord};
+use super::columns::Table;
+use super::inputs::{Analysis, GatesRecord, Inputs, LesionRecord, Study};
 use super::tables::{code, percent, table};
 use crate::analysis::{GateReport, LayerBias, LesionReport, ranges};
+use crate::depth_study::RunSummary;
 use crate::provenance::Provenance;
 
 /// `lesion`'s default `--tolerance`: a lesion is harmless when it raises the error by at most
@@ -120,65 +122,64 @@ fn intact(report: &LesionReport, split: &str) -> Option<f64> {
 /// `analysis-nets`: the trained MLPs of each analysis: schedule, final training loss, and the
 /// intact nets' training and test error from the lesion study.
 pub fn nets_table(inputs: &Inputs, name: &str) -> Outcome {
-    let mut content = String::new();
-    for a in &inputs.analyses {
-        let mut rows = Vec::new();
-        for study in &a.nets {
-            for r in &study.result.runs {
-                let (_, slug) = crate::analysis::bias_label(r.hyper.transform_bias);
-                let lesion = a.lesion.as_ref().and_then(|l| l.report(&slug));
-                let error = |split| {
-                    lesion
-                        .and_then(|l| intact(l, split))
-                        .map_or("-".into(), percent)
-                };
-                let h = &r.hyper;
-                rows.push(vec![
-                    net_label(&slug),
-                    format!("{} ({:?})", r.depth, r.kind).to_lowercase(),
-                    format!(
-                        "lr {} × {} per epoch, momentum {}, {}",
-                        h.lr,
-                        h.decay,
-                        h.momentum,
-                        format!("{:?}", h.activation).to_lowercase()
-                    ),
-                    r.epochs.to_string(),
-                    r.final_train_loss
-                        .map_or(r.status.clone(), |l| format!("{l:.4}")),
-                    error("train"),
-                    error("test"),
-                    format!("{:.0} s", r.wall_time_s),
-                    code(&study.provenance.command()),
-                    format!(
-                        "{}, {}",
-                        study.provenance.day(),
-                        study.provenance.short_commit()
-                    ),
-                    study.provenance.machine.short(),
-                ]);
+    /// One trained MLP: its run, the study that trained it, its analysis.
+    type Net<'a> = (&'a RunSummary, &'a Study, &'a Analysis);
+    let lesion = |&(r, _, a): &Net| {
+        let (_, slug) = crate::analysis::bias_label(r.hyper.transform_bias);
+        let record = a.lesion.as_ref()?;
+        record
+            .reports
+            .iter()
+            .find(|(n, _)| *n == slug)
+            .map(|(_, l)| l.clone())
+    };
+    let error = move |split: &'static str| {
+        move |net: &Net| {
+            lesion(net)
+                .and_then(|l| intact(&l, split))
+                .map_or("-".into(), percent)
+        }
+    };
+    let table = Table::new()
+        .col("net", |&(r, _, _): &Net| {
+            net_label(&crate::analysis::bias_label(r.hyper.transform_bias).1)
+        })
+        .col("layers", |(r, _, _)| {
+            format!("{} ({:?})", r.depth, r.kind).to_lowercase()
+        })
+        .col("schedule", |(r, _, _)| {
+            let h = &r.hyper;
+            let activation = format!("{:?}", h.activation).to_lowercase();
+            format!(
+                "lr {} × {} per epoch, momentum {}, {activation}",
+                h.lr, h.decay, h.momentum
+            )
+        })
+        .col("epochs", |(r, _, _)| r.epochs.to_string())
+        .col("training loss (last epoch's mean)", |(r, _, _)| {
+            r.final_train_loss
+                .map_or(r.status.clone(), |l| format!("{l:.4}"))
+        })
+        .col("training error (intact net)", error("train"))
+        .col("test error", error("test"))
+        .col("training", |(r, _, _)| format!("{:.0} s", r.wall_time_s))
+        .provenance(|(_, study, _)| &study.provenance);
+    let content: String = inputs
+        .analyses
+        .iter()
+        .map(|a| {
+            let nets: Vec<Net> = a
+                .nets
+                .iter()
+                .flat_map(|study| study.result.runs.iter().map(move |r| (r, study, a)))
+                .collect();
+            if nets.is_empty() {
+                String::new()
+            } else {
+                table.render(&nets)
             }
-        }
-        if rows.is_empty() {
-            continue;
-        }
-        content.push_str(&table(
-            &[
-                "net",
-                "layers",
-                "schedule",
-                "epochs",
-                "training loss (last epoch's mean)",
-                "training error (intact net)",
-                "test error",
-                "training",
-                "command",
-                "date, commit",
-                "machine",
-            ],
-            &rows,
-        ));
-    }
+        })
+        .collect();
     if content.is_empty() {
         return Outcome::none(name);
     }

@@ -6,8 +6,9 @@ use models::RhnLmConfig;
 use serde_json::Value;
 
 use super::Outcome;
+use super::columns::{per_epoch, run_table};
 use super::inputs::{CharSummary, Inputs, PtbSummary, Run};
-use super::tables::{duration, provenance_cells, table, thousands};
+use super::tables::{duration, thousands, throughput};
 
 /// The PTB test perplexities of Kim et al.'s Table 3 for the presets, as
 /// [`CharCnnLmConfig::kim_small`](models::CharCnnLmConfig::kim_small) and
@@ -104,50 +105,26 @@ pub fn ptb_model(run: &Run<PtbSummary>) -> String {
 
 /// `ptb`: the Penn Treebank runs.
 pub fn ptb_table(inputs: &Inputs, name: &str) -> Outcome {
-    if inputs.ptb.is_empty() {
-        return Outcome::none(name);
-    }
-    let mut runs: Vec<_> = inputs.ptb.iter().collect();
-    runs.sort_by(|a, b| {
-        (&a.summary.model, &a.provenance.date).cmp(&(&b.summary.model, &b.provenance.date))
-    });
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
-            let s = &r.summary;
-            let mut row = vec![
-                ptb_model(r),
-                thousands(s.parameters),
-                duration(training_seconds(&r.metrics, s.wall_time_s)),
-                s.epochs.to_string(),
-                thousands(models::train::samples_per_second(&r.metrics).round() as usize),
-                r.metrics
-                    .iter()
-                    .filter_map(|m| m.evals.first())
-                    .map(|e| format!("{:.1}", e.loss.exp()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                format!("{:.1}", s.valid_ppl),
-                format!("{:.1}", s.test_ppl),
-            ];
-            row.extend(provenance_cells(&r.provenance));
-            row
-        })
-        .collect();
-    let header = [
-        "model",
-        "parameters",
-        "training (evaluation excluded)",
-        "epochs",
-        "training tokens/s",
-        "valid ppl after each epoch",
-        "valid ppl",
-        "test ppl",
-        "command",
-        "date, commit",
-        "machine",
-    ];
-    Outcome::generated(table(&header, &rows))
+    let ppl = |x: f64| format!("{x:.1}");
+    run_table(
+        name,
+        &inputs.ptb,
+        |r| (r.summary.model.clone(), r.provenance.date.clone()),
+        |t| {
+            t.col("model", ptb_model)
+                .col("parameters", |r| thousands(r.summary.parameters))
+                .col("training (evaluation excluded)", |r| {
+                    duration(training_seconds(&r.metrics, r.summary.wall_time_s))
+                })
+                .col("epochs", |r| r.summary.epochs.to_string())
+                .col("training tokens/s", |r| throughput(&r.metrics))
+                .col("valid ppl after each epoch", |r| {
+                    per_epoch(&r.metrics, 1, |m| Some(m.evals.first()?.loss.exp()))
+                })
+                .col("valid ppl", move |r| ppl(r.summary.valid_ppl))
+                .col("test ppl", move |r| ppl(r.summary.test_ppl))
+        },
+    )
 }
 
 /// A `charlm` corpus as the tables name it.
@@ -185,43 +162,21 @@ pub fn char_paper(corpus: &str) -> &'static str {
 
 /// `char`: the character-level runs.
 pub fn char_table(inputs: &Inputs, name: &str) -> Outcome {
-    if inputs.char.is_empty() {
-        return Outcome::none(name);
-    }
-    let mut runs: Vec<_> = inputs.char.iter().collect();
-    runs.sort_by(|a, b| {
-        (&a.summary.corpus, &a.provenance.date).cmp(&(&b.summary.corpus, &b.provenance.date))
-    });
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
-            let s = &r.summary;
-            let mut row = vec![
-                char_model(r),
-                thousands(s.parameters),
-                corpus_name(&s.corpus, s.vocab),
-                duration(s.wall_time_s),
-                s.epochs.to_string(),
-                format!("{:.2}", s.valid_bpc),
-                format!("{:.2}", s.test_bpc),
-                char_paper(&s.corpus).to_string(),
-            ];
-            row.extend(provenance_cells(&r.provenance));
-            row
-        })
-        .collect();
-    let header = [
-        "model",
-        "parameters",
-        "corpus",
-        "training",
-        "epochs",
-        "valid BPC",
-        "test BPC",
-        "paper",
-        "command",
-        "date, commit",
-        "machine",
-    ];
-    Outcome::generated(table(&header, &rows))
+    run_table(
+        name,
+        &inputs.char,
+        |r| (r.summary.corpus.clone(), r.provenance.date.clone()),
+        |t| {
+            t.col("model", char_model)
+                .col("parameters", |r| thousands(r.summary.parameters))
+                .col("corpus", |r| {
+                    corpus_name(&r.summary.corpus, r.summary.vocab)
+                })
+                .col("training", |r| duration(r.summary.wall_time_s))
+                .col("epochs", |r| r.summary.epochs.to_string())
+                .col("valid BPC", |r| format!("{:.2}", r.summary.valid_bpc))
+                .col("test BPC", |r| format!("{:.2}", r.summary.test_bpc))
+                .col("paper", |r| char_paper(&r.summary.corpus).to_string())
+        },
+    )
 }

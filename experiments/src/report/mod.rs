@@ -46,6 +46,7 @@
 
 mod analysis;
 mod analysis_char;
+mod columns;
 pub mod inputs;
 mod language;
 pub mod markdown;

@@ -4,8 +4,9 @@
 use models::RhnLmConfig;
 
 use super::Outcome;
+use super::columns::Table;
 use super::inputs::Inputs;
-use super::tables::{code, distinct, range, table, thousands, when};
+use super::tables::{code, distinct, range, thousands, when};
 use crate::provenance::Provenance;
 
 /// The model of a bench-rhn row: `` `ptb_sota` (depth 10, 830 units) ``.
@@ -93,47 +94,39 @@ pub fn speed_rhn_table(inputs: &Inputs, name: &str) -> Outcome {
             .map(|b| b.provenance.backend.clone()),
     );
     let tokens = |v: f64| thousands(v.round() as usize);
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let (depth, hidden, batch, seq) = r.key;
-            let or_dash = |v: &[f64], f: &dyn Fn(f64) -> String| {
-                if v.is_empty() {
-                    "—".to_string()
-                } else {
-                    range(v, f)
-                }
-            };
-            vec![
-                match &r.model {
-                    Some(name) => format!("Kim et al. `{name}` (LSTM {hidden} units)"),
-                    None => bench_model(depth, hidden),
-                },
-                thousands(r.parameters),
-                format!("{batch} × {seq}"),
-                range(&r.burn, tokens),
-                or_dash(&r.peer, &tokens),
-                or_dash(&r.ratio, &|x| format!("{x:.2}")),
-                r.burn.len().to_string(),
-                distinct(r.provenance.iter().map(|p| code(&p.command()))),
-                distinct(r.provenance.iter().map(|p| when(p))),
-                distinct(r.provenance.iter().map(|p| p.machine.short())),
-            ]
-        })
-        .collect();
+    let or_dash = |v: &[f64], f: &dyn Fn(f64) -> String| {
+        if v.is_empty() {
+            "—".to_string()
+        } else {
+            range(v, f)
+        }
+    };
     let burn_header = format!("Burn `{backends}` tokens/s");
-    let header = [
-        "model",
-        "parameters",
-        "batch × steps",
-        burn_header.as_str(),
-        "PyTorch tokens/s",
-        "Burn / PyTorch",
-        "runs",
-        "command",
-        "date, commit",
-        "machine",
-    ];
+    let table = Table::new()
+        .col("model", |r: &SpeedRow| {
+            let (depth, hidden, _, _) = r.key;
+            match &r.model {
+                Some(name) => format!("Kim et al. `{name}` (LSTM {hidden} units)"),
+                None => bench_model(depth, hidden),
+            }
+        })
+        .col("parameters", |r| thousands(r.parameters))
+        .col("batch × steps", |r| format!("{} × {}", r.key.2, r.key.3))
+        .col(&burn_header, move |r| range(&r.burn, tokens))
+        .col("PyTorch tokens/s", move |r| or_dash(&r.peer, &tokens))
+        .col("Burn / PyTorch", move |r| {
+            or_dash(&r.ratio, &|x| format!("{x:.2}"))
+        })
+        .col("runs", |r| r.burn.len().to_string())
+        .col("command", |r| {
+            distinct(r.provenance.iter().map(|p| code(&p.command())))
+        })
+        .col("date, commit", |r| {
+            distinct(r.provenance.iter().map(|p| when(p)))
+        })
+        .col("machine", |r| {
+            distinct(r.provenance.iter().map(|p| p.machine.short()))
+        });
     let files = distinct(
         inputs
             .bench_rhn
@@ -142,7 +135,7 @@ pub fn speed_rhn_table(inputs: &Inputs, name: &str) -> Outcome {
     );
     let content = format!(
         "{}\nRanges over the bench files: {files}.\n",
-        table(&header, &cells)
+        table.render(&rows)
     );
     Outcome::generated(content)
 }

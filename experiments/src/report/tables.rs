@@ -5,6 +5,7 @@ use burn::module::Module;
 use models::{LayerKind, MnistConvNetConfig, RhnLmConfig};
 
 use super::Outcome;
+use super::columns::{Table, per_epoch, run_table};
 use super::inputs::{ExportEval, Inputs, Run, Study};
 use crate::cifar::{CifarSummary, NetChoice};
 use crate::depth_study::stats::PAPER_RUNS;
@@ -140,6 +141,12 @@ pub fn breadth_studies<'a>(inputs: &'a Inputs, name: &str) -> (Vec<&'a Study>, V
         }
     }
     (studies, notes)
+}
+
+/// Training throughput of a run's epochs (examples per second of training steps), with
+/// thousands separators.
+pub fn throughput(metrics: &[models::train::EpochMetrics]) -> String {
+    thousands(models::train::samples_per_second(metrics).round() as usize)
 }
 
 /// `x` as `4.3x`, or `-`.
@@ -320,54 +327,32 @@ fn dataset_name(dataset: &str) -> &str {
     }
 }
 
-/// `table1` / `table1-fashion`: the `mnist-conv` runs on `dataset`.
+/// `table1` / `table1-fashion`: the `mnist-conv` runs on `dataset`, by width, epochs and date.
 pub fn conv_table(inputs: &Inputs, dataset: &str, name: &str) -> Outcome {
-    let runs = conv_runs(inputs, dataset);
-    if runs.is_empty() {
-        return Outcome::none(name);
-    }
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
-            let s = &r.summary;
-            let mut row = vec![
-                dataset_name(dataset).to_string(),
-                s.width.to_string(),
-                s.epochs.to_string(),
-                thousands(s.parameters),
-                percent(s.test_accuracy),
-                percent(s.best_test_accuracy),
-                r.metrics
-                    .iter()
-                    .filter_map(|m| m.evals.iter().find(|e| e.split == "test"))
-                    .filter_map(|e| e.accuracy)
-                    .map(|a| format!("{:.2}", 100.0 * a))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                thousands(models::train::samples_per_second(&r.metrics).round() as usize),
-                duration(s.wall_time_s),
-                table1_paper(dataset, s.width).to_string(),
-            ];
-            row.extend(provenance_cells(&r.provenance));
-            row
-        })
-        .collect();
-    let header = [
-        "data set",
-        "width",
-        "epochs",
-        "parameters",
-        "test accuracy",
-        "best epoch",
-        "test accuracy after each epoch (%)",
-        "training images/s",
-        "training",
-        "paper",
-        "command",
-        "date, commit",
-        "machine",
-    ];
-    Outcome::generated(table(&header, &rows))
+    run_table(
+        name,
+        inputs.conv.iter().filter(|r| r.summary.dataset == dataset),
+        |r| (r.summary.width, r.summary.epochs, r.provenance.date.clone()),
+        |t| {
+            t.col("data set", |_| dataset_name(dataset).to_string())
+                .col("width", |r| r.summary.width.to_string())
+                .col("epochs", |r| r.summary.epochs.to_string())
+                .col("parameters", |r| thousands(r.summary.parameters))
+                .col("test accuracy", |r| percent(r.summary.test_accuracy))
+                .col("best epoch", |r| percent(r.summary.best_test_accuracy))
+                .col("test accuracy after each epoch (%)", |r| {
+                    per_epoch(&r.metrics, 2, |m| {
+                        let test = m.evals.iter().find(|e| e.split == "test")?;
+                        Some(100.0 * test.accuracy?)
+                    })
+                })
+                .col("training images/s", |r| throughput(&r.metrics))
+                .col("training", |r| duration(r.summary.wall_time_s))
+                .col("paper", |r| {
+                    table1_paper(dataset, r.summary.width).to_string()
+                })
+        },
+    )
 }
 
 /// `sizes`: parameter counts of the presets, computed from their configs (no runs).
@@ -540,59 +525,61 @@ pub fn export_table(inputs: &Inputs, name: &str) -> Outcome {
     if inputs.evals.is_empty() {
         return Outcome::none(name);
     }
-    let rows: Vec<Vec<String>> = inputs
-        .evals
-        .iter()
-        .map(|e| {
-            let ev = &e.eval;
-            let p = ev
-                .provenance
-                .as_ref()
-                .expect("loaded evaluations have provenance");
-            let rust = rust_test(e);
-            let same = match rust {
-                Some((acc, _)) => {
-                    let correct = (acc * ev.examples as f64).round() as usize;
-                    if correct == ev.correct { "yes" } else { "no" }.to_string()
-                }
-                None => "—".into(),
-            };
-            let mut commands = Vec::new();
-            if let Some(x) = e.export.as_ref().and_then(|x| x.provenance.as_ref()) {
-                commands.push(code(&x.command()));
-            }
-            commands.push(code(&p.command()));
-            vec![
-                format!(
-                    "{} (epoch {})",
-                    code(&e.run.display().to_string()),
-                    ev.epoch
-                ),
-                format!("{}, {} {}", ev.model, dataset_name(&ev.dataset), ev.split),
-                rust.map_or("—".into(), |(a, _)| percent(a)),
-                rust.map_or("—".into(), |(_, l)| format!("{l:.6}")),
-                format!("{} ({}/{})", percent(ev.accuracy), ev.correct, ev.examples),
-                format!("{:.6}", ev.mean_cross_entropy),
-                same,
-                commands.join(", then "),
-                when(p),
-                format!("{}, torch {}", p.machine.short(), ev.torch),
-            ]
+    fn torch(e: &ExportEval) -> &Provenance {
+        e.eval
+            .provenance
+            .as_ref()
+            .expect("loaded evaluations have provenance")
+    }
+    let rust =
+        |f: fn((f64, f64)) -> String| move |e: &ExportEval| rust_test(e).map_or("—".into(), f);
+    let table = Table::new()
+        .col("run", |e: &ExportEval| {
+            format!(
+                "{} (epoch {})",
+                code(&e.run.display().to_string()),
+                e.eval.epoch
+            )
         })
-        .collect();
-    let header = [
-        "run",
-        "model, data",
-        "Rust accuracy",
-        "Rust loss",
-        "PyTorch accuracy",
-        "PyTorch cross-entropy",
-        "same accuracy",
-        "commands",
-        "date, commit",
-        "machine",
-    ];
-    Outcome::generated(table(&header, &rows))
+        .col("model, data", |e| {
+            let ev = &e.eval;
+            format!("{}, {} {}", ev.model, dataset_name(&ev.dataset), ev.split)
+        })
+        .col("Rust accuracy", rust(|(a, _)| percent(a)))
+        .col("Rust loss", rust(|(_, l)| format!("{l:.6}")))
+        .col("PyTorch accuracy", |e| {
+            let ev = &e.eval;
+            format!("{} ({}/{})", percent(ev.accuracy), ev.correct, ev.examples)
+        })
+        .col("PyTorch cross-entropy", |e| {
+            format!("{:.6}", e.eval.mean_cross_entropy)
+        })
+        .col("same accuracy", |e| match rust_test(e) {
+            Some((acc, _)) => {
+                let correct = (acc * e.eval.examples as f64).round() as usize;
+                if correct == e.eval.correct {
+                    "yes"
+                } else {
+                    "no"
+                }
+                .to_string()
+            }
+            None => "—".into(),
+        })
+        .col("commands", |e| {
+            let export = e.export.as_ref().and_then(|x| x.provenance.as_ref());
+            let commands: Vec<String> = export
+                .into_iter()
+                .chain([torch(e)])
+                .map(|p| code(&p.command()))
+                .collect();
+            commands.join(", then ")
+        })
+        .col("date, commit", |e| when(torch(e)))
+        .col("machine", |e| {
+            format!("{}, torch {}", torch(e).machine.short(), e.eval.torch)
+        });
+    Outcome::generated(table.render(&inputs.evals))
 }
 
 #[cfg(test)]
