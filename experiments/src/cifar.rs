@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Devices;
 use crate::cli::{DataDirArgs, DeviceArgs, OutArgs, QuietArgs};
-use crate::data::CifarData;
 use crate::provenance::{create_run, git_commit};
+use models::train::CifarData;
 use models::train::{EvalResult, FitOptions, LabelledData, TrainConfig, fit_classifier};
 
 /// The paper's number of iterations (200k of batch 100 = 400 epochs of 50,000 images).

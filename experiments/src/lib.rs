@@ -12,7 +12,6 @@ pub mod backend;
 pub mod bench;
 pub mod cifar;
 pub mod cli;
-pub mod data;
 pub mod depth_study;
 pub mod export;
 pub mod lm;

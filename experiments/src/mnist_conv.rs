@@ -10,8 +10,8 @@ use models::MnistConvNetConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Devices;
-use crate::data::MnistData;
 use crate::provenance::{create_run, git_commit};
+use models::train::MnistData;
 use models::train::{FitOptions, LabelledData, TrainConfig, fit_classifier};
 
 /// The authors' initial learning rate.

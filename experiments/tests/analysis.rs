@@ -22,8 +22,8 @@ use experiments::analysis::{
     rhn_gate_report, rhn_lesion, run_gates, run_lesion,
 };
 use experiments::cifar::{CifarArgs, NetChoice, model_config, run_cli};
-use experiments::data::MnistData;
 use experiments::plot::Heatmap;
+use models::train::MnistData;
 use models::train::{LabelledData, RunDir};
 use models::{
     ConvStage, DeepMlp, DeepMlpConfig, LayerKind, MlpBody, MnistConvNetConfig, RhnLmConfig,

@@ -4,9 +4,9 @@
 //! (`CI=true`): run `bash scripts/fetch-data.sh mnist`.
 
 use datasets::{MnistDataset, MnistKind};
-use experiments::data::MnistData;
 use experiments::depth_study::{Act, Hyper, StudyConfig, run_study};
 use models::LayerKind;
+use models::train::MnistData;
 
 #[test]
 fn tiny_depth_study_on_real_mnist_trains_and_resumes() {

@@ -13,7 +13,7 @@ use super::conv::{stage_depths, staged_gate_report, staged_lesion};
 use super::gate_stats::GateReport;
 use super::lesion::LesionReport;
 use super::runs::{LoadedRun, load_run, run_config};
-use crate::data::CifarData;
+use models::train::CifarData;
 use models::train::LabelledData;
 
 /// Loads a [`CifarNet`] trained by `cifar`.

@@ -10,8 +10,8 @@ use models::{ConvStage, MnistConvNet};
 use super::gate_stats::{GateAccumulator, GateReport};
 use super::host;
 use super::lesion::{LesionReport, LesionRow, LossErrorSum};
-use crate::data::MnistData;
 use models::train::LabelledData;
+use models::train::MnistData;
 
 /// The number of gated (or plain) layers in each of `stages`.
 pub fn stage_depths(stages: &[ConvStage]) -> Vec<usize> {

@@ -8,8 +8,8 @@ use models::DeepMlp;
 use serde::{Deserialize, Serialize};
 
 use super::{host, labels_of};
-use crate::data::MnistData;
 use models::train::LabelledData;
+use models::train::MnistData;
 
 /// The transform-gate biases of one layer.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -23,8 +23,8 @@ use super::report::{
 use super::rhn::rhn_gate_report;
 use super::runs::{NetArgs, load_conv_run, load_mlp_run, load_rhn_run};
 use crate::cli::{DataDirArgs, DeviceArgs, OutArgs};
-use crate::data::MnistData;
 use crate::plot::{write_heatmap, write_plot};
+use models::train::MnistData;
 use models::train::RunDir;
 
 /// Where `gates` writes without `--out`.

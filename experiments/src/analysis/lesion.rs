@@ -7,8 +7,8 @@ use models::DeepMlp;
 use serde::{Deserialize, Serialize};
 
 use super::{host, labels_of};
-use crate::data::MnistData;
 use models::train::LabelledData;
+use models::train::MnistData;
 
 /// Loss and error of a model on one split.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

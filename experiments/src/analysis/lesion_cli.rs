@@ -20,7 +20,7 @@ use super::report::{
 use super::rhn::rhn_lesion;
 use super::runs::{NetArgs, load_conv_run, load_mlp_run, load_rhn_run};
 use crate::cli::{DataDirArgs, DeviceArgs, OutArgs};
-use crate::data::MnistData;
+use models::train::MnistData;
 use models::train::RunDir;
 
 /// Where `lesion` writes without `--out`.

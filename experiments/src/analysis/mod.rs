@@ -33,7 +33,7 @@
 use anyhow::Context;
 use burn::tensor::Tensor;
 
-use crate::data::MnistData;
+use models::train::MnistData;
 
 pub mod char_cnn;
 pub mod cifar;

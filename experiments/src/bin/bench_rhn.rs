@@ -2,7 +2,7 @@
 //! al. 2017), and of the character-aware models of Kim et al. 2016 (`--preset kim-small,
 //! kim-large`, the words of the PTB vocabulary; no PyTorch peer), in tokens per second: one truncated-BPTT window (batch 20, 35 steps by default) of
 //! forward, backward, global-norm clipping and SGD, exactly the step `ptb` trains with
-//! ([`experiments::lm::train_window`]), on random tokens. Dropout is off by default, as in the
+//! ([`models::train::tbptt::train_window`]), on random tokens. Dropout is off by default, as in the
 //! PyTorch peer `bench/torch_peer.py rhn`; `--peer PYTHON` runs that peer with the
 //! same configuration right after, so both figures come from one run on one machine.
 //!
@@ -20,8 +20,8 @@ use experiments::analysis::ptb_spelling;
 use experiments::backend::DeviceArgs;
 use experiments::bench::{CpuMeter, peak_memory_mib, time_steps};
 use experiments::cli::DataDirArgs;
-use experiments::lm::{LanguageModel, train_window};
 use models::train::OptimizerConfig;
+use models::train::tbptt::{LanguageModel, train_window};
 use models::{CharCnnLmConfig, RhnLmConfig};
 use rhn::VariationalDropoutConfig;
 

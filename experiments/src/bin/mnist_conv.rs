@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 use datasets::{MnistDataset, MnistKind};
 use experiments::cli::RunArgs;
-use experiments::data::MnistData;
 use experiments::mnist_conv::{AUTHORS_LR, authors_schedule, run, schedule_with_decay_epochs};
 use models::MnistConvNetConfig;
+use models::train::MnistData;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Dataset {

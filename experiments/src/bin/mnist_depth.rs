@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use clap::{Parser, ValueEnum};
 use datasets::{MnistDataset, MnistKind};
 use experiments::cli::RunArgs;
-use experiments::data::MnistData;
 use experiments::depth_study::schedule::{Invocation, run_jobs};
 use experiments::depth_study::{
     Act, Hyper, Shard, StudyConfig, StudyData, StudyResult, collect, open_study, plan, run_one,
@@ -27,6 +26,7 @@ use experiments::depth_study::{
 };
 use experiments::provenance::Provenance;
 use models::LayerKind;
+use models::train::MnistData;
 
 /// Where the study writes without `--out`.
 const DEFAULT_OUT: &str = "artifacts/mnist-depth";

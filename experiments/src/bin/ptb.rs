@@ -19,10 +19,11 @@ use experiments::analysis::ptb_spelling;
 use experiments::backend::Devices;
 use experiments::cli::RunArgs;
 use experiments::lm::{
-    LanguageModel, LmArgs, LmCorpus, LmData, LmDefaults, LmOutcome, LmTrainConfig, train_and_test,
+    LmArgs, LmCorpus, LmData, LmDefaults, LmOutcome, LmTrainConfig, train_and_test,
 };
 use experiments::provenance::{create_run, git_commit};
 use models::train::RunDir;
+use models::train::tbptt::LanguageModel;
 use models::{CharCnnLmConfig, LstmLmConfig, RhnLmConfig};
 use serde::Serialize;
 

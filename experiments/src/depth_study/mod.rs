@@ -28,8 +28,8 @@ pub use schedule::{Collected, Missing, RunKey, Shard, collect, plan};
 pub use stats::{CellStats, StudyResult};
 
 use crate::backend::Devices;
-use crate::data::MnistData;
 use crate::provenance::{create_run, git_commit};
+use models::train::MnistData;
 use models::train::{
     Diverged, EpochMetrics, FitOptions, LabelledData, LrSchedule, OptimizerConfig, RunDir,
     TrainConfig, fit_classifier,

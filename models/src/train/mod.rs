@@ -21,6 +21,7 @@
 
 pub mod checkpoint;
 pub mod classifier;
+pub mod data;
 pub mod devices;
 pub mod fit;
 pub mod loader;
@@ -33,6 +34,7 @@ pub mod tbptt;
 
 pub use checkpoint::CheckpointSet;
 pub use classifier::{EvalResult, LabelledData, fit_classifier};
+pub use data::{CifarData, MnistData};
 pub use devices::{Devices, backend_name};
 pub use fit::{Diverged, FitOptions, RunData, Solver, fit};
 pub use loader::{BpttLoader, EpochClock, EpochLoader};

@@ -1,10 +1,11 @@
-//! Adapters from the `datasets` crate to the training loop's [`LabelledData`].
+//! The `datasets` crate's MNIST, Fashion-MNIST and CIFAR sets as the classifier training's
+//! [`LabelledData`] ([`fit_classifier`](super::fit_classifier)).
 
 use burn::data::dataset::Dataset;
 use burn::tensor::{Device, Int, Tensor};
 use datasets::{CifarBatcher, CifarDataset, CifarTransform, MnistBatcher, MnistDataset};
 
-use models::train::LabelledData;
+use super::LabelledData;
 
 /// MNIST or Fashion-MNIST as flat `[batch, 784]` images (MLPs) or `[batch, 1, 28, 28]` (conv
 /// nets), pixels scaled to `[0, 1]` (or normalised with the batcher's mean/std).
