@@ -199,7 +199,7 @@ pub struct LmOutcome {
 /// Writes `config.json` (`"model"`: `model_config`, `"train"`: `config`, `"data"`:
 /// `data_spec`, the corpus that `sample` rebuilds the vocabulary from), trains (resuming from
 /// `run`), and evaluates on `test` (also with `mc_samples` Monte-Carlo dropout samples when
-/// non-zero): the whole job of a language-model binary, for any [`RecurrentLm`].
+/// non-zero): the whole job of a language-model binary, for any [`RecurrentLm`](models::RecurrentLm).
 #[allow(clippy::too_many_arguments)]
 pub fn train_and_test<M: LanguageModel>(
     model: M,
