@@ -123,6 +123,107 @@ pub fn compiled_backends() -> Vec<&'static str> {
     out
 }
 
+/// wgpu runs on the first graphics API the machine has an adapter for: Vulkan, Metal or DX12
+/// where a driver exists, else OpenGL. On OpenGL (e.g. Mesa's llvmpipe where no Vulkan driver
+/// is installed) Burn 0.22.1's fused and autotuned kernels deadlock ("Could not lock adapter
+/// context"): a run would hang, so it is refused here with what to install.
+#[cfg(feature = "wgpu")]
+fn refuse_opengl(name: &str) -> anyhow::Result<()> {
+    use burn_wgpu::graphics::{AutoGraphicsApi, GraphicsApi};
+    if AutoGraphicsApi::backend() == burn_wgpu::wgpu::Backend::Gl {
+        anyhow::bail!(
+            "--device {name}: wgpu found no Vulkan, Metal or DX12 adapter, only OpenGL, on which \
+             Burn's wgpu kernels hang; install a Vulkan driver (on Debian: mesa-vulkan-drivers, \
+             whose lavapipe runs `wgpu:cpu` on the CPU) or choose another --device (`cpu`)"
+        );
+    }
+    Ok(())
+}
+
+/// How long a GPU device may take to answer its first operation (driver start-up, the first
+/// kernel's compilation) before [`answering`] gives up on it.
+pub const PROBE_SECONDS: u64 = 120;
+
+/// `device` if it answers: one small tensor made on it and read back ([`probe`]). A GPU
+/// backend whose device is absent or broken (no Vulkan, Metal or DX12 adapter for wgpu, which
+/// then falls back to an OpenGL adapter that can deadlock; no CUDA driver, or no GPU of that
+/// index) panics inside Burn, often in a thread of its own, and may never return; here that
+/// becomes an error naming the `--device` value.
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn answering(device: Device, name: &str) -> anyhow::Result<Device> {
+    let probed = device.clone();
+    let ones = move || {
+        burn::tensor::Tensor::<1>::ones([1], &probed)
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| format!("{e:?}"))
+    };
+    match probe(ones, std::time::Duration::from_secs(PROBE_SECONDS)) {
+        Ok(()) => Ok(device),
+        Err(why) => anyhow::bail!(
+            "--device {name}: the device does not work here ({why}); check the GPU driver (for \
+             wgpu: a Vulkan driver, e.g. Debian's mesa-vulkan-drivers, which also runs \
+             `wgpu:cpu`), or choose another --device (`cpu` always works)"
+        ),
+    }
+}
+
+/// Runs `op` (a device's first operation, which should give `[1.0]`) in a thread of its own and
+/// waits at most `limit` for it. A panic in that thread or in any unnamed thread meanwhile
+/// (Burn's GPU runtimes panic in threads of their own) ends the wait at once, with its message;
+/// the default panic output is kept off the terminal while waiting.
+#[cfg_attr(not(any(feature = "wgpu", feature = "cuda")), allow(dead_code))]
+fn probe(
+    op: impl FnOnce() -> Result<Vec<f32>, String> + Send + 'static,
+    limit: std::time::Duration,
+) -> Result<(), String> {
+    use std::panic::{AssertUnwindSafe, catch_unwind, set_hook, take_hook};
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    use std::sync::{Arc, Mutex};
+    const THREAD: &str = "device-probe";
+    let panicked: Arc<Mutex<Option<String>>> = Arc::default();
+    let hook = take_hook();
+    let record = panicked.clone();
+    set_hook(Box::new(move |info| {
+        let thread = std::thread::current();
+        if thread.name().is_none_or(|n| n == THREAD) {
+            let mut first = record.lock().unwrap_or_else(|p| p.into_inner());
+            first.get_or_insert_with(|| info.to_string());
+        }
+    }));
+    let (tx, rx) = channel();
+    let spawned = std::thread::Builder::new()
+        .name(THREAD.into())
+        .spawn(move || {
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(op)));
+        });
+    let start = std::time::Instant::now();
+    let outcome = match spawned {
+        Err(e) => Err(format!("cannot start a thread: {e}")),
+        Ok(_) => loop {
+            let seen = || panicked.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                Ok(Ok(Ok(values))) if values == [1.0] => break Ok(()),
+                Ok(Ok(Ok(values))) => break Err(format!("ones read back as {values:?}")),
+                Ok(Ok(Err(e))) => break Err(e),
+                Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => {
+                    break Err(seen().unwrap_or_else(|| "it panicked".into()));
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Some(message) = seen() {
+                        break Err(message);
+                    }
+                    if start.elapsed() >= limit {
+                        break Err(format!("no answer within {} s", limit.as_secs_f64()));
+                    }
+                }
+            }
+        },
+    };
+    set_hook(hook);
+    outcome
+}
+
 /// Maps a `--device` value (or `None` for the default) to a [`Device`].
 pub fn parse_device(name: Option<&str>) -> anyhow::Result<Device> {
     let compiled = compiled_backends();
@@ -179,7 +280,8 @@ pub fn parse_device(name: Option<&str>) -> anyhow::Result<Device> {
                         anyhow::anyhow!("--device wgpu:{i}: expected a GPU index or `cpu`")
                     })?),
                 };
-                return Ok(Device::wgpu(kind));
+                refuse_opengl(&name)?;
+                answering(Device::wgpu(kind), &name)
             }
             #[cfg(not(feature = "wgpu"))]
             {
@@ -196,7 +298,7 @@ pub fn parse_device(name: Option<&str>) -> anyhow::Result<Device> {
                         .parse()
                         .map_err(|_| anyhow::anyhow!("--device cuda:{i}: expected a GPU index"))?,
                 };
-                return Ok(Device::cuda(i));
+                answering(Device::cuda(i), &name)
             }
             #[cfg(not(feature = "cuda"))]
             Err(missing("cuda"))
@@ -258,5 +360,39 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_device_that_panics_or_hangs_is_an_error_not_a_hang() {
+        use std::time::{Duration, Instant};
+        let limit = Duration::from_secs(60);
+        assert_eq!(probe(|| Ok(vec![1.0]), limit), Ok(()));
+        let err = probe(|| Err("no adapter".into()), limit).unwrap_err();
+        assert_eq!(err, "no adapter");
+        let err = probe(|| panic!("the runtime is broken"), limit).unwrap_err();
+        assert!(err.contains("the runtime is broken"), "{err}");
+        // A runtime thread that panics while the operation waits forever: the panic ends it.
+        let start = Instant::now();
+        let err = probe(
+            || {
+                std::thread::spawn(|| panic!("Could not lock adapter context"));
+                loop {
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            },
+            limit,
+        )
+        .unwrap_err();
+        assert!(err.contains("Could not lock adapter context"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(30));
+        // Silence without a panic: the time limit.
+        let err = probe(
+            || loop {
+                std::thread::sleep(Duration::from_secs(1));
+            },
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert!(err.contains("no answer within 0.2 s"), "{err}");
     }
 }
