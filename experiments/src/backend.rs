@@ -141,7 +141,7 @@ fn refuse_opengl(name: &str) -> anyhow::Result<()> {
 }
 
 /// How long a GPU device may take to answer its first operation (driver start-up, the first
-/// kernel's compilation) before [`answering`] gives up on it.
+/// kernel's compilation) before the probe gives up on it.
 pub const PROBE_SECONDS: u64 = 120;
 
 /// `device` if it answers: one small tensor made on it and read back ([`probe`]). A GPU
