@@ -194,71 +194,61 @@ fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
     if n == 0 { 0.0 } else { sum / n as f64 }
 }
 
-/// The gate statistics of one MLP as a row of `analysis-gates`.
-fn gate_row(slug: &str, report: &GateReport, biases: &[LayerBias]) -> Vec<String> {
-    let changes: Vec<f64> = biases
-        .iter()
-        .flat_map(|l| l.units.iter().map(move |u| u - l.initial))
-        .collect();
-    let decreased = changes.iter().filter(|c| **c < 0.0).count();
-    let m = &report.mean_per_layer;
-    let (lo, hi) = m
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(*v), b.max(*v))
-        });
-    let f = report.first_layer;
-    let head = m.len().min(9);
-    let tail = m.len().min(10);
-    vec![
-        net_label(slug),
-        report.examples.to_string(),
-        format!("{:+.3}", mean(changes.iter().copied())),
-        format!(
-            "{:.0}% of {}",
-            100.0 * decreased as f64 / changes.len().max(1) as f64,
-            changes.len()
-        ),
-        format!("{:.3}", mean(m.iter().copied())),
-        format!("{lo:.3}-{hi:.3}"),
-        format!(
-            "{:.3} ({}-{}) / {:.3} ({}-{})",
-            mean(m[..head].iter().copied()),
-            f,
-            f + head - 1,
-            mean(m[m.len() - tail..].iter().copied()),
-            f + m.len() - tail,
-            f + m.len() - 1
-        ),
-        format!(
-            "{:.0}%",
-            100.0 * mean(report.closed_fraction.iter().copied())
-        ),
-    ]
-}
-
 /// `analysis-gates`: learned transform-gate biases and mean activity of each analysed MLP.
 pub fn gates_table(inputs: &Inputs, name: &str) -> Outcome {
-    each(inputs, name, mlp_gates, |_, g| {
-        let mut content = String::new();
-        let rows: Vec<Vec<String>> = g
-            .mlp
+    /// One MLP: its name, gate report and learned biases.
+    type Net<'a> = &'a (String, GateReport, Vec<LayerBias>);
+    /// Every unit's learned `b_T` minus its initial value.
+    fn changes((_, _, biases): Net) -> Vec<f64> {
+        biases
             .iter()
-            .map(|(slug, r, b)| gate_row(slug, r, b))
-            .collect();
-        content.push_str(&table(
-            &[
-                "net",
-                "examples",
-                "mean change of `b_T`",
-                "units whose `b_T` decreased",
-                "mean `T`",
-                "per layer",
-                "first 9 / last 10 layers",
-                "units with mean `T` < 0.1",
-            ],
-            &rows,
-        ));
+            .flat_map(|l| l.units.iter().map(move |u| u - l.initial))
+            .collect()
+    }
+    let table = Table::new()
+        .col("net", |(slug, _, _): &Net| net_label(slug))
+        .col("examples", |(_, g, _)| g.examples.to_string())
+        .col("mean change of `b_T`", |&net| {
+            format!("{:+.3}", mean(changes(net)))
+        })
+        .col("units whose `b_T` decreased", |&net| {
+            let c = changes(net);
+            let decreased = c.iter().filter(|c| **c < 0.0).count();
+            format!(
+                "{:.0}% of {}",
+                100.0 * decreased as f64 / c.len().max(1) as f64,
+                c.len()
+            )
+        })
+        .col("mean `T`", |(_, g, _)| {
+            format!("{:.3}", mean(g.mean_per_layer.iter().copied()))
+        })
+        .col("per layer", |(_, g, _)| {
+            let m = g.mean_per_layer.iter().copied();
+            let (lo, hi) = m.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+            format!("{lo:.3}-{hi:.3}")
+        })
+        .col("first 9 / last 10 layers", |(_, g, _)| {
+            let (m, f) = (&g.mean_per_layer, g.first_layer);
+            let (head, tail) = (m.len().min(9), m.len().min(10));
+            format!(
+                "{:.3} ({}-{}) / {:.3} ({}-{})",
+                mean(m[..head].iter().copied()),
+                f,
+                f + head - 1,
+                mean(m[m.len() - tail..].iter().copied()),
+                f + m.len() - tail,
+                f + m.len() - 1
+            )
+        })
+        .col("units with mean `T` < 0.1", |(_, g, _)| {
+            format!("{:.0}%", 100.0 * mean(g.closed_fraction.iter().copied()))
+        });
+    each(inputs, name, mlp_gates, |_, g| {
+        let nets: Vec<Net> = g.mlp.iter().collect();
+        let mut content = table.render(&nets);
         content.push('\n');
         content.push_str(&made_by(&g.provenance));
         content
@@ -268,43 +258,49 @@ pub fn gates_table(inputs: &Inputs, name: &str) -> Outcome {
 /// `analysis-lesion`: per net and split, the intact error, the worst lesion and the layers whose
 /// lesion is harmless (error raised by at most the study's tolerance).
 pub fn lesion_table(inputs: &Inputs, name: &str) -> Outcome {
+    /// One net and split: the intact error, the worst lesion, the harmless layers of all.
+    struct Row<'a> {
+        slug: &'a str,
+        split: &'a str,
+        intact: f64,
+        worst: Option<(usize, f64)>,
+        harmless: Vec<usize>,
+        layers: usize,
+    }
     each(inputs, name, mlp_lesion_record, |_, l| {
-        let mut content = String::new();
         let tol = tolerance(&l.provenance);
+        let harmless = format!("layers whose lesion costs ≤ {:.1} pt of error", 100.0 * tol);
+        let table = Table::new()
+            .col("net", |r: &Row| net_label(r.slug))
+            .col("split", |r| r.split.to_string())
+            .col("intact error", |r| percent(r.intact))
+            .col("worst lesion", |r| {
+                r.worst
+                    .map_or("-".into(), |(layer, _)| format!("layer {layer}"))
+            })
+            .col("its error", |r| {
+                r.worst.map_or("-".into(), |(_, e)| percent(e))
+            })
+            .col(&harmless, |r| {
+                let n = r.harmless.len();
+                format!("{} ({n} of {})", ranges(&r.harmless), r.layers)
+            });
         let mut rows = Vec::new();
         for (slug, r) in mlp_lesions(l) {
             for (si, (split, base)) in r.baseline.iter().enumerate() {
-                let worst = r
-                    .rows
-                    .iter()
-                    .max_by(|a, b| a.splits[si].1.error.total_cmp(&b.splits[si].1.error));
-                let harmless = r.harmless_layers(split, tol);
-                rows.push(vec![
-                    net_label(slug),
-                    split.clone(),
-                    percent(base.error),
-                    worst.map_or("-".into(), |w| format!("layer {}", w.layer)),
-                    worst.map_or("-".into(), |w| percent(w.splits[si].1.error)),
-                    format!(
-                        "{} ({} of {})",
-                        ranges(&harmless),
-                        harmless.len(),
-                        r.rows.len()
-                    ),
-                ]);
+                let error = |row: &crate::analysis::LesionRow| row.splits[si].1.error;
+                let worst = r.rows.iter().max_by(|a, b| error(a).total_cmp(&error(b)));
+                rows.push(Row {
+                    slug,
+                    split,
+                    intact: base.error,
+                    worst: worst.map(|w| (w.layer, error(w))),
+                    harmless: r.harmless_layers(split, tol),
+                    layers: r.rows.len(),
+                });
             }
         }
-        content.push_str(&table(
-            &[
-                "net",
-                "split",
-                "intact error",
-                "worst lesion",
-                "its error",
-                &format!("layers whose lesion costs ≤ {:.1} pt of error", 100.0 * tol),
-            ],
-            &rows,
-        ));
+        let mut content = table.render(&rows);
         content.push('\n');
         content.push_str(&made_by(&l.provenance));
         content
@@ -397,8 +393,28 @@ pub fn distance_table(inputs: &Inputs, name: &str) -> Outcome {
 /// `analysis-stage`: Greff et al.'s comparison, per net and split, of the loss with the first
 /// stacked layer lesioned against the mean loss with each later layer lesioned.
 pub fn stage_table(inputs: &Inputs, name: &str) -> Outcome {
+    /// One net and split: the intact loss, the first stacked layer's lesion, the later ones'.
+    struct Row<'a> {
+        slug: &'a str,
+        split: &'a str,
+        intact: f64,
+        first: (usize, f64),
+        later: (usize, usize, f64),
+    }
+    let table = Table::new()
+        .col("net", |r: &Row| net_label(r.slug))
+        .col("split", |r| r.split.to_string())
+        .col("intact loss", |r| format!("{:.4}", r.intact))
+        .col("first stacked layer lesioned", |r| {
+            format!("{:.4} (layer {})", r.first.1, r.first.0)
+        })
+        .col("mean over the later layers lesioned", |r| {
+            format!("{:.4} (layers {}-{})", r.later.2, r.later.0, r.later.1)
+        })
+        .col("first / later", |r| {
+            format!("{:.1}×", r.first.1 / r.later.2)
+        });
     each(inputs, name, mlp_lesion_record, |_, l| {
-        let mut content = String::new();
         let mut rows = Vec::new();
         for (slug, r) in mlp_lesions(l) {
             let (Some(first), true) = (r.rows.first(), r.rows.len() > 1) else {
@@ -406,34 +422,20 @@ pub fn stage_table(inputs: &Inputs, name: &str) -> Outcome {
             };
             let rest = &r.rows[1..];
             for (si, (split, base)) in r.baseline.iter().enumerate() {
-                let later = mean(rest.iter().map(|x| x.splits[si].1.loss));
-                let first_loss = first.splits[si].1.loss;
-                rows.push(vec![
-                    net_label(slug),
-                    split.clone(),
-                    format!("{:.4}", base.loss),
-                    format!("{first_loss:.4} (layer {})", first.layer),
-                    format!(
-                        "{later:.4} (layers {}-{})",
+                rows.push(Row {
+                    slug,
+                    split,
+                    intact: base.loss,
+                    first: (first.layer, first.splits[si].1.loss),
+                    later: (
                         rest[0].layer,
-                        rest[rest.len() - 1].layer
+                        rest[rest.len() - 1].layer,
+                        mean(rest.iter().map(|x| x.splits[si].1.loss)),
                     ),
-                    format!("{:.1}×", first_loss / later),
-                ]);
+                });
             }
         }
-        content.push_str(&table(
-            &[
-                "net",
-                "split",
-                "intact loss",
-                "first stacked layer lesioned",
-                "mean over the later layers lesioned",
-                "first / later",
-            ],
-            &rows,
-        ));
-        content
+        table.render(&rows)
     })
 }
 
