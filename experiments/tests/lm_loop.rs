@@ -173,25 +173,30 @@ fn kill_config() -> LmTrainConfig {
     c
 }
 
+/// The SIGKILL tests' run: [`kill_config`] on a 400-token stream into `run` from weights drawn
+/// after seeding with 1, resuming from `run`'s newest checkpoint when `resume` is set.
+fn kill_run(
+    run: &RunDir,
+    resume: bool,
+    devices: &Devices,
+    model: fn(&Device) -> models::RhnLm,
+) -> Vec<experiments::lm::LmEpoch> {
+    let train = Bptt::new(&stream(400), 4, 8).unwrap();
+    let valid = Bptt::new(&stream(100), 4, 8).unwrap();
+    devices.seed(1);
+    let opts = opts(run, resume, devices);
+    fit_lm(model(devices), &train, &valid, &kill_config(), &opts)
+        .unwrap()
+        .1
+}
+
 /// The child of [`sigkill_during_checkpoints_resumes_the_language_model_exactly`].
 #[test]
 #[ignore = "run by sigkill_during_checkpoints_resumes_the_language_model_exactly"]
 fn child_trains_the_lm_until_killed() {
     let _rng = common::rng_lock();
-    let device = Devices::from(Device::flex().autodiff());
     let run = RunDir::create(std::env::var("HZ_CHILD_RUN").expect("HZ_CHILD_RUN")).unwrap();
-    let train = Bptt::new(&stream(400), 4, 8).unwrap();
-    let valid = Bptt::new(&stream(100), 4, 8).unwrap();
-    device.seed(1);
-    let m = model(&device);
-    fit_lm(
-        m,
-        &train,
-        &valid,
-        &kill_config(),
-        &opts(&run, true, &device),
-    )
-    .unwrap();
+    kill_run(&run, true, &Device::flex().autodiff().into(), model);
 }
 
 #[cfg(unix)]
@@ -199,46 +204,20 @@ fn child_trains_the_lm_until_killed() {
 fn sigkill_during_checkpoints_resumes_the_language_model_exactly() {
     let _rng = common::rng_lock();
     let device = Devices::from(Device::flex().autodiff());
-    let train = Bptt::new(&stream(400), 4, 8).unwrap();
-    let valid = Bptt::new(&stream(100), 4, 8).unwrap();
     let dir = |n: &str| std::env::temp_dir().join(format!("hz-lm-{n}-{}", std::process::id()));
     let (a_dir, b_dir) = (dir("kill-straight"), dir("kill"));
     std::fs::remove_dir_all(&a_dir).ok();
     std::fs::remove_dir_all(&b_dir).ok();
-    device.seed(1);
-    let run_a = RunDir::create(&a_dir).unwrap();
-    let (_, straight) = fit_lm(
-        model(&device),
-        &train,
-        &valid,
-        &kill_config(),
-        &opts(&run_a, false, &device),
-    )
-    .unwrap();
-
+    let straight = kill_run(&RunDir::create(&a_dir).unwrap(), false, &device, model);
     let run_b = RunDir::create(&b_dir).unwrap();
-    let mut reached: Vec<usize> = Vec::new();
-    for delay_ms in [500u64, 700, 900, 1100, 1300] {
-        common::run_child_then_kill("child_trains_the_lm_until_killed", &b_dir, delay_ms);
-        if let Some((epoch, _)) = run_b.latest_checkpoint() {
-            reached.push(epoch);
-        }
-    }
-    eprintln!("epochs reached at each kill: {reached:?}");
-    // The first kill came before the end of the run: training was really interrupted.
-    assert!(
-        reached.first().is_some_and(|e| *e < KILL_EPOCHS),
-        "{reached:?}"
+    let delays = [500, 700, 900, 1100, 1300];
+    common::kill_repeatedly(
+        "child_trains_the_lm_until_killed",
+        &run_b,
+        &delays,
+        KILL_EPOCHS,
     );
-    device.seed(1);
-    let (_, resumed) = fit_lm(
-        model(&device),
-        &train,
-        &valid,
-        &kill_config(),
-        &opts(&run_b, true, &device),
-    )
-    .unwrap();
+    let resumed = kill_run(&run_b, true, &device, model);
     assert_eq!(straight.len(), KILL_EPOCHS);
     for (x, y) in straight.iter().zip(&resumed) {
         assert_eq!(x.train_ppl, y.train_ppl, "epoch {}", x.epoch);
@@ -312,20 +291,8 @@ fn dropout_model(device: &Device) -> models::RhnLm {
 #[ignore = "run by two_devices_with_dropout_are_reproducible_and_resume_exactly_after_a_kill"]
 fn child_trains_on_two_devices_until_killed() {
     let _rng = common::rng_lock();
-    let devices = flex_and_ndarray();
     let run = RunDir::create(std::env::var("HZ_CHILD_RUN").expect("HZ_CHILD_RUN")).unwrap();
-    let train = Bptt::new(&stream(400), 4, 8).unwrap();
-    let valid = Bptt::new(&stream(100), 4, 8).unwrap();
-    devices.seed(1);
-    let m = dropout_model(&devices);
-    fit_lm(
-        m,
-        &train,
-        &valid,
-        &kill_config(),
-        &opts(&run, true, &devices),
-    )
-    .unwrap();
+    kill_run(&run, true, &flex_and_ndarray(), dropout_model);
 }
 
 /// Data parallelism with dropout over two different devices: each slice's masks come from
@@ -337,75 +304,35 @@ fn child_trains_on_two_devices_until_killed() {
 fn two_devices_with_dropout_are_reproducible_and_resume_exactly_after_a_kill() {
     let _rng = common::rng_lock();
     let devices = flex_and_ndarray();
-    let train = Bptt::new(&stream(400), 4, 8).unwrap();
-    let valid = Bptt::new(&stream(100), 4, 8).unwrap();
     let dir = |n: &str| std::env::temp_dir().join(format!("hz-lm2-{n}-{}", std::process::id()));
-    let straight = |name: &str, epochs: usize| {
-        let path = dir(name);
-        std::fs::remove_dir_all(&path).ok();
-        let run = RunDir::create(&path).unwrap();
-        devices.seed(1);
-        let mut config = kill_config();
-        config.epochs = epochs;
-        let (_, history) = fit_lm(
-            dropout_model(&devices),
-            &train,
-            &valid,
-            &config,
-            &opts(&run, false, &devices),
-        )
-        .unwrap();
-        std::fs::remove_dir_all(&path).ok();
-        history
+    let fresh = |name: &str| {
+        std::fs::remove_dir_all(dir(name)).ok();
+        RunDir::create(dir(name)).unwrap()
     };
-    let a = straight("a", KILL_EPOCHS);
-    let b = straight("b", 3);
+    let a = kill_run(&fresh("a"), false, &devices, dropout_model);
+    let b = kill_run(&fresh("b"), false, &devices, dropout_model);
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x.train_ppl, y.train_ppl, "epoch {}", x.epoch);
         assert_eq!(x.valid_ppl, y.valid_ppl, "epoch {}", x.epoch);
     }
     // Dropout is on: the same run without it trains to other perplexities.
-    let run = RunDir::create(dir("no-dropout")).unwrap();
-    devices.seed(1);
-    let (_, plain) = fit_lm(
-        model(&devices),
-        &train,
-        &valid,
-        &config(1),
-        &opts(&run, false, &devices),
-    )
-    .unwrap();
-    std::fs::remove_dir_all(&run.path).ok();
+    let plain = kill_run(&fresh("no-dropout"), false, &devices, model);
     assert_ne!(plain[0].train_ppl, a[0].train_ppl);
+    for name in ["a", "b", "no-dropout"] {
+        std::fs::remove_dir_all(dir(name)).ok();
+    }
 
     let killed = dir("kill");
     std::fs::remove_dir_all(&killed).ok();
     let run = RunDir::create(&killed).unwrap();
-    let mut reached: Vec<usize> = Vec::new();
-    for delay_ms in [700u64, 900, 1100, 1300, 1500] {
-        common::run_child_then_kill(
-            "child_trains_on_two_devices_until_killed",
-            &killed,
-            delay_ms,
-        );
-        if let Some((epoch, _)) = run.latest_checkpoint() {
-            reached.push(epoch);
-        }
-    }
-    eprintln!("epochs reached at each kill: {reached:?}");
-    assert!(
-        reached.first().is_some_and(|e| *e < KILL_EPOCHS),
-        "{reached:?}"
+    let delays = [700, 900, 1100, 1300, 1500];
+    common::kill_repeatedly(
+        "child_trains_on_two_devices_until_killed",
+        &run,
+        &delays,
+        KILL_EPOCHS,
     );
-    devices.seed(1);
-    let (_, resumed) = fit_lm(
-        dropout_model(&devices),
-        &train,
-        &valid,
-        &kill_config(),
-        &opts(&run, true, &devices),
-    )
-    .unwrap();
+    let resumed = kill_run(&run, true, &devices, dropout_model);
     assert_eq!(resumed.len(), KILL_EPOCHS);
     for (x, y) in a.iter().zip(&resumed) {
         assert_eq!(x.train_ppl, y.train_ppl, "epoch {}", x.epoch);

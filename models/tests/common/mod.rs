@@ -36,6 +36,22 @@ pub fn run_child_then_kill(child: &str, run_dir: &Path, delay_ms: u64) {
     process.wait().expect("the child ends");
 }
 
+/// Kills the child test `child`, training into `run` and resuming there, once after each of
+/// `delays_ms`, and asserts that the first kill came before the run's last epoch `epochs` (so
+/// that training was really interrupted); returns the newest checkpoint's epoch after each.
+pub fn kill_repeatedly(child: &str, run: &RunDir, delays_ms: &[u64], epochs: usize) -> Vec<usize> {
+    let mut reached = Vec::new();
+    for &delay_ms in delays_ms {
+        run_child_then_kill(child, &run.path, delay_ms);
+        if let Some((epoch, _)) = run.latest_checkpoint() {
+            reached.push(epoch);
+        }
+    }
+    eprintln!("epochs reached at each kill: {reached:?}");
+    assert!(reached.first().is_some_and(|e| *e < epochs), "{reached:?}");
+    reached
+}
+
 /// Burn's CPU backend draws every random number (lazily drawn weights, dropout masks) from one
 /// stream per process, so a test that seeds it and compares two runs would see other tests of
 /// the same binary draw in between. Every test of a binary that does so holds this lock for its
