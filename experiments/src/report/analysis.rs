@@ -124,19 +124,15 @@ fn intact(report: &LesionReport, split: &str) -> Option<f64> {
 pub fn nets_table(inputs: &Inputs, name: &str) -> Outcome {
     /// One trained MLP: its run, the study that trained it, its analysis.
     type Net<'a> = (&'a RunSummary, &'a Study, &'a Analysis);
-    let lesion = |&(r, _, a): &Net| {
+    /// The net's lesion report, if its analysis lesioned it.
+    fn lesion<'a>(&(r, _, a): &Net<'a>) -> Option<&'a LesionReport> {
         let (_, slug) = crate::analysis::bias_label(r.hyper.transform_bias);
-        let record = a.lesion.as_ref()?;
-        record
-            .reports
-            .iter()
-            .find(|(n, _)| *n == slug)
-            .map(|(_, l)| l.clone())
-    };
-    let error = move |split: &'static str| {
+        a.lesion.as_ref()?.report(&slug)
+    }
+    let error = |split: &'static str| {
         move |net: &Net| {
             lesion(net)
-                .and_then(|l| intact(&l, split))
+                .and_then(|l| intact(l, split))
                 .map_or("-".into(), percent)
         }
     };

@@ -5,7 +5,7 @@
 
 use super::Outcome;
 use super::inputs::Run;
-use super::tables::{code, when};
+use super::tables::{code, table, when};
 use crate::provenance::Provenance;
 
 /// One column of a table of rows `R`: its header and the cell of a row.
@@ -50,14 +50,11 @@ impl<'a, R: 'a> Table<'a, R> {
         R: 'r,
     {
         let header: Vec<&str> = self.columns.iter().map(|c| c.header).collect();
-        let mut out = format!("| {} |\n|", header.join(" | "));
-        out.push_str(&"---|".repeat(self.columns.len()));
-        out.push('\n');
-        for row in rows {
-            let cells: Vec<String> = self.columns.iter().map(|c| (c.cell)(row)).collect();
-            out.push_str(&format!("| {} |\n", cells.join(" | ")));
-        }
-        out
+        let cells: Vec<Vec<String>> = rows
+            .into_iter()
+            .map(|row| self.columns.iter().map(|c| (c.cell)(row)).collect())
+            .collect();
+        table(&header, &cells)
     }
 }
 
