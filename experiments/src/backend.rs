@@ -111,7 +111,7 @@ pub fn compiled_backends() -> Vec<&'static str> {
     if cfg!(feature = "cuda") {
         out.push("cuda");
     }
-    if cfg!(feature = "wgpu") {
+    if cfg!(feature = "wgpu-plain") {
         out.push("wgpu");
     }
     if cfg!(feature = "flex") {
@@ -127,7 +127,7 @@ pub fn compiled_backends() -> Vec<&'static str> {
 /// where a driver exists, else OpenGL. On OpenGL (e.g. Mesa's llvmpipe where no Vulkan driver
 /// is installed) Burn 0.22.1's fused and autotuned kernels deadlock ("Could not lock adapter
 /// context"): a run would hang, so it is refused here with what to install.
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "wgpu-plain")]
 fn refuse_opengl(name: &str) -> anyhow::Result<()> {
     use burn_wgpu::graphics::{AutoGraphicsApi, GraphicsApi};
     if AutoGraphicsApi::backend() == burn_wgpu::wgpu::Backend::Gl {
@@ -149,7 +149,7 @@ pub const PROBE_SECONDS: u64 = 120;
 /// then falls back to an OpenGL adapter that can deadlock; no CUDA driver, or no GPU of that
 /// index) panics inside Burn, often in a thread of its own, and may never return; here that
 /// becomes an error naming the `--device` value.
-#[cfg(any(feature = "wgpu", feature = "cuda"))]
+#[cfg(any(feature = "wgpu-plain", feature = "cuda"))]
 fn answering(device: Device, name: &str) -> anyhow::Result<Device> {
     let probed = device.clone();
     let ones = move || {
@@ -172,7 +172,7 @@ fn answering(device: Device, name: &str) -> anyhow::Result<Device> {
 /// waits at most `limit` for it. A panic in that thread or in any unnamed thread meanwhile
 /// (Burn's GPU runtimes panic in threads of their own) ends the wait at once, with its message;
 /// the default panic output is kept off the terminal while waiting.
-#[cfg_attr(not(any(feature = "wgpu", feature = "cuda")), allow(dead_code))]
+#[cfg_attr(not(any(feature = "wgpu-plain", feature = "cuda")), allow(dead_code))]
 fn probe(
     op: impl FnOnce() -> Result<Vec<f32>, String> + Send + 'static,
     limit: std::time::Duration,
@@ -270,7 +270,7 @@ pub fn parse_device(name: Option<&str>) -> anyhow::Result<Device> {
             Err(missing("ndarray"))
         }
         "wgpu" => {
-            #[cfg(feature = "wgpu")]
+            #[cfg(feature = "wgpu-plain")]
             {
                 use burn::tensor::DeviceKind;
                 let kind = match index.as_deref() {
@@ -283,7 +283,7 @@ pub fn parse_device(name: Option<&str>) -> anyhow::Result<Device> {
                 refuse_opengl(&name)?;
                 answering(Device::wgpu(kind), &name)
             }
-            #[cfg(not(feature = "wgpu"))]
+            #[cfg(not(feature = "wgpu-plain"))]
             {
                 let _ = index;
                 Err(missing("wgpu"))

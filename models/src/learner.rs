@@ -131,7 +131,7 @@ impl<S> LmOutput<S> {
     /// in autodiff for a training step) and whose final state, already detached, is `state`.
     pub fn new(loss: Tensor<1>, tokens: usize, state: Option<S>) -> Self {
         Self {
-            mean_loss: loss.clone().into_scalar::<f64>(),
+            mean_loss: crate::host::read_scalar(loss.clone()),
             loss,
             tokens,
             state,
@@ -311,7 +311,7 @@ fn lm_inference_step<M: RecurrentLm>(model: &M, window: LmWindow<M::State>) -> L
     let [batch, seq_len] = window.tokens.dims();
     let (logits, next) = model.forward_lm(window.tokens, window.state, None);
     let loss = token_loss(logits, window.targets);
-    let mean_loss = loss.clone().into_scalar::<f64>();
+    let mean_loss = crate::host::read_scalar(loss.clone());
     LmOutput {
         loss,
         mean_loss,

@@ -28,6 +28,7 @@ pub mod cifar;
 pub mod dropout;
 pub mod fast_stages;
 pub mod generate;
+pub mod host;
 pub mod init;
 #[cfg(feature = "train")]
 pub mod learner;

@@ -95,7 +95,7 @@ pub trait RecurrentLm {
     ) -> (f64, Self::State, Option<Gradients>) {
         let (logits, next, tape) = self.forward_train(tokens, state, masks);
         let mean = token_loss(logits, targets);
-        let value = mean.clone().into_scalar::<f64>();
+        let value = crate::host::read_scalar(mean.clone());
         if !value.is_finite() {
             return (value, next, None);
         }
@@ -474,9 +474,12 @@ impl RecurrentLm for RhnLm {
         self.forward_deferred(tokens, state, masks)
     }
 
-    /// The RHN's hand-written backward through time fed by the closed-form gradient of the
-    /// softmax layer and its loss ([`softmax_cross_entropy`]): no autodiff graph between the
-    /// RHN and the loss, one `backward` from the RHN's input to the embedding.
+    /// On a CPU backend: the RHN's hand-written backward through time fed by the closed-form
+    /// gradient of the softmax layer and its loss ([`softmax_cross_entropy`]): no autodiff
+    /// graph between the RHN and the loss, one `backward` from the RHN's input to the
+    /// embedding. On a GPU: plain autodiff of [`token_loss`], which launches fewer kernels
+    /// there (counted by `experiments/tests/gpu.rs`, figures in `docs/speed.md`). Both give the
+    /// same loss and gradients (tested on both).
     fn train_step(
         &self,
         tokens: Tensor<2, Int>,
@@ -485,6 +488,15 @@ impl RecurrentLm for RhnLm {
         masks: Option<&RhnMasks>,
         loss_scale: f64,
     ) -> (f64, RhnState, Option<Gradients>) {
+        if !highway_core::is_cpu_device(&tokens.device()) {
+            let (logits, next) = self.forward(tokens, state, masks);
+            let mean = token_loss(logits, targets);
+            let value = crate::host::read_scalar(mean.clone());
+            if !value.is_finite() || !mean.is_autodiff() {
+                return (value, next, None);
+            }
+            return (value, next, Some((mean * loss_scale).backward()));
+        }
         let x = self.embed(tokens, masks);
         let (y, next, tape) = self.rhn.forward_deferred(x, state, masks);
         let [batch, seq, d] = y.dims();

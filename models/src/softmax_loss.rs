@@ -67,7 +67,7 @@ pub fn softmax_cross_entropy(
     let sum = e.clone().sum_dim(1); // [n, 1]
     // log Σ exp − logit_y, per token.
     let losses = sum.clone().log() + max - target_logits;
-    let mean = losses.mean().into_scalar::<f64>();
+    let mean = crate::host::read_scalar(losses.mean());
     // scale·(p − onehot)/N: p = e / sum.
     let g = scale / n as f64;
     let d_logits = (e * (sum.recip() * g)).scatter(

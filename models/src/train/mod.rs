@@ -38,7 +38,10 @@ pub use data::{CifarData, MnistData};
 pub use devices::{Devices, backend_name};
 pub use fit::{Diverged, FitOptions, RunData, Solver, fit};
 pub use loader::{BpttLoader, EpochClock, EpochLoader};
-pub use optim::{LrSchedule, OptimizerConfig, ScheduleLr, ValidHistory, clip_global_norm};
+pub use optim::{
+    LrSchedule, OptimizerConfig, ScheduleLr, ValidHistory, clip_global_norm,
+    clip_global_norm_on_device,
+};
 pub use run_dir::{RunDir, sync_dir, write_atomic};
 pub use strategy::{RunOutcome, Stop, ZooModel, ZooStrategy};
 pub use tbptt::fit_tbptt;

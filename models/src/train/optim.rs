@@ -246,50 +246,157 @@ impl LrScheduler for ScheduleLr {
     }
 }
 
-struct SquaredNorm<'a> {
+/// The squared L2 norm of each gradient, summed on the device.
+struct SquaredNorms<'a> {
     grads: &'a GradientsParams,
-    sum: f64,
+    sums: Vec<Tensor<1>>,
 }
 
-impl ModuleVisitor for SquaredNorm<'_> {
+impl ModuleVisitor for SquaredNorms<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(g) = self.grads.get::<D>(param.id) {
-            self.sum += g.powi_scalar(2).sum().into_scalar::<f64>();
+            self.sums.push(g.powi_scalar(2).sum());
         }
     }
 }
 
+/// Multiplies every gradient by a factor held on the device (`[1]`).
 struct Scale<'a> {
     grads: &'a mut GradientsParams,
-    factor: f64,
+    factor: Tensor<1>,
 }
 
 impl ModuleVisitor for Scale<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(g) = self.grads.remove::<D>(param.id) {
-            self.grads.register(param.id, g * self.factor);
+            let factor = self.factor.clone().to_device(&g.device());
+            self.grads.register(param.id, g * factor.reshape([1; D]));
         }
     }
 }
 
-/// Scales all gradients of `model` so that their global L2 norm is at most `max_norm`;
-/// returns the norm before clipping.
-pub fn clip_global_norm<M: Module>(model: &M, grads: &mut GradientsParams, max_norm: f64) -> f64 {
-    let mut norm = SquaredNorm { grads, sum: 0.0 };
-    model.visit(&mut norm);
-    let total = norm.sum.sqrt();
-    if max_norm > 0.0 && total > max_norm {
+/// Scales all gradients of `model` so that their global L2 norm `‖g‖` is at most `max_norm`
+/// (`max_norm ≤ 0`: no clipping); returns `‖g‖` before clipping (`[1]`, on the gradients'
+/// device), or `None` when `grads` holds no gradient of `model`.
+///
+/// On a GPU nothing is read to the host: the factor `min(1, max_norm / ‖g‖)` is computed on the
+/// device and multiplies every gradient, so the step does not wait for the device here. On a
+/// CPU backend, where a read costs nothing and the multiplication a pass over every gradient,
+/// `‖g‖` is read once ([`crate::host`]) and the gradients are scaled only when it exceeds
+/// `max_norm`: the same result ([`clip_global_norm_on_device`] is the GPU path, tested equal).
+pub fn clip_global_norm<M: Module>(
+    model: &M,
+    grads: &mut GradientsParams,
+    max_norm: f64,
+) -> Option<Tensor<1>> {
+    let norm = global_norm(model, grads)?;
+    if max_norm <= 0.0 || !highway_core::is_cpu_device(&norm.device()) {
+        return clip_with(model, grads, max_norm, norm);
+    }
+    let total = crate::host::read_scalar(norm.clone());
+    if total > max_norm {
         model.visit(&mut Scale {
             grads,
-            factor: max_norm / total,
+            factor: Tensor::full([1], max_norm / total, &norm.device()),
         });
     }
-    total
+    Some(norm)
+}
+
+/// [`clip_global_norm`] as it runs on a GPU, on any device: the clipping factor computed and
+/// applied on the device, nothing read to the host.
+pub fn clip_global_norm_on_device<M: Module>(
+    model: &M,
+    grads: &mut GradientsParams,
+    max_norm: f64,
+) -> Option<Tensor<1>> {
+    let norm = global_norm(model, grads)?;
+    clip_with(model, grads, max_norm, norm)
+}
+
+/// `‖g‖` over every gradient of `model` in `grads`, on the device.
+fn global_norm<M: Module>(model: &M, grads: &GradientsParams) -> Option<Tensor<1>> {
+    let mut norms = SquaredNorms {
+        grads,
+        sums: Vec::new(),
+    };
+    model.visit(&mut norms);
+    let device = norms.sums.first()?.device();
+    let sums: Vec<Tensor<1>> = norms
+        .sums
+        .into_iter()
+        .map(|t| t.to_device(&device))
+        .collect();
+    Some(Tensor::cat(sums, 0).sum().sqrt())
+}
+
+/// Multiplies the gradients by `min(1, max_norm / norm)` on the device (`max_norm ≤ 0`:
+/// nothing); returns `norm`.
+fn clip_with<M: Module>(
+    model: &M,
+    grads: &mut GradientsParams,
+    max_norm: f64,
+    norm: Tensor<1>,
+) -> Option<Tensor<1>> {
+    if max_norm > 0.0 {
+        // A zero norm gives an infinite ratio, clamped to 1.
+        let factor = (norm.clone().recip() * max_norm).clamp_max(1.0);
+        model.visit(&mut Scale { grads, factor });
+    }
+    Some(norm)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both paths of the clipping on the CPU: the same norm and the same gradients, clipped to
+    /// the bound in the gradients' direction, and left alone under it.
+    #[test]
+    fn clipping_on_the_device_equals_the_cpu_path() {
+        use burn::nn::{Linear, LinearConfig};
+        use burn::tensor::{Device, Distribution};
+        let device = Device::flex().autodiff();
+        let model: Linear = LinearConfig::new(5, 3).init(&device);
+        let x = Tensor::<2>::random([4, 5], Distribution::Default, &device);
+        let fresh = || {
+            let loss = model.forward(x.clone()).powi_scalar(2).sum() * 10.0;
+            GradientsParams::from_grads(loss.backward(), &model)
+        };
+        let values = |g: &GradientsParams| -> Vec<f32> {
+            let w = g.get::<2>(model.weight.id).unwrap();
+            let b = g.get::<1>(model.bias.as_ref().unwrap().id).unwrap();
+            let mut v = w.into_data().try_to_vec::<f32>().unwrap();
+            v.extend(b.into_data().try_to_vec::<f32>().unwrap());
+            v
+        };
+        let original = values(&fresh());
+        let norm = original.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!(norm > 1.0, "{norm}");
+        for bound in [0.5 * norm as f64, 2.0 * norm as f64, 0.0] {
+            let (mut a, mut b) = (fresh(), fresh());
+            let na = clip_global_norm(&model, &mut a, bound).unwrap();
+            let nb = clip_global_norm_on_device(&model, &mut b, bound).unwrap();
+            let (na, nb) = (na.into_scalar::<f32>(), nb.into_scalar::<f32>());
+            assert!(
+                (na - norm).abs() <= 1e-5 * norm && na == nb,
+                "{na} {nb} {norm}"
+            );
+            let (va, vb) = (values(&a), values(&b));
+            let scale = if bound > 0.0 {
+                (bound as f32 / norm).min(1.0)
+            } else {
+                1.0
+            };
+            for ((u, v), g) in va.iter().zip(&vb).zip(&original) {
+                assert!((u - v).abs() <= 1e-6 * g.abs().max(1.0), "{u} vs {v}");
+                assert!(
+                    (u - g * scale).abs() <= 1e-5 * g.abs().max(1.0),
+                    "{u} vs {g}·{scale}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn schedules_follow_their_formulas() {

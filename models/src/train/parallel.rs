@@ -102,15 +102,20 @@ impl<const D: usize> SplitBatch for ClassBatch<D> {
 
 impl MergeBatch for ClassificationOutput {
     fn merge(parts: Vec<Self>, device: &Device) -> Self {
-        let loss = weighted_mean(
-            parts
-                .iter()
-                .map(|p| (p.loss.clone().into_scalar::<f64>(), p.targets.dims()[0])),
-        );
+        // The slices' losses weighted by their sizes, on `device`: nothing read to the host.
+        let total: usize = parts.iter().map(|p| p.targets.dims()[0]).sum();
+        let loss = parts
+            .iter()
+            .map(|p| {
+                let weight = p.targets.dims()[0] as f64 / total.max(1) as f64;
+                p.loss.clone().to_device(device).reshape([1]) * weight
+            })
+            .reduce(|a, b| a + b)
+            .expect("at least one slice");
         let (outputs, targets): (Vec<_>, Vec<_>) =
             parts.into_iter().map(|p| (p.output, p.targets)).unzip();
         ClassificationOutput {
-            loss: Tensor::from_data(TensorData::new(vec![loss as f32], [1]), device),
+            loss,
             output: cat_rows(outputs, device),
             targets: cat_rows::<1, Int>(targets, device),
         }

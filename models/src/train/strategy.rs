@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use burn::data::dataloader::DataLoader;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use burn::train::{
     EventProcessorTraining, InferenceStep, Learner, LearnerEvent, LearnerModel,
     SupervisedLearningStrategy, SupervisedTrainingEventProcessor, TrainLoader, TrainOutput,
@@ -42,24 +42,16 @@ use super::{
 /// What the strategy reads from a step's output: the loss, the batch size and, for
 /// classifiers, how many were classified correctly.
 pub trait StepStats {
-    /// The mean loss of the batch.
-    fn loss(&self) -> f64;
+    /// The mean loss of the batch and, for classifiers, the examples classified correctly: at
+    /// most one read of device data ([`crate::host`]).
+    fn read(&self) -> (f64, Option<usize>);
     /// The examples in the batch.
     fn examples(&self) -> usize;
-    /// The examples classified correctly, for classifiers.
-    fn correct(&self) -> Option<usize>;
 }
 
 impl StepStats for burn::train::ClassificationOutput {
-    fn loss(&self) -> f64 {
-        self.loss.clone().into_scalar::<f64>()
-    }
-
-    fn examples(&self) -> usize {
-        self.targets.dims()[0]
-    }
-
-    fn correct(&self) -> Option<usize> {
+    /// The loss and the count of correct predictions, read together.
+    fn read(&self) -> (f64, Option<usize>) {
         let [batch, _] = self.output.dims();
         let hits = self
             .output
@@ -69,8 +61,14 @@ impl StepStats for burn::train::ClassificationOutput {
             .equal(self.targets.clone())
             .int()
             .sum()
-            .into_scalar::<i64>();
-        Some(hits as usize)
+            .float();
+        let both = Tensor::cat(vec![self.loss.clone().reshape([1]), hits], 0);
+        let values = crate::host::read_values(both);
+        (values[0], Some(values[1] as usize))
+    }
+
+    fn examples(&self) -> usize {
+        self.targets.dims()[0]
     }
 }
 
@@ -110,16 +108,13 @@ impl<S> CarryOut<S> for crate::LmOutput<S> {
 }
 
 impl<S> StepStats for crate::LmOutput<S> {
-    fn loss(&self) -> f64 {
-        self.mean_loss
+    /// The mean loss the step read already.
+    fn read(&self) -> (f64, Option<usize>) {
+        (self.mean_loss, None)
     }
 
     fn examples(&self) -> usize {
         self.tokens
-    }
-
-    fn correct(&self) -> Option<usize> {
-        None
     }
 }
 
@@ -180,11 +175,11 @@ struct Sums {
 }
 
 impl Sums {
-    fn add<S: StepStats>(&mut self, out: &S, loss: f64) {
-        let n = out.examples();
+    fn add(&mut self, examples: usize, loss: f64, correct: Option<usize>) {
+        let n = examples;
         self.loss += loss * n as f64;
         self.examples += n;
-        if let Some(c) = out.correct() {
+        if let Some(c) = correct {
             self.correct += c;
             self.classified = true;
         }
@@ -258,8 +253,8 @@ impl<VI: Send + 'static, S> ZooStrategy<VI, S> {
             let mut out = InferenceStep::step(model, item);
             carried = out.carry_out();
             iteration += 1;
-            let loss = out.loss();
-            sums.add(&out, loss);
+            let (loss, correct) = out.read();
+            sums.add(out.examples(), loss, correct);
             report(out, (iterator.progress(), iteration));
         }
         Ok(EvalResult {
@@ -447,7 +442,7 @@ impl<M: ZooModel<S>, S> SupervisedLearningStrategy<M>
                     self.parallel_step(&learner.model(), item, epoch, step)
                 };
                 carried = out.item.carry_out();
-                let loss = out.item.loss();
+                let (loss, correct) = out.item.read();
                 if !loss.is_finite() {
                     let message = format!(
                         "training loss is {loss} at epoch {epoch}, step {step} (lr {lr}): \
@@ -458,7 +453,7 @@ impl<M: ZooModel<S>, S> SupervisedLearningStrategy<M>
                     self.outcome.lock().expect("outcome").stop = Some(Stop::Diverged(message));
                     break;
                 }
-                sums.add(&out.item, loss);
+                sums.add(out.item.examples(), loss, correct);
                 last_lr = lr;
                 let mut grads = out.grads;
                 if self.clip_norm > 0.0 {

@@ -1,0 +1,48 @@
+//! Reads of device data by the host, counted.
+//!
+//! On a GPU every read of a tensor's values (a loss for the metrics, a NaN check,
+//! `into_scalar`) waits until the device has run everything queued before it: the training loop
+//! stalls while the GPU drains, then the GPU idles while the host queues the next step. The
+//! training path of this crate (the language models' and classifiers' steps, `train`'s loop and
+//! gradient clipping) reads through [`read_values`], which counts, so that a test can hold it to
+//! one read per training step on a GPU ([`host_reads`]).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use burn::tensor::Tensor;
+
+static READS: AtomicUsize = AtomicUsize::new(0);
+
+/// The values of `tensor` on the host, as `f64`, counted as one read ([`host_reads`]).
+///
+/// # Shapes
+///
+/// - `tensor`: any; its values come back in row-major order
+pub fn read_values<const D: usize>(tensor: Tensor<D>) -> Vec<f64> {
+    READS.fetch_add(1, Ordering::Relaxed);
+    tensor
+        .into_data()
+        .try_into_vec_as::<f64>()
+        .expect("a tensor read from its device")
+}
+
+/// The one value of a one-element `tensor`, counted as one read.
+///
+/// # Shapes
+///
+/// - `tensor`: one element, any rank
+pub fn read_scalar<const D: usize>(tensor: Tensor<D>) -> f64 {
+    let values = read_values(tensor);
+    assert_eq!(
+        values.len(),
+        1,
+        "read_scalar of a tensor of {} values",
+        values.len()
+    );
+    values[0]
+}
+
+/// Reads of device data made through [`read_values`] since the process started (all threads).
+pub fn host_reads() -> usize {
+    READS.load(Ordering::Relaxed)
+}
