@@ -465,8 +465,8 @@ fn a_short_mnist_run_on_the_gpu_resumes_exactly_in_process() {
 }
 
 /// An open fault: on wgpu (lavapipe, 2026-12-06) the MNIST run resumed by a new process after
-/// a kill gives epoch losses 1.6-2.6% off the uninterrupted run's (with and without
-/// momentum), while the same run stopped and resumed in one process is exact
+/// a kill gives epoch losses up to 1.6-2.6% off the uninterrupted run's (with and without
+/// momentum; 1.0% without kernel fusion), while the same run stopped and resumed in one process is exact
 /// ([`a_short_mnist_run_on_the_gpu_resumes_exactly_in_process`]), the child's epoch-1 loss and
 /// evaluation equal the uninterrupted run's, and the Penn Treebank run resumed after a kill is
 /// exact. On `flex` the classifier's kill test is exact (`models/tests/train_loop.rs`).
