@@ -343,14 +343,7 @@ fn temp(name: &str) -> std::path::PathBuf {
 /// Runs the ignored test `child` of this binary into `run`, and kills it (SIGKILL) as soon as
 /// its first checkpoint set is on disk; asserts that it had not finished its `epochs`.
 fn kill_after_first_checkpoint(child: &str, run: &RunDir, epochs: usize) {
-    let exe = std::env::current_exe().expect("the test binary");
-    let mut process = std::process::Command::new(exe)
-        .args(["--exact", child, "--ignored", "--quiet"])
-        .env("HZ_CHILD_RUN", &run.path)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the child test starts");
+    let mut process = common::spawn_child(child, &run.path);
     let start = std::time::Instant::now();
     while run.latest_checkpoint().is_none() {
         if let Some(status) = process.try_wait().expect("the child's status") {

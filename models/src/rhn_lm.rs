@@ -95,11 +95,9 @@ pub trait RecurrentLm {
     ) -> (f64, Self::State, Option<Gradients>) {
         let (logits, next, tape) = self.forward_train(tokens, state, masks);
         let mean = token_loss(logits, targets);
-        let value = crate::host::read_scalar(mean.clone());
-        if !value.is_finite() {
-            return (value, next, None);
-        }
-        (value, next, Some(self.backward_lm(mean * loss_scale, tape)))
+        let (value, grads) =
+            loss_and_gradients(mean, loss_scale, |loss| self.backward_lm(loss, tape));
+        (value, next, grads)
     }
 
     /// The state cut from the autodiff graph, for the next window.
@@ -451,6 +449,21 @@ impl RhnLm {
     }
 }
 
+/// A training step's mean loss per token, `mean`, read to the host (one read, also the NaN
+/// check), and the gradients `backward(loss_scale · mean)`: `None`, with nothing
+/// back-propagated, when the loss is not finite or not on an autodiff device.
+fn loss_and_gradients(
+    mean: Tensor<1>,
+    loss_scale: f64,
+    backward: impl FnOnce(Tensor<1>) -> Gradients,
+) -> (f64, Option<Gradients>) {
+    let value = crate::host::read_scalar(mean.clone());
+    if !value.is_finite() || !mean.is_autodiff() {
+        return (value, None);
+    }
+    (value, Some(backward(mean * loss_scale)))
+}
+
 impl RecurrentLm for RhnLm {
     type State = RhnState;
     type Tape = RhnTape;
@@ -478,8 +491,8 @@ impl RecurrentLm for RhnLm {
     /// gradient of the softmax layer and its loss ([`softmax_cross_entropy`]): no autodiff
     /// graph between the RHN and the loss, one `backward` from the RHN's input to the
     /// embedding. On a GPU: plain autodiff of [`token_loss`], which launches fewer kernels
-    /// there (counted by `experiments/tests/gpu.rs`, figures in `docs/speed.md`). Both give the
-    /// same loss and gradients (tested on both).
+    /// under Burn's fusion (counted on wgpu through lavapipe by `experiments/tests/gpu.rs`,
+    /// figures in `docs/speed.md`). Both give the same loss and gradients (tested on both).
     fn train_step(
         &self,
         tokens: Tensor<2, Int>,
@@ -491,11 +504,8 @@ impl RecurrentLm for RhnLm {
         if !highway_core::is_cpu_device(&tokens.device()) {
             let (logits, next) = self.forward(tokens, state, masks);
             let mean = token_loss(logits, targets);
-            let value = crate::host::read_scalar(mean.clone());
-            if !value.is_finite() || !mean.is_autodiff() {
-                return (value, next, None);
-            }
-            return (value, next, Some((mean * loss_scale).backward()));
+            let (value, grads) = loss_and_gradients(mean, loss_scale, |loss| loss.backward());
+            return (value, next, grads);
         }
         let x = self.embed(tokens, masks);
         let (y, next, tape) = self.rhn.forward_deferred(x, state, masks);

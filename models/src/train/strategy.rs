@@ -175,8 +175,7 @@ struct Sums {
 }
 
 impl Sums {
-    fn add(&mut self, examples: usize, loss: f64, correct: Option<usize>) {
-        let n = examples;
+    fn add(&mut self, n: usize, loss: f64, correct: Option<usize>) {
         self.loss += loss * n as f64;
         self.examples += n;
         if let Some(c) = correct {

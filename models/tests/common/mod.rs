@@ -20,17 +20,23 @@ pub fn publish_checkpoint(
     run.publish_checkpoint(epoch, keep)
 }
 
-/// Runs the ignored test `child` of this test binary with `HZ_CHILD_RUN=run_dir`, and kills it
-/// with SIGKILL after `delay_ms` milliseconds (or waits for it if it ends first).
-pub fn run_child_then_kill(child: &str, run_dir: &Path, delay_ms: u64) {
+/// Starts the ignored test `child` of this test binary with `HZ_CHILD_RUN=run_dir`, its output
+/// discarded.
+pub fn spawn_child(child: &str, run_dir: &Path) -> std::process::Child {
     let exe = std::env::current_exe().expect("the test binary");
-    let mut process = std::process::Command::new(exe)
+    std::process::Command::new(exe)
         .args(["--exact", child, "--ignored", "--quiet"])
         .env("HZ_CHILD_RUN", run_dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .expect("the child test starts");
+        .expect("the child test starts")
+}
+
+/// Runs the ignored test `child` of this test binary with `HZ_CHILD_RUN=run_dir`, and kills it
+/// with SIGKILL after `delay_ms` milliseconds (or waits for it if it ends first).
+pub fn run_child_then_kill(child: &str, run_dir: &Path, delay_ms: u64) {
+    let mut process = spawn_child(child, run_dir);
     std::thread::sleep(std::time::Duration::from_millis(delay_ms));
     process.kill().expect("SIGKILL");
     process.wait().expect("the child ends");
