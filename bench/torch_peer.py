@@ -480,7 +480,10 @@ def provenance(argv):
         "build": f"python {platform.python_version()}, torch {torch.__version__}",
         "backends": [],
         "backend": f"torch cpu, {torch.get_num_threads()} threads",
-        "env": {},
+        # Variables that force PyTorch's kernels to AVX2 on an AVX-512 CPU, where set.
+        "env": {k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
+                if k in os.environ},
+        "matrix_kernels": _torch_kernels(),
         "machine": {
             "cpu": _first_field("/proc/cpuinfo", "model name", ":") or platform.machine(),
             "logical_cores": cores,
@@ -489,8 +492,32 @@ def provenance(argv):
             .strip('"'),
             "kernel": kernel,
             "arch": platform.machine(),
+            "vector": _vector_extension(),
         },
     }
+
+
+def _vector_extension():
+    """The CPU's widest vector set, named as the Rust side's ``Machine::vector``."""
+    flags = set((_first_field("/proc/cpuinfo", "flags", ":") or "").split())
+    if not flags:
+        return "NEON" if platform.machine() in ("aarch64", "arm64") else None
+    if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags:
+        return "AVX-512"
+    if {"avx2", "fma"} <= flags:
+        return "AVX2"
+    return "SSE4.2" if "sse4_2" in flags else "SSE2"
+
+
+def _torch_kernels():
+    """The instruction set of PyTorch's CPU kernels in this process (ATEN_CPU_CAPABILITY
+    lowers it; MKL's products follow MKL_ENABLE_INSTRUCTIONS)."""
+    cap = torch.backends.cpu.get_cpu_capability()
+    names = {"AVX512": "AVX-512", "AVX2": "AVX2"}
+    mkl = os.environ.get("MKL_ENABLE_INSTRUCTIONS", "").upper()
+    if cap == "AVX512" and mkl.startswith("AVX2"):
+        return "AVX2"
+    return names.get(cap, cap)
 
 
 def evaluate_main(p, args):

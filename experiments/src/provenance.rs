@@ -17,7 +17,9 @@
 //!   "backend": "flex",
 //!   "env": { "RAYON_NUM_THREADS": "1" },
 //!   "machine": { "cpu": "AMD EPYC", "logical_cores": 2, "memory_gib": 23.5,
-//!                "os": "Debian GNU/Linux 12 (bookworm)", "kernel": "6.18.44", "arch": "x86_64" }
+//!                "os": "Debian GNU/Linux 12 (bookworm)", "kernel": "6.18.44", "arch": "x86_64",
+//!                "vector": "AVX2" },
+//!   "matrix_kernels": "AVX2"
 //! }
 //! ```
 //!
@@ -70,6 +72,10 @@ pub struct Provenance {
     /// The backends compiled in (cargo features of `experiments`).
     #[serde(default)]
     pub backends: Vec<String>,
+    /// The cargo features of `experiments` other than the backends that change what runs
+    /// (`x86-v4`). Absent in records written before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<String>>,
     /// The backend that `--device` (or its default) names.
     pub backend: String,
     /// The environment variables that change how a run trains, where set (`RAYON_NUM_THREADS`,
@@ -78,6 +84,11 @@ pub struct Provenance {
     pub env: BTreeMap<String, String>,
     /// The machine.
     pub machine: Machine,
+    /// The instruction set of the matrix-product kernels this build runs on this machine
+    /// (`AVX-512`, `AVX2`, `NEON`): the CPU's [`Machine::vector`], except `AVX2` on an AVX-512
+    /// CPU for a build without the `x86-v4` feature. Absent in records written before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix_kernels: Option<String>,
     /// `true` for a record written by hand after the run, from what is known of it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recorded_after_the_run: bool,
@@ -100,6 +111,46 @@ pub struct Machine {
     pub kernel: Option<String>,
     /// CPU architecture (`x86_64`, `aarch64`).
     pub arch: String,
+    /// The widest vector instruction set of the CPU (`AVX-512`, `AVX2`, `SSE4.2`, `SSE2`,
+    /// `NEON`). Absent in records written before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector: Option<String>,
+}
+
+/// The widest vector instruction set of this CPU, as [`Machine::vector`] names it.
+pub fn vector_extension() -> Option<String> {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        let set = if has!("avx512f") && has!("avx512bw") && has!("avx512dq") && has!("avx512vl") {
+            "AVX-512"
+        } else if has!("avx2") && has!("fma") {
+            "AVX2"
+        } else if has!("sse4.2") {
+            "SSE4.2"
+        } else {
+            "SSE2"
+        };
+        Some(set.to_string())
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        Some("NEON".to_string())
+    }
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        None
+    }
+}
+
+/// The instruction set of the matrix-product kernels of this build on a CPU whose widest set
+/// is `vector`: `burn-flex`'s products (the `gemm` crate) use AVX-512 only when built with
+/// its `x86-v4` feature (`experiments`' `x86-v4` feature, on by default).
+pub fn matrix_kernels(vector: Option<&str>) -> Option<String> {
+    match vector {
+        Some("AVX-512") if !cfg!(feature = "x86-v4") => Some("AVX2".to_string()),
+        v => v.map(String::from),
+    }
 }
 
 impl Machine {
@@ -131,13 +182,26 @@ impl Machine {
             os,
             kernel,
             arch: std::env::consts::ARCH.to_string(),
+            vector: vector_extension(),
         }
     }
 
-    /// `AMD EPYC, 2 cores`: the short form for tables (`1 core` for a process pinned to one).
+    /// `AMD EPYC (AVX2), 2 cores`: the short form for tables (`1 core` for a process pinned
+    /// to one; no vector set for a record that has none).
     pub fn short(&self) -> String {
+        self.short_with_kernels(None)
+    }
+
+    /// [`short`](Self::short), naming `kernels` too where they differ from the CPU's widest
+    /// set: `AMD EPYC (AVX-512, AVX2 kernels), 2 cores`.
+    pub fn short_with_kernels(&self, kernels: Option<&str>) -> String {
         let plural = if self.logical_cores == 1 { "" } else { "s" };
-        format!("{}, {} core{plural}", self.cpu, self.logical_cores)
+        let vector = match (self.vector.as_deref(), kernels) {
+            (Some(v), Some(k)) if k != v => format!(" ({v}, {k} kernels)"),
+            (Some(v), _) => format!(" ({v})"),
+            (None, _) => String::new(),
+        };
+        format!("{}{vector}, {} core{plural}", self.cpu, self.logical_cores)
     }
 }
 
@@ -293,10 +357,24 @@ impl Provenance {
                 .into_iter()
                 .map(String::from)
                 .collect(),
+            features: Some(
+                [("x86-v4", cfg!(feature = "x86-v4"))]
+                    .into_iter()
+                    .filter_map(|(f, on)| on.then(|| f.to_string()))
+                    .collect(),
+            ),
             env,
+            matrix_kernels: matrix_kernels(machine.vector.as_deref()),
             machine: machine.clone(),
             recorded_after_the_run: false,
         }
+    }
+
+    /// The machine as tables show it, with the matrix kernels where they differ from the
+    /// CPU's widest set: `AMD EPYC (AVX-512, AVX2 kernels), 2 cores`.
+    pub fn machine_short(&self) -> String {
+        self.machine
+            .short_with_kernels(self.matrix_kernels.as_deref())
     }
 
     /// The commit as tables show it: 7 characters, `-dirty` when the tree had changes.
@@ -331,13 +409,17 @@ impl Provenance {
                 parts.push("--release".into());
             }
             parts.push("-p experiments".into());
-            let extra: Vec<&str> = self
-                .backends
-                .iter()
+            // The default features are `flex` and `x86-v4`; a record from before `features`
+            // was written had `x86-v4` whenever it had `flex`.
+            let has = |list: &[String], f: &str| list.iter().any(|b| b == f);
+            let defaults = has(&self.backends, "flex")
+                && self.features.as_ref().is_none_or(|f| has(f, "x86-v4"));
+            let features = self.backends.iter().chain(self.features.iter().flatten());
+            let extra: Vec<&str> = features
                 .map(String::as_str)
-                .filter(|b| *b != "flex")
+                .filter(|f| !defaults || !["flex", "x86-v4"].contains(f))
                 .collect();
-            if !self.backends.is_empty() && !self.backends.iter().any(|b| b == "flex") {
+            if !self.backends.is_empty() && !defaults {
                 parts.push("--no-default-features".into());
             }
             if !extra.is_empty() {
@@ -435,6 +517,7 @@ mod tests {
         ];
         p.build = "dev".into();
         p.backends = vec!["flex".into()];
+        p.features = Some(vec!["x86-v4".into()]);
         p.env = BTreeMap::from([("RAYON_NUM_THREADS".into(), "1".into())]);
         assert_eq!(
             p.command(),
@@ -447,6 +530,19 @@ mod tests {
         assert_eq!(
             p.command(),
             "cargo run --release -p experiments --features wgpu --bin mnist-depth -- --json ~/x.json"
+        );
+        // Without `x86-v4`: the AVX2 matrix kernels on any x86 CPU.
+        p.features = Some(vec![]);
+        assert_eq!(
+            p.command(),
+            "cargo run --release -p experiments --no-default-features --features wgpu,flex --bin mnist-depth -- --json ~/x.json"
+        );
+        // A record from before `features`: the defaults.
+        p.features = None;
+        p.backends = vec!["flex".into()];
+        assert_eq!(
+            p.command(),
+            "cargo run --release -p experiments --bin mnist-depth -- --json ~/x.json"
         );
         p.program = "bench/torch_peer.py".into();
         p.args = vec!["evaluate".into(), "it's".into()];
@@ -467,6 +563,37 @@ mod tests {
             backend_of(&["--devices=cuda:0,cuda:1".into()]),
             "cuda:0,cuda:1"
         );
+    }
+
+    #[test]
+    fn machines_name_their_vector_kernels() {
+        let mut m = Machine::current();
+        m.cpu = "AMD EPYC".into();
+        m.logical_cores = 2;
+        m.vector = None;
+        assert_eq!(m.short(), "AMD EPYC, 2 cores");
+        m.vector = Some("AVX2".into());
+        assert_eq!(m.short(), "AMD EPYC (AVX2), 2 cores");
+        assert_eq!(
+            m.short_with_kernels(Some("AVX2")),
+            "AMD EPYC (AVX2), 2 cores"
+        );
+        m.vector = Some("AVX-512".into());
+        m.logical_cores = 1;
+        assert_eq!(
+            m.short_with_kernels(Some("AVX2")),
+            "AMD EPYC (AVX-512, AVX2 kernels), 1 core"
+        );
+        // The products' kernels follow the CPU, except AVX-512 without `x86-v4`.
+        assert_eq!(matrix_kernels(Some("AVX2")).as_deref(), Some("AVX2"));
+        let expected = if cfg!(feature = "x86-v4") {
+            "AVX-512"
+        } else {
+            "AVX2"
+        };
+        assert_eq!(matrix_kernels(Some("AVX-512")).as_deref(), Some(expected));
+        #[cfg(target_arch = "x86_64")]
+        assert!(vector_extension().is_some_and(|v| v.starts_with("AVX") || v.starts_with("SSE")));
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub mod conv_kernel;
 #[cfg(feature = "autodiff")]
 pub mod deferred;
 pub mod dense;
+pub mod fast_exp;
 pub mod gate;
 #[cfg(any(test, feature = "gradcheck"))]
 pub mod gradcheck;

@@ -37,6 +37,7 @@ pub mod lstm_lm;
 pub mod mlp;
 pub mod mnist_conv;
 pub mod rhn_lm;
+pub mod softmax_kernel;
 pub mod softmax_loss;
 pub mod spelling;
 #[cfg(feature = "train")]
@@ -58,5 +59,7 @@ pub use lstm_lm::{LstmLm, LstmLmConfig};
 pub use mlp::{DeepMlp, DeepMlpConfig, LayerKind, MlpBody};
 pub use mnist_conv::{ConvStage, MnistConvNet, MnistConvNetConfig};
 pub use rhn_lm::{RecurrentLm, RhnLm, RhnLmConfig};
-pub use softmax_loss::{SoftmaxLoss, softmax_cross_entropy, token_loss};
+pub use softmax_loss::{
+    SoftmaxLoss, softmax_cross_entropy, softmax_cross_entropy_tied, token_loss,
+};
 pub use spelling::WordSpelling;

@@ -25,7 +25,7 @@ use rhn::{
     VariationalDropoutConfig,
 };
 
-use crate::softmax_loss::{softmax_cross_entropy, token_loss};
+use crate::softmax_loss::{softmax_cross_entropy, softmax_cross_entropy_tied, token_loss};
 
 /// What a truncated-BPTT training loop needs from a recurrent language model; implemented by
 /// [`RhnLm`] and [`LstmLm`](crate::LstmLm) so the same loop drives both.
@@ -519,13 +519,15 @@ impl RecurrentLm for RhnLm {
             Some(m) => y * m.clone(),
             None => y,
         };
-        let out = softmax_cross_entropy(
-            h.reshape([batch * seq, d]),
-            self.softmax_weight().inner(),
-            self.softmax_b.val().inner(),
-            targets.inner().reshape([batch * seq]),
-            loss_scale,
-        );
+        let (h, b) = (h.reshape([batch * seq, d]), self.softmax_b.val().inner());
+        let targets = targets.inner().reshape([batch * seq]);
+        let out = match &self.softmax_w {
+            Some(w) => softmax_cross_entropy(h, w.val().inner(), b, targets, loss_scale),
+            None => {
+                let embedding = self.embedding.weight.val().inner();
+                softmax_cross_entropy_tied(h, embedding, b, targets, loss_scale)
+            }
+        };
         if !out.mean.is_finite() {
             return (out.mean, next, None);
         }
@@ -539,11 +541,7 @@ impl RecurrentLm for RhnLm {
         };
         match &self.softmax_w {
             Some(w) => rhn::accumulate(&w.val(), &mut grads, out.d_w),
-            None => rhn::accumulate(
-                &self.embedding.weight.val(),
-                &mut grads,
-                out.d_w.transpose(),
-            ),
+            None => rhn::accumulate(&self.embedding.weight.val(), &mut grads, out.d_w),
         }
         rhn::accumulate(&self.softmax_b.val(), &mut grads, out.d_b);
         (out.mean, next, Some(grads))

@@ -13,10 +13,15 @@
 //! With a 10,000-word vocabulary the `[tokens, vocab]` logits dominate a small model's step;
 //! the closed form takes the exponential of them once and records no autodiff graph over them
 //! (`bench-rhn --preset small`: 2,511 → 4,266 tokens/s together with the RHN's hand-written
-//! backward, see docs/speed.md).
+//! backward, see docs/speed.md). On the CPU ([`highway_core::on_fast_path`]) it runs on the
+//! host in one pass over the logits ([`softmax_kernel`](crate::softmax_kernel)); on other
+//! devices, and as the readable form the tests hold it to, through Burn's tensor ops
+//! ([`softmax_cross_entropy_tensors`]).
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::tensor::{IndexingUpdateOp, Int, Tensor};
+use burn::tensor::{DType, IndexingUpdateOp, Int, Tensor, TensorData};
+
+use crate::softmax_kernel::{WeightLayout, softmax_cross_entropy_host};
 
 /// Mean cross-entropy per token of `logits` `[batch, seq, vocab]` against `targets`
 /// `[batch, seq]` (in autodiff when the logits are).
@@ -51,6 +56,99 @@ pub struct SoftmaxLoss {
 ///
 /// - `h`: `[tokens, d]`, `w`: `[d, vocab]`, `b`: `[vocab]`, `targets`: `[tokens]`
 pub fn softmax_cross_entropy(
+    h: Tensor<2>,
+    w: Tensor<2>,
+    b: Tensor<1>,
+    targets: Tensor<1, Int>,
+    scale: f64,
+) -> SoftmaxLoss {
+    softmax_cross_entropy_in(h, w, WeightLayout::Columns, b, targets, scale)
+}
+
+/// [`softmax_cross_entropy`] of a softmax layer tied to the input embedding: `logits =
+/// h·Eᵀ + b`, `embedding` `[vocab, d]`, and `∂L/∂E` (`d_w`) `[vocab, d]`.
+pub fn softmax_cross_entropy_tied(
+    h: Tensor<2>,
+    embedding: Tensor<2>,
+    b: Tensor<1>,
+    targets: Tensor<1, Int>,
+    scale: f64,
+) -> SoftmaxLoss {
+    softmax_cross_entropy_in(h, embedding, WeightLayout::Rows, b, targets, scale)
+}
+
+/// The loss with `w` stored as `layout` says: on the host on the CPU, else through the
+/// tensor form.
+fn softmax_cross_entropy_in(
+    h: Tensor<2>,
+    w: Tensor<2>,
+    layout: WeightLayout,
+    b: Tensor<1>,
+    targets: Tensor<1, Int>,
+    scale: f64,
+) -> SoftmaxLoss {
+    if highway_core::on_fast_path(&h.device()) && h.dtype() == DType::F32 {
+        return softmax_cross_entropy_on_host(h, w, layout, b, targets, scale);
+    }
+    match layout {
+        WeightLayout::Columns => softmax_cross_entropy_tensors(h, w, b, targets, scale),
+        WeightLayout::Rows => {
+            let out = softmax_cross_entropy_tensors(h, w.transpose(), b, targets, scale);
+            SoftmaxLoss {
+                d_w: out.d_w.transpose(),
+                ..out
+            }
+        }
+    }
+}
+
+/// [`softmax_cross_entropy`] (or [`softmax_cross_entropy_tied`], as `layout` says) on the
+/// CPU: the values go to the host, where [`softmax_cross_entropy_host`] makes one pass over
+/// the logits.
+pub fn softmax_cross_entropy_on_host(
+    h: Tensor<2>,
+    w: Tensor<2>,
+    layout: WeightLayout,
+    b: Tensor<1>,
+    targets: Tensor<1, Int>,
+    scale: f64,
+) -> SoftmaxLoss {
+    let device = h.device();
+    let w_dims = w.dims();
+    let ([n, d], vocab) = (h.dims(), b.dims()[0]);
+    let floats = |data: TensorData| {
+        data.convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("float tensor values")
+    };
+    let targets: Vec<usize> = targets
+        .into_data()
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .expect("int tensor values")
+        .into_iter()
+        .map(|t| usize::try_from(t).expect("a negative target token"))
+        .collect();
+    let out = softmax_cross_entropy_host(
+        &floats(h.into_data()),
+        &floats(w.into_data()),
+        layout,
+        &floats(b.into_data()),
+        &targets,
+        scale,
+    );
+    let tensor = |values: Vec<f32>, shape: Vec<usize>| TensorData::new(values, shape);
+    SoftmaxLoss {
+        mean: out.mean,
+        d_h: Tensor::from_data(tensor(out.d_h, vec![n, d]), &device),
+        d_w: Tensor::from_data(tensor(out.d_w, w_dims.to_vec()), &device),
+        d_b: Tensor::from_data(tensor(out.d_b, vec![vocab]), &device),
+    }
+}
+
+/// [`softmax_cross_entropy`] through Burn's tensor ops: the readable form, and the one every
+/// backend other than the CPU runs.
+pub fn softmax_cross_entropy_tensors(
     h: Tensor<2>,
     w: Tensor<2>,
     b: Tensor<1>,
@@ -142,6 +240,88 @@ mod tests {
         }
     }
 
+    /// The host pass equals the tensor form: odd shapes (rows not a multiple of the threads,
+    /// a vocabulary not a multiple of the lanes), repeated targets, large and tiny logits.
+    #[test]
+    fn the_host_pass_equals_the_tensor_form() {
+        let device = Device::flex();
+        for (n, d, vocab, std) in [(7, 5, 37, 2.0), (1, 3, 16, 1.0), (23, 16, 301, 8.0)] {
+            let h = Tensor::<2>::random([n, d], Distribution::Normal(0.0, std), &device);
+            let w = Tensor::<2>::random([d, vocab], Distribution::Normal(0.0, std), &device);
+            let b = Tensor::<1>::random([vocab], Distribution::Default, &device);
+            let targets: Vec<i64> = (0..n as i64).map(|i| (i * 7 + 3) % vocab as i64).collect();
+            let targets = Tensor::<1, Int>::from_ints(targets.as_slice(), &device);
+            let reference = softmax_cross_entropy_tensors(
+                h.clone(),
+                w.clone(),
+                b.clone(),
+                targets.clone(),
+                2.5,
+            );
+            let columns = softmax_cross_entropy_on_host(
+                h.clone(),
+                w.clone(),
+                WeightLayout::Columns,
+                b.clone(),
+                targets.clone(),
+                2.5,
+            );
+            // W stored as the embedding `[vocab, d]` (tied): ∂L/∂W comes back transposed.
+            let rows = softmax_cross_entropy_on_host(
+                h.clone(),
+                w.clone().transpose(),
+                WeightLayout::Rows,
+                b.clone(),
+                targets.clone(),
+                2.5,
+            );
+            assert_eq!(rows.d_w.dims(), [vocab, d]);
+            let rows = SoftmaxLoss {
+                d_w: rows.d_w.transpose(),
+                ..rows
+            };
+            for fast in [columns, rows] {
+                assert!(
+                    (fast.mean - reference.mean).abs() < 1e-5 * reference.mean.abs().max(1.0),
+                    "{} vs {}",
+                    fast.mean,
+                    reference.mean
+                );
+                for (a, b) in [(&fast.d_h, &reference.d_h), (&fast.d_w, &reference.d_w)] {
+                    assert_eq!(a.dims(), b.dims());
+                    close(&values(a), &values(b));
+                }
+                assert_eq!(fast.d_b.dims(), reference.d_b.dims());
+                close(&values(&fast.d_b), &values(&reference.d_b));
+            }
+        }
+    }
+
+    fn close(a: &[f32], b: &[f32]) {
+        let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 1e-5 * scale + 1e-7,
+                "{x} vs {y} (max {scale})"
+            );
+        }
+    }
+
+    /// A NaN logit makes the host pass's loss NaN, as the tensor form's: the training loop's
+    /// NaN stop sees it.
+    #[test]
+    fn a_nan_logit_makes_the_host_loss_nan() {
+        let device = Device::flex();
+        let h = Tensor::<2>::from_floats([[1.0], [f32::NAN]], &device);
+        let w = Tensor::<2>::from_floats([[1.0, 2.0, 3.0]], &device);
+        let b = Tensor::<1>::zeros([3], &device);
+        let targets = Tensor::<1, Int>::from_ints([2, 0], &device);
+        let fast =
+            softmax_cross_entropy_on_host(h.clone(), w.clone(), b.clone(), targets.clone(), 1.0);
+        let reference = softmax_cross_entropy_tensors(h, w, b, targets, 1.0);
+        assert!(fast.mean.is_nan() && reference.mean.is_nan());
+    }
+
     #[test]
     fn large_logits_do_not_overflow() {
         let device = Device::flex();
@@ -149,7 +329,10 @@ mod tests {
         let w = Tensor::<2>::from_floats([[1.0, 2.0, 3.0]], &device);
         let b = Tensor::<1>::zeros([3], &device);
         let targets = Tensor::<1, Int>::from_ints([2, 0], &device);
-        let out = softmax_cross_entropy(h, w, b, targets, 1.0);
+        let out =
+            softmax_cross_entropy_on_host(h.clone(), w.clone(), b.clone(), targets.clone(), 1.0);
+        assert!(out.mean.is_finite() && out.mean < 1e-6, "{}", out.mean);
+        let out = softmax_cross_entropy_tensors(h, w, b, targets, 1.0);
         // Row 1: logits 100, 200, 300 → loss ≈ 0; row 2: −100, −200, −300 → loss ≈ 0.
         assert!(out.mean.is_finite() && out.mean < 1e-6, "{}", out.mean);
         assert!(values(&out.d_w).iter().all(|v| v.is_finite()));

@@ -31,7 +31,7 @@ pub fn made_by(p: &Provenance) -> String {
         code(&p.command()),
         p.day(),
         p.short_commit(),
-        p.machine.short(),
+        p.machine_short(),
         p.build
     )
 }

@@ -41,7 +41,7 @@ impl<'a, R: 'a> Table<'a, R> {
     pub fn provenance(self, of: fn(&R) -> &Provenance) -> Self {
         self.col("command", move |r| code(&of(r).command()))
             .col("date, commit", move |r| when(of(r)))
-            .col("machine", move |r| of(r).machine.short())
+            .col("machine", move |r| of(r).machine_short())
     }
 
     /// The Markdown table of `rows`.

@@ -190,7 +190,7 @@ pub fn speed_conv_table(inputs: &Inputs, name: &str) -> Outcome {
             rate,
             runs.len().to_string(),
             distinct(runs.iter().map(|r| when(&r.bench.provenance))),
-            distinct(runs.iter().map(|r| r.bench.provenance.machine.short())),
+            distinct(runs.iter().map(|r| r.bench.provenance.machine_short())),
         ]);
         files.extend(
             runs.iter()

@@ -29,6 +29,9 @@ fn bench_model(depth: usize, hidden: usize) -> String {
 pub struct SpeedRow<'a> {
     /// `(depth, hidden, batch, seq_len)` (depth 0 for a model other than an RHN).
     pub key: (usize, usize, usize, usize),
+    /// The machine as tables show it ([`Provenance::machine_short`]): runs on machines with
+    /// other cores or other vector kernels are rows of their own.
+    pub machine: String,
     /// The preset of a model other than an RHN (`kim_large`).
     pub model: Option<String>,
     /// Parameters.
@@ -49,15 +52,20 @@ pub fn speed_rows(inputs: &Inputs) -> Vec<SpeedRow<'_>> {
     for bench in &inputs.bench_rhn {
         for row in bench.rows.iter().filter(|r| r.implementation == "burn") {
             let key = (row.depth, row.hidden, row.batch, row.seq_len);
+            let machine = bench.provenance.machine_short();
             let model = row.model.clone();
             let peer = bench.rows.iter().find(|r| {
                 r.implementation == "pytorch" && (r.depth, r.hidden, r.batch, r.seq_len) == key
             });
-            let i = match out.iter().position(|o| o.key == key) {
+            let i = match out
+                .iter()
+                .position(|o| o.key == key && o.machine == machine)
+            {
                 Some(i) => i,
                 None => {
                     out.push(SpeedRow {
                         key,
+                        machine,
                         model,
                         parameters: row.parameters,
                         burn: vec![],
@@ -77,7 +85,11 @@ pub fn speed_rows(inputs: &Inputs) -> Vec<SpeedRow<'_>> {
             entry.provenance.push(&bench.provenance);
         }
     }
-    out.sort_by_key(|r| std::cmp::Reverse(r.parameters));
+    out.sort_by(|a, b| {
+        b.parameters
+            .cmp(&a.parameters)
+            .then_with(|| a.machine.cmp(&b.machine))
+    });
     out
 }
 
@@ -124,9 +136,7 @@ pub fn speed_rhn_table(inputs: &Inputs, name: &str) -> Outcome {
         .col("date, commit", |r| {
             distinct(r.provenance.iter().map(|p| when(p)))
         })
-        .col("machine", |r| {
-            distinct(r.provenance.iter().map(|p| p.machine.short()))
-        });
+        .col("machine", |r| r.machine.clone());
     let files = distinct(
         inputs
             .bench_rhn

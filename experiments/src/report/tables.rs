@@ -78,7 +78,7 @@ pub fn duration(seconds: f64) -> String {
 
 /// The provenance columns of a run's row: command, date and commit, machine.
 pub fn provenance_cells(p: &Provenance) -> [String; 3] {
-    [code(&p.command()), when(p), p.machine.short()]
+    [code(&p.command()), when(p), p.machine_short()]
 }
 
 /// The newest of `studies` by recorded date (then directory), and a note if there were more.
@@ -252,7 +252,7 @@ pub fn depth_study_breadth(inputs: &Inputs, name: &str) -> Outcome {
             code(&p.command()),
             p.day(),
             p.short_commit(),
-            p.machine.short(),
+            p.machine_short(),
             p.build,
             r.runs.len(),
             study.planned_runs(),
@@ -281,7 +281,7 @@ pub fn depth_study(inputs: &Inputs, fixed: bool, name: &str) -> Outcome {
         code(&p.command()),
         p.day(),
         p.short_commit(),
-        p.machine.short(),
+        p.machine_short(),
         p.build,
         runs.len(),
         seconds.round(),
@@ -577,7 +577,7 @@ pub fn export_table(inputs: &Inputs, name: &str) -> Outcome {
         })
         .col("date, commit", |e| when(torch(e)))
         .col("machine", |e| {
-            format!("{}, torch {}", torch(e).machine.short(), e.eval.torch)
+            format!("{}, torch {}", torch(e).machine_short(), e.eval.torch)
         });
     Outcome::generated(table.render(&inputs.evals))
 }

@@ -50,29 +50,7 @@ impl Nonlinearity for Tanh {
     }
 }
 
-/// `e^x` without a library call, so that a loop of it vectorises: Cephes' `expf` (the
-/// argument reduced by `n·ln 2` with `n` rounded to nearest, a degree-6 polynomial on
-/// `[−ln 2 / 2, ln 2 / 2]`, `2ⁿ` put into the exponent bits). Arguments are clamped to
-/// `[−87, 88]`, where `2ⁿ` is a normal number; NaN stays NaN. Within two ulp of `f32::exp`
-/// (tested).
-#[inline(always)]
-pub(super) fn exp(x: f32) -> f32 {
-    // Adding and subtracting 1.5·2²³ rounds a float of magnitude below 2²² to an integer.
-    const ROUND: f32 = 12_582_912.0;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
-    let r = x - n * LN2_HI - n * LN2_LO;
-    let mut p = 1.987_569_1e-4;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5;
-    let e = p * r * r + r + 1.0;
-    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
-}
+pub(super) use crate::fast_exp::exp;
 
 /// `σ(z) = 1 / (1 + e^{−z})`.
 #[inline(always)]

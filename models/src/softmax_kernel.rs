@@ -1,0 +1,272 @@
+//! The CPU fast path of [`softmax_cross_entropy`](crate::softmax_cross_entropy): the same loss
+//! and gradients (the closed form in the [`softmax_loss`](crate::softmax_loss) docs) computed on
+//! the host in one pass over the logits.
+//!
+//! The logits `h·W + b` are written once, by a matrix product onto rows that start as `b`;
+//! then each row, while it is in cache, becomes `∂L/∂logits`: its maximum, `exp(logit − max)`
+//! and their sum, the row's loss `log Σ + max − logit_y`, the scaling by `scale / (N·Σ)`, the
+//! target's `−scale/N`, and the row added into `∂L/∂b`. `∂L/∂h` and `∂L/∂W` are two more
+//! products that read `W` and `h` through their strides (no transposed copy). Burn's tensor
+//! ops (the readable form beside it) make about ten passes over the `[tokens, vocab]` logits
+//! and call the C library's scalar `expf` per element; this form makes one, with an `exp`
+//! that vectorises ([`highway_core::fast_exp`]). On x86-64 the row pass is compiled a second
+//! time for AVX2 with FMA and picked at run time; elsewhere (ARM, or an x86 CPU without AVX2)
+//! the same loops run as the compiler vectorises them for the target (NEON, SSE2).
+//!
+//! `tests` keep it equal to the tensor form (`softmax_loss`'s tests compare the tensor form
+//! with autodiff).
+
+use gemm::Parallelism;
+use highway_core::fast_exp::exp;
+use rayon::prelude::*;
+
+/// The loss and gradients of [`softmax_cross_entropy_host`], as values.
+#[derive(Debug, Clone)]
+pub struct HostSoftmaxLoss {
+    /// Mean cross-entropy per token (unscaled).
+    pub mean: f64,
+    /// `∂L/∂h`, `[tokens, d]` row-major.
+    pub d_h: Vec<f32>,
+    /// `∂L/∂W`, `[d, vocab]` row-major.
+    pub d_w: Vec<f32>,
+    /// `∂L/∂b`, `[vocab]`.
+    pub d_b: Vec<f32>,
+}
+
+/// How the softmax layer's `W` is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightLayout {
+    /// `[d, vocab]`: `logits = h·W`.
+    Columns,
+    /// `[vocab, d]`, the embedding's layout when the two are tied (`logits = h·Eᵀ`).
+    Rows,
+}
+
+/// A matrix operand: its values and the strides of its rows and its columns.
+#[derive(Clone, Copy)]
+struct Operand<'a> {
+    values: &'a [f32],
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> Operand<'a> {
+    fn row_major(values: &'a [f32], cols: usize) -> Self {
+        Self {
+            values,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    fn transposed(self) -> Self {
+        Self {
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
+    /// Whether `[rows, cols]` elements at these strides lie inside the values.
+    fn holds(&self, rows: usize, cols: usize) -> bool {
+        rows == 0
+            || cols == 0
+            || (rows - 1) * self.row_stride + (cols - 1) * self.col_stride < self.values.len()
+    }
+}
+
+/// `dst [m, n] (+)= lhs [m, k] · rhs [k, n]`, `dst` row-major, over the rayon threads.
+fn product(dst: &mut [f32], accumulate: bool, lhs: Operand, rhs: Operand, (m, k, n): Shape) {
+    assert!(dst.len() == m * n && lhs.holds(m, k) && rhs.holds(k, n));
+    // SAFETY: the assert: every element the strides address lies inside its slice.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.values.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.values.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::Rayon(0),
+        );
+    }
+}
+
+/// `(m, k, n)` of a product.
+type Shape = (usize, usize, usize);
+
+/// [`softmax_cross_entropy`](crate::softmax_cross_entropy) on host values: `h` `[tokens, d]`,
+/// `w` as `layout` says (`∂L/∂W` comes back in the same layout), `b` `[vocab]`, `targets`
+/// `[tokens]`, each below `vocab`; all row-major.
+///
+/// # Panics
+///
+/// If the lengths do not fit these shapes or a target is not below `vocab` (the callers check
+/// their data; an out-of-range target is a bug, not an input error).
+pub fn softmax_cross_entropy_host(
+    h: &[f32],
+    w: &[f32],
+    layout: WeightLayout,
+    b: &[f32],
+    targets: &[usize],
+    scale: f64,
+) -> HostSoftmaxLoss {
+    let (n, vocab) = (targets.len(), b.len());
+    assert!(n > 0 && vocab > 0, "softmax loss of no tokens or no words");
+    let d = h.len() / n;
+    assert_eq!(h.len(), n * d, "h is not [tokens, d]");
+    assert_eq!(w.len(), d * vocab, "w does not hold d × vocab values");
+    assert!(
+        targets.iter().all(|&t| t < vocab),
+        "a target is not below the vocabulary size {vocab}"
+    );
+    let h_op = Operand::row_major(h, d);
+    // W as the [d, vocab] matrix of `logits = h·W`.
+    let w_op = match layout {
+        WeightLayout::Columns => Operand::row_major(w, vocab),
+        WeightLayout::Rows => Operand::row_major(w, d).transposed(),
+    };
+    // logits = b (every row), then += h·W.
+    let mut logits: Vec<f32> = Vec::with_capacity(n * vocab);
+    for _ in 0..n {
+        logits.extend_from_slice(b);
+    }
+    product(&mut logits, true, h_op, w_op, (n, d, vocab));
+    let g = (scale / n as f64) as f32;
+    let (loss_sum, d_b) = rows_to_gradients(&mut logits, targets, vocab, g);
+    let d_logits = Operand::row_major(&logits, vocab);
+    // ∂L/∂h [n, d] = ∂L/∂logits [n, vocab] · Wᵀ [vocab, d].
+    let mut d_h = vec![0.0f32; n * d];
+    product(&mut d_h, false, d_logits, w_op.transposed(), (n, vocab, d));
+    // ∂L/∂W = hᵀ·∂L/∂logits [d, vocab], or its transpose ∂L/∂logitsᵀ·h [vocab, d].
+    let mut d_w = vec![0.0f32; d * vocab];
+    match layout {
+        WeightLayout::Columns => {
+            product(&mut d_w, false, h_op.transposed(), d_logits, (d, n, vocab))
+        }
+        WeightLayout::Rows => product(&mut d_w, false, d_logits.transposed(), h_op, (vocab, n, d)),
+    }
+    HostSoftmaxLoss {
+        mean: loss_sum / n as f64,
+        d_h,
+        d_w,
+        d_b,
+    }
+}
+
+/// Turns every row of `logits` (`[tokens, vocab]`) into `g·(p − onehot(y))` in place, split
+/// over the rayon threads by rows; returns the sum of the rows' losses and `∂L/∂b` (the sum of
+/// the rows).
+fn rows_to_gradients(
+    logits: &mut [f32],
+    targets: &[usize],
+    vocab: usize,
+    g: f32,
+) -> (f64, Vec<f32>) {
+    let n = targets.len();
+    let per_task = n.div_ceil(rayon::current_num_threads().max(1));
+    let partials: Vec<(f64, Vec<f32>)> = logits
+        .par_chunks_mut(per_task * vocab)
+        .zip(targets.par_chunks(per_task))
+        .map(|(rows, targets)| {
+            let mut d_b = vec![0.0f32; vocab];
+            let loss = rows_pass(rows, targets, g, &mut d_b);
+            (loss, d_b)
+        })
+        .collect();
+    let mut d_b = vec![0.0f32; vocab];
+    let mut loss = 0.0;
+    for (l, part) in partials {
+        loss += l;
+        for (a, p) in d_b.iter_mut().zip(&part) {
+            *a += p;
+        }
+    }
+    (loss, d_b)
+}
+
+/// [`rows_body`], on AVX2 with FMA where the CPU has them.
+fn rows_pass(rows: &mut [f32], targets: &[usize], g: f32, d_b: &mut [f32]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA.
+        return unsafe { rows_avx2(rows, targets, g, d_b) };
+    }
+    rows_body(rows, targets, g, d_b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn rows_avx2(rows: &mut [f32], targets: &[usize], g: f32, d_b: &mut [f32]) -> f64 {
+    rows_body(rows, targets, g, d_b)
+}
+
+/// Lanes of the row loops' partial maxima and sums: wide enough for the compiler to keep
+/// them in vector registers (two AVX2 registers).
+const LANES: usize = 16;
+
+/// The row pass: each row of `rows` (`vocab = d_b.len()` wide) becomes `g·(p − onehot(y))`,
+/// `d_b` gets the rows added; returns the sum of the rows' losses.
+#[inline(always)]
+fn rows_body(rows: &mut [f32], targets: &[usize], g: f32, d_b: &mut [f32]) -> f64 {
+    let vocab = d_b.len();
+    let mut loss = 0.0f64;
+    for (row, &target) in rows.chunks_exact_mut(vocab).zip(targets) {
+        let target_logit = row[target];
+        let max = row_max(row);
+        // exp(logit − max) in place, summed in lanes (a NaN logit makes the sum NaN).
+        let mut lanes = [0.0f32; LANES];
+        let mut chunks = row.chunks_exact_mut(LANES);
+        for chunk in &mut chunks {
+            for (v, s) in chunk.iter_mut().zip(&mut lanes) {
+                *v = exp(*v - max);
+                *s += *v;
+            }
+        }
+        let mut sum: f32 = 0.0;
+        for v in chunks.into_remainder() {
+            *v = exp(*v - max);
+            sum += *v;
+        }
+        let sum = sum + lanes.iter().sum::<f32>();
+        loss += f64::from(sum).ln() + f64::from(max) - f64::from(target_logit);
+        let k = g / sum;
+        for (v, b) in row.iter_mut().zip(d_b.iter_mut()) {
+            *v *= k;
+            *b += *v;
+        }
+        row[target] -= g;
+        d_b[target] -= g;
+    }
+    loss
+}
+
+/// The largest value of `row` (NaN values are passed over: the sum of the exponentials is
+/// NaN then, and so is the loss).
+#[inline(always)]
+fn row_max(row: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (m, v) in lanes.iter_mut().zip(chunk) {
+            *m = m.max(*v);
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .chain(&lanes)
+        .fold(f32::NEG_INFINITY, |m, v| m.max(*v))
+}
