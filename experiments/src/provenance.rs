@@ -46,7 +46,15 @@ pub const PROVENANCE_FORMAT: &str = "highway-zoo-provenance/1";
 pub const PROVENANCE_FILE: &str = "provenance.json";
 
 /// Environment variables that change how a run trains or how fast, recorded when set.
-const RECORDED_ENV: &[&str] = &["RAYON_NUM_THREADS", "HIGHWAY_ZOO_DATA"];
+/// `ATEN_CPU_CAPABILITY` and `MKL_ENABLE_INSTRUCTIONS` choose the kernels of the PyTorch peer
+/// that the bench binaries start.
+const RECORDED_ENV: &[&str] = &[
+    "RAYON_NUM_THREADS",
+    "HIGHWAY_ZOO_DATA",
+    "HIGHWAY_ZOO_FAST_PATH",
+    "ATEN_CPU_CAPABILITY",
+    "MKL_ENABLE_INSTRUCTIONS",
+];
 
 /// At most this many paths of `git status` are kept in [`Provenance::git_modified`].
 const MAX_MODIFIED: usize = 50;
@@ -79,7 +87,7 @@ pub struct Provenance {
     /// The backend that `--device` (or its default) names.
     pub backend: String,
     /// The environment variables that change how a run trains, where set (`RAYON_NUM_THREADS`,
-    /// `HIGHWAY_ZOO_DATA`).
+    /// `HIGHWAY_ZOO_DATA`, `HIGHWAY_ZOO_FAST_PATH`).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// The machine.
@@ -360,7 +368,8 @@ impl Provenance {
             features: Some(
                 [("x86-v4", cfg!(feature = "x86-v4"))]
                     .into_iter()
-                    .filter_map(|(f, on)| on.then(|| f.to_string()))
+                    .filter(|&(_, on)| on)
+                    .map(|(f, _)| f.to_string())
                     .collect(),
             ),
             env,

@@ -50,6 +50,7 @@ pub mod gradcheck;
 pub mod grads;
 pub mod mask_stream;
 pub mod plain;
+pub mod simd;
 pub mod stack;
 
 pub use conv::{ConvHighway, ConvHighwayConfig};
@@ -71,9 +72,10 @@ pub fn is_cpu_device(device: &burn::tensor::Device) -> bool {
     name.contains("Flex") || name.contains("NdArray")
 }
 
-/// The environment variable that switches the highway stacks' CPU fast path off
-/// ([`LayerStack::forward_deferred`] then runs the stack under autodiff, through Burn's own
-/// ops): `HIGHWAY_ZOO_FAST_PATH=off` (or `0`, `false`). Read once, at the first stack.
+/// The environment variable that switches the CPU fast paths off: `HIGHWAY_ZOO_FAST_PATH=off`
+/// (or `0`, `false`). [`LayerStack::forward_deferred`] then runs the stack under autodiff,
+/// through Burn's own ops, and `models`' softmax loss runs through Burn's tensor ops. Read
+/// once, at the first use.
 pub const FAST_PATH_ENV: &str = "HIGHWAY_ZOO_FAST_PATH";
 
 /// Whether the highway stacks' CPU fast path is switched on: unless [`FAST_PATH_ENV`] says

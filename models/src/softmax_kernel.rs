@@ -10,11 +10,11 @@
 //! ops (the readable form beside it) make about ten passes over the `[tokens, vocab]` logits
 //! and call the C library's scalar `expf` per element; this form makes one, with an `exp`
 //! that vectorises ([`highway_core::fast_exp`]). On x86-64 the row pass is compiled a second
-//! time for AVX2 with FMA and picked at run time; elsewhere (ARM, or an x86 CPU without AVX2)
-//! the same loops run as the compiler vectorises them for the target (NEON, SSE2).
+//! time for AVX2 with FMA and picked at run time ([`highway_core::simd`]); elsewhere (ARM, or
+//! an x86 CPU without AVX2) the same loops run as the compiler vectorises them for the target
+//! (NEON, SSE2).
 //!
-//! `tests` keep it equal to the tensor form (`softmax_loss`'s tests compare the tensor form
-//! with autodiff).
+//! `softmax_loss`'s tests hold it to the tensor form and to autodiff.
 
 use gemm::Parallelism;
 use highway_core::fast_exp::exp;
@@ -197,10 +197,10 @@ fn rows_to_gradients(
     (loss, d_b)
 }
 
-/// [`rows_body`], on AVX2 with FMA where the CPU has them.
+/// [`rows_body`], on AVX2 with FMA where the CPU has them ([`highway_core::simd`]).
 fn rows_pass(rows: &mut [f32], targets: &[usize], g: f32, d_b: &mut [f32]) -> f64 {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if highway_core::simd::avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA.
         return unsafe { rows_avx2(rows, targets, g, d_b) };
     }
@@ -269,4 +269,25 @@ fn row_max(row: &[f32]) -> f32 {
         .iter()
         .chain(&lanes)
         .fold(f32::NEG_INFINITY, |m, v| m.max(*v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The row pass as picked at run time gives the bits of the baseline build.
+    #[test]
+    fn the_row_pass_equals_its_baseline_build() {
+        let (n, vocab) = (5, 203);
+        let logits: Vec<f32> = (0..n * vocab)
+            .map(|i| ((i as f32) * 0.37).sin() * 9.0)
+            .collect();
+        let targets = [0, 202, 17, 17, 100];
+        let (mut a, mut b) = (logits.clone(), logits);
+        let (mut db_a, mut db_b) = (vec![0.0; vocab], vec![0.0; vocab]);
+        let loss_a = rows_pass(&mut a, &targets, 0.3, &mut db_a);
+        let loss_b = rows_body(&mut b, &targets, 0.3, &mut db_b);
+        assert_eq!((loss_a, &a, &db_a), (loss_b, &b, &db_b));
+        assert!(loss_a.is_finite() && loss_a > 0.0);
+    }
 }

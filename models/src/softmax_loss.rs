@@ -316,8 +316,14 @@ mod tests {
         let w = Tensor::<2>::from_floats([[1.0, 2.0, 3.0]], &device);
         let b = Tensor::<1>::zeros([3], &device);
         let targets = Tensor::<1, Int>::from_ints([2, 0], &device);
-        let fast =
-            softmax_cross_entropy_on_host(h.clone(), w.clone(), b.clone(), targets.clone(), 1.0);
+        let fast = softmax_cross_entropy_on_host(
+            h.clone(),
+            w.clone(),
+            WeightLayout::Columns,
+            b.clone(),
+            targets.clone(),
+            1.0,
+        );
         let reference = softmax_cross_entropy_tensors(h, w, b, targets, 1.0);
         assert!(fast.mean.is_nan() && reference.mean.is_nan());
     }
@@ -329,8 +335,14 @@ mod tests {
         let w = Tensor::<2>::from_floats([[1.0, 2.0, 3.0]], &device);
         let b = Tensor::<1>::zeros([3], &device);
         let targets = Tensor::<1, Int>::from_ints([2, 0], &device);
-        let out =
-            softmax_cross_entropy_on_host(h.clone(), w.clone(), b.clone(), targets.clone(), 1.0);
+        let out = softmax_cross_entropy_on_host(
+            h.clone(),
+            w.clone(),
+            WeightLayout::Columns,
+            b.clone(),
+            targets.clone(),
+            1.0,
+        );
         assert!(out.mean.is_finite() && out.mean < 1e-6, "{}", out.mean);
         let out = softmax_cross_entropy_tensors(h, w, b, targets, 1.0);
         // Row 1: logits 100, 200, 300 → loss ≈ 0; row 2: −100, −200, −300 → loss ≈ 0.

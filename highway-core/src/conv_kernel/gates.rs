@@ -62,12 +62,37 @@ pub(super) fn sigmoid(z: f32) -> f32 {
 /// `H = act(z_H)`, `T = σ(z_T)` (and `C = σ(z_C)`) in place, and `out` gets
 /// `y = H·T + x·(1 − T)` (coupled carry), `H·T + x·C` (free carry) or `H` (a plain layer).
 pub(super) fn gates_forward(act: Act, gates: usize, z: &mut [f32], x: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        return unsafe { gates_forward_avx2(act, gates, z, x, out) };
+    }
+    gates_forward_portable(act, gates, z, x, out);
+}
+
+/// [`gates_forward`] compiled for AVX2 with FMA ([`crate::simd`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn gates_forward_avx2(act: Act, gates: usize, z: &mut [f32], x: &[f32], out: &mut [f32]) {
+    gates_forward_portable(act, gates, z, x, out);
+}
+
+/// [`gates_forward`] for the build's baseline instructions.
+#[inline(always)]
+pub(super) fn gates_forward_portable(
+    act: Act,
+    gates: usize,
+    z: &mut [f32],
+    x: &[f32],
+    out: &mut [f32],
+) {
     match act {
         Act::Relu => gates_forward_with::<Relu>(gates, z, x, out),
         Act::Tanh => gates_forward_with::<Tanh>(gates, z, x, out),
     }
 }
 
+#[inline(always)]
 fn gates_forward_with<A: Nonlinearity>(gates: usize, z: &mut [f32], x: &[f32], out: &mut [f32]) {
     let c = out.len();
     let (h, rest) = z.split_at_mut(c);
@@ -115,12 +140,47 @@ pub(super) fn gates_backward(
     dz: &mut [f32],
     dx: &mut [f32],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        return unsafe { gates_backward_avx2(act, gates, d, saved, x, dz, dx) };
+    }
+    gates_backward_portable(act, gates, d, saved, x, dz, dx);
+}
+
+/// [`gates_backward`] compiled for AVX2 with FMA ([`crate::simd`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn gates_backward_avx2(
+    act: Act,
+    gates: usize,
+    d: &[f32],
+    saved: &[f32],
+    x: &[f32],
+    dz: &mut [f32],
+    dx: &mut [f32],
+) {
+    gates_backward_portable(act, gates, d, saved, x, dz, dx);
+}
+
+/// [`gates_backward`] for the build's baseline instructions.
+#[inline(always)]
+pub(super) fn gates_backward_portable(
+    act: Act,
+    gates: usize,
+    d: &[f32],
+    saved: &[f32],
+    x: &[f32],
+    dz: &mut [f32],
+    dx: &mut [f32],
+) {
     match act {
         Act::Relu => gates_backward_with::<Relu>(gates, d, saved, x, dz, dx),
         Act::Tanh => gates_backward_with::<Tanh>(gates, d, saved, x, dz, dx),
     }
 }
 
+#[inline(always)]
 fn gates_backward_with<A: Nonlinearity>(
     gates: usize,
     d: &[f32],

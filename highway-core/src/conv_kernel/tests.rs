@@ -1,4 +1,6 @@
-use super::gates::sigmoid;
+use super::gates::{
+    gates_backward, gates_backward_portable, gates_forward, gates_forward_portable, sigmoid,
+};
 use super::*;
 
 fn grid() -> Grid {
@@ -77,6 +79,33 @@ fn the_sigmoid_saturates_and_equals_its_definition() {
     // The exp is clamped at the ends: the sigmoid saturates to 0 and 1.
     assert!(sigmoid(-1000.0) < 1e-37 && sigmoid(1000.0) == 1.0);
     assert!((sigmoid(0.5) - 1.0 / (1.0 + (-0.5f32).exp())).abs() < 1e-7);
+}
+
+/// The gate loops as picked at run time (AVX2 with FMA where the CPU has them) give the same
+/// bits as the build's baseline: one source, compiled twice, no reassociation.
+#[test]
+fn the_gate_loops_equal_their_baseline_build() {
+    let c = 37;
+    let wave = |s: f32, len: usize| -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i as f32 + s) * 0.73).sin() * 4.0)
+            .collect()
+    };
+    for act in [Act::Relu, Act::Tanh] {
+        for gates in 1..=3 {
+            let (x, d) = (wave(1.0, c), wave(2.0, c));
+            let (mut z, mut z0) = (wave(3.0, gates * c), wave(3.0, gates * c));
+            let (mut out, mut out0) = (vec![0.0; c], vec![0.0; c]);
+            gates_forward(act, gates, &mut z, &x, &mut out);
+            gates_forward_portable(act, gates, &mut z0, &x, &mut out0);
+            assert_eq!((&z, &out), (&z0, &out0), "{act:?}, {gates} gates");
+            let (mut dz, mut dz0) = (vec![0.0; gates * c], vec![0.0; gates * c]);
+            let (mut dx, mut dx0) = (vec![0.0; c], vec![0.0; c]);
+            gates_backward(act, gates, &d, &z, &x, &mut dz, &mut dx);
+            gates_backward_portable(act, gates, &d, &z, &x, &mut dz0, &mut dx0);
+            assert_eq!((&dz, &dx), (&dz0, &dx0), "{act:?}, {gates} gates");
+        }
+    }
 }
 
 #[test]
