@@ -6,7 +6,7 @@ use models::RhnLmConfig;
 use super::Outcome;
 use super::columns::Table;
 use super::inputs::Inputs;
-use super::tables::{code, distinct, range, thousands, when};
+use super::tables::{code, distinct, median_range, range, thousands, when};
 use crate::provenance::Provenance;
 
 /// The model of a bench-rhn row: `` `ptb_sota` (depth 10, 830 units) ``.
@@ -126,8 +126,12 @@ pub fn speed_rhn_table(inputs: &Inputs, name: &str) -> Outcome {
         .col("batch × steps", |r| format!("{} × {}", r.key.2, r.key.3))
         .col(&burn_header, move |r| range(&r.burn, tokens))
         .col("PyTorch tokens/s", move |r| or_dash(&r.peer, &tokens))
-        .col("Burn / PyTorch", move |r| {
-            or_dash(&r.ratio, &|x| format!("{x:.2}"))
+        .col("Burn / PyTorch, median (range)", move |r| {
+            if r.ratio.is_empty() {
+                "—".to_string()
+            } else {
+                median_range(&r.ratio, |x| format!("{x:.2}"))
+            }
         })
         .col("runs", |r| r.burn.len().to_string())
         .col("command", |r| {

@@ -497,6 +497,24 @@ pub fn range(values: &[f64], format: impl Fn(f64) -> String) -> String {
     if a == b { a } else { format!("{a}-{b}") }
 }
 
+/// `median (min-max)` of `values` (the range alone for fewer than three), each as `format`
+/// writes it: `1.35 (1.23-1.48)`.
+pub fn median_range(values: &[f64], format: impl Fn(f64) -> String) -> String {
+    let spread = range(values, &format);
+    if values.len() < 3 {
+        return spread;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    let median = if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    };
+    format!("{} ({spread})", format(median))
+}
+
 /// The items of the newest commit among `items` (that of the newest date), in their order.
 pub fn of_newest_commit<T>(items: Vec<T>, provenance: impl Fn(&T) -> &Provenance) -> Vec<T> {
     let Some(commit) = items
@@ -585,6 +603,15 @@ pub fn export_table(inputs: &Inputs, name: &str) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn medians_come_with_their_range() {
+        let f = |x: f64| format!("{x:.2}");
+        assert_eq!(median_range(&[1.48, 1.23, 1.35], f), "1.35 (1.23-1.48)");
+        assert_eq!(median_range(&[1.0, 4.0, 2.0, 3.0], f), "2.50 (1.00-4.00)");
+        assert_eq!(median_range(&[1.2, 1.3], f), "1.20-1.30");
+        assert_eq!(median_range(&[1.2], f), "1.20");
+    }
 
     #[test]
     fn numbers_and_ranges_format_as_the_tables_do() {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
@@ -26,6 +26,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path)
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     sync_dir(dir)
+}
+
+/// The directory `path` is in: `.` for a bare file name (whose `parent()` is empty).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
 }
 
 /// Syncs the directory `dir` itself to disk, so that the renames and new entries in it survive
@@ -208,6 +216,16 @@ impl RunDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A bare file name (`report --write README.md`) is written in, and syncs, the current
+    /// directory: its `parent()` is the empty path, which cannot be opened.
+    #[test]
+    fn a_bare_file_name_is_in_the_current_directory() {
+        assert_eq!(parent_dir(Path::new("README.md")), Path::new("."));
+        assert_eq!(parent_dir(Path::new("docs/speed.md")), Path::new("docs"));
+        assert_eq!(parent_dir(Path::new("/x.json")), Path::new("/"));
+        sync_dir(parent_dir(Path::new("README.md"))).unwrap();
+    }
 
     #[test]
     fn checkpoints_publish_atomically_and_prune() {
