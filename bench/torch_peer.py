@@ -502,7 +502,7 @@ def _vector_extension():
     flags = set((_first_field("/proc/cpuinfo", "flags", ":") or "").split())
     if not flags:
         return "NEON" if platform.machine() in ("aarch64", "arm64") else None
-    if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags:
+    if "avx512f" in flags:
         return "AVX-512"
     if {"avx2", "fma"} <= flags:
         return "AVX2"
@@ -510,14 +510,16 @@ def _vector_extension():
 
 
 def _torch_kernels():
-    """The instruction set of PyTorch's CPU kernels in this process (ATEN_CPU_CAPABILITY
-    lowers it; MKL's products follow MKL_ENABLE_INSTRUCTIONS)."""
-    cap = torch.backends.cpu.get_cpu_capability()
-    names = {"AVX512": "AVX-512", "AVX2": "AVX2"}
+    """The instruction set of PyTorch's matrix products in this process: MKL's, which follow
+    MKL_ENABLE_INSTRUCTIONS where it is set (AVX2 on an AVX-512 CPU, say) and the CPU's widest
+    set otherwise (ATEN_CPU_CAPABILITY lowers only ATen's own, element-wise kernels)."""
     mkl = os.environ.get("MKL_ENABLE_INSTRUCTIONS", "").upper()
-    if cap == "AVX512" and mkl.startswith("AVX2"):
-        return "AVX2"
-    return names.get(cap, cap)
+    names = {"AVX512": "AVX-512", "AVX512_E1": "AVX-512", "AVX2": "AVX2", "AVX": "AVX",
+             "SSE4_2": "SSE4.2"}
+    for prefix, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        if mkl.startswith(prefix):
+            return name
+    return _vector_extension()
 
 
 def evaluate_main(p, args):

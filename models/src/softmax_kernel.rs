@@ -27,7 +27,7 @@ pub struct HostSoftmaxLoss {
     pub mean: f64,
     /// `∂L/∂h`, `[tokens, d]` row-major.
     pub d_h: Vec<f32>,
-    /// `∂L/∂W`, `[d, vocab]` row-major.
+    /// `∂L/∂W`, row-major in the layout of `W` (`[d, vocab]` or `[vocab, d]`).
     pub d_w: Vec<f32>,
     /// `∂L/∂b`, `[vocab]`.
     pub d_b: Vec<f32>,
@@ -166,20 +166,22 @@ pub fn softmax_cross_entropy_host(
     }
 }
 
-/// Turns every row of `logits` (`[tokens, vocab]`) into `g·(p − onehot(y))` in place, split
-/// over the rayon threads by rows; returns the sum of the rows' losses and `∂L/∂b` (the sum of
-/// the rows).
+/// Rows per task of the row pass: a fixed number, so that the sums of the loss and of `∂L/∂b`
+/// (over the tasks, in order) do not depend on the number of threads.
+const ROWS_PER_TASK: usize = 64;
+
+/// Turns every row of `logits` (`[tokens, vocab]`) into `g·(p − onehot(y))` in place, in tasks
+/// of [`ROWS_PER_TASK`] rows over the rayon threads; returns the sum of the rows' losses and
+/// `∂L/∂b` (the sum of the rows).
 fn rows_to_gradients(
     logits: &mut [f32],
     targets: &[usize],
     vocab: usize,
     g: f32,
 ) -> (f64, Vec<f32>) {
-    let n = targets.len();
-    let per_task = n.div_ceil(rayon::current_num_threads().max(1));
     let partials: Vec<(f64, Vec<f32>)> = logits
-        .par_chunks_mut(per_task * vocab)
-        .zip(targets.par_chunks(per_task))
+        .par_chunks_mut(ROWS_PER_TASK * vocab)
+        .zip(targets.par_chunks(ROWS_PER_TASK))
         .map(|(rows, targets)| {
             let mut d_b = vec![0.0f32; vocab];
             let loss = rows_pass(rows, targets, g, &mut d_b);
@@ -289,5 +291,32 @@ mod tests {
         let loss_b = rows_body(&mut b, &targets, 0.3, &mut db_b);
         assert_eq!((loss_a, &a, &db_a), (loss_b, &b, &db_b));
         assert!(loss_a.is_finite() && loss_a > 0.0);
+    }
+
+    /// The loss and every gradient are the same bits on one thread and on three: the rows'
+    /// tasks have a fixed size and their sums a fixed order.
+    #[test]
+    fn the_result_does_not_depend_on_the_thread_count() {
+        let (n, d, vocab) = (150, 7, 90);
+        let wave = |s: f32, len: usize| -> Vec<f32> {
+            (0..len).map(|i| ((i as f32 + s) * 0.61).sin()).collect()
+        };
+        let (h, w, b) = (wave(1.0, n * d), wave(2.0, d * vocab), wave(3.0, vocab));
+        let targets: Vec<usize> = (0..n).map(|i| (i * 13) % vocab).collect();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                softmax_cross_entropy_host(&h, &w, WeightLayout::Columns, &b, &targets, 1.5)
+            })
+        };
+        let (one, three) = (run(1), run(3));
+        assert_eq!(one.mean.to_bits(), three.mean.to_bits());
+        assert_eq!(
+            (&one.d_h, &one.d_w, &one.d_b),
+            (&three.d_h, &three.d_w, &three.d_b)
+        );
     }
 }

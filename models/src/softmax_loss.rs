@@ -116,6 +116,14 @@ pub fn softmax_cross_entropy_on_host(
     let device = h.device();
     let w_dims = w.dims();
     let ([n, d], vocab) = (h.dims(), b.dims()[0]);
+    let expected = match layout {
+        WeightLayout::Columns => [d, vocab],
+        WeightLayout::Rows => [vocab, d],
+    };
+    assert_eq!(
+        w_dims, expected,
+        "softmax weights of shape {w_dims:?} for h [{n}, {d}], {vocab} words and {layout:?}"
+    );
     let floats = |data: TensorData| {
         data.convert::<f32>()
             .try_into_vec::<f32>()
