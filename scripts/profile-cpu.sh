@@ -21,7 +21,7 @@ profile() {
     lscpu | grep -E '^(Model name|CPU family|Model|CPU\(s\)):' | sed 's/^/# /'
     echo "# vector extensions: $(grep -o -w -E 'avx512f|avx2|fma' /proc/cpuinfo | sort -u | tr '\n' ' ')"
     perf report -i "$data/$name.data" --stdio --no-children --sort symbol 2>/dev/null \
-      | grep -v '^#' | grep -v '^$' | head -n 40 | cut -c1-140
+      | grep -v -e '^#' -e '^$' | awk 'NR <= 40' | cut -c1-140
   } >"$out/profile-$name.txt"
   echo "wrote $out/profile-$name.txt"
 }
