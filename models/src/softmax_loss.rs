@@ -315,16 +315,15 @@ mod tests {
         }
     }
 
-    /// A NaN logit makes the host pass's loss NaN, as the tensor form's: the training loop's
-    /// NaN stop sees it.
-    #[test]
-    fn a_nan_logit_makes_the_host_loss_nan() {
+    /// The loss of a softmax layer of one unit and three words, `w = [1, 2, 3]`, over two
+    /// tokens whose `h` are `rows` (targets 2 and 0): on the host and through the tensor form.
+    fn two_tokens(rows: [f32; 2]) -> (SoftmaxLoss, SoftmaxLoss) {
         let device = Device::flex();
-        let h = Tensor::<2>::from_floats([[1.0], [f32::NAN]], &device);
+        let h = Tensor::<2>::from_floats([[rows[0]], [rows[1]]], &device);
         let w = Tensor::<2>::from_floats([[1.0, 2.0, 3.0]], &device);
         let b = Tensor::<1>::zeros([3], &device);
         let targets = Tensor::<1, Int>::from_ints([2, 0], &device);
-        let fast = softmax_cross_entropy_on_host(
+        let host = softmax_cross_entropy_on_host(
             h.clone(),
             w.clone(),
             WeightLayout::Columns,
@@ -332,27 +331,21 @@ mod tests {
             targets.clone(),
             1.0,
         );
-        let reference = softmax_cross_entropy_tensors(h, w, b, targets, 1.0);
+        (host, softmax_cross_entropy_tensors(h, w, b, targets, 1.0))
+    }
+
+    /// A NaN logit makes the host pass's loss NaN, as the tensor form's: the training loop's
+    /// NaN stop sees it.
+    #[test]
+    fn a_nan_logit_makes_the_host_loss_nan() {
+        let (fast, reference) = two_tokens([1.0, f32::NAN]);
         assert!(fast.mean.is_nan() && reference.mean.is_nan());
     }
 
     #[test]
     fn large_logits_do_not_overflow() {
-        let device = Device::flex();
-        let h = Tensor::<2>::from_floats([[100.0], [-100.0]], &device);
-        let w = Tensor::<2>::from_floats([[1.0, 2.0, 3.0]], &device);
-        let b = Tensor::<1>::zeros([3], &device);
-        let targets = Tensor::<1, Int>::from_ints([2, 0], &device);
-        let out = softmax_cross_entropy_on_host(
-            h.clone(),
-            w.clone(),
-            WeightLayout::Columns,
-            b.clone(),
-            targets.clone(),
-            1.0,
-        );
-        assert!(out.mean.is_finite() && out.mean < 1e-6, "{}", out.mean);
-        let out = softmax_cross_entropy_tensors(h, w, b, targets, 1.0);
+        let (host, out) = two_tokens([100.0, -100.0]);
+        assert!(host.mean.is_finite() && host.mean < 1e-6, "{}", host.mean);
         // Row 1: logits 100, 200, 300 → loss ≈ 0; row 2: −100, −200, −300 → loss ≈ 0.
         assert!(out.mean.is_finite() && out.mean < 1e-6, "{}", out.mean);
         assert!(values(&out.d_w).iter().all(|v| v.is_finite()));
