@@ -335,6 +335,25 @@ def test_evaluate_mirrors_the_rust_pipeline():
             assert r2["examples"] == 5 and r2["dataset"] == "fashion-mnist"
 
 
+def test_peer_device_flag_is_checked_and_cpu_rows_say_where_they_ran():
+    import torch_peer
+    for bad in ["tpu", "cuda:x", "cpu:1"]:
+        try:
+            torch_peer.main(["matmul", "--device", bad])
+        except SystemExit as e:
+            assert e.code == 2, (bad, e.code)
+        else:
+            raise AssertionError(f"--device {bad} was accepted")
+    if not torch.cuda.is_available():
+        try:
+            torch_peer.main(["matmul", "--device", "cuda"])
+        except SystemExit as e:
+            assert e.code == 2
+        else:
+            raise AssertionError("--device cuda ran without a GPU")
+    r, = torch_peer.main(["matmul", "--n", "64", "--threads", "1", "--steps", "2"])
+    assert r["device"] == "cpu" and r["gflops_per_s"] > 0
+
 if __name__ == "__main__":
     for name, fn in sorted(globals().items()):
         if name.startswith("test_") and callable(fn):

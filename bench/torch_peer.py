@@ -29,6 +29,11 @@ rhn   RHN language model step (Zilly et al. 2017, "Recurrent Highway Networks"):
       where s_{-1} is the previous time step's output state. b_T,l = --t-bias (paper's
       PTB config: -2); every other weight and bias uniform(-0.04, 0.04) (init_scale).
 matmul  a large f32 matmul: the machine's practical peak.
+
+--device cuda (or cuda:N) runs the benches on an NVIDIA GPU (models, data and optimiser
+state on the GPU, every timed step ended by torch.cuda.synchronize(); float32 products in
+full float32, i.e. TF32 off, PyTorch's default; the rows carry the peak GPU memory); the
+default is the CPU with --threads threads.
 fixtures  not a benchmark: writes the Rust parity fixtures (see fixtures.py), e.g.
       torch_peer.py fixtures --out models/tests/fixtures
 evaluate  not a benchmark: loads a model exported from a Rust run (`export` binary:
@@ -55,6 +60,7 @@ Examples
   python torch_peer.py mlp --depth 50 --width 71 --optim adam
   python torch_peer.py rhn --hidden 830 --steps 5 --warmup 2 --tied
   python torch_peer.py matmul --n 2048
+  python torch_peer.py rhn --hidden 830 --tied --device cuda
   python torch_peer.py all --json results.json
   python torch_peer.py fixtures --out models/tests/fixtures
   python torch_peer.py evaluate mlp.json --mnist-dir ~/.cache/highway-zoo/mnist --json eval.json
@@ -167,20 +173,29 @@ def _busy_cpu_s():
         return None, own
 
 
-def time_steps(step_fn, warmup, steps):
-    """Run warmup steps, then time each step; returns (times, foreign_cpu).
+def _synchronize(device):
+    """Waits for the work queued on ``device`` (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_steps(step_fn, warmup, steps, device=torch.device("cpu")):
+    """Run warmup steps, then time each step (ended by a device synchronisation on a GPU);
+    returns (times, foreign_cpu).
 
     foreign_cpu = average number of cores kept busy by OTHER processes during
     the timed steps (Linux /proc/stat); > ~0.1 means the timing is contended.
     """
     for _ in range(warmup):
         step_fn()
+    _synchronize(device)
     times = []
     sys0, own0 = _busy_cpu_s()
     w0 = time.perf_counter()
     for _ in range(steps):
         t0 = time.perf_counter()
         step_fn()
+        _synchronize(device)
         times.append(time.perf_counter() - t0)
     wall = time.perf_counter() - w0
     sys1, own1 = _busy_cpu_s()
@@ -223,10 +238,11 @@ def _bench_classifier(args, name, cfg, model, input_shape, flops_train):
     """Time SGD/Adam steps of cross-entropy on one fixed random batch (``input_shape``,
     uniform [0, 1), labels 0..9); shared by the mlp and conv benches."""
     batch = input_shape[0]
+    model = model.to(args.device)
     opt = make_optimizer(args, model)
     g = torch.Generator().manual_seed(args.seed)
-    x = torch.rand(*input_shape, generator=g)
-    y = torch.randint(0, 10, (batch,), generator=g)
+    x = torch.rand(*input_shape, generator=g).to(args.device)
+    y = torch.randint(0, 10, (batch,), generator=g).to(args.device)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -234,7 +250,7 @@ def _bench_classifier(args, name, cfg, model, input_shape, flops_train):
         loss.backward()
         opt.step()
 
-    timing = time_steps(step, args.warmup, args.steps)
+    timing = time_steps(step, args.warmup, args.steps, args.device)
     r = summarize(name, cfg, timing, batch, flops_train)
     r["optim"] = args.optim
     return r
@@ -262,7 +278,7 @@ def bench_rhn(args, hidden):
     batch, seq, vocab, depth = args.batch or 20, args.seq_len, args.vocab, args.rhn_depth
     emb = hidden if (args.tied or args.emb is None) else args.emb
     model = rhn_lm(vocab, hidden, depth, emb=emb, tied=args.tied, t_bias=args.t_bias,
-                   fuse=args.fuse)
+                   fuse=args.fuse).to(args.device)
     if args.optim == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=args.lr or 1e-3)
     else:
@@ -270,8 +286,8 @@ def bench_rhn(args, hidden):
     g = torch.Generator().manual_seed(args.seed)
     # A random "corpus" long enough for warmup+steps consecutive BPTT windows.
     n_win = args.warmup + args.steps
-    data = torch.randint(0, vocab, (n_win * seq + 1, batch), generator=g)
-    state = {"s": torch.zeros(batch, hidden), "i": 0}
+    data = torch.randint(0, vocab, (n_win * seq + 1, batch), generator=g).to(args.device)
+    state = {"s": torch.zeros(batch, hidden, device=args.device), "i": 0}
 
     def step():
         i = state["i"] % n_win
@@ -288,7 +304,7 @@ def bench_rhn(args, hidden):
         opt.step()
         state["s"] = s.detach()
 
-    timing = time_steps(step, args.warmup, args.steps)
+    timing = time_steps(step, args.warmup, args.steps, args.device)
     _, ftrain = rhn_flops(hidden, depth, emb, vocab, seq, batch)
     n_params = sum(p.numel() for p in model.parameters())
     cfg = f"N={hidden},L={depth},E={emb},V={vocab},T={seq},tied={int(args.tied)},{args.optim}"
@@ -300,11 +316,11 @@ def bench_rhn(args, hidden):
 def bench_matmul(args):
     n = args.n
     g = torch.Generator().manual_seed(args.seed)
-    a = torch.randn(n, n, generator=g)
-    b = torch.randn(n, n, generator=g)
-    c = torch.empty(n, n)
+    a = torch.randn(n, n, generator=g).to(args.device)
+    b = torch.randn(n, n, generator=g).to(args.device)
+    c = torch.empty(n, n, device=args.device)
     times, foreign = time_steps(lambda: torch.mm(a, b, out=c), max(args.warmup, 2),
-                                max(args.steps, 10))
+                                max(args.steps, 10), args.device)
     med = statistics.median(times)
     flops = 2 * n ** 3
     return {"bench": "matmul", "config": f"{n}x{n}x{n} f32", "median_step_s": med,
@@ -339,6 +355,8 @@ def main(argv=None):
     p.add_argument("export", nargs="?",
                    help="evaluate: the export's NAME.json (or NAME.safetensors)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu",
+                   help="cpu (default) or cuda / cuda:N: where the benches run")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--warmup", type=int, default=None, help="untimed steps (default: per bench)")
     p.add_argument("--steps", type=int, default=None, help="timed steps (default: per bench)")
@@ -387,8 +405,10 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    args.device = parse_device(p, args.device)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"python {platform.python_version()}, {platform.processor() or platform.machine()}",
+          f"python {platform.python_version()}, {platform.processor() or platform.machine()}"
+          + (f", {gpu_name(args.device)}" if args.device.type == "cuda" else ""),
           flush=True)
     if args.show_config:
         print(torch.__config__.show())
@@ -397,9 +417,14 @@ def main(argv=None):
         a = argparse.Namespace(**vars(args))
         a.warmup = args.warmup if args.warmup is not None else warmup
         a.steps = args.steps if args.steps is not None else steps
+        if args.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(args.device)
         r = fn(a, *fa)
         r["threads"] = args.threads
         r["warmup"] = a.warmup
+        r["device"] = str(args.device)
+        if args.device.type == "cuda":
+            r["peak_gpu_memory_mib"] = torch.cuda.max_memory_allocated(args.device) / 2**20
         print(fmt(r), flush=True)
         return r
 
@@ -419,10 +444,48 @@ def main(argv=None):
     if args.json:
         meta = {"torch": torch.__version__, "threads": args.threads, "argv": sys.argv[1:],
                 "fuse": args.fuse, "t_bias": args.t_bias, "optim": args.optim,
-                "peer": "bench/torch_peer.py"}
+                "peer": "bench/torch_peer.py", "device": str(args.device)}
+        if args.device.type == "cuda":
+            meta["gpu"] = gpu_name(args.device)
+            meta["cuda"] = torch.version.cuda
+            meta["tf32"] = torch.backends.cuda.matmul.allow_tf32
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "results": results}, f, indent=2)
     return results
+
+
+def parse_device(p, name):
+    """``--device``: ``cpu``, ``cuda`` or ``cuda:N``, checked to be there (a clear error, not a
+    traceback, when PyTorch sees no such GPU)."""
+    kind, _, index = name.partition(":")
+    if kind not in ("cpu", "cuda") or (index and (kind == "cpu" or not index.isdigit())):
+        p.error(f"--device {name!r}: give cpu, cuda or cuda:N")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            p.error(f"--device {name}: PyTorch finds no CUDA GPU (torch {torch.__version__}, "
+                    f"built for CUDA {torch.version.cuda or 'none'}; is the NVIDIA driver "
+                    "loaded?)")
+        index = device.index or 0
+        if index >= torch.cuda.device_count():
+            p.error(f"--device {name}: only {torch.cuda.device_count()} CUDA GPU(s) found")
+        device = torch.device("cuda", index)
+    return device
+
+
+def gpu_name(device):
+    """``NVIDIA H100 80GB HBM3, driver 580.xx, CUDA 13.0`` for a CUDA ``device``."""
+    driver = None
+    try:
+        import subprocess  # noqa: PLC0415
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader",
+                              f"--id={device.index or 0}"], capture_output=True, text=True,
+                             check=True)
+        driver = out.stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    name = torch.cuda.get_device_name(device)
+    return f"{name}" + (f", driver {driver}" if driver else "") + f", CUDA {torch.version.cuda}"
 
 
 def _first_field(path, key, sep):

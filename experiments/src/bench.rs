@@ -1,7 +1,7 @@
 //! Timing helpers for the bench binaries: median of individually timed repetitions, and the
 //! JSON file they write (`--json`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -32,10 +32,7 @@ pub fn run_torch_peer(
     bench: &str,
     args: &[String],
 ) -> anyhow::Result<serde_json::Value> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/torch_peer.py");
-    if !script.exists() {
-        anyhow::bail!("PyTorch peer not found at {}", script.display());
-    }
+    let script = peer_script()?;
     let out = std::env::temp_dir().join(format!("hz-peer-{bench}-{}.json", std::process::id()));
     let mut cmd = std::process::Command::new(python);
     cmd.arg(&script)
@@ -58,6 +55,71 @@ pub fn run_torch_peer(
         anyhow::bail!("the PyTorch peer wrote no result row: {text}");
     }
     Ok(value)
+}
+
+/// `bench/torch_peer.py`: under the current directory (a checkout run from its root, as on a
+/// machine the binaries were carried to), else in the checkout this binary was built from.
+fn peer_script() -> anyhow::Result<PathBuf> {
+    let here = PathBuf::from("bench/torch_peer.py");
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/torch_peer.py");
+    [here.clone(), built.clone()]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--peer: the PyTorch peer is neither at {} (run from the repository's root) nor \
+                 at {}",
+                here.display(),
+                built.display()
+            )
+        })
+}
+
+/// The PyTorch peer's flags, shared by the bench binaries.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PeerArgs {
+    /// Python interpreter with torch: also run the PyTorch peer (`bench/torch_peer.py`) with
+    /// the same configuration.
+    #[arg(long)]
+    pub peer: Option<PathBuf>,
+    /// Threads for the peer (match `RAYON_NUM_THREADS` / the cores Burn uses).
+    #[arg(long, default_value_t = 2)]
+    pub peer_threads: usize,
+    /// Where the peer runs: `cpu`, or `cuda` / `cuda:N` (an NVIDIA GPU, beside Burn's `cuda`
+    /// or `wgpu` on it).
+    #[arg(long, default_value = "cpu", value_parser = parse_peer_device)]
+    pub peer_device: String,
+}
+
+fn parse_peer_device(value: &str) -> Result<String, String> {
+    let (kind, index) = value.split_once(':').unwrap_or((value, ""));
+    let index_ok = index.is_empty() || index.parse::<usize>().is_ok();
+    match kind {
+        "cpu" if index.is_empty() => Ok(value.to_string()),
+        "cuda" if index_ok => Ok(value.to_string()),
+        _ => Err(format!("`{value}`: give cpu, cuda or cuda:N")),
+    }
+}
+
+impl PeerArgs {
+    /// Runs the peer's `bench` with `args` plus this peer's threads and device, if `--peer`
+    /// was given: [`run_torch_peer`]'s value.
+    pub fn run(
+        &self,
+        bench: &str,
+        mut args: Vec<String>,
+    ) -> anyhow::Result<Option<serde_json::Value>> {
+        let Some(python) = &self.peer else {
+            return Ok(None);
+        };
+        args.extend([
+            "--threads".to_string(),
+            self.peer_threads.to_string(),
+            "--device".to_string(),
+            self.peer_device.clone(),
+        ]);
+        run_torch_peer(python, bench, &args).map(Some)
+    }
 }
 
 /// The result of timing one workload.
@@ -158,5 +220,21 @@ impl CpuMeter {
         let own = own_ticks()?.saturating_sub(self.own_ticks) as f64;
         let wall = self.start.elapsed().as_secs_f64();
         Some(((busy - own) / TICKS_PER_S / wall).max(0.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_devices_are_cpu_or_cuda() {
+        for ok in ["cpu", "cuda", "cuda:1"] {
+            assert_eq!(parse_peer_device(ok).as_deref(), Ok(ok));
+        }
+        for bad in ["gpu", "cpu:0", "cuda:x", "wgpu", ""] {
+            let e = parse_peer_device(bad).unwrap_err();
+            assert!(e.contains("give cpu, cuda or cuda:N"), "{bad}: {e}");
+        }
     }
 }

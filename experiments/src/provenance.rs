@@ -123,6 +123,40 @@ pub struct Machine {
     /// `NEON`). Absent in records written before it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector: Option<String>,
+    /// The NVIDIA GPU of a run on a GPU backend, as `nvidia-smi` names it: `NVIDIA H100 80GB
+    /// HBM3, driver 580.95.05`. Absent for runs on the CPU (`wgpu:cpu` included) and where
+    /// `nvidia-smi` answers nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
+}
+
+/// The NVIDIA GPU `index` as [`Machine::gpu`] names it, from `nvidia-smi`, if it answers.
+fn nvidia_gpu(index: usize) -> Option<String> {
+    let out = std::process::Command::new("nvidia-smi")
+        .args([
+            "--query-gpu=name,driver_version",
+            "--format=csv,noheader",
+            &format!("--id={index}"),
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (name, driver) = text.lines().next()?.split_once(',')?;
+    Some(format!("{}, driver {}", name.trim(), driver.trim()))
+}
+
+/// The GPU `backend` (a `--device` value) runs on: `cuda`, `cuda:N` and `wgpu`, `wgpu:N` on
+/// an NVIDIA GPU; `None` on the CPU.
+fn gpu_of(backend: &str) -> Option<String> {
+    static GPU: OnceLock<Option<String>> = OnceLock::new();
+    let first = backend.split(',').next()?;
+    let (kind, index) = first.split_once(':').unwrap_or((first, "0"));
+    if !matches!(kind, "cuda" | "wgpu") {
+        return None;
+    }
+    let index = index.parse().ok()?;
+    GPU.get_or_init(|| nvidia_gpu(index)).clone()
 }
 
 /// The widest vector instruction set of this CPU, as [`Machine::vector`] names it.
@@ -192,6 +226,7 @@ impl Machine {
             kernel,
             arch: std::env::consts::ARCH.to_string(),
             vector: vector_extension(),
+            gpu: None,
         }
     }
 
@@ -348,9 +383,14 @@ impl Provenance {
             .iter()
             .filter_map(|k| Some((k.to_string(), tilde(std::env::var(k).ok()?))))
             .collect();
+        let backend = backend_of(&args);
+        let machine = Machine {
+            gpu: gpu_of(&backend),
+            ..machine.clone()
+        };
         Self {
             format: PROVENANCE_FORMAT.into(),
-            backend: backend_of(&args),
+            backend,
             program,
             args,
             date: now_utc(),
@@ -375,16 +415,23 @@ impl Provenance {
             ),
             env,
             matrix_kernels: matrix_kernels(machine.vector.as_deref()),
-            machine: machine.clone(),
+            machine,
             recorded_after_the_run: false,
         }
     }
 
     /// The machine as tables show it, with the matrix kernels where they differ from the
-    /// CPU's widest set: `AMD EPYC (AVX-512, AVX2 kernels), 2 cores`.
+    /// CPU's widest set: `AMD EPYC (AVX-512, AVX2 kernels), 2 cores`; a run on a GPU names
+    /// the GPU and its backend first: `` `cuda` on NVIDIA H100 80GB HBM3, driver 580.95.05 (AMD
+    /// EPYC, 16 cores) ``.
     pub fn machine_short(&self) -> String {
-        self.machine
-            .short_with_kernels(self.matrix_kernels.as_deref())
+        let host = self
+            .machine
+            .short_with_kernels(self.matrix_kernels.as_deref());
+        match &self.machine.gpu {
+            Some(gpu) => format!("`{}` on {gpu} ({host})", self.backend),
+            None => host,
+        }
     }
 
     /// The commit as tables show it: 7 characters, `-dirty` when the tree had changes.
@@ -604,6 +651,31 @@ mod tests {
         assert_eq!(matrix_kernels(Some("AVX-512")).as_deref(), Some(expected));
         #[cfg(target_arch = "x86_64")]
         assert!(vector_extension().is_some_and(|v| v.starts_with("AVX") || v.starts_with("SSE")));
+    }
+
+    #[test]
+    fn runs_on_a_gpu_name_it_and_their_backend() {
+        assert_eq!(gpu_of("flex"), None);
+        assert_eq!(gpu_of("wgpu:cpu"), None);
+        assert_eq!(gpu_of("ndarray,flex"), None);
+        let mut p = Provenance::current();
+        p.machine.cpu = "AMD EPYC".into();
+        p.machine.logical_cores = 16;
+        p.machine.vector = Some("AVX-512".into());
+        p.matrix_kernels = Some("AVX-512".into());
+        p.machine.gpu = None;
+        assert_eq!(p.machine_short(), "AMD EPYC (AVX-512), 16 cores");
+        p.machine.gpu = Some("NVIDIA H100 80GB HBM3, driver 580.95.05".into());
+        p.backend = "cuda".into();
+        assert_eq!(
+            p.machine_short(),
+            "`cuda` on NVIDIA H100 80GB HBM3, driver 580.95.05 (AMD EPYC (AVX-512), 16 cores)"
+        );
+        // Records without the field (all older ones) read as runs without a GPU.
+        let mut value = serde_json::to_value(&p).unwrap();
+        value["machine"].as_object_mut().unwrap().remove("gpu");
+        let back: Provenance = serde_json::from_value(value).unwrap();
+        assert_eq!(back.machine.gpu, None);
     }
 
     #[test]

@@ -40,7 +40,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use clap::{Parser, ValueEnum};
 use experiments::backend::parse_device;
-use experiments::bench::{Timing, peak_memory_mib, time_steps};
+use experiments::bench::{PeerArgs, Timing, peak_memory_mib, time_steps};
 use highway_core::{ConvHighwayConfig, ConvHighwayStack, HighwayConfig, HighwayStack};
 use models::train::OptimizerConfig;
 use models::{CifarHighwayConfig, CifarNet, MnistConvNet, MnistConvNetConfig};
@@ -124,13 +124,9 @@ struct Args {
     /// Also time a 2048³ matrix product on each device (and in the peer).
     #[arg(long)]
     matmul: bool,
-    /// Python interpreter with torch: also run the PyTorch peer with the same model and sizes
-    /// (`mlp` and `conv`).
-    #[arg(long)]
-    peer: Option<std::path::PathBuf>,
-    /// Threads for the peer (match `RAYON_NUM_THREADS` / the cores Burn uses).
-    #[arg(long, default_value_t = 2)]
-    peer_threads: usize,
+    /// The PyTorch peer, with the same model and sizes (`mlp` and `conv`).
+    #[command(flatten)]
+    peer: PeerArgs,
     /// Also write the rows as JSON to this file, with this run's provenance (command line,
     /// date, commit, machine): `{"provenance": {..}, "rows": [..]}`.
     #[arg(long)]
@@ -303,11 +299,7 @@ fn bench_matmul(device_name: &str, args: &Args) -> anyhow::Result<Timing> {
 
 /// Runs the PyTorch peer's `bench` (`mlp`, `conv` or `matmul`) with `args`' sizes; returns its
 /// first result row.
-fn run_peer(
-    python: &std::path::Path,
-    bench: &str,
-    args: &Args,
-) -> anyhow::Result<serde_json::Value> {
+fn run_peer(bench: &str, args: &Args) -> anyhow::Result<serde_json::Value> {
     let mut peer_args: Vec<String> = Vec::new();
     if bench != "matmul" {
         for (flag, value) in [
@@ -321,15 +313,20 @@ fn run_peer(
             peer_args.extend(["--optim".to_string(), "adam".to_string()]);
         }
     }
-    for (flag, value) in [
-        ("--warmup", args.warmup),
-        ("--steps", args.steps),
-        ("--threads", args.peer_threads),
-    ] {
+    for (flag, value) in [("--warmup", args.warmup), ("--steps", args.steps)] {
         peer_args.extend([flag.to_string(), value.to_string()]);
     }
-    let value = experiments::bench::run_torch_peer(python, bench, &peer_args)?;
+    let value = args.peer.run(bench, peer_args)?.expect("--peer is given");
     Ok(value["results"][0].clone())
+}
+
+/// `threads N` for the peer on the CPU, `on cuda` on a GPU: the end of its rows' names.
+fn peer_where(peer: &PeerArgs) -> String {
+    if peer.peer_device == "cpu" {
+        format!("threads {}", peer.peer_threads)
+    } else {
+        format!("on {}", peer.peer_device)
+    }
 }
 
 fn bench(args: &Args, device_name: &str, variant: Variant) -> anyhow::Result<Timing> {
@@ -413,7 +410,7 @@ fn main() -> anyhow::Result<()> {
         Model::Conv => Some("conv"),
         _ => None,
     };
-    if args.peer.is_some() && peer_bench.is_none() {
+    if args.peer.peer.is_some() && peer_bench.is_none() {
         anyhow::bail!("--peer: the PyTorch peer has only the mlp and conv models");
     }
     let flops = match args.model {
@@ -473,28 +470,28 @@ fn main() -> anyhow::Result<()> {
             println!("{device}: fused / unfused = {:.2}x", fused / unfused);
         }
     }
-    if let (Some(python), Some(bench)) = (&args.peer, peer_bench) {
+    if let (Some(_), Some(bench)) = (&args.peer.peer, peer_bench) {
         if args.matmul {
-            let m = run_peer(python, "matmul", &args)?;
+            let m = run_peer("matmul", &args)?;
             let gflops = m["gflops_per_s"].as_f64().unwrap_or(f64::NAN);
             println!("PyTorch matmul 2048x2048x2048: {gflops:.1} GFLOP/s");
             rows.push(Timing {
-                name: format!(
-                    "PyTorch matmul 2048x2048x2048 threads {}",
-                    args.peer_threads
-                ),
+                name: format!("PyTorch matmul 2048x2048x2048 {}", peer_where(&args.peer)),
                 median_s: m["median_step_s"].as_f64().unwrap_or(f64::NAN),
                 steps_per_s: gflops / MATMUL_GFLOP,
                 steps: args.steps.max(10),
                 gflop_per_step: Some(MATMUL_GFLOP),
             });
         }
-        let peer = run_peer(python, bench, &args)?;
+        let peer = run_peer(bench, &args)?;
         let peer_rate = peer["steps_per_s"].as_f64().unwrap_or(f64::NAN);
         rows.push(Timing {
             name: format!(
-                "PyTorch {bench} depth {} width {} batch {} threads {}",
-                args.depth, args.width, args.batch, args.peer_threads
+                "PyTorch {bench} depth {} width {} batch {} {}",
+                args.depth,
+                args.width,
+                args.batch,
+                peer_where(&args.peer)
             ),
             median_s: peer["median_step_s"].as_f64().unwrap_or(f64::NAN),
             steps_per_s: peer_rate,

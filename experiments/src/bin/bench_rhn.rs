@@ -4,11 +4,15 @@
 //! forward, backward, global-norm clipping and SGD, exactly the step `ptb` trains with
 //! ([`models::train::tbptt::train_window`]), on random tokens. Dropout is off by default, as in the
 //! PyTorch peer `bench/torch_peer.py rhn`; `--peer PYTHON` runs that peer with the
-//! same configuration right after, so both figures come from one run on one machine.
+//! same configuration right after, so both figures come from one run on one machine. On a GPU
+//! every timed step ends with a device synchronisation, and `--peer-device cuda` runs the peer
+//! on the NVIDIA GPU (`scripts/gpu-check.sh`).
 //!
 //! ```text
 //! cargo run --release -p experiments --bin bench-rhn -- --preset sota,small \
 //!     --peer ~/torch-venv/bin/python
+//! cargo run --release -p experiments --features cuda --bin bench-rhn -- --device cuda \
+//!     --preset sota,small --peer python3 --peer-device cuda
 //! ```
 
 use std::path::PathBuf;
@@ -18,7 +22,7 @@ use clap::{Parser, ValueEnum};
 use datasets::PtbCorpus;
 use experiments::analysis::ptb_spelling;
 use experiments::backend::DeviceArgs;
-use experiments::bench::{CpuMeter, peak_memory_mib, time_steps};
+use experiments::bench::{CpuMeter, PeerArgs, peak_memory_mib, time_steps};
 use experiments::cli::DataDirArgs;
 use models::train::OptimizerConfig;
 use models::train::tbptt::{LanguageModel, train_window};
@@ -58,12 +62,8 @@ struct Args {
     /// Keep the preset's variational dropout (the peer has none).
     #[arg(long)]
     dropout: bool,
-    /// Python interpreter with torch: also run the PyTorch peer with the same configuration.
-    #[arg(long)]
-    peer: Option<PathBuf>,
-    /// Threads for the peer (match `RAYON_NUM_THREADS` / the cores Burn uses).
-    #[arg(long, default_value_t = 2)]
-    peer_threads: usize,
+    #[command(flatten)]
+    peer: PeerArgs,
     /// Also write the rows as JSON to this file, with this run's provenance (command line,
     /// date, commit, machine): `{"provenance": {..}, "rows": [..]}`.
     #[arg(long)]
@@ -107,6 +107,8 @@ fn time_burn<M: LanguageModel>(
         let (m, _, next) = train_window(m, &mut optim, window, state.take(), 0.2, 10.0);
         slot = Some(m);
         state = Some(next);
+        // A GPU's queued work is part of the step (a no-op on the CPU backends).
+        device.sync().expect("device sync");
     });
     let model = slot.expect("the model");
     let tokens_per_s = (b * s) as f64 / timing.median_s;
@@ -130,11 +132,7 @@ fn time_burn<M: LanguageModel>(
     row
 }
 
-fn run_peer(
-    python: &std::path::Path,
-    config: &RhnLmConfig,
-    args: &Args,
-) -> anyhow::Result<serde_json::Value> {
+fn run_peer(config: &RhnLmConfig, args: &Args) -> anyhow::Result<Option<serde_json::Value>> {
     let mut peer_args: Vec<String> = Vec::new();
     let mut arg = |flag: &str, value: String| {
         peer_args.push(flag.to_string());
@@ -147,15 +145,16 @@ fn run_peer(
     arg("--seq-len", args.seq_len.to_string());
     arg("--warmup", args.warmup.to_string());
     arg("--steps", args.steps.to_string());
-    arg("--threads", args.peer_threads.to_string());
     arg("--clip", "10".to_string());
     arg("--t-bias", config.transform_bias.to_string());
     if config.tied_embeddings {
         peer_args.push("--tied".into());
     }
-    let value = experiments::bench::run_torch_peer(python, "rhn", &peer_args)?;
+    let Some(value) = args.peer.run("rhn", peer_args)? else {
+        return Ok(None);
+    };
     let row = value["results"][0].clone();
-    Ok(serde_json::json!({
+    let mut peer = serde_json::json!({
         "impl": "pytorch",
         "depth": config.depth,
         "hidden": config.d_hidden,
@@ -165,9 +164,17 @@ fn run_peer(
         "median_step_s": row["median_step_s"],
         "tokens_per_s": row["tokens_per_s"],
         "foreign_cpu": row["foreign_cpu"],
-        "threads": args.peer_threads,
+        "threads": args.peer.peer_threads,
+        "device": args.peer.peer_device,
+        "peak_gpu_memory_mib": row["peak_gpu_memory_mib"],
+        "gpu": value["meta"]["gpu"],
         "torch": value["meta"]["torch"],
-    }))
+    });
+    // The GPU's fields only where the peer ran on one.
+    if let Some(fields) = peer.as_object_mut() {
+        fields.retain(|k, v| !(v.is_null() && matches!(k.as_str(), "peak_gpu_memory_mib" | "gpu")));
+    }
+    Ok(Some(peer))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -206,8 +213,7 @@ fn main() -> anyhow::Result<()> {
         let describe = serde_json::json!({ "depth": config.depth, "hidden": config.d_hidden });
         let burn = time_burn(config.init(&device), describe, &args, &device);
         println!("{preset:?}: {burn}");
-        if let Some(python) = &args.peer {
-            let peer = run_peer(python, &config, &args)?;
+        if let Some(peer) = run_peer(&config, &args)? {
             let ratio = burn["tokens_per_s"].as_f64().unwrap_or(0.0)
                 / peer["tokens_per_s"].as_f64().unwrap_or(f64::NAN);
             println!("{preset:?} peer: {peer}");

@@ -28,6 +28,7 @@
 //! | `sizes`             | no runs: the presets' `num_params` |
 //! | `speed-rhn`         | `bench-rhn --json` files with provenance, the RHN beside PyTorch and the character-aware presets (`bench-highway --json` files give the summary's MLP speed row) |
 //! | `speed-conv`        | `bench-highway --json` files of the conv workloads (`--model conv`, `mnist-conv`, `cifar-*`) |
+//! | `speed-gpu`         | `bench-rhn` and `bench-highway` files timed on a GPU (`scripts/gpu-check.sh`), beside the PyTorch peer on CUDA |
 //! | `export`            | run directories with a `torch-eval.json` (`bench/torch_peer.py evaluate`) |
 //! | `cifar`             | the presets' `num_params`, and `cifar` runs (Tables 2-3 accuracy on CIFAR-10/100; the fit of the 20 sample images) |
 //! | `analysis-nets`     | analysis records ([`inputs::Analysis`]): the `mnist-depth` studies that trained the MLPs, with the lesion study's intact errors |
@@ -52,6 +53,7 @@ mod language;
 pub mod markdown;
 pub mod samples;
 mod speed_conv;
+mod speed_gpu;
 mod speed_rhn;
 mod summary;
 mod tables;
@@ -76,6 +78,7 @@ pub const SECTIONS: &[&str] = &[
     "sizes",
     "speed-rhn",
     "speed-conv",
+    "speed-gpu",
     "export",
     "analysis-nets",
     "analysis-gates",
@@ -131,6 +134,7 @@ pub fn generate(name: &str, existing: &str, inputs: &Inputs) -> anyhow::Result<O
         "sizes" => tables::sizes_table()?,
         "speed-rhn" => speed_rhn::speed_rhn_table(inputs, name),
         "speed-conv" => speed_conv::speed_conv_table(inputs, name),
+        "speed-gpu" => speed_gpu::speed_gpu_table(inputs, name),
         "export" => tables::export_table(inputs, name),
         "cifar" => tables::cifar_table(inputs, name)?,
         "analysis-nets" => analysis::nets_table(inputs, name),

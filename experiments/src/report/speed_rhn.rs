@@ -10,7 +10,7 @@ use super::tables::{code, distinct, median_range, range, thousands, when};
 use crate::provenance::Provenance;
 
 /// The model of a bench-rhn row: `` `ptb_sota` (depth 10, 830 units) ``.
-fn bench_model(depth: usize, hidden: usize) -> String {
+pub(super) fn bench_model(depth: usize, hidden: usize) -> String {
     let presets = [
         ("ptb_sota", RhnLmConfig::ptb_sota()),
         ("ptb_small", RhnLmConfig::ptb_small()),
@@ -46,10 +46,15 @@ pub struct SpeedRow<'a> {
     pub provenance: Vec<&'a Provenance>,
 }
 
-/// The figures of each configuration in the `bench-rhn` files, largest model first.
+/// The figures of each configuration in the `bench-rhn` files timed on the CPU (those timed
+/// on a GPU are `speed-gpu`'s), largest model first.
 pub fn speed_rows(inputs: &Inputs) -> Vec<SpeedRow<'_>> {
     let mut out: Vec<SpeedRow> = Vec::new();
-    for bench in &inputs.bench_rhn {
+    let on_the_cpu = inputs
+        .bench_rhn
+        .iter()
+        .filter(|b| b.provenance.machine.gpu.is_none());
+    for bench in on_the_cpu {
         for row in bench.rows.iter().filter(|r| r.implementation == "burn") {
             let key = (row.depth, row.hidden, row.batch, row.seq_len);
             let machine = bench.provenance.machine_short();

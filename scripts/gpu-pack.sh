@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Builds and packs what scripts/gpu-check.sh runs on a GPU machine that has the NVIDIA driver
+# and PyTorch but no Rust toolchain and no network. Run it here, on a CPU machine, from the
+# repository's root:
+#
+#   bash scripts/gpu-pack.sh          # writes .gpu/ (git-ignored)
+#
+# .gpu/ then travels with the working tree to the GPU machine (the device tool's
+# `carry: [".gpu"]`), where `bash scripts/gpu-check.sh` unpacks and runs it. It holds:
+#
+#   bin.tar.xz     release builds with the `cuda` and `wgpu` features: bench-rhn,
+#                  bench-highway, ptb and the test binary of experiments/tests/gpu.rs
+#                  (debug info stripped)
+#   data.tar.xz    Penn Treebank and MNIST from the data cache (scripts/fetch-data.sh)
+#   vulkan/*.deb   the Vulkan loader (libvulkan1), for a GPU machine without one
+#   manifest.txt   the commit, the build's command and each file's size
+#
+# GPU_PACK_FEATURES (default cuda,wgpu) picks the backends, GPU_PACK_PROFILE (default release)
+# the cargo profile: `GPU_PACK_FEATURES=wgpu GPU_PACK_PROFILE=dev` reuses the dev build of the
+# wgpu tests and, with `GPU_CHECK_DEVICES=wgpu`, lets scripts/gpu-check.sh run on lavapipe (a
+# check of the scripts themselves).
+#
+# The `cuda` build needs LLVM 23 (scripts/cuda-llvm.sh installs it offline) and
+# CUDARC_CUDA_VERSION (13000 here: CUDA 13.0, the GPU machines' driver 580). It is long: the
+# cuda and wgpu backends in release mode take about an hour of both cores of a 2-core machine.
+# The pack must stay under the device tool's 64 MiB for the whole working tree: the script
+# fails above PACK_LIMIT_MIB (default 40).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACK=.gpu
+LIMIT_MIB="${PACK_LIMIT_MIB:-40}"
+FEATURES="${GPU_PACK_FEATURES:-cuda,wgpu}"
+PROFILE="${GPU_PACK_PROFILE:-release}"
+case "$PROFILE" in
+    release) PROFILE_FLAG=--release; PROFILE_DIR=release ;;
+    dev) PROFILE_FLAG=; PROFILE_DIR=debug ;;
+    *) echo "scripts/gpu-pack.sh: GPU_PACK_PROFILE=$PROFILE: give release or dev" >&2; exit 1 ;;
+esac
+export CUDARC_CUDA_VERSION="${CUDARC_CUDA_VERSION:-13000}"
+DATA="${HIGHWAY_ZOO_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/highway-zoo}"
+
+for dir in ptb mnist; do
+    if [[ ! -d "$DATA/$dir" ]]; then
+        echo "scripts/gpu-pack.sh: $DATA/$dir is missing: run scripts/fetch-data.sh first" >&2
+        exit 1
+    fi
+done
+
+if [[ ",$FEATURES," == *",cuda,"* ]]; then
+    echo "== LLVM 23 for the cuda feature (scripts/cuda-llvm.sh)"
+    bash scripts/cuda-llvm.sh
+fi
+
+echo "== $PROFILE build, features $FEATURES (CUDARC_CUDA_VERSION=$CUDARC_CUDA_VERSION)"
+bins=(bench-rhn bench-highway ptb)
+cargo build $PROFILE_FLAG --locked -p experiments --features "$FEATURES" \
+    $(printf -- '--bin %s ' "${bins[@]}")
+# The test binary's path is in cargo's JSON messages (its name carries a hash).
+test_bin=$(cargo test $PROFILE_FLAG --locked -p experiments --features "$FEATURES" --test gpu \
+    --no-run --message-format=json \
+    | python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "gpu" and m.get("executable"):
+        print(m["executable"])')
+if [[ -z "$test_bin" ]]; then
+    echo "scripts/gpu-pack.sh: cargo built no gpu test binary" >&2
+    exit 1
+fi
+
+rm -rf "$PACK"
+mkdir -p "$PACK" "$PACK/vulkan"
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/bin" "$stage/data"
+for b in "${bins[@]}"; do
+    cp "target/$PROFILE_DIR/$b" "$stage/bin/$b"
+done
+cp "$test_bin" "$stage/bin/gpu-test"
+strip --strip-debug "$stage"/bin/*
+
+echo "== packing"
+# One solid archive with a large dictionary: the binaries share most of their code.
+tar -C "$stage" -cf - bin | xz -9e --lzma2=preset=9e,dict=256MiB -T1 > "$PACK/bin.tar.xz"
+cp -r "$DATA/ptb" "$DATA/mnist" "$stage/data/"
+tar -C "$stage" -cf - data | xz -9 -T2 > "$PACK/data.tar.xz"
+(cd "$PACK/vulkan" && apt-get download libvulkan1 >/dev/null) || \
+    echo "warning: apt-get download libvulkan1 failed: the GPU machine must have a Vulkan loader" >&2
+
+{
+    echo "commit $(git rev-parse --short=12 HEAD)$(git diff --quiet HEAD || echo ' (modified)')"
+    echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+    echo "profile $PROFILE, features $FEATURES, CUDARC_CUDA_VERSION=$CUDARC_CUDA_VERSION, rustc $(rustc --version | cut -d' ' -f2)"
+    (cd "$stage" && du -b bin/* | sed 's/^/unpacked /')
+    (cd "$PACK" && find . -type f -printf 'packed %s %p\n' | sort)
+} > "$PACK/manifest.txt"
+cat "$PACK/manifest.txt"
+
+size=$(du -sb "$PACK" | cut -f1)
+echo "$PACK: $((size / 1024 / 1024)) MiB"
+if (( size > LIMIT_MIB * 1024 * 1024 )); then
+    echo "scripts/gpu-pack.sh: $PACK is over $LIMIT_MIB MiB: with the working tree it may not" \
+         "fit the device tool's 64 MiB" >&2
+    exit 1
+fi
