@@ -159,5 +159,7 @@ echo "== summary"
 cat "$STATUS"
 tar -C "$WORK" -czf "$OUT/results.tar.gz" results
 echo "results: $OUT/results.tar.gz, log: $OUT/gpu-check.log"
+rc=0
+grep -q -e failed -e 'timed out' "$STATUS" && rc=1
 rm -rf "$WORK"
-! grep -q -e failed -e 'timed out' "$STATUS"
+exit "$rc"
