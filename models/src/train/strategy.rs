@@ -553,6 +553,14 @@ impl<M: ZooModel<S>, S> SupervisedLearningStrategy<M>
                     break;
                 }
                 checkpointer.checkpoint(&learner, epoch, &components.event_store);
+                // The records are read on Burn's checkpointer threads: the next epoch waits
+                // for them (a GPU backend would update tensors they still share).
+                if let Err(e) = self.checkpoints.wait_saved(epoch) {
+                    interrupter.fail(burn::train::checkpoint::CheckpointerError::Unknown(
+                        format!("{e:#}"),
+                    ));
+                    break;
+                }
             }
             if time_up && epoch < components.num_epochs {
                 self.outcome.lock().expect("outcome").stop = Some(Stop::TimeUp);
