@@ -231,6 +231,23 @@ impl HighwayBench {
     pub fn row(&self, prefix: &str) -> Option<&HighwayBenchRow> {
         self.rows.iter().find(|r| r.name.starts_with(prefix))
     }
+
+    /// A bench file of `rows` (name, steps/s) with `provenance`, for the tables' tests.
+    #[cfg(test)]
+    pub fn of_rows(provenance: Provenance, rows: &[(&str, f64)]) -> Self {
+        Self {
+            file: "b.json".into(),
+            provenance,
+            rows: rows
+                .iter()
+                .map(|&(name, steps_per_s)| HighwayBenchRow {
+                    name: name.into(),
+                    steps_per_s,
+                    gflop_per_step: None,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A character-aware LM's `gates` output (`--char-run`: the sub-directory `char`).

@@ -154,24 +154,18 @@ mod tests {
 
     #[test]
     fn only_files_timed_on_a_gpu_are_rows() {
-        use super::super::inputs::{HighwayBench, HighwayBenchRow};
+        use super::super::inputs::HighwayBench;
         let bench = |gpu: Option<&str>| {
             let mut provenance = Provenance::current();
             provenance.machine.gpu = gpu.map(String::from);
             provenance.backend = "cuda,wgpu".into();
-            let row = |name: &str, steps_per_s| HighwayBenchRow {
-                name: name.into(),
-                steps_per_s,
-                gflop_per_step: None,
-            };
-            HighwayBench {
-                file: "b.json".into(),
+            HighwayBench::of_rows(
                 provenance,
-                rows: vec![
-                    row("Mlp cuda fused depth 50 width 71 batch 128", 300.0),
-                    row("PyTorch mlp depth 50 width 71 batch 128 on cuda", 200.0),
+                &[
+                    ("Mlp cuda fused depth 50 width 71 batch 128", 300.0),
+                    ("PyTorch mlp depth 50 width 71 batch 128 on cuda", 200.0),
                 ],
-            }
+            )
         };
         let cpu = Inputs {
             bench_highway: vec![bench(None)],

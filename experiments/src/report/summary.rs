@@ -515,25 +515,19 @@ mod tests {
 
     #[test]
     fn the_mlp_speed_row_gives_the_range_over_the_newest_commits_runs() {
-        use super::super::inputs::{HighwayBench, HighwayBenchRow};
+        use super::super::inputs::HighwayBench;
         let bench = |commit: &str, date: &str, fast: f64, ops: f64| {
             let mut provenance = Provenance::current();
             provenance.git_commit = commit.into();
             provenance.date = date.into();
-            let row = |name: &str, steps_per_s| HighwayBenchRow {
-                name: name.into(),
-                steps_per_s,
-                gflop_per_step: None,
-            };
-            HighwayBench {
-                file: "b.json".into(),
+            HighwayBench::of_rows(
                 provenance,
-                rows: vec![
-                    row("Mlp flex fast depth 50 width 71 batch 128", fast),
-                    row("Mlp flex unfused depth 50 width 71 batch 128", ops),
-                    row("PyTorch mlp depth 50 width 71 batch 128 threads 2", 40.0),
+                &[
+                    ("Mlp flex fast depth 50 width 71 batch 128", fast),
+                    ("Mlp flex unfused depth 50 width 71 batch 128", ops),
+                    ("PyTorch mlp depth 50 width 71 batch 128 threads 2", 40.0),
                 ],
-            }
+            )
         };
         let inputs = Inputs {
             bench_highway: vec![
