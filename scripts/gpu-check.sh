@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The zoo on one NVIDIA GPU, in at most about 9 minutes (the sum of the steps' limits), on a machine with the NVIDIA driver and
-# PyTorch with CUDA but no Rust toolchain and no network. Run from the repository's root with
+# The zoo on one NVIDIA GPU, in at most about 9 minutes (the sum of the steps' limits), on a
+# machine with the NVIDIA driver and PyTorch with CUDA but no Rust toolchain and no network. Run from the repository's root with
 # the pack of scripts/gpu-pack.sh in .gpu/ (built beforehand on a CPU machine):
 #
 #   bash scripts/gpu-check.sh [OUT]        # OUT: $OUT where set, else gpu-check-out
@@ -22,8 +22,9 @@
 # step's time limit by GPU_CHECK_TIME_SCALE there).
 #
 # OUT gets two files: gpu-check.log (everything printed) and results.tar.gz (the bench JSON
-# files, the ptb run's records, nvidia-smi's report, the pack's manifest). Unpack the
-# results into docs/bench/gpu/ and run `report` to bring them into docs/speed.md.
+# files, the ptb run's records, nvidia-smi's report, the pack's manifest). Put the bench JSON
+# files in docs/bench/ (report reads that folder's *.json, not its sub-folders) and run
+# `report --write docs/speed.md` to bring them into its GPU table.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

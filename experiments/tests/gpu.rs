@@ -12,14 +12,13 @@
 //!   the CPU fast paths.
 //! - A short MNIST run (the depth study's highway MLP) and a short Penn Treebank run (an RHN),
 //!   both through burn-train's `Learner`, stopped after their first epoch and resumed in the
-//!   same process, resumed from a checkpoint written while the run went on, and killed
-//!   (SIGKILL) once a checkpoint is on disk and resumed by a new process, give the
+//!   same process (the MNIST run also from a checkpoint written while the run went on), and
+//!   killed (SIGKILL) once a checkpoint is on disk and resumed by a new process, give the
 //!   uninterrupted run's losses (bit for bit in one process; after a kill to
-//!   [`KILLED_TOLERANCE`], room for another process's kernel choices, though both runs are
-//!   exact on lavapipe). A checkpoint written
-//!   while training went on once held tensors of the next epoch on wgpu (Burn's checkpointer
-//!   threads read them late); the training strategy now waits for its records
-//!   (`models::train::CheckpointSet::wait_saved`).
+//!   [`KILLED_TOLERANCE`], room for another process's kernel choices; both measured 0 on
+//!   lavapipe, 2026-12-07, `-- --nocapture` prints it). On wgpu a checkpoint written while training went on (Burn's
+//!   checkpointer threads read the records late) once resumed off the uninterrupted run; the
+//!   training strategy now waits for its records (`models::train::CheckpointSet::wait_saved`).
 //!
 //! The device under test is `HIGHWAY_ZOO_GPU_TEST` (a `--device` value: `wgpu`, `wgpu:cpu`,
 //! `cuda`, `cuda:1`), else `cuda` when compiled in, else `wgpu`. A device that does not answer

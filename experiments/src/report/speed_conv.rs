@@ -19,7 +19,7 @@ fn workload(name: &str) -> Option<String> {
 }
 
 /// The value after `key` in a row name (`depth 9` → 9).
-fn field(name: &str, key: &str) -> Option<usize> {
+pub(super) fn field(name: &str, key: &str) -> Option<usize> {
     let words: Vec<&str> = name.split(' ').collect();
     let at = words.iter().position(|w| *w == key)?;
     words.get(at + 1)?.parse().ok()

@@ -1,11 +1,13 @@
 //! `speed-gpu`: the bench files timed on a GPU (`scripts/gpu-check.sh`: `bench-rhn` and
 //! `bench-highway` on `cuda` and `wgpu`, the PyTorch peer on CUDA in the same run), one row per
 //! workload, backend and file. The files are known by their provenance's
-//! [`Machine::gpu`](crate::provenance::Machine::gpu); the CPU tables leave them out.
+//! [`Machine::gpu`](crate::provenance::Machine::gpu); `speed-rhn` and the README summary leave
+//! them out.
 
 use super::Outcome;
 use super::columns::Table;
 use super::inputs::Inputs;
+use super::speed_conv::field;
 use super::speed_rhn::bench_model;
 use super::tables::thousands;
 use crate::provenance::Provenance;
@@ -28,12 +30,9 @@ fn highway_workload(name: &str) -> Option<(String, String, Option<String>)> {
     let [model, backend, variant, rest @ ..] = &words[..] else {
         return None;
     };
-    let value = |key: &str| {
-        let at = rest.iter().position(|w| w == &key)?;
-        rest.get(at + 1).map(|v| v.to_string())
-    };
-    let batch = value("batch")?;
-    let (d, w) = (value("depth"), value("width"));
+    let rest = rest.join(" ");
+    let batch = field(&rest, "batch")?;
+    let (d, w) = (field(&rest, "depth"), field(&rest, "width"));
     let (label, peer) = match (*model, &d, &w) {
         ("Mlp", Some(d), Some(w)) => (format!("{d}×{w} highway MLP, Adam"), Some("mlp")),
         ("Conv", Some(d), Some(w)) => (format!("{d}×{w} conv highway stack, 32×32"), Some("conv")),
