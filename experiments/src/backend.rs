@@ -14,6 +14,7 @@
 //! (`wgpu`, `cuda`), otherwise the CPU: a plain `cargo run` always trains on the CPU.
 
 use burn::tensor::Device;
+pub use models::train::devices::keep_freed_memory;
 pub use models::train::{Devices, backend_name};
 
 /// Command-line arguments shared by every binary that runs a model.
@@ -60,18 +61,16 @@ impl DeviceArgs {
         }
         let list = self.devices.join(",");
         let mut devices: Vec<Device> = Vec::with_capacity(self.devices.len());
-        let mut names: Vec<String> = Vec::with_capacity(self.devices.len());
         for name in &self.devices {
             let device =
                 parse_device(Some(name)).map_err(|e| anyhow::anyhow!("--devices {list}: {e}"))?;
             let plain = backend_name(&device);
-            if names.contains(&plain) {
+            if devices.iter().any(|d| backend_name(d) == plain) {
                 anyhow::bail!(
                     "--devices {list}: {plain} is listed twice; name each device once (every \
                      device trains its own slice of each batch)"
                 );
             }
-            names.push(plain);
             devices.push(device);
         }
         let main = devices.remove(0);
@@ -82,45 +81,17 @@ impl DeviceArgs {
     }
 }
 
-/// Makes glibc's allocator keep freed buffers of up to 32 MiB in the heap instead of returning
-/// them to the kernel (once per process; nothing on other platforms). A training step on a CPU
-/// allocates tensors of a few MiB to 28 MiB (the `[700, 10000]` logits of a PTB window) and
-/// frees them again; by default glibc maps each such buffer afresh and unmaps it on free, so
-/// every step pays page faults and zeroing for all of them. `bench-rhn` on the 2-core Xeon
-/// (two alternating runs each, with and without these settings given as `MALLOC_*_`
-/// environment variables): `ptb_small` 3,731-3,931 → 4,891-5,053 tokens/s, `ptb_sota` 777-787 →
-/// 825-835. The price is a higher resident size: freed memory stays with the process.
-pub fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            // SAFETY: mallopt only changes allocator parameters; called before the work starts.
-            unsafe {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-                libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-                libc::mallopt(libc::M_TOP_PAD, 256 << 20);
-            }
-        });
-    }
-}
-
 /// The backends compiled into this build, in the order the default is chosen.
 pub fn compiled_backends() -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if cfg!(feature = "cuda") {
-        out.push("cuda");
-    }
-    if cfg!(feature = "wgpu-plain") {
-        out.push("wgpu");
-    }
-    if cfg!(feature = "flex") {
-        out.push("flex");
-    }
-    if cfg!(feature = "ndarray") {
-        out.push("ndarray");
-    }
-    out
+    [
+        (cfg!(feature = "cuda"), "cuda"),
+        (cfg!(feature = "wgpu-plain"), "wgpu"),
+        (cfg!(feature = "flex"), "flex"),
+        (cfg!(feature = "ndarray"), "ndarray"),
+    ]
+    .into_iter()
+    .filter_map(|(compiled, name)| compiled.then_some(name))
+    .collect()
 }
 
 /// wgpu runs on the first graphics API the machine has an adapter for: Vulkan, Metal or DX12
@@ -140,25 +111,14 @@ fn refuse_opengl(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How long a GPU device may take to answer its first operation (driver start-up, the first
-/// kernel's compilation) before the probe gives up on it.
-pub const PROBE_SECONDS: u64 = 120;
-
-/// `device` if it answers: one small tensor made on it and read back ([`probe`]). A GPU
-/// backend whose device is absent or broken (no Vulkan, Metal or DX12 adapter for wgpu, which
-/// then falls back to an OpenGL adapter that can deadlock; no CUDA driver, or no GPU of that
-/// index) panics inside Burn, often in a thread of its own, and may never return; here that
+/// `device` if it answers ([`probe_device`](models::train::devices::probe_device): one small
+/// tensor made on it and read back within
+/// [`PROBE_SECONDS`](models::train::devices::PROBE_SECONDS)); a device that panics or hangs
 /// becomes an error naming the `--device` value.
 #[cfg(any(feature = "wgpu-plain", feature = "cuda"))]
 fn answering(device: Device, name: &str) -> anyhow::Result<Device> {
-    let probed = device.clone();
-    let ones = move || {
-        burn::tensor::Tensor::<1>::ones([1], &probed)
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| format!("{e:?}"))
-    };
-    match probe(ones, std::time::Duration::from_secs(PROBE_SECONDS)) {
+    use models::train::devices::{PROBE_SECONDS, probe_device};
+    match probe_device(&device, std::time::Duration::from_secs(PROBE_SECONDS)) {
         Ok(()) => Ok(device),
         Err(why) => anyhow::bail!(
             "--device {name}: the device does not work here ({why}); check the GPU driver (for \
@@ -166,62 +126,6 @@ fn answering(device: Device, name: &str) -> anyhow::Result<Device> {
              `wgpu:cpu`), or choose another --device (`cpu` always works)"
         ),
     }
-}
-
-/// Runs `op` (a device's first operation, which should give `[1.0]`) in a thread of its own and
-/// waits at most `limit` for it. A panic in that thread or in any unnamed thread meanwhile
-/// (Burn's GPU runtimes panic in threads of their own) ends the wait at once, with its message;
-/// the default panic output is kept off the terminal while waiting.
-#[cfg_attr(not(any(feature = "wgpu-plain", feature = "cuda")), allow(dead_code))]
-fn probe(
-    op: impl FnOnce() -> Result<Vec<f32>, String> + Send + 'static,
-    limit: std::time::Duration,
-) -> Result<(), String> {
-    use std::panic::{AssertUnwindSafe, catch_unwind, set_hook, take_hook};
-    use std::sync::mpsc::{RecvTimeoutError, channel};
-    use std::sync::{Arc, Mutex};
-    const THREAD: &str = "device-probe";
-    let panicked: Arc<Mutex<Option<String>>> = Arc::default();
-    let hook = take_hook();
-    let record = panicked.clone();
-    set_hook(Box::new(move |info| {
-        let thread = std::thread::current();
-        if thread.name().is_none_or(|n| n == THREAD) {
-            let mut first = record.lock().unwrap_or_else(|p| p.into_inner());
-            first.get_or_insert_with(|| info.to_string());
-        }
-    }));
-    let (tx, rx) = channel();
-    let spawned = std::thread::Builder::new()
-        .name(THREAD.into())
-        .spawn(move || {
-            let _ = tx.send(catch_unwind(AssertUnwindSafe(op)));
-        });
-    let start = std::time::Instant::now();
-    let outcome = match spawned {
-        Err(e) => Err(format!("cannot start a thread: {e}")),
-        Ok(_) => loop {
-            let seen = || panicked.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            match rx.recv_timeout(std::time::Duration::from_millis(50)) {
-                Ok(Ok(Ok(values))) if values == [1.0] => break Ok(()),
-                Ok(Ok(Ok(values))) => break Err(format!("ones read back as {values:?}")),
-                Ok(Ok(Err(e))) => break Err(e),
-                Ok(Err(_)) | Err(RecvTimeoutError::Disconnected) => {
-                    break Err(seen().unwrap_or_else(|| "it panicked".into()));
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if let Some(message) = seen() {
-                        break Err(message);
-                    }
-                    if start.elapsed() >= limit {
-                        break Err(format!("no answer within {} s", limit.as_secs_f64()));
-                    }
-                }
-            }
-        },
-    };
-    set_hook(hook);
-    outcome
 }
 
 /// Maps a `--device` value (or `None` for the default) to a [`Device`].
@@ -360,39 +264,5 @@ mod tests {
                 "{err}"
             );
         }
-    }
-
-    #[test]
-    fn a_device_that_panics_or_hangs_is_an_error_not_a_hang() {
-        use std::time::{Duration, Instant};
-        let limit = Duration::from_secs(60);
-        assert_eq!(probe(|| Ok(vec![1.0]), limit), Ok(()));
-        let err = probe(|| Err("no adapter".into()), limit).unwrap_err();
-        assert_eq!(err, "no adapter");
-        let err = probe(|| panic!("the runtime is broken"), limit).unwrap_err();
-        assert!(err.contains("the runtime is broken"), "{err}");
-        // A runtime thread that panics while the operation waits forever: the panic ends it.
-        let start = Instant::now();
-        let err = probe(
-            || {
-                std::thread::spawn(|| panic!("Could not lock adapter context"));
-                loop {
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-            },
-            limit,
-        )
-        .unwrap_err();
-        assert!(err.contains("Could not lock adapter context"), "{err}");
-        assert!(start.elapsed() < Duration::from_secs(30));
-        // Silence without a panic: the time limit.
-        let err = probe(
-            || loop {
-                std::thread::sleep(Duration::from_secs(1));
-            },
-            Duration::from_millis(200),
-        )
-        .unwrap_err();
-        assert!(err.contains("no answer within 0.2 s"), "{err}");
     }
 }

@@ -1,5 +1,5 @@
-//! Timing helpers for the bench binaries: median of individually timed repetitions, and the
-//! JSON file they write (`--json`).
+//! Timing helpers for the bench binaries: median of individually timed repetitions, the
+//! PyTorch peer they run beside Burn and the JSON file they write (`--json`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -8,53 +8,93 @@ use anyhow::Context;
 
 use crate::provenance::Provenance;
 
-/// Writes a bench binary's `rows` to `path` as `{"provenance": .., "rows": [..],
-/// "peak_memory_mib": ..}`: the rows with this process's [`Provenance`] (command line, date,
-/// commit, machine, backend) and its peak resident memory so far ([`peak_memory_mib`]).
-pub fn write_json_rows<T: serde::Serialize>(path: &Path, rows: &[T]) -> anyhow::Result<()> {
-    let value = serde_json::json!({
-        "provenance": Provenance::current(),
-        "rows": rows,
-        "peak_memory_mib": peak_memory_mib(),
-    });
-    let mut text = serde_json::to_string_pretty(&value)?;
-    text.push('\n');
-    // Atomic, and into a directory created if missing: a long benchmark never ends on an
-    // unwritable path or leaves a torn file.
-    models::train::write_atomic(path, text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
+/// The flags both bench binaries share: the PyTorch peer's and `--json`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Python interpreter with torch: also run the PyTorch peer (`bench/torch_peer.py`) with
+    /// the same configuration.
+    #[arg(long)]
+    pub peer: Option<PathBuf>,
+    /// Threads for the peer (match `RAYON_NUM_THREADS` / the cores Burn uses).
+    #[arg(long, default_value_t = 2)]
+    pub peer_threads: usize,
+    /// Where the peer runs: `cpu`, or `cuda` / `cuda:N` (an NVIDIA GPU, beside Burn's `cuda`
+    /// or `wgpu` on it).
+    #[arg(long, default_value = "cpu", value_parser = parse_peer_device)]
+    pub peer_device: String,
+    /// Also write the rows as JSON to this file, with this run's provenance (command line,
+    /// date, commit, machine): `{"provenance": {..}, "rows": [..]}`.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
-/// Runs the PyTorch peer `bench/torch_peer.py BENCH ARGS.. --json FILE` with `python` and
-/// returns what it wrote: `{"meta": {..}, "results": [..]}`, with at least one result row.
-pub fn run_torch_peer(
-    python: &Path,
-    bench: &str,
-    args: &[String],
-) -> anyhow::Result<serde_json::Value> {
-    let script = peer_script()?;
-    let out = std::env::temp_dir().join(format!("hz-peer-{bench}-{}.json", std::process::id()));
-    let mut cmd = std::process::Command::new(python);
-    cmd.arg(&script)
-        .arg(bench)
-        .args(args)
-        .arg("--json")
-        .arg(&out);
-    let status = cmd
-        .status()
-        .with_context(|| format!("--peer {}: cannot start it", python.display()))?;
-    if !status.success() {
-        anyhow::bail!("the PyTorch peer failed ({status}): {cmd:?}");
+fn parse_peer_device(value: &str) -> Result<String, String> {
+    let (kind, index) = value.split_once(':').unwrap_or((value, ""));
+    let index_ok = index.is_empty() || index.parse::<usize>().is_ok();
+    match kind {
+        "cpu" if index.is_empty() => Ok(value.to_string()),
+        "cuda" if index_ok => Ok(value.to_string()),
+        _ => Err(format!("`{value}`: give cpu, cuda or cuda:N")),
     }
-    let text =
-        std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
-    std::fs::remove_file(&out).ok();
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("the PyTorch peer's {} is not JSON", out.display()))?;
-    if value["results"][0].is_null() {
-        anyhow::bail!("the PyTorch peer wrote no result row: {text}");
+}
+
+impl BenchArgs {
+    /// Runs the PyTorch peer `bench/torch_peer.py BENCH ARGS.. --threads N --device D --json
+    /// FILE` with `--peer`'s Python, if it was given (`args`: flags and values separated by
+    /// spaces), and returns what it wrote: `{"meta": {..}, "results": [..]}`, with at least one
+    /// result row.
+    pub fn run_peer(&self, bench: &str, args: &str) -> anyhow::Result<Option<serde_json::Value>> {
+        let Some(python) = &self.peer else {
+            return Ok(None);
+        };
+        let script = peer_script()?;
+        let out = std::env::temp_dir().join(format!("hz-peer-{bench}-{}.json", std::process::id()));
+        let mut cmd = std::process::Command::new(python);
+        cmd.arg(&script).arg(bench).args(args.split_whitespace());
+        cmd.args([
+            "--threads",
+            &self.peer_threads.to_string(),
+            "--device",
+            &self.peer_device,
+        ]);
+        cmd.arg("--json").arg(&out);
+        let status = cmd
+            .status()
+            .with_context(|| format!("--peer {}: cannot start it", python.display()))?;
+        if !status.success() {
+            anyhow::bail!("the PyTorch peer failed ({status}): {cmd:?}");
+        }
+        let text =
+            std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
+        std::fs::remove_file(&out).ok();
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("the PyTorch peer's {} is not JSON", out.display()))?;
+        if value["results"][0].is_null() {
+            anyhow::bail!("the PyTorch peer wrote no result row: {text}");
+        }
+        Ok(Some(value))
     }
-    Ok(value)
+
+    /// Writes a bench binary's `rows` to `--json`'s file, if it was given, as `{"provenance":
+    /// .., "rows": [..], "peak_memory_mib": ..}`: the rows with this process's [`Provenance`]
+    /// (command line, date, commit, machine, backend) and its peak resident memory so far
+    /// ([`peak_memory_mib`]).
+    pub fn write_json<T: serde::Serialize>(&self, rows: &[T]) -> anyhow::Result<()> {
+        let Some(path) = &self.json else {
+            return Ok(());
+        };
+        let value = serde_json::json!({
+            "provenance": Provenance::current(),
+            "rows": rows,
+            "peak_memory_mib": peak_memory_mib(),
+        });
+        let mut text = serde_json::to_string_pretty(&value)?;
+        text.push('\n');
+        // Atomic, and into a directory created if missing: a long benchmark never ends on an
+        // unwritable path or leaves a torn file.
+        models::train::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
 }
 
 /// `bench/torch_peer.py`: under the current directory (a checkout run from its root, as on a
@@ -73,53 +113,6 @@ fn peer_script() -> anyhow::Result<PathBuf> {
                 built.display()
             )
         })
-}
-
-/// The PyTorch peer's flags, shared by the bench binaries.
-#[derive(clap::Args, Debug, Clone)]
-pub struct PeerArgs {
-    /// Python interpreter with torch: also run the PyTorch peer (`bench/torch_peer.py`) with
-    /// the same configuration.
-    #[arg(long)]
-    pub peer: Option<PathBuf>,
-    /// Threads for the peer (match `RAYON_NUM_THREADS` / the cores Burn uses).
-    #[arg(long, default_value_t = 2)]
-    pub peer_threads: usize,
-    /// Where the peer runs: `cpu`, or `cuda` / `cuda:N` (an NVIDIA GPU, beside Burn's `cuda`
-    /// or `wgpu` on it).
-    #[arg(long, default_value = "cpu", value_parser = parse_peer_device)]
-    pub peer_device: String,
-}
-
-fn parse_peer_device(value: &str) -> Result<String, String> {
-    let (kind, index) = value.split_once(':').unwrap_or((value, ""));
-    let index_ok = index.is_empty() || index.parse::<usize>().is_ok();
-    match kind {
-        "cpu" if index.is_empty() => Ok(value.to_string()),
-        "cuda" if index_ok => Ok(value.to_string()),
-        _ => Err(format!("`{value}`: give cpu, cuda or cuda:N")),
-    }
-}
-
-impl PeerArgs {
-    /// Runs the peer's `bench` with `args` plus this peer's threads and device, if `--peer`
-    /// was given: [`run_torch_peer`]'s value.
-    pub fn run(
-        &self,
-        bench: &str,
-        mut args: Vec<String>,
-    ) -> anyhow::Result<Option<serde_json::Value>> {
-        let Some(python) = &self.peer else {
-            return Ok(None);
-        };
-        args.extend([
-            "--threads".to_string(),
-            self.peer_threads.to_string(),
-            "--device".to_string(),
-            self.peer_device.clone(),
-        ]);
-        run_torch_peer(python, bench, &args).map(Some)
-    }
 }
 
 /// The result of timing one workload.

@@ -8,7 +8,7 @@
 //! The command-line interface ([`CifarArgs`]) lives here so that the tests run the same
 //! pipeline as the `cifar` binary.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,8 +19,7 @@ use datasets::{CifarDataset, CifarKind, CifarSplit, CifarTransform};
 use models::{CifarHighwayConfig, CifarStage, LayerKind};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::Devices;
-use crate::cli::{DataDirArgs, DeviceArgs, OutArgs, QuietArgs};
+use crate::cli::RunArgs;
 use crate::provenance::{create_run, git_commit};
 use models::train::CifarData;
 use models::train::{EvalResult, FitOptions, LabelledData, TrainConfig, fit_classifier};
@@ -104,9 +103,6 @@ pub struct CifarArgs {
     /// Plain counterpart: every highway layer becomes a plain 3×3 conv + ReLU.
     #[arg(long)]
     pub plain: bool,
-    /// Where the data files are.
-    #[command(flatten)]
-    pub data: DataDirArgs,
     /// Optimiser steps (the paper: 200000); rounded up to whole epochs; the ×0.1 steps fall at
     /// 1/2, 3/4 and 7/8 of them.
     #[arg(long, default_value_t = PAPER_ITERATIONS)]
@@ -137,15 +133,9 @@ pub struct CifarArgs {
     /// Seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Artifact directory.
+    /// `--out`, `--data-dir`, `--quiet`, `--device`.
     #[command(flatten)]
-    pub out: OutArgs,
-    /// No progress output.
-    #[command(flatten)]
-    pub quiet: QuietArgs,
-    /// Backend and device.
-    #[command(flatten)]
-    pub device: DeviceArgs,
+    pub run: RunArgs,
 }
 
 /// The model of `net` for `n_classes` classes (`plain`: the plain counterpart).
@@ -233,102 +223,8 @@ pub struct CifarSummary {
     pub git_commit: String,
 }
 
-/// Trains (or resumes) the net on `train`, evaluating on `evals` after every epoch, and
-/// writes the run's artifacts to `out`.
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    dataset: &str,
-    net: NetChoice,
-    model_config: &CifarHighwayConfig,
-    train_config: &TrainConfig,
-    train: &CifarData,
-    evals: &[(&str, Arc<dyn LabelledData<4>>)],
-    out: &Path,
-    device: &Devices,
-    quiet: bool,
-) -> anyhow::Result<CifarSummary> {
-    model_config
-        .validate()
-        .map_err(|e| anyhow::anyhow!("bad model config: {e}"))?;
-    let dir = create_run(out)?;
-    dir.write_json(
-        "config.json",
-        &serde_json::json!({
-            "dataset": dataset, "net": net, "model": model_config, "train": train_config,
-            "augment": train.train.augments(), "train_images": train.len(),
-        }),
-    )?;
-    device.seed(train_config.seed);
-    let model = model_config.init(device);
-    let parameters = model.num_params();
-    let label = format!(
-        "{dataset} {:?}{}",
-        net,
-        if model_config.kind == LayerKind::Plain {
-            " plain"
-        } else {
-            ""
-        }
-    )
-    .to_lowercase();
-    if !quiet {
-        println!(
-            "[{label}] {parameters} parameters, {} layers, {} training images, {} epochs of {} steps",
-            model_config.layers(),
-            train.len(),
-            train_config.epochs,
-            train.len().div_ceil(train_config.batch_size)
-        );
-    }
-    let start = Instant::now();
-    let (_, history) = fit_classifier(
-        model,
-        Arc::new(train.clone()),
-        evals,
-        train_config,
-        &FitOptions::resuming(&dir, &label, quiet, device),
-    )?;
-    let wall_time_s = start.elapsed().as_secs_f64();
-    let last = history.last().context("no epoch was trained")?;
-    let steps_per_epoch = train.len().div_ceil(train_config.batch_size);
-    let acc =
-        |m: &models::train::EpochMetrics| m.evals.first().and_then(|e| e.accuracy).unwrap_or(0.0);
-    let summary = CifarSummary {
-        dataset: dataset.into(),
-        net,
-        kind: model_config.kind,
-        parameters,
-        layers: model_config.layers(),
-        augment: train.train.augments(),
-        train_images: train.len(),
-        epochs: history.len(),
-        iterations: history.len() * steps_per_epoch,
-        final_train_loss: last.train_loss,
-        final_train_accuracy: last.train_accuracy.unwrap_or(0.0),
-        final_evals: last.evals.clone(),
-        best_eval_accuracy: history.iter().map(acc).fold(0.0, f64::max),
-        first_iteration_at_100_percent: history
-            .iter()
-            .find(|m| {
-                m.evals
-                    .first()
-                    .and_then(|e| e.accuracy)
-                    .is_some_and(|a| a >= 1.0)
-            })
-            .map(|m| m.epoch * steps_per_epoch),
-        wall_time_s,
-        seconds_per_step: history.iter().map(|m| m.seconds).sum::<f64>()
-            / (history.len() * steps_per_epoch) as f64,
-        train_samples_per_s: models::train::samples_per_second(&history),
-        peak_memory_mib: crate::bench::peak_memory_mib(),
-        backend: device.names(),
-        git_commit: git_commit(),
-    };
-    dir.write_json("summary.json", &summary)?;
-    Ok(summary)
-}
-
-/// Runs the `cifar` command line: loads the data, builds the net and schedule, trains.
+/// Runs the `cifar` command line: loads the data, builds the net and schedule, then trains
+/// (or resumes) the net, evaluating it after every epoch, and writes the run's artifacts.
 pub fn run_cli(args: &CifarArgs) -> anyhow::Result<CifarSummary> {
     if args.iterations == 0 || args.epochs == Some(0) || args.batch_size == 0 {
         bail!("--iterations, --epochs and --batch-size must be at least 1");
@@ -340,31 +236,30 @@ pub fn run_cli(args: &CifarArgs) -> anyhow::Result<CifarSummary> {
         bail!("--samples are CIFAR-10 images: use --dataset cifar10");
     }
     let kind = args.dataset.kind();
-    let mut model = model_config(args.net, kind.classes(), args.plain);
+    let mut config = model_config(args.net, kind.classes(), args.plain);
     if let Some(p) = args.dropout {
-        model = model.with_dropout(p);
+        config = config.with_dropout(p);
     }
     if let Some(b) = args.transform_bias {
-        model = model.with_transform_bias(b);
+        config = config.with_transform_bias(b);
     }
-    model
+    config
         .validate()
         .map_err(|e| anyhow::anyhow!("bad model options: {e}"))?;
-    let augment = match args.augment {
-        Some(a) => a == OnOff::On,
-        None => args.net == NetChoice::Table3,
-    };
+    let augment = args
+        .augment
+        .map_or(args.net == NetChoice::Table3, |a| a == OnOff::On);
     let mut transform = CifarTransform::train(args.seed);
     if !augment {
         transform = transform.with_pad(0).with_mirror(false);
     }
-    let dir = args.data.dir();
-    let (train_set, test_set, name) = if args.samples {
-        let set = CifarDataset::cifar10_samples(dir)?;
+    let data_dir = args.run.data.dir();
+    let (train_set, test_set, dataset) = if args.samples {
+        let set = CifarDataset::cifar10_samples(data_dir)?;
         (set, None, "cifar10-samples")
     } else {
-        let train = CifarDataset::load(kind, CifarSplit::Train, dir)?;
-        let test = CifarDataset::load(kind, CifarSplit::Test, dir)?;
+        let train = CifarDataset::load(kind, CifarSplit::Train, data_dir)?;
+        let test = CifarDataset::load(kind, CifarSplit::Test, data_dir)?;
         (train, Some(test), args.dataset.name())
     };
     let mut train = CifarData::new(train_set, transform);
@@ -377,31 +272,77 @@ pub fn run_cli(args: &CifarArgs) -> anyhow::Result<CifarSummary> {
         Some(t) => vec![("test", Arc::new(t.clone()))],
         None => vec![("train", Arc::new(train.clone()))],
     };
-    let mut config = authors_schedule(args.iterations, train.len(), args.batch_size, args.seed);
-    if let Some(e) = args.epochs {
-        let total = e * train.len().div_ceil(args.batch_size);
-        config = authors_schedule(total, train.len(), args.batch_size, args.seed);
-    }
-    let out = args.out.dir_or_else(|| {
-        PathBuf::from(format!(
-            "artifacts/cifar-{}-{}{}",
-            name,
-            format!("{:?}", args.net).to_lowercase(),
-            if args.plain { "-plain" } else { "" }
-        ))
+    let steps_per_epoch = train.len().div_ceil(args.batch_size);
+    let iterations = args.epochs.map_or(args.iterations, |e| e * steps_per_epoch);
+    let train_config = authors_schedule(iterations, train.len(), args.batch_size, args.seed);
+    let net = format!("{:?}", args.net).to_lowercase();
+    let out = args.run.out.dir_or_else(|| {
+        let plain = if args.plain { "-plain" } else { "" };
+        PathBuf::from(format!("artifacts/cifar-{dataset}-{net}{plain}"))
     });
-    let device = args.device.devices()?.autodiff();
-    run(
-        name,
-        args.net,
-        &model,
-        &config,
-        &train,
-        &evals,
-        &out,
-        &device,
-        args.quiet.quiet,
-    )
+    let device = args.run.device.devices()?.autodiff();
+    let quiet = args.run.quiet.quiet;
+
+    let dir = create_run(out)?;
+    dir.write_json(
+        "config.json",
+        &serde_json::json!({
+            "dataset": dataset, "net": args.net, "model": config, "train": train_config,
+            "augment": train.train.augments(), "train_images": train.len(),
+        }),
+    )?;
+    device.seed(train_config.seed);
+    let model = config.init(&device);
+    let parameters = model.num_params();
+    let mut label = format!("{dataset} {net}");
+    if config.kind == LayerKind::Plain {
+        label += " plain";
+    }
+    if !quiet {
+        println!(
+            "[{label}] {parameters} parameters, {} layers, {} training images, {} epochs of {} steps",
+            config.layers(),
+            train.len(),
+            train_config.epochs,
+            steps_per_epoch
+        );
+    }
+    let start = Instant::now();
+    let train_data: Arc<dyn LabelledData<4>> = Arc::new(train.clone());
+    let options = FitOptions::resuming(&dir, &label, quiet, &device);
+    let (_, history) = fit_classifier(model, train_data, &evals, &train_config, &options)?;
+    let wall_time_s = start.elapsed().as_secs_f64();
+    let last = history.last().context("no epoch was trained")?;
+    let acc =
+        |m: &models::train::EpochMetrics| m.evals.first().and_then(|e| e.accuracy).unwrap_or(0.0);
+    let summary = CifarSummary {
+        dataset: dataset.into(),
+        net: args.net,
+        kind: config.kind,
+        parameters,
+        layers: config.layers(),
+        augment: train.train.augments(),
+        train_images: train.len(),
+        epochs: history.len(),
+        iterations: history.len() * steps_per_epoch,
+        final_train_loss: last.train_loss,
+        final_train_accuracy: last.train_accuracy.unwrap_or(0.0),
+        final_evals: last.evals.clone(),
+        best_eval_accuracy: history.iter().map(acc).fold(0.0, f64::max),
+        first_iteration_at_100_percent: history
+            .iter()
+            .find(|m| acc(m) >= 1.0)
+            .map(|m| m.epoch * steps_per_epoch),
+        wall_time_s,
+        seconds_per_step: history.iter().map(|m| m.seconds).sum::<f64>()
+            / (history.len() * steps_per_epoch) as f64,
+        train_samples_per_s: models::train::samples_per_second(&history),
+        peak_memory_mib: crate::bench::peak_memory_mib(),
+        backend: device.names(),
+        git_commit: git_commit(),
+    };
+    dir.write_json("summary.json", &summary)?;
+    Ok(summary)
 }
 
 #[cfg(test)]

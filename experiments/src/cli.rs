@@ -119,17 +119,8 @@ mod tests {
 
     #[test]
     fn the_shared_flags_parse_and_default() {
-        let a = All::try_parse_from([
-            "x",
-            "--out",
-            "o",
-            "--data-dir",
-            "d",
-            "--quiet",
-            "--device",
-            "cpu",
-        ])
-        .unwrap();
+        let a =
+            All::try_parse_from("x --out o --data-dir d --quiet --device cpu".split(' ')).unwrap();
         assert_eq!(
             a.run.out.dir_or_else(|| "unused".into()),
             PathBuf::from("o")

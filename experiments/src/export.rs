@@ -111,11 +111,8 @@ pub fn export_run(run: &Path, out: &Path, device: &Device) -> anyhow::Result<Exp
         tensors,
         provenance: Some(Provenance::current()),
     };
-    let sidecar = out.with_extension("json");
     let text = serde_json::to_string_pretty(&info)?;
-    let tmp = sidecar.with_extension("json.tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &sidecar).with_context(|| format!("writing {}", sidecar.display()))?;
+    models::train::write_atomic(&out.with_extension("json"), text.as_bytes())?;
     Ok(info)
 }
 

@@ -126,28 +126,19 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
-fn font_candidates() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(p) = std::env::var("HIGHWAY_ZOO_FONT") {
-        out.push(PathBuf::from(p));
-    }
-    for p in [
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-        "/usr/share/fonts/TTF/DejaVuSans.ttf",
-        "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-        "/Library/Fonts/Arial.ttf",
-    ] {
-        out.push(PathBuf::from(p));
-    }
-    out
-}
-
 /// Registers the plot font once; an error names the package to install.
 pub(crate) fn ensure_font() -> anyhow::Result<()> {
     static FONT: OnceLock<Result<(), String>> = OnceLock::new();
     FONT.get_or_init(|| {
-        for path in font_candidates() {
+        let system = [
+            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+            "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+            "/usr/share/fonts/TTF/DejaVuSans.ttf",
+            "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+            "/Library/Fonts/Arial.ttf",
+        ];
+        let chosen = std::env::var("HIGHWAY_ZOO_FONT").ok().map(PathBuf::from);
+        for path in chosen.into_iter().chain(system.map(PathBuf::from)) {
             if let Ok(bytes) = std::fs::read(&path) {
                 let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
                 if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
@@ -180,25 +171,28 @@ pub fn write_png_svg(
     size: (u32, u32),
 ) -> anyhow::Result<Vec<PathBuf>> {
     ensure_font()?;
-    let png = stem.with_extension("png");
-    let svg = stem.with_extension("svg");
-    {
-        let root = BitMapBackend::new(&png, size).into_drawing_area();
-        figure
-            .draw(&root)
-            .with_context(|| format!("drawing {}", png.display()))?;
-        root.present()
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", png.display()))?;
-    }
-    {
-        let root = SVGBackend::new(&svg, size).into_drawing_area();
-        figure
-            .draw(&root)
-            .with_context(|| format!("drawing {}", svg.display()))?;
-        root.present()
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", svg.display()))?;
-    }
+    let (png, svg) = (stem.with_extension("png"), stem.with_extension("svg"));
+    let bitmap = BitMapBackend::new(&png, size).into_drawing_area();
+    present(figure, bitmap, &png)?;
+    let vector = SVGBackend::new(&svg, size).into_drawing_area();
+    present(figure, vector, &svg)?;
     Ok(vec![png, svg])
+}
+
+/// Draws `figure` on `root` and writes it to `path`.
+fn present<DB: DrawingBackend>(
+    figure: &impl Figure,
+    root: DrawingArea<DB, Shift>,
+    path: &Path,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    figure
+        .draw(&root)
+        .with_context(|| format!("drawing {}", path.display()))?;
+    root.present()
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
 }
 
 impl LinePlot {
@@ -208,6 +202,11 @@ impl LinePlot {
             bail!("nothing to plot for {}", stem.display());
         }
         write_png_svg(self, stem, (900, 600))
+    }
+
+    /// Whether `(x, y)` can be drawn: finite, and positive on a log axis.
+    fn plottable(&self, (x, y): (f64, f64)) -> bool {
+        x.is_finite() && y.is_finite() && (!self.log_y || y > 0.0)
     }
 }
 
@@ -228,10 +227,7 @@ impl Figure for LinePlot {
             .flat_map(|s| s.points.iter().copied())
             .chain(bar_ends);
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-        for (x, y) in points {
-            if !(x.is_finite() && y.is_finite()) || (self.log_y && y <= 0.0) {
-                continue;
-            }
+        for (x, y) in points.filter(|&p| self.plottable(p)) {
             x0 = x0.min(x);
             x1 = x1.max(x);
             y0 = y0.min(y);
@@ -273,9 +269,7 @@ impl Figure for LinePlot {
                         .points
                         .iter()
                         .copied()
-                        .filter(|(x, y)| {
-                            x.is_finite() && y.is_finite() && (!self.log_y || *y > 0.0)
-                        })
+                        .filter(|&p| self.plottable(p))
                         .collect();
                     let style = color.stroke_width(2);
                     if s.dashed {
@@ -469,24 +463,20 @@ impl Figure for Heatmap {
 
 /// Writes a line plot, printing (not failing on) a missing font.
 pub fn write_plot(plot: &LinePlot, stem: &Path) -> Vec<PathBuf> {
-    match plot.write(stem) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("warning: no plot {}: {e:#}", stem.display());
-            Vec::new()
-        }
-    }
+    or_warn(plot.write(stem), stem)
 }
 
 /// Writes a heat map, printing (not failing on) a missing font.
 pub fn write_heatmap(map: &Heatmap, stem: &Path) -> Vec<PathBuf> {
-    match map.write(stem) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("warning: no plot {}: {e:#}", stem.display());
-            Vec::new()
-        }
-    }
+    or_warn(map.write(stem), stem)
+}
+
+/// The paths written, or none after printing why not.
+fn or_warn(written: anyhow::Result<Vec<PathBuf>>, stem: &Path) -> Vec<PathBuf> {
+    written.unwrap_or_else(|e| {
+        eprintln!("warning: no plot {}: {e:#}", stem.display());
+        Vec::new()
+    })
 }
 
 /// A [`Series`]: the line `name` of `(x, y)` points in palette colour `color`, dashed or solid.
@@ -514,19 +504,10 @@ mod tests {
             y_label: "loss".into(),
             log_y: true,
             series: vec![
+                series("a", 0, false, vec![(1.0, 1.0), (2.0, 0.1), (3.0, 0.01)]),
                 Series {
-                    name: "a".into(),
-                    points: vec![(1.0, 1.0), (2.0, 0.1), (3.0, 0.01)],
-                    color: 0,
-                    dashed: false,
-                    bars: Vec::new(),
-                },
-                Series {
-                    name: "b".into(),
-                    points: vec![(1.0, 2.0), (2.0, 1.9), (3.0, f64::NAN)],
-                    color: 1,
-                    dashed: true,
                     bars: vec![(2.0, 0.05, 0.5)],
+                    ..series("b", 1, true, vec![(1.0, 2.0), (2.0, 1.9), (3.0, f64::NAN)])
                 },
             ],
         };

@@ -33,9 +33,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use models::train::RunDir;
 
@@ -132,18 +132,28 @@ pub struct Machine {
 
 /// The NVIDIA GPU `index` as [`Machine::gpu`] names it, from `nvidia-smi`, if it answers.
 fn nvidia_gpu(index: usize) -> Option<String> {
-    let out = std::process::Command::new("nvidia-smi")
-        .args([
+    let id = format!("--id={index}");
+    let text = stdout_of(
+        "nvidia-smi",
+        &[
             "--query-gpu=name,driver_version",
             "--format=csv,noheader",
-            &format!("--id={index}"),
-        ])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())?;
-    let text = String::from_utf8_lossy(&out.stdout);
+            &id,
+        ],
+    )?;
     let (name, driver) = text.lines().next()?.split_once(',')?;
     Some(format!("{}, driver {}", name.trim(), driver.trim()))
+}
+
+/// The standard output of `program args`, if it ran and succeeded.
+fn stdout_of(program: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The GPU `backend` (a `--device` value) runs on: `cuda`, `cuda:N` and `wgpu`, `wgpu:N` on
@@ -199,19 +209,14 @@ pub fn matrix_kernels(vector: Option<&str>) -> Option<String> {
 impl Machine {
     /// This machine.
     pub fn current() -> Self {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = ["model name", "Model", "Hardware", "cpu model"]
             .iter()
-            .find_map(|key| field(&cpuinfo, key, ':'))
+            .find_map(|key| field("/proc/cpuinfo", key, ':'))
             .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-        let memory_gib = std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|m| field(&m, "MemTotal", ':'))
+        let memory_gib = field("/proc/meminfo", "MemTotal", ':')
             .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
             .map(|kib| (kib / (1024.0 * 1024.0) * 10.0).round() / 10.0);
-        let os = std::fs::read_to_string("/etc/os-release")
-            .ok()
-            .and_then(|r| field(&r, "PRETTY_NAME", '='))
+        let os = field("/etc/os-release", "PRETTY_NAME", '=')
             .map(|v| v.trim_matches('"').to_string())
             .unwrap_or_else(|| std::env::consts::OS.to_string());
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
@@ -231,13 +236,8 @@ impl Machine {
     }
 
     /// `AMD EPYC (AVX2), 2 cores`: the short form for tables (`1 core` for a process pinned
-    /// to one; no vector set for a record that has none).
-    pub fn short(&self) -> String {
-        self.short_with_kernels(None)
-    }
-
-    /// [`short`](Self::short), naming `kernels` too where they differ from the CPU's widest
-    /// set: `AMD EPYC (AVX-512, AVX2 kernels), 2 cores`.
+    /// to one; no vector set for a record that has none), naming `kernels` too where they
+    /// differ from the CPU's widest set: `AMD EPYC (AVX-512, AVX2 kernels), 2 cores`.
     pub fn short_with_kernels(&self, kernels: Option<&str>) -> String {
         let plural = if self.logical_cores == 1 { "" } else { "s" };
         let vector = match (self.vector.as_deref(), kernels) {
@@ -249,48 +249,30 @@ impl Machine {
     }
 }
 
-/// The value of the first `key SEP value` line of `text`.
-fn field(text: &str, key: &str, sep: char) -> Option<String> {
+/// The value of the first `key SEP value` line of the file `path`.
+fn field(path: &str, key: &str, sep: char) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
     text.lines().find_map(|line| {
         let (k, v) = line.split_once(sep)?;
         (k.trim() == key && !v.trim().is_empty()).then(|| v.trim().to_string())
     })
 }
 
-/// Civil date `(year, month, day)` of `days` since 1970-01-01 (proleptic Gregorian; Howard
-/// Hinnant's `civil_from_days`).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // day of the 400-year era, [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the year from March 1st
-    let mp = (5 * doy + 2) / 153; // month from March, [0, 11]
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// `seconds` since the Unix epoch as ISO 8601 UTC: `2026-12-01T12:40:00Z`.
 pub fn iso8601_utc(seconds: i64) -> String {
-    let (days, secs) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
+    let t = OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let (y, m, d) = (t.year(), u8::from(t.month()), t.day());
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
+        t.hour(),
+        t.minute(),
+        t.second()
     )
 }
 
 /// Now, as [`iso8601_utc`].
 pub fn now_utc() -> String {
-    let seconds = match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
-    };
-    iso8601_utc(seconds)
+    iso8601_utc(OffsetDateTime::now_utc().unix_timestamp())
 }
 
 /// `path` with the home directory written as `~`.
@@ -306,12 +288,13 @@ fn tilde(arg: String) -> String {
 
 /// The paths `git status --porcelain` reports, at most [`MAX_MODIFIED`] (then a count).
 fn git_modified() -> Vec<String> {
-    let Some(out) = std::process::Command::new("git")
-        // The run records (docs/runs, docs/bench) are data being written, not the source.
-        // `--no-optional-locks`: a status does not refresh the index, so a run killed while it
-        // asks (the tests kill workers) leaves no `.git/index.lock` behind, and runs started
-        // at once do not contend for it.
-        .args([
+    // The run records (docs/runs, docs/bench) are data being written, not the source.
+    // `--no-optional-locks`: a status does not refresh the index, so a run killed while it
+    // asks (the tests kill workers) leaves no `.git/index.lock` behind, and runs started
+    // at once do not contend for it.
+    let Some(text) = stdout_of(
+        "git",
+        &[
             "--no-optional-locks",
             "status",
             "--porcelain=v1",
@@ -320,14 +303,10 @@ fn git_modified() -> Vec<String> {
             ":(top)",
             ":(top,exclude)docs/runs",
             ":(top,exclude)docs/bench",
-        ])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-    else {
+        ],
+    ) else {
         return Vec::new();
     };
-    let text = String::from_utf8_lossy(&out.stdout);
     let mut paths: Vec<String> = text
         .lines()
         .filter_map(|l| l.get(3..))
@@ -370,14 +349,11 @@ impl Provenance {
         let (commit, modified, machine) =
             FIXED.get_or_init(|| (git_commit(), git_modified(), Machine::current()));
         let mut argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
-        let program = argv
-            .next()
-            .map(|p| {
-                Path::new(&p)
-                    .file_name()
-                    .map_or(p.clone(), |n| n.to_string_lossy().into_owned())
-            })
-            .unwrap_or_default();
+        let argv0 = argv.next().unwrap_or_default();
+        let name = Path::new(&argv0)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        let program = name.unwrap_or(argv0);
         let args: Vec<String> = argv.map(tilde).collect();
         let env = RECORDED_ENV
             .iter()
@@ -406,13 +382,9 @@ impl Provenance {
                 .into_iter()
                 .map(String::from)
                 .collect(),
-            features: Some(
-                [("x86-v4", cfg!(feature = "x86-v4"))]
-                    .into_iter()
-                    .filter(|&(_, on)| on)
-                    .map(|(f, _)| f.to_string())
-                    .collect(),
-            ),
+            features: Some(Vec::from_iter(
+                cfg!(feature = "x86-v4").then(|| "x86-v4".to_string()),
+            )),
             env,
             matrix_kernels: matrix_kernels(machine.vector.as_deref()),
             machine,
@@ -519,14 +491,8 @@ pub fn shell_quote(arg: &str) -> String {
 
 /// The short git commit of the working tree, or `"unknown"`.
 pub fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    stdout_of("git", &["rev-parse", "--short=12", "HEAD"])
+        .map_or_else(|| "unknown".into(), |s| s.trim().to_string())
 }
 
 /// Opens (creating if needed) the run directory `path` and records this process's
@@ -553,11 +519,10 @@ mod tests {
             (951_868_799, "2000-02-29T23:59:59Z"),
             (1_796_128_800, "2026-12-01T12:40:00Z"),
             (4_107_542_400, "2100-03-01T00:00:00Z"),
+            (-719_468 * 86_400, "0000-03-01T00:00:00Z"),
         ] {
             assert_eq!(iso8601_utc(seconds), text, "{seconds}");
         }
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-719_468), (0, 3, 1));
         let now = now_utc();
         assert_eq!((now.len(), &now[10..11], &now[19..]), (20, "T", "Z"));
     }
@@ -566,12 +531,9 @@ mod tests {
     fn commands_reproduce_the_run() {
         let mut p = Provenance::current();
         p.program = "mnist-depth".into();
-        p.args = vec![
-            "--preset".into(),
-            "quick".into(),
-            "--out".into(),
-            "a b".into(),
-        ];
+        p.args = ["--preset", "quick", "--out", "a b"]
+            .map(String::from)
+            .to_vec();
         p.build = "dev".into();
         p.backends = vec!["flex".into()];
         p.features = Some(vec!["x86-v4".into()]);
@@ -628,9 +590,9 @@ mod tests {
         m.cpu = "AMD EPYC".into();
         m.logical_cores = 2;
         m.vector = None;
-        assert_eq!(m.short(), "AMD EPYC, 2 cores");
+        assert_eq!(m.short_with_kernels(None), "AMD EPYC, 2 cores");
         m.vector = Some("AVX2".into());
-        assert_eq!(m.short(), "AMD EPYC (AVX2), 2 cores");
+        assert_eq!(m.short_with_kernels(None), "AMD EPYC (AVX2), 2 cores");
         assert_eq!(
             m.short_with_kernels(Some("AVX2")),
             "AMD EPYC (AVX2), 2 cores"

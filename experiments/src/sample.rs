@@ -34,28 +34,28 @@
 //!   also writes a [`SampleRecord`]: the run, checkpoint epoch, model kind, corpus, prompt,
 //!   settings, the generated tokens and text (bytes as lossy UTF-8) and the date.
 //!
-//! The code: [`SampleArgs`] and [`run_sample`] here; loading the run (model, corpus) in
-//! `sample/load.rs`; prompts, vocabularies and printing in `sample/text.rs`.
+//! The code: [`SampleArgs`] and [`run_sample`] here; loading the run (model, corpus,
+//! vocabulary) in `sample/load.rs`; prompts, vocabularies and printing in
+//! [`models::generate::text`].
 
-use crate::provenance::create_run;
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail};
 use clap::Parser;
 use models::SamplingConfig;
+use models::train::write_atomic;
 use serde::Serialize;
 
 use crate::cli::{DataDirArgs, DeviceArgs};
 use crate::lm::LmData;
-use crate::provenance::now_utc;
-use models::train::write_atomic;
+use crate::provenance::{create_run, now_utc};
 
 mod load;
-mod text;
 
-pub use load::{LoadedLm, ModelKind, SampleModel, data_from_provenance, data_spec, load_lm};
-pub use text::{Detokenizer, Vocabulary, default_prompt, detokenize};
+pub use load::{
+    LoadedLm, ModelKind, data_from_provenance, data_spec, default_prompt, load_lm, load_vocabulary,
+};
 
 /// Options of the `sample` binary.
 #[derive(Parser, Debug, Clone)]
@@ -166,24 +166,20 @@ pub struct SampleRecord {
     pub date: String,
 }
 
-/// Runs the `sample` command line: prints the prompt and the generated text to stdout as it is
-/// produced (a line about the run to stderr), writes `--json` if asked, and returns the record.
+/// Runs the `sample` command line: prints the prompt and the generated text to `out` (stdout
+/// for the binary) as it is produced (a line about the run to stderr), writes `--json` if
+/// asked, and returns the record.
 ///
 /// # Errors
 ///
 /// See the [module docs](self): bad settings, a bad run, a corpus that cannot be loaded or
 /// does not match the model, a bad prompt, `--until-eos` on a character model.
-pub fn run_sample(args: &SampleArgs) -> anyhow::Result<SampleRecord> {
-    run_sample_to(args, &mut std::io::stdout().lock())
-}
-
-/// [`run_sample`], printing the text to `out` (stdout for the binary).
-pub fn run_sample_to(args: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<SampleRecord> {
+pub fn run_sample(args: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<SampleRecord> {
     let sampling = args.sampling_config()?;
     let device = args.device.device()?.without_autodiff();
     let loaded = load_lm(&args.run, args.data.dir(), &device)?;
-    let vocab = Vocabulary::load(&loaded.data, args.data.dir())?;
-    let model_vocab = loaded.model.vocab_size();
+    let vocab = load_vocabulary(&loaded.data, args.data.dir())?;
+    let model_vocab = loaded.model.vocab_len();
     if model_vocab != vocab.len() {
         bail!(
             "{}: the model predicts {model_vocab} tokens but the {} corpus has {} {}: is \
@@ -212,7 +208,7 @@ pub fn run_sample_to(args: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<S
         "sample: {} (epoch {}, {} model, {} corpus, {} {}); temperature {}{}{}, seed {}",
         loaded.dir.display(),
         loaded.epoch,
-        loaded.model.kind().name(),
+        loaded.kind.name(),
         loaded.data.corpus.name(),
         vocab.len(),
         vocab.unit(),
@@ -225,39 +221,19 @@ pub fn run_sample_to(args: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<S
             .unwrap_or_default(),
         args.seed
     );
-    let mut detok = vocab.detokenizer();
-    let shown = detok.pieces(&prompt_tokens);
-    out.write_all(&shown)?;
-    out.flush()?;
-    let mut generated_bytes = Vec::new();
-    let generated_tokens = loaded
-        .model
-        .generate(
-            &prompt_tokens,
-            args.tokens,
-            &sampling,
-            stop,
-            &device,
-            |token| {
-                let piece = detok.piece(token);
-                // A closed pipe (`sample ... | head`) only stops the printing.
-                if out.write_all(&piece).is_ok() {
-                    out.flush().ok();
-                }
-                generated_bytes.extend_from_slice(&piece);
-            },
-        )
-        .map_err(anyhow::Error::msg)?;
-    if !detok.at_line_start() && out.write_all(b"\n").is_ok() {
-        out.flush().ok();
-    }
-    let generated_text = String::from_utf8_lossy(&generated_bytes).into_owned();
-    let mut all = shown;
-    all.extend_from_slice(&generated_bytes);
+    let generated = loaded.model.generate_text(
+        &vocab,
+        &prompt_tokens,
+        args.tokens,
+        &sampling,
+        stop,
+        &device,
+        out,
+    )?;
     let record = SampleRecord {
         run: loaded.dir.clone(),
         checkpoint_epoch: loaded.epoch,
-        model: loaded.model.kind(),
+        model: loaded.kind,
         data: loaded.data.clone(),
         prompt,
         prompt_tokens,
@@ -269,17 +245,14 @@ pub fn run_sample_to(args: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<S
             seed: args.seed,
             until_eos: args.until_eos,
         },
-        generated_tokens,
-        generated_text,
-        text: String::from_utf8_lossy(&all).into_owned(),
+        generated_tokens: generated.tokens,
+        generated_text: generated.generated_text,
+        text: generated.text,
         date: now_utc(),
     };
     if let Some(path) = &args.json {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => std::path::Path::new("."),
-        };
-        create_run(dir)?;
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+        create_run(dir.unwrap_or(std::path::Path::new(".")))?;
         let mut bytes = serde_json::to_vec_pretty(&record)?;
         bytes.push(b'\n');
         write_atomic(path, &bytes)?;
@@ -300,7 +273,8 @@ mod tests {
     use super::*;
     use crate::lm::LmCorpus;
 
-    fn temp(name: &str) -> PathBuf {
+    /// A fresh scratch directory for the test `name`.
+    pub(super) fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("hz-sample-{name}-{}", std::process::id()));
         std::fs::remove_dir_all(&dir).ok();
         std::fs::create_dir_all(&dir).unwrap();
@@ -375,7 +349,7 @@ mod tests {
             json_path.to_str().unwrap(),
         ]);
         let mut printed: Vec<u8> = Vec::new();
-        let record = run_sample_to(&a, &mut printed).unwrap();
+        let record = run_sample(&a, &mut printed).unwrap();
         assert_eq!((record.checkpoint_epoch, record.model), (1, ModelKind::Rhn));
         assert_eq!(record.prompt_tokens, vocab.encode(b"the "));
         let greedy = SamplingConfig::new().with_temperature(0.0);
@@ -402,7 +376,7 @@ mod tests {
             list.extend_from_slice(extra);
             format!(
                 "{:#}",
-                run_sample_to(&args(&list), &mut Vec::<u8>::new()).unwrap_err()
+                run_sample(&args(&list), &mut Vec::<u8>::new()).unwrap_err()
             )
         };
         let err = fails(&["--prompt", "the dog"]);
@@ -412,7 +386,7 @@ mod tests {
         let missing = dir.join("missing");
         let err = format!(
             "{:#}",
-            run_sample_to(
+            run_sample(
                 &args(&["--run", missing.to_str().unwrap()]),
                 &mut Vec::<u8>::new()
             )

@@ -12,14 +12,14 @@ use burn::nn::Initializer;
 use burn::tensor::{Device, Tensor};
 use clap::Parser;
 use datasets::cifar::{CIFAR_PIXELS, write_cifar_bin};
+use datasets::mnist::{MNIST_PIXELS, write_idx};
 use datasets::{Bptt, MnistDataset};
 use datasets::{CifarKind, CifarSplit};
 use experiments::analysis::{
     GateAccumulator, GatesArgs, LesionArgs, LesionReport, LesionRow, LossError, LossErrorSum,
-    bias_table, cifar_forward, cifar_gate_report, cifar_lesion, cifar_run_splits,
-    cifar_stage_depths, conv_forward, conv_gate_report, conv_lesion, conv_stage_depths,
-    load_cifar_run, load_mlp_run, mlp_gate_report, mlp_lesion, ranges, resolve_run_dir,
-    rhn_gate_report, rhn_lesion, run_gates, run_lesion,
+    bias_table, cifar_forward, cifar_run_splits, cifar_stage_depths, classifier_gate_report,
+    classifier_lesion, conv_forward, conv_stage_depths, load_cifar_run, load_mlp_run, ranges,
+    resolve_run_dir, rhn_gate_report, rhn_lesion, run_gates, run_lesion,
 };
 use experiments::cifar::{CifarArgs, NetChoice, model_config, run_cli};
 use experiments::plot::Heatmap;
@@ -38,21 +38,16 @@ fn temp(name: &str) -> PathBuf {
 
 /// A tiny MNIST-format set: `n` random images with labels `i % 10`, written as IDX files.
 fn tiny_mnist(dir: &Path, n: usize) -> MnistData {
-    let mut images = vec![0, 0, 8, 3];
-    for v in [n as u32, 28, 28] {
-        images.extend(v.to_be_bytes());
-    }
     let mut state = 12345u32;
-    for _ in 0..n * 784 {
+    let mut pixel = || {
         state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        images.push((state >> 24) as u8);
-    }
-    let mut labels = vec![0, 0, 8, 1];
-    labels.extend((n as u32).to_be_bytes());
-    labels.extend((0..n).map(|i| (i % 10) as u8));
+        (state >> 24) as u8
+    };
+    let images: Vec<[u8; MNIST_PIXELS]> =
+        (0..n).map(|_| std::array::from_fn(|_| pixel())).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
     let (ip, lp) = (dir.join("images-idx3-ubyte"), dir.join("labels-idx1-ubyte"));
-    std::fs::write(&ip, images).unwrap();
-    std::fs::write(&lp, labels).unwrap();
+    write_idx(&ip, &lp, &images, &labels).unwrap();
     MnistData::new(MnistDataset::from_idx_files(&ip, &lp).unwrap())
 }
 
@@ -149,7 +144,7 @@ fn lesioning_a_closed_gate_changes_nothing_and_an_open_one_does() {
     // Layer 1 (network layer 3) is shut: T = σ(−40) ≈ 0. Layer 3 is wide open: T ≈ 1.
     set_gate_bias(&mut model, 1, -40.0, &device);
     set_gate_bias(&mut model, 3, 40.0, &device);
-    let report = mlp_lesion("t", &model, &[("train", &data, 24)], 7, &device).unwrap();
+    let report = classifier_lesion("t", &model, &[("train", &data, 24)], 7, &device).unwrap();
     assert_eq!(report.rows.len(), 4);
     assert_eq!(
         report.rows.iter().map(|r| r.layer).collect::<Vec<_>>(),
@@ -171,7 +166,7 @@ fn lesioning_a_closed_gate_changes_nothing_and_an_open_one_does() {
         .unwrap();
     assert!((sum.finish().loss - open.loss).abs() < 1e-4);
     // Gate statistics see the shut and open layers.
-    let g = mlp_gate_report(&model, &data, 24, 2, 10, &device).unwrap();
+    let g = classifier_gate_report(&model, &data, 24, 2, 10, &device).unwrap();
     assert!(g.mean_per_layer[1] < 1e-6 && g.mean_per_layer[3] > 1.0 - 1e-6);
     assert_eq!(g.closed_fraction[1], 1.0);
     assert_eq!(g.class_counts.iter().sum::<usize>(), 24);
@@ -324,7 +319,7 @@ fn conv_forward_matches_the_net_and_lesions_each_stage_layer() {
         assert!((a - b).abs() < 1e-5, "{a} vs {b}");
     }
     assert_eq!(gates.unwrap().dims(), [6, 8]);
-    let report = conv_lesion("c", &model, &[("train", &data, 6)], 4, &device).unwrap();
+    let report = classifier_lesion("c", &model, &[("train", &data, 6)], 4, &device).unwrap();
     assert_eq!(report.rows.len(), 8);
     assert_eq!(report.rows[7].layer, 9);
     let base = report.baseline[0].1.loss;
@@ -335,7 +330,7 @@ fn conv_forward_matches_the_net_and_lesions_each_stage_layer() {
             .iter()
             .any(|r| (r.splits[0].1.loss - base).abs() > 1e-5)
     );
-    let g = conv_gate_report(&model, &data, 6, 4, &device).unwrap();
+    let g = classifier_gate_report(&model, &data, 6, 0, 4, &device).unwrap();
     assert_eq!(g.layers, 8);
     assert!(g.mean_per_layer[3] < 1e-6);
     std::fs::remove_dir_all(dir).ok();
@@ -403,7 +398,7 @@ fn cifar_runs_are_read_out_and_lesioned_per_highway_layer() {
     assert_eq!((train.len(), test.len()), (15, 3));
 
     // Gate statistics over uneven batches (4, 4, 4, 3) equal the net's own read-out.
-    let g = cifar_gate_report(model, train, 100, 4, &device).unwrap();
+    let g = classifier_gate_report(model, train, 100, 0, 4, &device).unwrap();
     assert_eq!((g.layers, g.first_layer, g.examples), (2, 1, 15));
     let all: Vec<usize> = (0..15).collect();
     let (x, _) = train.batch(&all, false, 0, &device);
@@ -440,7 +435,7 @@ fn cifar_runs_are_read_out_and_lesioned_per_highway_layer() {
             }
         }
     }
-    let report = cifar_lesion(
+    let report = classifier_lesion(
         "c",
         model,
         &[("train", train, 100), ("test", test, 2)],
@@ -493,9 +488,10 @@ fn cifar_runs_are_read_out_and_lesioned_per_highway_layer() {
         err.contains("plain") && err.contains("no transform gates"),
         "{err}"
     );
-    let err = cifar_gate_report(&loaded.model, train, 5, 5, &device).unwrap_err();
+    let err = classifier_gate_report(&loaded.model, train, 5, 0, 5, &device).unwrap_err();
     assert!(err.to_string().contains("--plain"), "{err}");
-    let err = cifar_lesion("p", &loaded.model, &[("train", train, 5)], 5, &device).unwrap_err();
+    let err =
+        classifier_lesion("p", &loaded.model, &[("train", train, 5)], 5, &device).unwrap_err();
     assert!(err.to_string().contains("--plain"), "{err}");
     // A run of another binary is named.
     std::fs::write(

@@ -1,6 +1,7 @@
-//! Language-model training through the Learner path: learns a repeating token stream, clips
-//! the global gradient norm, resumes to the same result as an uninterrupted run, stops on its
-//! time budget.
+//! Language-model training through the Learner path (`models::train::tbptt::fit_lm`): learns a
+//! repeating token stream, clips the global gradient norm, resumes to the same result as an
+//! uninterrupted run, stops on its time budget. (In this crate for Burn's ndarray backend, the
+//! second device of the data-parallel tests, a dev-dependency here.)
 
 #[path = "../../models/tests/common/mod.rs"]
 mod common;
@@ -9,11 +10,8 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 use datasets::Bptt;
-use experiments::backend::Devices;
-use experiments::lm::{LmTrainConfig, fit_lm};
-use models::train::clip_global_norm;
-use models::train::tbptt::{evaluate_lm, evaluate_lm_mc};
-use models::train::{FitOptions, LrSchedule, OptimizerConfig, RunDir};
+use models::train::tbptt::{LmEpoch, LmTrainConfig, evaluate_lm, evaluate_lm_mc, fit_lm};
+use models::train::{Devices, FitOptions, LrSchedule, OptimizerConfig, RunDir, clip_global_norm};
 use models::{RecurrentLm, RhnLmConfig};
 use rhn::VariationalDropoutConfig;
 
@@ -181,7 +179,7 @@ fn kill_run(
     resume: bool,
     devices: &Devices,
     model: fn(&Device) -> models::RhnLm,
-) -> Vec<experiments::lm::LmEpoch> {
+) -> Vec<LmEpoch> {
     let train = Bptt::new(&stream(400), 4, 8).unwrap();
     let valid = Bptt::new(&stream(100), 4, 8).unwrap();
     devices.seed(1);

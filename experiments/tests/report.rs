@@ -8,10 +8,17 @@
 //! the MLP's study must not enter the depth-study tables), a `ptb --model kim` run trained as
 //! long as the RHN but at another commit (the README row lists both), a `sample --json` record,
 //! and a Markdown page with marker sections (`doc.md`). `expected.md` is the page as `report`
-//! must write it, every figure worked out by hand from the fixture's numbers.
+//! must write it, every figure worked out by hand from the fixture's numbers. The other tests
+//! check the marker sections of `report::markdown`, and sections that `report::generate` makes
+//! of inputs built in memory.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use experiments::provenance::Provenance;
+use experiments::report::inputs::{Bench, HighwayBench, HighwayBenchRow};
+use experiments::report::markdown::{describe_change, replace, sections};
+use experiments::report::{Inputs, Outcome, generate};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/report");
 
@@ -309,4 +316,164 @@ fn the_documented_commands_parse() {
     // --check needs files to check.
     let out = report(&["--check"]);
     assert!(!out.status.success());
+}
+
+#[test]
+fn sections_are_found_and_replaced_leaving_the_rest() {
+    let text = "a\n<!-- report:x -->\nold\n<!-- /report:x -->\nb\n<!-- report:y -->\n<!-- /report:y -->\nc";
+    let file = Path::new("f.md");
+    let s = sections(text, file).unwrap();
+    assert_eq!(s.len(), 2);
+    assert_eq!((s[0].name.as_str(), s[0].line), ("x", 2));
+    assert_eq!(&text[s[0].content.clone()], "old\n");
+    assert_eq!(&text[s[1].content.clone()], "");
+    let out = replace(text, &s, &[None, Some("new\n".into())]);
+    assert_eq!(
+        out,
+        "a\n<!-- report:x -->\nold\n<!-- /report:x -->\nb\n<!-- report:y -->\nnew\n<!-- /report:y -->\nc"
+    );
+    assert_eq!(
+        describe_change("h\nold\nt\n", "h\nnew\nnewer\nt\n", 3),
+        "@@ line 4 @@\n-old\n+new\n+newer\n"
+    );
+}
+
+#[test]
+fn bad_markers_name_the_file_and_line() {
+    let file = Path::new("f.md");
+    for (text, expected) in [
+        (
+            "<!-- report:x -->\n",
+            "f.md:1: <!-- report:x --> is never closed",
+        ),
+        (
+            "\n<!-- /report:x -->\n",
+            "f.md:2: <!-- /report:x --> without",
+        ),
+        (
+            "<!-- report:x -->\n<!-- report:y -->\n",
+            "f.md:2: <!-- report:y --> inside report:x",
+        ),
+        (
+            "<!-- report:x -->\n<!-- /report:y -->\n",
+            "f.md:2: <!-- /report:y --> closes report:x",
+        ),
+        (
+            "<!-- report:x -->\n<!-- /report:x -->\n<!-- report:x -->\n<!-- /report:x -->\n",
+            "f.md:3: report:x appears twice",
+        ),
+    ] {
+        let err = sections(text, file).unwrap_err().to_string();
+        assert!(err.starts_with(expected), "{err}");
+    }
+}
+
+/// A `bench-highway` file of `rows` (name, steps/s) with `provenance`.
+fn highway_bench(provenance: Provenance, rows: &[(&str, f64)]) -> HighwayBench {
+    let row = |&(name, steps_per_s): &(&str, f64)| HighwayBenchRow {
+        name: name.into(),
+        steps_per_s,
+        gflop_per_step: None,
+    };
+    Bench {
+        file: "b.json".into(),
+        provenance,
+        rows: rows.iter().map(row).collect(),
+    }
+}
+
+/// The content of section `name` generated from `inputs` over `existing`.
+fn generated(name: &str, existing: &str, inputs: &Inputs) -> String {
+    match generate(name, existing, inputs).unwrap() {
+        Outcome::Generated { content, .. } => content,
+        Outcome::NotRegenerated(why) => panic!("{name}: {why}"),
+    }
+}
+
+#[test]
+fn sizes_match_the_paper_presets() {
+    let content = generated("sizes", "", &Inputs::default());
+    assert!(content.contains("| MNIST conv highway, width 16 (Table 1) | 39K | 38,986 |"));
+    assert!(content.contains("| RHN `ptb_sota` (depth 10, 830 units, tied) | 23M | 23,482,400 |"));
+}
+
+#[test]
+fn the_mlp_speed_row_gives_the_range_over_the_newest_commits_runs() {
+    let bench = |commit: &str, date: &str, fast: f64, ops: f64| {
+        let mut provenance = Provenance::current();
+        provenance.git_commit = commit.into();
+        provenance.date = date.into();
+        highway_bench(
+            provenance,
+            &[
+                ("Mlp flex fast depth 50 width 71 batch 128", fast),
+                ("Mlp flex unfused depth 50 width 71 batch 128", ops),
+                ("PyTorch mlp depth 50 width 71 batch 128 threads 2", 40.0),
+            ],
+        )
+    };
+    let inputs = Inputs {
+        bench_highway: vec![
+            bench("aaa", "2026-12-01T10:00:00Z", 80.0, 40.0),
+            bench("bbb", "2026-12-01T12:00:00Z", 44.0, 36.0),
+            bench("bbb", "2026-12-01T12:05:00Z", 60.0, 48.0),
+        ],
+        ..Inputs::default()
+    };
+    // The row's `here` cell.
+    let content = generated("summary", "", &inputs);
+    let here = "| 1.10-1.50× over 2 runs (Burn's own ops: 0.90-1.20×) |";
+    assert!(content.contains(here), "{content}");
+    let one = Inputs {
+        bench_highway: vec![bench("aaa", "2026-12-01T10:00:00Z", 80.0, 40.0)],
+        ..Inputs::default()
+    };
+    let content = generated("summary", "", &one);
+    assert!(
+        content.contains("| 2.00× (Burn's own ops: 1.00×) |"),
+        "{content}"
+    );
+}
+
+#[test]
+fn without_inputs_the_summary_is_not_regenerated_and_rows_are_kept_in_place() {
+    let existing = "| a | b |\n|---|---|\n| [X](y) | 1 |\n";
+    assert!(matches!(
+        generate("summary", existing, &Inputs::default()).unwrap(),
+        Outcome::NotRegenerated(_)
+    ));
+}
+
+#[test]
+fn only_files_timed_on_a_gpu_are_speed_gpu_rows() {
+    let bench = |gpu: Option<&str>| {
+        let mut provenance = Provenance::current();
+        provenance.machine.gpu = gpu.map(String::from);
+        provenance.backend = "cuda,wgpu".into();
+        highway_bench(
+            provenance,
+            &[
+                ("Mlp cuda fused depth 50 width 71 batch 128", 300.0),
+                ("PyTorch mlp depth 50 width 71 batch 128 on cuda", 200.0),
+            ],
+        )
+    };
+    let cpu = Inputs {
+        bench_highway: vec![bench(None)],
+        ..Inputs::default()
+    };
+    assert!(matches!(
+        generate("speed-gpu", "", &cpu).unwrap(),
+        Outcome::NotRegenerated(_)
+    ));
+    let gpu = Inputs {
+        bench_highway: vec![bench(Some("NVIDIA H100 80GB HBM3, driver 580.95.05"))],
+        ..Inputs::default()
+    };
+    let content = generated("speed-gpu", "", &gpu);
+    assert!(
+        content.contains("| 50×71 highway MLP, Adam (fused), batch 128 | `cuda` | 300 steps/s | 200 steps/s | 1.50 |"),
+        "{content}"
+    );
+    assert!(content.contains("NVIDIA H100 80GB HBM3"), "{content}");
 }

@@ -22,12 +22,21 @@
 //! let config = SamplingConfig::new().with_temperature(0.8).with_top_k(Some(40)).with_seed(1);
 //! let tokens = generate(&model, &prompt, 50, &config, Some(eos), &device, |t| print(t))?;
 //! ```
+//!
+//! With the `train` feature, `text` turns prompts into tokens and tokens into text for the
+//! word and character vocabularies of the `datasets` corpora, and prints the text as it is
+//! generated (`generate_text`).
 
 use burn::config::Config;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::rhn_lm::RecurrentLm;
 use highway_core::mask_stream::{GOLDEN, splitmix64};
+
+#[cfg(feature = "train")]
+pub mod text;
+#[cfg(feature = "train")]
+pub use text::{Detokenizer, GeneratedText, TextLm, TextVocab, detokenize, generate_text};
 
 /// How [`sample_token`] picks a token from one position's logits.
 ///

@@ -1,15 +1,10 @@
-//! Gate statistics of a trained highway MLP (*Training Very Deep Networks* Figures 2 and 3;
+//! Gate statistics of a trained highway net (*Training Very Deep Networks* Figures 2 and 3;
 //! Greff et al.'s layer-output distances): learned transform-gate biases, mean activity per
-//! layer, unit and class, and the distance of each layer's output from the final one.
+//! layer, unit and class, and the distance of each layer's output from the final one,
+//! accumulated on the host from per-batch read-outs.
 
 use anyhow::bail;
-use burn::tensor::{Device, Tensor};
-use models::DeepMlp;
 use serde::{Deserialize, Serialize};
-
-use super::{host, labels_of};
-use models::train::LabelledData;
-use models::train::MnistData;
 
 /// The transform-gate biases of one layer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -249,35 +244,4 @@ impl GateAccumulator {
             example_gates: self.kept,
         })
     }
-}
-
-/// Gate statistics of a highway [`DeepMlp`] over the first `examples` items of `data`.
-pub fn mlp_gate_report(
-    model: &DeepMlp,
-    data: &MnistData,
-    examples: usize,
-    keep_examples: usize,
-    batch_size: usize,
-    device: &Device,
-) -> anyhow::Result<GateReport> {
-    let layers = model.stack_depth();
-    let Some(first_bias) = model.transform_biases().and_then(|b| b.into_iter().next()) else {
-        bail!("gate statistics need a highway net; this one has plain layers");
-    };
-    let units = first_bias.dims()[0];
-    let n_classes = model.output.weight.dims()[1];
-    let mut acc = GateAccumulator::new(layers, units, n_classes, keep_examples);
-    let n = examples.min(LabelledData::<2>::len(data));
-    let indices: Vec<usize> = (0..n).collect();
-    for chunk in indices.chunks(batch_size.max(1)) {
-        let (x, _) = LabelledData::<2>::batch(data, chunk, false, 0, device);
-        let z0 = model.input_features(x.clone());
-        let (_, out) = model.forward_with_gates(x, None);
-        let gates = host(Tensor::stack::<3>(out.gates, 1))?;
-        let mut all = vec![z0];
-        all.extend(out.layer_outputs);
-        let outputs = host(Tensor::stack::<3>(all, 1))?;
-        acc.add(&gates, &labels_of(data, chunk)?, &outputs)?;
-    }
-    acc.finish(2)
 }

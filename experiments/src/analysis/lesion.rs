@@ -2,13 +2,7 @@
 //! (pure carry) at a time, and the loss and error of the net so damaged.
 
 use anyhow::bail;
-use burn::tensor::Device;
-use models::DeepMlp;
 use serde::{Deserialize, Serialize};
-
-use super::{host, labels_of};
-use models::train::LabelledData;
-use models::train::MnistData;
 
 /// Loss and error of a model on one split.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -88,6 +82,35 @@ pub struct LesionReport {
 }
 
 impl LesionReport {
+    /// The study of `layers` lesions, rows numbered from `first_layer`, over named splits: each
+    /// split gives the intact net's loss and error and those with layer `k` lesioned (entry
+    /// `k`).
+    pub(super) fn from_splits(
+        label: &str,
+        first_layer: usize,
+        layers: usize,
+        splits: impl IntoIterator<Item = anyhow::Result<(String, LossError, Vec<LossError>)>>,
+    ) -> anyhow::Result<Self> {
+        let mut report = Self {
+            label: label.to_string(),
+            baseline: Vec::new(),
+            rows: (0..layers)
+                .map(|k| LesionRow {
+                    layer: first_layer + k,
+                    splits: Vec::new(),
+                })
+                .collect(),
+        };
+        for split in splits {
+            let (name, base, lesioned) = split?;
+            for (row, e) in report.rows.iter_mut().zip(lesioned) {
+                row.splits.push((name.clone(), e));
+            }
+            report.baseline.push((name, base));
+        }
+        Ok(report)
+    }
+
     /// Layers whose lesion raises the error on `split` by at most `tolerance` (absolute).
     pub fn harmless_layers(&self, split: &str, tolerance: f64) -> Vec<usize> {
         let Some(base) = self.baseline.iter().find(|(s, _)| s == split) else {
@@ -104,59 +127,4 @@ impl LesionReport {
             .map(|r| r.layer)
             .collect()
     }
-}
-
-/// Loss and error of the intact net and of each stacked layer lesioned, on `data`'s first
-/// `examples` items.
-pub fn mlp_lesion_split(
-    model: &DeepMlp,
-    data: &MnistData,
-    examples: usize,
-    batch_size: usize,
-    device: &Device,
-) -> anyhow::Result<(LossError, Vec<LossError>)> {
-    let layers = model.stack_depth();
-    let mut base = LossErrorSum::default();
-    let mut lesioned = vec![LossErrorSum::default(); layers];
-    let n = examples.min(LabelledData::<2>::len(data));
-    let indices: Vec<usize> = (0..n).collect();
-    for chunk in indices.chunks(batch_size.max(1)) {
-        let labels = labels_of(data, chunk)?;
-        let (x, _) = LabelledData::<2>::batch(data, chunk, false, 0, device);
-        let (clean, _, all) = model.forward_all_lesions(x);
-        base.add(&host(clean)?, &labels)?;
-        for (acc, logits) in lesioned.iter_mut().zip(all) {
-            acc.add(&host(logits)?, &labels)?;
-        }
-    }
-    Ok((base.finish(), lesioned.iter().map(|s| s.finish()).collect()))
-}
-
-/// Lesions every stacked layer of `model` on each `(name, data, examples)` split.
-pub fn mlp_lesion(
-    label: &str,
-    model: &DeepMlp,
-    splits: &[(&str, &MnistData, usize)],
-    batch_size: usize,
-    device: &Device,
-) -> anyhow::Result<LesionReport> {
-    let mut baseline = Vec::new();
-    let mut rows: Vec<LesionRow> = (0..model.stack_depth())
-        .map(|k| LesionRow {
-            layer: k + 2,
-            splits: Vec::new(),
-        })
-        .collect();
-    for (name, data, examples) in splits {
-        let (base, lesioned) = mlp_lesion_split(model, data, *examples, batch_size, device)?;
-        baseline.push((name.to_string(), base));
-        for (row, e) in rows.iter_mut().zip(lesioned) {
-            row.splits.push((name.to_string(), e));
-        }
-    }
-    Ok(LesionReport {
-        label: label.to_string(),
-        baseline,
-        rows,
-    })
 }

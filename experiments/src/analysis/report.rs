@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::gate_stats::{GateReport, LayerBias};
 use super::lesion::{LesionReport, LossError};
-use super::rhn::RhnGateReport;
-use crate::plot::{Heatmap, LinePlot, series, write_plot};
+use super::lm::RhnGateReport;
+use crate::plot::{Heatmap, LinePlot, Series, series, write_plot};
 use models::train::write_atomic;
 
 /// Writes `text` to `dir/name` atomically.
@@ -167,152 +167,152 @@ pub fn class_heatmap(title: &str, class_name: &str, report: &GateReport) -> Heat
 pub fn mlp_gate_plots(
     nets: &[(String, GateReport, Vec<LayerBias>)],
 ) -> [(&'static str, LinePlot); 3] {
-    let layer_points = |f: &dyn Fn(&GateReport, usize) -> f64, r: &GateReport| -> Vec<(f64, f64)> {
-        (0..r.layers)
-            .map(|i| ((r.first_layer + i) as f64, f(r, i)))
-            .collect()
-    };
     let mut bias_lines = Vec::new();
     for (c, (label, _, b)) in nets.iter().enumerate() {
-        let pts = |f: &dyn Fn(&LayerBias) -> f64| {
-            b.iter()
-                .map(|l| (l.layer as f64, f(l) - l.initial))
-                .collect::<Vec<_>>()
-        };
-        bias_lines.push(series(&format!("{label} mean"), c, false, pts(&|l| l.mean)));
-        bias_lines.push(series(&format!("{label} min"), c, true, pts(&|l| l.min)));
-        bias_lines.push(series(&format!("{label} max"), c, true, pts(&|l| l.max)));
+        let stat = |l: &LayerBias, i: usize| [l.mean, l.min, l.max][i];
+        let stats = [("mean", false), ("min", true), ("max", true)];
+        for (i, (name, dashed)) in stats.into_iter().enumerate() {
+            let pts = b
+                .iter()
+                .map(|l| (l.layer as f64, stat(l, i) - l.initial))
+                .collect();
+            bias_lines.push(series(&format!("{label} {name}"), c, dashed, pts));
+        }
     }
+    // One line per net, of the points `f` takes from its report.
+    let per_net = |f: &dyn Fn(&GateReport) -> Vec<(f64, f64)>| -> Vec<Series> {
+        nets.iter()
+            .enumerate()
+            .map(|(c, (l, r, _))| series(l, c, false, f(r)))
+            .collect()
+    };
+    let mean = per_net(&|r| {
+        (0..r.layers)
+            .map(|i| ((r.first_layer + i) as f64, r.mean_per_layer[i]))
+            .collect()
+    });
+    let distance = per_net(&|r| {
+        r.relative_distance
+            .iter()
+            .enumerate()
+            .map(|(i, v)| ((r.first_layer - 1 + i) as f64, *v))
+            .collect()
+    });
     [
         (
             "gate-bias",
-            LinePlot {
-                title: "Learned transform-gate bias minus its initial value, per layer".into(),
-                x_label: "layer".into(),
-                y_label: "b_T - initial b_T (mean, min, max over units)".into(),
-                log_y: false,
-                series: bias_lines,
-            },
+            line_plot(
+                "Learned transform-gate bias minus its initial value, per layer".into(),
+                "layer",
+                "b_T - initial b_T (mean, min, max over units)",
+                false,
+                bias_lines,
+            ),
         ),
         (
             "gate-mean",
-            LinePlot {
-                title: "Mean transform-gate activity per layer".into(),
-                x_label: "layer".into(),
-                y_label: "mean T".into(),
-                log_y: false,
-                series: nets
-                    .iter()
-                    .enumerate()
-                    .map(|(c, (l, r, _))| {
-                        series(l, c, false, layer_points(&|r, i| r.mean_per_layer[i], r))
-                    })
-                    .collect(),
-            },
+            line_plot(
+                "Mean transform-gate activity per layer".into(),
+                "layer",
+                "mean T",
+                false,
+                mean,
+            ),
         ),
         (
             "layer-distance",
-            LinePlot {
-                title: "Distance of each layer's output from the final output (Greff et al.)"
-                    .into(),
-                x_label: "layer (1: the plain input layer)".into(),
-                y_label: "mean ||z_l - z_L|| / mean ||z_L||".into(),
-                log_y: false,
-                series: nets
-                    .iter()
-                    .enumerate()
-                    .map(|(c, (l, r, _))| {
-                        let pts = r
-                            .relative_distance
-                            .iter()
-                            .enumerate()
-                            .map(|(i, v)| ((r.first_layer - 1 + i) as f64, *v))
-                            .collect();
-                        series(l, c, false, pts)
-                    })
-                    .collect(),
-            },
+            line_plot(
+                "Distance of each layer's output from the final output (Greff et al.)".into(),
+                "layer (1: the plain input layer)",
+                "mean ||z_l - z_L|| / mean ||z_L||",
+                false,
+                distance,
+            ),
         ),
     ]
 }
 
+/// A [`LinePlot`] of `series`.
+fn line_plot(
+    title: String,
+    x_label: &str,
+    y_label: &str,
+    log_y: bool,
+    series: Vec<Series>,
+) -> LinePlot {
+    LinePlot {
+        title,
+        x_label: x_label.into(),
+        y_label: y_label.into(),
+        log_y,
+        series,
+    }
+}
+
 /// The mean transform gate of each RHN micro-layer at each time step of the window.
 pub fn rhn_time_plot(report: &RhnGateReport) -> LinePlot {
-    LinePlot {
-        title: format!(
+    let lines = (0..report.depth).map(|l| {
+        let pts = report
+            .per_time_step
+            .iter()
+            .enumerate()
+            .map(|(t, r)| ((t + 1) as f64, r[l]))
+            .collect();
+        series(&format!("micro-layer {}", l + 1), l, false, pts)
+    });
+    line_plot(
+        format!(
             "RHN (depth {}): mean transform gate per micro-layer over the window",
             report.depth
         ),
-        x_label: "time step in the 35-step window".into(),
-        y_label: "mean T".into(),
-        log_y: false,
-        series: (0..report.depth)
-            .map(|l| {
-                let pts = report
-                    .per_time_step
-                    .iter()
-                    .enumerate()
-                    .map(|(t, r)| ((t + 1) as f64, r[l]))
-                    .collect();
-                series(&format!("micro-layer {}", l + 1), l, false, pts)
-            })
-            .collect(),
-    }
+        "time step in the 35-step window",
+        "mean T",
+        false,
+        lines.collect(),
+    )
 }
 
 /// The lesion plots of one or more nets: error and loss against the lesioned layer, one solid
 /// line per net and split, dashed lines for the intact nets. Writes `<stem>-error` and
 /// `<stem>-loss`.
 pub fn plot_lesions(reports: &[LesionReport], x_label: &str, stem: &Path) -> Vec<PathBuf> {
+    // Every net's every split, each a colour.
+    let splits: Vec<_> = reports
+        .iter()
+        .flat_map(|r| r.baseline.iter().enumerate().map(move |(si, b)| (r, si, b)))
+        .collect();
     let mut out = Vec::new();
     for (what, is_error) in [("error", true), ("loss", false)] {
+        let pick = |e: &LossError| if is_error { e.error } else { e.loss };
         let mut lines = Vec::new();
-        let mut color = 0;
-        for r in reports {
-            for (si, (split, base)) in r.baseline.iter().enumerate() {
-                let pick = |e: &LossError| if is_error { e.error } else { e.loss };
-                let points: Vec<(f64, f64)> = r
-                    .rows
-                    .iter()
-                    .filter_map(|row| row.splits.get(si).map(|(_, e)| (row.layer as f64, pick(e))))
-                    .collect();
-                let (first, last) = (
-                    points.first().map(|p| p.0).unwrap_or(0.0),
-                    points.last().map(|p| p.0).unwrap_or(1.0),
-                );
-                lines.push(series(
-                    &format!("{} {split}, lesioned", r.label),
-                    color,
-                    false,
-                    points,
-                ));
-                lines.push(series(
-                    &format!("{} {split}, intact", r.label),
-                    color,
-                    true,
-                    vec![(first, pick(base)), (last, pick(base))],
-                ));
-                color += 1;
-            }
+        for (color, &(r, si, (split, base))) in splits.iter().enumerate() {
+            let points: Vec<(f64, f64)> = r
+                .rows
+                .iter()
+                .filter_map(|row| row.splits.get(si).map(|(_, e)| (row.layer as f64, pick(e))))
+                .collect();
+            let first = points.first().map(|p| p.0).unwrap_or(0.0);
+            let last = points.last().map(|p| p.0).unwrap_or(1.0);
+            let name = |state: &str| format!("{} {split}, {state}", r.label);
+            lines.push(series(&name("lesioned"), color, false, points));
+            let intact = vec![(first, pick(base)), (last, pick(base))];
+            lines.push(series(&name("intact"), color, true, intact));
         }
-        let plot = LinePlot {
-            title: format!("Lesioning: {what} with one layer's transform gate forced to 0"),
-            x_label: x_label.to_string(),
-            y_label: if is_error {
-                "error (fraction misclassified; perplexity for an LM)".into()
-            } else {
-                "mean cross-entropy".into()
-            },
-            log_y: true,
-            series: lines,
+        let y_label = if is_error {
+            "error (fraction misclassified; perplexity for an LM)"
+        } else {
+            "mean cross-entropy"
         };
-        let name = format!(
-            "{}-{what}",
-            stem.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("lesion")
-        );
-        out.extend(write_plot(&plot, &stem.with_file_name(name)));
+        let title = format!("Lesioning: {what} with one layer's transform gate forced to 0");
+        let plot = line_plot(title, x_label, y_label, true, lines);
+        let file = stem
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("lesion");
+        out.extend(write_plot(
+            &plot,
+            &stem.with_file_name(format!("{file}-{what}")),
+        ));
     }
     out
 }

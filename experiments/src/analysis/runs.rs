@@ -1,14 +1,18 @@
 //! Loading trained runs: the run directories of the training binaries, rebuilt from their
-//! `config.json` and newest checkpoint, and the flags that name them ([`NetArgs`]).
+//! `config.json` and newest checkpoint, the evaluation data of a `cifar` run, and the flags
+//! that name them ([`NetArgs`]).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::module::Module;
 use burn::tensor::Device;
-use models::{DeepMlp, DeepMlpConfig, MnistConvNet, MnistConvNetConfig, RhnLm, RhnLmConfig};
-
-use models::train::RunDir;
+use datasets::{CifarDataset, CifarKind, CifarSplit, CifarTransform};
+use models::train::{CifarData, RunDir};
+use models::{
+    CifarHighwayConfig, CifarNet, DeepMlp, DeepMlpConfig, MnistConvNet, MnistConvNetConfig, RhnLm,
+    RhnLmConfig,
+};
 
 /// Which trained nets the analysis binaries (`gates`, `lesion`) read: run directories of the
 /// training binaries, rebuilt from their `config.json` and newest checkpoint.
@@ -39,12 +43,13 @@ pub struct NetArgs {
 impl NetArgs {
     /// An error unless at least one net is named.
     pub fn check(&self) -> anyhow::Result<()> {
-        if self.run.is_empty()
-            && self.conv_run.is_none()
-            && self.cifar_run.is_none()
-            && self.rhn_run.is_none()
-            && self.char_run.is_none()
-        {
+        let single = [
+            &self.conv_run,
+            &self.cifar_run,
+            &self.rhn_run,
+            &self.char_run,
+        ];
+        if self.run.is_empty() && single.iter().all(|p| p.is_none()) {
             bail!(
                 "name at least one trained net with --run (MNIST MLP), --conv-run (MNIST conv \
                  net), --cifar-run (CIFAR conv net), --rhn-run (PTB RHN) or --char-run (PTB \
@@ -75,12 +80,7 @@ pub fn resolve_run_dir(path: &Path) -> anyhow::Result<PathBuf> {
     if !path.is_dir() {
         bail!("{}: no such run directory", path.display());
     }
-    let has_model = |dir: &Path| {
-        std::fs::read_to_string(dir.join("config.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .is_some_and(|v| v.get("model").is_some())
-    };
+    let has_model = |dir: &Path| run_config(dir).is_ok_and(|v| v.get("model").is_some());
     if has_model(path) {
         return Ok(path.to_path_buf());
     }
@@ -149,9 +149,7 @@ pub fn load_run<C: serde::de::DeserializeOwned, M: Module>(
             config_path.display()
         )
     })?;
-    let run = RunDir {
-        path: dir.to_path_buf(),
-    };
+    let run = RunDir { path: dir.clone() };
     let (epoch, ckpt) = run.latest_checkpoint().with_context(|| {
         format!(
             "{}: no checkpoint (checkpoints/latest is missing or names a missing epoch)",
@@ -196,4 +194,56 @@ pub fn load_rhn_run(path: &Path, device: &Device) -> anyhow::Result<LoadedRun<Rh
         c.validate().map_err(anyhow::Error::msg)?;
         Ok(c.init(device))
     })
+}
+
+/// Loads a [`CifarNet`] trained by `cifar`.
+pub fn load_cifar_run(
+    path: &Path,
+    device: &Device,
+) -> anyhow::Result<LoadedRun<CifarHighwayConfig, CifarNet>> {
+    load_run(path, |c: &CifarHighwayConfig| {
+        c.validate().map_err(anyhow::Error::msg)?;
+        Ok(c.init(device))
+    })
+}
+
+/// The evaluation data of a `cifar` run, chosen by the `dataset` entry of its `config.json`:
+/// `[("train", ..), ("test", ..)]` for `cifar10` and `cifar100`, `[("samples", ..)]` for
+/// `cifar10-samples` (the 20 foolbox images, on which such a run is both trained and
+/// evaluated). Evaluation batches get the training run's contrast normalisation and no
+/// augmentation.
+pub fn cifar_run_splits(
+    run_dir: &Path,
+    data_dir: Option<&Path>,
+) -> anyhow::Result<Vec<(&'static str, CifarData)>> {
+    let config = run_config(run_dir)?;
+    let dataset = config
+        .get("dataset")
+        .and_then(|d| d.as_str())
+        .with_context(|| {
+            format!(
+                "{}: config.json has no \"dataset\" entry (expected a run of the cifar binary)",
+                run_dir.display()
+            )
+        })?;
+    let wrap = |set| CifarData::new(set, CifarTransform::eval());
+    let load = |kind| -> anyhow::Result<Vec<(&'static str, CifarData)>> {
+        let split = |s| anyhow::Ok(wrap(CifarDataset::load(kind, s, data_dir)?));
+        Ok(vec![
+            ("train", split(CifarSplit::Train)?),
+            ("test", split(CifarSplit::Test)?),
+        ])
+    };
+    match dataset {
+        "cifar10" => load(CifarKind::Cifar10),
+        "cifar100" => load(CifarKind::Cifar100),
+        "cifar10-samples" => Ok(vec![(
+            "samples",
+            wrap(CifarDataset::cifar10_samples(data_dir)?),
+        )]),
+        other => bail!(
+            "{}: dataset {other:?} is not a cifar run's (cifar10, cifar100, cifar10-samples)",
+            run_dir.display()
+        ),
+    }
 }

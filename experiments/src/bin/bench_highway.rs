@@ -34,16 +34,16 @@
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use clap::{Parser, ValueEnum};
 use experiments::backend::parse_device;
-use experiments::bench::{PeerArgs, Timing, peak_memory_mib, time_steps};
+use experiments::bench::{BenchArgs, Timing, peak_memory_mib, time_steps};
 use highway_core::{ConvHighwayConfig, ConvHighwayStack, HighwayConfig, HighwayStack};
 use models::train::OptimizerConfig;
-use models::{CifarHighwayConfig, CifarNet, MnistConvNet, MnistConvNetConfig};
+use models::{CifarHighwayConfig, CifarNet, ConvStage, MnistConvNet, MnistConvNetConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Model {
@@ -124,13 +124,9 @@ struct Args {
     /// Also time a 2048³ matrix product on each device (and in the peer).
     #[arg(long)]
     matmul: bool,
-    /// The PyTorch peer, with the same model and sizes (`mlp` and `conv`).
+    /// The PyTorch peer, with the same model and sizes (`mlp` and `conv`), and `--json`.
     #[command(flatten)]
-    peer: PeerArgs,
-    /// Also write the rows as JSON to this file, with this run's provenance (command line,
-    /// date, commit, machine): `{"provenance": {..}, "rows": [..]}`.
-    #[arg(long)]
-    json: Option<std::path::PathBuf>,
+    bench: BenchArgs,
 }
 
 /// How the highway layers of a timed step are computed.
@@ -142,16 +138,6 @@ enum Variant {
     Unfused,
     /// The CPU fast path of the highway stacks (`LayerStack::forward_deferred`).
     Fast,
-}
-
-impl Variant {
-    fn name(self) -> &'static str {
-        match self {
-            Variant::Fused => "fused",
-            Variant::Unfused => "unfused",
-            Variant::Fast => "fast",
-        }
-    }
 }
 
 #[derive(Module, Debug)]
@@ -178,6 +164,14 @@ enum Net {
 
 impl Net {
     fn new(args: &Args, fused: bool, device: &Device) -> Self {
+        // The zoo's conv nets, with their highway layers fused or not.
+        let set_fused = |stages: &mut Vec<ConvStage>| {
+            for stage in stages {
+                if let ConvStage::Highway(s) = stage {
+                    s.layers.iter_mut().for_each(|l| l.fused = fused);
+                }
+            }
+        };
         match args.model {
             Model::Mlp => Net::Mlp(Mlp {
                 input: LinearConfig::new(784, args.width).init(device),
@@ -197,36 +191,23 @@ impl Net {
             }),
             Model::MnistConv => {
                 let mut net = MnistConvNetConfig::new(args.width).init(device);
-                for stage in &mut net.stages {
-                    if let models::ConvStage::Highway(s) = stage {
-                        for l in &mut s.layers {
-                            l.fused = fused;
-                        }
-                    }
-                }
+                set_fused(&mut net.stages);
                 Net::MnistConv(net)
             }
             Model::CifarA | Model::CifarB | Model::CifarC | Model::CifarTable3 => {
                 let config = args.model.cifar_config().expect("a CIFAR model");
                 let mut net = config.init(device);
-                for stage in &mut net.stages {
-                    if let models::ConvStage::Highway(s) = stage {
-                        for l in &mut s.layers {
-                            l.fused = fused;
-                        }
-                    }
-                }
+                set_fused(&mut net.stages);
                 Net::Cifar(net)
             }
         }
     }
 
-    fn input(&self, args: &Args, device: &Device) -> Tensor<4> {
+    fn input(&self, batch: usize, device: &Device) -> Tensor<4> {
         let shape = match self {
-            Net::Mlp(_) => [args.batch, 1, 1, 784],
-            Net::Conv(_) => [args.batch, 3, 32, 32],
-            Net::MnistConv(_) => [args.batch, 1, 28, 28],
-            Net::Cifar(_) => [args.batch, 3, 32, 32],
+            Net::Mlp(_) => [batch, 1, 1, 784],
+            Net::MnistConv(_) => [batch, 1, 28, 28],
+            Net::Conv(_) | Net::Cifar(_) => [batch, 3, 32, 32],
         };
         Tensor::random(shape, Distribution::Default, device)
     }
@@ -246,27 +227,66 @@ impl Net {
             Net::Cifar(m) => m.forward(x),
         }
     }
+
+    /// The gradients of one training step on `(x, y)`; `fast`: through the highway stacks'
+    /// CPU fast path (`forward_deferred`, `forward_train`) where the net has one.
+    fn grads(
+        &self,
+        x: Tensor<4>,
+        y: Tensor<1, Int>,
+        loss: &CrossEntropyLoss,
+        fast: bool,
+    ) -> GradientsParams {
+        let backward = |logits: Tensor<2>| loss.forward(logits, y.clone()).backward();
+        let grads = match (self, fast) {
+            (Net::Mlp(n), true) => {
+                let (z, tape) = n
+                    .stack
+                    .forward_deferred(n.input.forward(x.flatten::<2>(1, 3)));
+                let mut grads = backward(n.output.forward(z));
+                tape.complete(&n.stack, n, &mut grads);
+                grads
+            }
+            (Net::Conv(c), true) => {
+                let (z, tape) = c.stack.forward_deferred(c.input.forward(x));
+                let mut grads = backward(
+                    c.output
+                        .forward(z.mean_dim(3).mean_dim(2).flatten::<2>(1, 3)),
+                );
+                tape.complete(&c.stack, c, &mut grads);
+                grads
+            }
+            (Net::MnistConv(c), true) => {
+                let (logits, tapes) = c.forward_train(x);
+                let mut grads = backward(logits);
+                tapes.complete(&c.stages, c, &mut grads);
+                grads
+            }
+            (Net::Cifar(c), true) => {
+                let (logits, tapes) = c.forward_train(x);
+                let mut grads = backward(logits);
+                tapes.complete(&c.stages, c, &mut grads);
+                grads
+            }
+            _ => backward(self.forward(x)),
+        };
+        GradientsParams::from_grads(grads, self)
+    }
 }
 
 fn optimizer(model: Model) -> ModuleOptimizer {
-    match model {
+    let (nesterov, weight_decay) = match model {
         // The peer's `--optim adam`.
-        Model::Mlp => AdamConfig::new().init(),
-        Model::Conv => OptimizerConfig::Sgd {
-            momentum: 0.9,
-            nesterov: false,
-            weight_decay: 0.0,
-        }
-        .init(),
-        Model::MnistConv | Model::CifarA | Model::CifarB | Model::CifarC | Model::CifarTable3 => {
-            OptimizerConfig::Sgd {
-                momentum: 0.9,
-                nesterov: true,
-                weight_decay: 1e-3,
-            }
-            .init()
-        }
+        Model::Mlp => return AdamConfig::new().init(),
+        Model::Conv => (false, 0.0),
+        _ => (true, 1e-3),
+    };
+    OptimizerConfig::Sgd {
+        momentum: 0.9,
+        nesterov,
+        weight_decay,
     }
+    .init()
 }
 
 /// Training FLOPs of the `--model conv` net per step, as the peer's `conv_flops` counts them.
@@ -300,28 +320,26 @@ fn bench_matmul(device_name: &str, args: &Args) -> anyhow::Result<Timing> {
 /// Runs the PyTorch peer's `bench` (`mlp`, `conv` or `matmul`) with `args`' sizes; returns its
 /// first result row.
 fn run_peer(bench: &str, args: &Args) -> anyhow::Result<serde_json::Value> {
-    let mut peer_args: Vec<String> = Vec::new();
+    let mut flags = String::new();
     if bench != "matmul" {
-        for (flag, value) in [
-            ("--depth", args.depth),
-            ("--width", args.width),
-            ("--batch", args.batch),
-        ] {
-            peer_args.extend([flag.to_string(), value.to_string()]);
-        }
-        if bench == "mlp" {
-            peer_args.extend(["--optim".to_string(), "adam".to_string()]);
-        }
+        flags = format!(
+            "--depth {} --width {} --batch {} ",
+            args.depth, args.width, args.batch
+        );
     }
-    for (flag, value) in [("--warmup", args.warmup), ("--steps", args.steps)] {
-        peer_args.extend([flag.to_string(), value.to_string()]);
+    if bench == "mlp" {
+        flags += "--optim adam ";
     }
-    let value = args.peer.run(bench, peer_args)?.expect("--peer is given");
+    flags += &format!("--warmup {} --steps {}", args.warmup, args.steps);
+    let value = args
+        .bench
+        .run_peer(bench, &flags)?
+        .expect("--peer is given");
     Ok(value["results"][0].clone())
 }
 
 /// `threads N` for the peer on the CPU, `on cuda` on a GPU: the end of its rows' names.
-fn peer_where(peer: &PeerArgs) -> String {
+fn peer_where(peer: &BenchArgs) -> String {
     if peer.peer_device == "cpu" {
         format!("threads {}", peer.peer_threads)
     } else {
@@ -332,13 +350,12 @@ fn peer_where(peer: &PeerArgs) -> String {
 fn bench(args: &Args, device_name: &str, variant: Variant) -> anyhow::Result<Timing> {
     let device = parse_device(Some(device_name))?.autodiff();
     device.seed(0);
-    let fused = variant == Variant::Fused;
-    let mut model = Some(Net::new(args, fused, &device));
+    let mut model = Some(Net::new(args, variant == Variant::Fused, &device));
     let mut optim = optimizer(args.model);
-    let x = model.as_ref().expect("model").input(args, &device);
+    let x = model.as_ref().expect("model").input(args.batch, &device);
     let y = Tensor::<1, Int>::random([args.batch], Distribution::Uniform(0.0, 10.0), &device);
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let variant_name = variant.name();
+    let loss = CrossEntropyLossConfig::new().init(&device);
+    let variant_name = format!("{variant:?}").to_lowercase();
     let name = if args.model.cifar_config().is_some() {
         format!(
             "{:?} {device_name} {variant_name} batch {}",
@@ -352,40 +369,7 @@ fn bench(args: &Args, device_name: &str, variant: Variant) -> anyhow::Result<Tim
     };
     let timing = time_steps(&name, args.warmup, args.steps, || {
         let m = model.take().expect("model");
-        let grads = match (&m, variant) {
-            (Net::Mlp(n), Variant::Fast) => {
-                let z = n.input.forward(x.clone().flatten::<2>(1, 3));
-                let (z, tape) = n.stack.forward_deferred(z);
-                let mut grads = loss_fn.forward(n.output.forward(z), y.clone()).backward();
-                tape.complete(&n.stack, n, &mut grads);
-                GradientsParams::from_grads(grads, &m)
-            }
-            (Net::Conv(c), Variant::Fast) => {
-                let (z, tape) = c.stack.forward_deferred(c.input.forward(x.clone()));
-                let logits = c
-                    .output
-                    .forward(z.mean_dim(3).mean_dim(2).flatten::<2>(1, 3));
-                let mut grads = loss_fn.forward(logits, y.clone()).backward();
-                tape.complete(&c.stack, c, &mut grads);
-                GradientsParams::from_grads(grads, &m)
-            }
-            (Net::MnistConv(c), Variant::Fast) => {
-                let (logits, tapes) = c.forward_train(x.clone());
-                let mut grads = loss_fn.forward(logits, y.clone()).backward();
-                tapes.complete(&c.stages, c, &mut grads);
-                GradientsParams::from_grads(grads, &m)
-            }
-            (Net::Cifar(c), Variant::Fast) => {
-                let (logits, tapes) = c.forward_train(x.clone());
-                let mut grads = loss_fn.forward(logits, y.clone()).backward();
-                tapes.complete(&c.stages, c, &mut grads);
-                GradientsParams::from_grads(grads, &m)
-            }
-            _ => {
-                let loss = loss_fn.forward(m.forward(x.clone()), y.clone());
-                GradientsParams::from_grads(loss.backward(), &m)
-            }
-        };
+        let grads = m.grads(x.clone(), y.clone(), &loss, variant == Variant::Fast);
         let m = optim.step(1e-3, m, grads);
         // Wait for the device so that the step is timed in full.
         device.sync().expect("device sync");
@@ -410,7 +394,7 @@ fn main() -> anyhow::Result<()> {
         Model::Conv => Some("conv"),
         _ => None,
     };
-    if args.peer.peer.is_some() && peer_bench.is_none() {
+    if args.bench.peer.is_some() && peer_bench.is_none() {
         anyhow::bail!("--peer: the PyTorch peer has only the mlp and conv models");
     }
     let flops = match args.model {
@@ -419,6 +403,11 @@ fn main() -> anyhow::Result<()> {
             .model
             .cifar_config()
             .map(|c| cifar_train_flops(&c, args.batch)),
+    };
+    let variants = match (args.variants.is_empty(), args.unfused_only) {
+        (false, _) => args.variants.clone(),
+        (true, true) => vec![Variant::Fast, Variant::Unfused],
+        (true, false) => vec![Variant::Fast, Variant::Fused, Variant::Unfused],
     };
     let mut rows = Vec::new();
     let mut burn_rates = Vec::new();
@@ -433,16 +422,8 @@ fn main() -> anyhow::Result<()> {
             );
             rows.push(t);
         }
-        let mut variants = args.variants.clone();
-        if variants.is_empty() {
-            variants.push(Variant::Fast);
-            if !args.unfused_only {
-                variants.push(Variant::Fused);
-            }
-            variants.push(Variant::Unfused);
-        }
         let mut pair = Vec::new();
-        for variant in variants {
+        for &variant in &variants {
             let mut t = bench(&args, device, variant)?;
             t.gflop_per_step = flops.map(|f| f / 1e9);
             println!(
@@ -470,13 +451,13 @@ fn main() -> anyhow::Result<()> {
             println!("{device}: fused / unfused = {:.2}x", fused / unfused);
         }
     }
-    if let (Some(_), Some(bench)) = (&args.peer.peer, peer_bench) {
+    if let (Some(_), Some(bench)) = (&args.bench.peer, peer_bench) {
         if args.matmul {
             let m = run_peer("matmul", &args)?;
             let gflops = m["gflops_per_s"].as_f64().unwrap_or(f64::NAN);
             println!("PyTorch matmul 2048x2048x2048: {gflops:.1} GFLOP/s");
             rows.push(Timing {
-                name: format!("PyTorch matmul 2048x2048x2048 {}", peer_where(&args.peer)),
+                name: format!("PyTorch matmul 2048x2048x2048 {}", peer_where(&args.bench)),
                 median_s: m["median_step_s"].as_f64().unwrap_or(f64::NAN),
                 steps_per_s: gflops / MATMUL_GFLOP,
                 steps: args.steps.max(10),
@@ -491,7 +472,7 @@ fn main() -> anyhow::Result<()> {
                 args.depth,
                 args.width,
                 args.batch,
-                peer_where(&args.peer)
+                peer_where(&args.bench)
             ),
             median_s: peer["median_step_s"].as_f64().unwrap_or(f64::NAN),
             steps_per_s: peer_rate,
@@ -512,8 +493,5 @@ fn main() -> anyhow::Result<()> {
     if let Some(mib) = peak_memory_mib() {
         println!("peak resident memory of this process: {mib:.0} MiB");
     }
-    if let Some(path) = &args.json {
-        experiments::bench::write_json_rows(path, &rows)?;
-    }
-    Ok(())
+    args.bench.write_json(&rows)
 }

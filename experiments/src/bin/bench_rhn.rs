@@ -15,14 +15,12 @@
 //!     --preset sota,small --peer python3 --peer-device cuda
 //! ```
 
-use std::path::PathBuf;
-
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use clap::{Parser, ValueEnum};
 use datasets::PtbCorpus;
 use experiments::analysis::ptb_spelling;
 use experiments::backend::DeviceArgs;
-use experiments::bench::{CpuMeter, PeerArgs, peak_memory_mib, time_steps};
+use experiments::bench::{BenchArgs, CpuMeter, peak_memory_mib, time_steps};
 use experiments::cli::DataDirArgs;
 use models::train::OptimizerConfig;
 use models::train::tbptt::{LanguageModel, train_window};
@@ -62,12 +60,9 @@ struct Args {
     /// Keep the preset's variational dropout (the peer has none).
     #[arg(long)]
     dropout: bool,
+    /// The PyTorch peer, and `--json`.
     #[command(flatten)]
-    peer: PeerArgs,
-    /// Also write the rows as JSON to this file, with this run's provenance (command line,
-    /// date, commit, machine): `{"provenance": {..}, "rows": [..]}`.
-    #[arg(long)]
-    json: Option<PathBuf>,
+    bench: BenchArgs,
     /// Where PTB is (the kim presets spell the words of its vocabulary).
     #[command(flatten)]
     data: DataDirArgs,
@@ -133,24 +128,22 @@ fn time_burn<M: LanguageModel>(
 }
 
 fn run_peer(config: &RhnLmConfig, args: &Args) -> anyhow::Result<Option<serde_json::Value>> {
-    let mut peer_args: Vec<String> = Vec::new();
-    let mut arg = |flag: &str, value: String| {
-        peer_args.push(flag.to_string());
-        peer_args.push(value);
-    };
-    arg("--hidden", config.d_hidden.to_string());
-    arg("--rhn-depth", config.depth.to_string());
-    arg("--vocab", config.vocab_size.to_string());
-    arg("--batch", args.batch.to_string());
-    arg("--seq-len", args.seq_len.to_string());
-    arg("--warmup", args.warmup.to_string());
-    arg("--steps", args.steps.to_string());
-    arg("--clip", "10".to_string());
-    arg("--t-bias", config.transform_bias.to_string());
+    let mut flags = format!(
+        "--hidden {} --rhn-depth {} --vocab {} --batch {} --seq-len {} --warmup {} --steps {} \
+         --clip 10 --t-bias {}",
+        config.d_hidden,
+        config.depth,
+        config.vocab_size,
+        args.batch,
+        args.seq_len,
+        args.warmup,
+        args.steps,
+        config.transform_bias
+    );
     if config.tied_embeddings {
-        peer_args.push("--tied".into());
+        flags += " --tied";
     }
-    let Some(value) = args.peer.run("rhn", peer_args)? else {
+    let Some(value) = args.bench.run_peer("rhn", &flags)? else {
         return Ok(None);
     };
     let row = value["results"][0].clone();
@@ -164,8 +157,8 @@ fn run_peer(config: &RhnLmConfig, args: &Args) -> anyhow::Result<Option<serde_js
         "median_step_s": row["median_step_s"],
         "tokens_per_s": row["tokens_per_s"],
         "foreign_cpu": row["foreign_cpu"],
-        "threads": args.peer.peer_threads,
-        "device": args.peer.peer_device,
+        "threads": args.bench.peer_threads,
+        "device": args.bench.peer_device,
         "peak_gpu_memory_mib": row["peak_gpu_memory_mib"],
         "gpu": value["meta"]["gpu"],
         "torch": value["meta"]["torch"],
@@ -222,8 +215,5 @@ fn main() -> anyhow::Result<()> {
         }
         rows.push(burn);
     }
-    if let Some(path) = &args.json {
-        experiments::bench::write_json_rows(path, &rows)?;
-    }
-    Ok(())
+    args.bench.write_json(&rows)
 }

@@ -43,11 +43,8 @@ enum Command {
 fn main() {
     let args = Args::parse();
     let dir = args.data.dir();
-    let (names, action) = match &args.command {
-        Command::Fetch { names } => (names, "fetch"),
-        Command::Check { names } => (names, "check"),
-        Command::Stats { names } => (names, "stats"),
-    };
+    let (Command::Fetch { names } | Command::Check { names } | Command::Stats { names }) =
+        &args.command;
     let names: Vec<DatasetName> = if names.is_empty() {
         DatasetName::ALL.to_vec()
     } else {
@@ -55,10 +52,10 @@ fn main() {
     };
     let mut failed = 0;
     for name in names {
-        let result = match action {
-            "fetch" => name.fetch(dir).map(|p| format!("{name}: {}", p.display())),
-            "check" => name.check(dir).map(|r| r.to_string()),
-            _ => name.stats(dir).map(|s| s.to_string()),
+        let result = match args.command {
+            Command::Fetch { .. } => name.fetch(dir).map(|p| format!("{name}: {}", p.display())),
+            Command::Check { .. } => name.check(dir).map(|r| r.to_string()),
+            Command::Stats { .. } => name.stats(dir).map(|s| s.to_string()),
         };
         match result {
             Ok(text) => println!("{text}"),

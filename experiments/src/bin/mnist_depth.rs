@@ -13,6 +13,7 @@
 //!
 //! Every run trains in a worker process of its own with one thread, `--jobs` at a time.
 
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -131,39 +132,32 @@ fn main() -> anyhow::Result<()> {
         activation: Act::Relu,
         transform_bias: -3.0,
     };
+    let cpu_study = StudyConfig {
+        depths: vec![10, 20, 50, 100],
+        kinds: vec![LayerKind::Plain, LayerKind::Highway],
+        runs: 8,
+        epochs: 6,
+        batch_size: 128,
+        train_examples: 10_000,
+        test_examples: 10_000,
+        seed: args.seed,
+        fixed: None,
+    };
     let mut config = match args.preset {
         Some(Preset::Quick) => StudyConfig {
             depths: vec![10, 50],
-            kinds: vec![LayerKind::Plain, LayerKind::Highway],
             runs: 1,
             epochs: 2,
-            batch_size: 128,
             train_examples: 60_000,
-            test_examples: 10_000,
-            seed: args.seed,
             fixed: Some(quick_hyper),
+            ..cpu_study
         },
-        Some(Preset::CpuStudy) | None => StudyConfig {
-            depths: vec![10, 20, 50, 100],
-            kinds: vec![LayerKind::Plain, LayerKind::Highway],
-            runs: 8,
-            epochs: 6,
-            batch_size: 128,
-            train_examples: 10_000,
-            test_examples: 10_000,
-            seed: args.seed,
-            fixed: None,
-        },
+        Some(Preset::CpuStudy) | None => cpu_study,
         Some(Preset::PaperBreadth) => StudyConfig {
-            depths: vec![10, 20, 50, 100],
-            kinds: vec![LayerKind::Plain, LayerKind::Highway],
             runs: 100,
-            epochs: 6,
-            batch_size: 128,
             train_examples: 5_000,
             test_examples: 2_000,
-            seed: args.seed,
-            fixed: None,
+            ..cpu_study
         },
     };
     if let Some(d) = args.depths.clone() {
@@ -183,12 +177,8 @@ fn main() -> anyhow::Result<()> {
     config.batch_size = args.batch_size.unwrap_or(config.batch_size);
     config.train_examples = args.train_examples.unwrap_or(config.train_examples);
     config.test_examples = args.test_examples.unwrap_or(config.test_examples);
-    let any_fixed = args.lr.is_some()
-        || args.momentum.is_some()
-        || args.decay.is_some()
-        || args.activation.is_some()
-        || args.transform_bias.is_some();
-    if any_fixed {
+    let fixed_values = [args.lr, args.momentum, args.decay, args.transform_bias];
+    if fixed_values.iter().any(Option::is_some) || args.activation.is_some() {
         let base = config.fixed.unwrap_or(quick_hyper);
         config.fixed = Some(Hyper {
             lr: args.lr.unwrap_or(base.lr),
@@ -205,14 +195,20 @@ fn main() -> anyhow::Result<()> {
     if let Some(i) = args.worker_run {
         return worker(&config, i, &args);
     }
-    if args.collect {
-        let result = collect(&config, &out)?.complete(&out)?;
-        write_outputs(&result, &out, quiet)?;
-        print_result(&result);
-        println!("artifacts: {}", out.display());
+    if !args.collect && !train_shard(&config, &args, &out)? {
         return Ok(());
     }
+    let result = collect(&config, &out)?.complete(&out)?;
+    write_outputs(&result, &out, quiet)?;
+    print_result(&result);
+    println!("artifacts: {}", out.display());
+    Ok(())
+}
 
+/// Trains the runs of `--shard` that have not finished, `--jobs` at a time in worker
+/// processes; whether every run of the study has finished (else it says which have not).
+fn train_shard(config: &StudyConfig, args: &Args, out: &Path) -> anyhow::Result<bool> {
+    let quiet = args.run.quiet.quiet;
     // Flags and data are checked here, once, before any worker starts.
     let device = args.run.device.devices()?;
     let data = args.run.data.dir();
@@ -226,8 +222,8 @@ fn main() -> anyhow::Result<()> {
         }
         None => 1,
     };
-    open_study(&config, &out)?;
-    let plan = plan(&config);
+    open_study(config, out)?;
+    let plan = plan(config);
     let todo = args.shard.select(&plan);
     println!(
         "MNIST depth study: depths {:?}, {} run(s) per cell, {} epoch(s), {} training and {} test examples, batch {}, device {}; {} of {} runs (shard {}), {jobs} at a time",
@@ -255,15 +251,14 @@ fn main() -> anyhow::Result<()> {
     let finished = |i: usize, s: &experiments::depth_study::RunSummary| {
         let n = done.fetch_add(1, Ordering::SeqCst) + 1;
         if !quiet {
-            let loss = match s.final_train_loss {
-                Some(l) => format!("final train loss {l:.3e}"),
-                None => "diverged".into(),
-            };
+            let loss = s
+                .final_train_loss
+                .map_or("diverged".into(), |l| format!("final train loss {l:.3e}"));
             println!("[{n}] {}: {loss}, {:.1} s", plan[i], s.wall_time_s);
         }
     };
     let start = std::time::Instant::now();
-    run_jobs(&plan, &todo, &out, jobs, &worker, &finished)?;
+    run_jobs(&plan, &todo, out, jobs, &worker, &finished)?;
     let trained = done.load(Ordering::SeqCst);
     if trained > 0 {
         Invocation {
@@ -273,23 +268,19 @@ fn main() -> anyhow::Result<()> {
             runs_trained: trained,
             wall_time_s: start.elapsed().as_secs_f64(),
         }
-        .write(&out)?;
+        .write(out)?;
     }
-    let collected = collect(&config, &out)?;
+    let collected = collect(config, out)?;
     if !collected.missing.is_empty() {
         println!(
             "shard {}: its {} runs are done. {}. When every shard has finished, build the tables \
              and figures with the same flags and --collect.",
             args.shard,
             todo.len(),
-            collected.describe_missing(&out)
+            collected.describe_missing(out)
         );
-        return Ok(());
     }
-    write_outputs(&collected.result, &out, quiet)?;
-    print_result(&collected.result);
-    println!("artifacts: {}", out.display());
-    Ok(())
+    Ok(collected.missing.is_empty())
 }
 
 /// `--worker-run I`: trains run `I` of the plan in this process.

@@ -14,18 +14,13 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::{Parser, ValueEnum};
-use datasets::{Bptt, PtbCorpus, PtbSplit};
+use datasets::{PtbCorpus, PtbSplit};
 use experiments::analysis::ptb_spelling;
-use experiments::backend::Devices;
 use experiments::cli::RunArgs;
-use experiments::lm::{
-    LmArgs, LmCorpus, LmData, LmDefaults, LmOutcome, LmTrainConfig, train_and_test,
-};
-use experiments::provenance::{create_run, git_commit};
-use models::train::RunDir;
-use models::train::tbptt::LanguageModel;
+use experiments::lm::{LmArgs, LmCorpus, LmData, LmDefaults, LmJob};
+use experiments::provenance::create_run;
+use models::train::FitOptions;
 use models::{CharCnnLmConfig, LstmLmConfig, RhnLmConfig};
-use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
 enum Preset {
@@ -67,35 +62,6 @@ struct Args {
     run: RunArgs,
 }
 
-/// What every model's training shares.
-struct Job<'a> {
-    data: (&'a Bptt, &'a Bptt, &'a Bptt),
-    config: &'a LmTrainConfig,
-    mc_samples: usize,
-    run: &'a RunDir,
-    label: &'a str,
-    quiet: bool,
-    device: &'a Devices,
-}
-
-fn train<M: LanguageModel>(
-    model: M,
-    model_config: &impl Serialize,
-    job: &Job,
-) -> anyhow::Result<LmOutcome> {
-    train_and_test(
-        model,
-        model_config,
-        &LmData::new(LmCorpus::Ptb, None),
-        job.data,
-        job.config,
-        job.mc_samples,
-        job.run,
-        (job.label, job.quiet),
-        job.device,
-    )
-}
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let rhn_config = match (args.model, args.preset) {
@@ -117,9 +83,8 @@ fn main() -> anyhow::Result<()> {
     };
     let config = args.train.train_config(&defaults);
     let train_data = corpus.bptt(PtbSplit::Train, config.batch_size, config.seq_len)?;
-    let eval_batch = args.train.eval_batch;
-    let valid = corpus.bptt(PtbSplit::Valid, eval_batch, config.seq_len)?;
-    let test = corpus.bptt(PtbSplit::Test, eval_batch, config.seq_len)?;
+    let valid = corpus.bptt(PtbSplit::Valid, args.train.eval_batch, config.seq_len)?;
+    let test = corpus.bptt(PtbSplit::Test, args.train.eval_batch, config.seq_len)?;
     let name = format!("{:?}-{:?}", args.model, args.preset).to_lowercase();
     let out = args
         .run
@@ -129,22 +94,20 @@ fn main() -> anyhow::Result<()> {
     let device = args.run.device.devices()?.autodiff();
     device.seed(config.seed);
     let run_label = format!("ptb {name}");
-    let job = Job {
+    let job = LmJob {
+        data_spec: LmData::new(LmCorpus::Ptb, None),
         data: (&train_data, &valid, &test),
         config: &config,
-        mc_samples: args.train.mc_samples,
-        run: &run,
-        label: &run_label,
-        quiet: args.run.quiet.quiet,
-        device: &device,
+        args: &args.train,
+        options: FitOptions::resuming(&run, &run_label, args.run.quiet.quiet, &device),
     };
     let outcome = match args.model {
-        Model::Rhn => train(rhn_config.init(&device), &rhn_config, &job)?,
+        Model::Rhn => job.train(rhn_config.init(&device), &rhn_config)?,
         Model::Lstm => {
             // Same size and the same embedding, input and output dropout as the RHN.
             let lstm = LstmLmConfig::matching_params(rhn_config.num_params(), 10_000, true)
                 .with_dropout(rhn_config.dropout.clone());
-            train(lstm.init(&device), &lstm, &job)?
+            job.train(lstm.init(&device), &lstm)?
         }
         Model::Kim => {
             let spelling = ptb_spelling(&corpus.vocab)?;
@@ -153,27 +116,16 @@ fn main() -> anyhow::Result<()> {
                 _ => CharCnnLmConfig::kim_small(&spelling),
             };
             let model = kim.init(&spelling, &device).map_err(anyhow::Error::msg)?;
-            train(model, &kim, &job)?
+            job.train(model, &kim)?
         }
     };
     let last = outcome.history.last().expect("an epoch");
-    let summary = serde_json::json!({
+    let own = serde_json::json!({
         "model": name,
-        "parameters": outcome.parameters,
-        "epochs": outcome.history.len(),
         "valid_ppl": last.valid_ppl,
         "test_ppl": outcome.test_loss.exp(),
         "mc_dropout_test_ppl": outcome.mc_test_loss.map(f64::exp),
-        "mc_samples": args.train.mc_samples,
         "train_windows": outcome.history.iter().map(|e| e.windows).sum::<usize>(),
-        "tokens_per_s": last.tokens_per_s,
-        "peak_memory_mib": experiments::bench::peak_memory_mib(),
-        "wall_time_s": outcome.wall_time_s,
-        "evaluation_batch": eval_batch,
-        "backend": device.names(),
-        "git_commit": git_commit(),
     });
-    run.write_json("summary.json", &summary)?;
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
+    job.summarize(&outcome, own)
 }

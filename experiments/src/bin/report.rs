@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use experiments::report::inputs::json_files;
 use experiments::report::{Inputs, Outcome, SECTIONS, generate, update_file};
 
 #[derive(Parser, Debug)]
@@ -32,24 +33,9 @@ struct Args {
     check: bool,
 }
 
-/// `dir/*.json`, sorted; none if `dir` does not exist.
-fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
-}
-
 fn run(args: &Args) -> anyhow::Result<bool> {
-    let bench = args
-        .bench
-        .clone()
-        .unwrap_or_else(|| json_files(Path::new("docs/bench")));
+    let default_bench = || json_files(Path::new("docs/bench")).unwrap_or_default();
+    let bench = args.bench.clone().unwrap_or_else(default_bench);
     if !args.runs.is_dir() {
         anyhow::bail!("--runs {}: no such directory", args.runs.display());
     }
@@ -58,7 +44,7 @@ fn run(args: &Args) -> anyhow::Result<bool> {
         eprintln!("{note}");
     }
     if args.write.is_empty() {
-        for name in SECTIONS {
+        for (name, _) in SECTIONS {
             match generate(name, "", &inputs)? {
                 Outcome::Generated { content, notes } => {
                     notes.iter().for_each(|n| eprintln!("{n}"));

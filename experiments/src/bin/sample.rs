@@ -14,5 +14,5 @@ use clap::Parser;
 use experiments::sample::{SampleArgs, run_sample};
 
 fn main() -> anyhow::Result<()> {
-    run_sample(&SampleArgs::parse()).map(|_| ())
+    run_sample(&SampleArgs::parse(), &mut std::io::stdout().lock()).map(|_| ())
 }

@@ -8,28 +8,19 @@ use models::LayerKind;
 
 use super::StudyResult;
 use super::stats::TOP;
-use crate::plot::{LinePlot, Series};
+use crate::plot::{LinePlot, Series, series};
 
 /// Figure 1, left: the training loss per epoch of each cell's best run (plain dashed).
 pub fn best_runs(result: &StudyResult) -> LinePlot {
-    let series = result
+    let lines = result
         .best
         .iter()
         .filter_map(|&(kind, depth, i)| {
-            let run = &result.runs[i];
             let color = result.config.depths.iter().position(|d| *d == depth)?;
-            Some(Series {
-                name: format!("{kind} {depth}"),
-                points: run
-                    .train_loss_curve
-                    .iter()
-                    .enumerate()
-                    .map(|(e, l)| ((e + 1) as f64, *l))
-                    .collect(),
-                color,
-                dashed: kind == LayerKind::Plain,
-                bars: Vec::new(),
-            })
+            let curve = result.runs[i].train_loss_curve.iter().enumerate();
+            let points = curve.map(|(e, l)| ((e + 1) as f64, *l)).collect();
+            let name = format!("{kind} {depth}");
+            Some(series(&name, color, kind == LayerKind::Plain, points))
         })
         .collect();
     LinePlot {
@@ -37,7 +28,7 @@ pub fn best_runs(result: &StudyResult) -> LinePlot {
         x_label: "epoch".into(),
         y_label: "mean training cross-entropy".into(),
         log_y: true,
-        series,
+        series: lines,
     }
 }
 
@@ -45,7 +36,7 @@ pub fn best_runs(result: &StudyResult) -> LinePlot {
 /// type, with a bar from the best to the worst of them. A cell whose best runs include a
 /// diverged one has no point.
 pub fn top_runs(result: &StudyResult) -> LinePlot {
-    let series = result
+    let lines = result
         .config
         .kinds
         .iter()
@@ -57,15 +48,14 @@ pub fn top_runs(result: &StudyResult) -> LinePlot {
                 .filter(|c| c.kind == kind && c.top_mean.is_finite())
                 .collect();
             let n = cells.iter().map(|c| c.top_count).max().unwrap_or(TOP);
+            let points = cells.iter().map(|c| (c.depth as f64, c.top_mean)).collect();
+            let name = format!("{kind}: mean of best {n}");
             Series {
-                name: format!("{kind}: mean of best {n}"),
-                points: cells.iter().map(|c| (c.depth as f64, c.top_mean)).collect(),
-                color,
-                dashed: kind == LayerKind::Plain,
                 bars: cells
                     .iter()
                     .map(|c| (c.depth as f64, c.best, c.top_worst))
                     .collect(),
+                ..series(&name, color, kind == LayerKind::Plain, points)
             }
         })
         .collect();
@@ -76,7 +66,7 @@ pub fn top_runs(result: &StudyResult) -> LinePlot {
         x_label: "depth (layers)".into(),
         y_label: "mean training cross-entropy".into(),
         log_y: true,
-        series,
+        series: lines,
     }
 }
 

@@ -117,11 +117,9 @@ pub struct StudyConfig {
 impl StudyConfig {
     /// Checks the values before anything trains, naming the command-line flag at fault.
     pub fn validate(&self) -> anyhow::Result<()> {
+        let no_depth = self.depths.is_empty() || self.depths.contains(&0);
         let checks = [
-            (
-                self.depths.is_empty() || self.depths.contains(&0),
-                "--depths",
-            ),
+            (no_depth, "--depths"),
             (self.kinds.is_empty(), "--kinds"),
             (self.runs == 0, "--runs"),
             (self.epochs == 0, "--epochs"),
@@ -186,12 +184,7 @@ pub(crate) fn test_summary(
             activation: Act::Relu,
             transform_bias: -2.0,
         },
-        status: if loss.is_some() {
-            "completed"
-        } else {
-            "diverged"
-        }
-        .into(),
+        status: loss.map_or("diverged", |_| "completed").into(),
         final_train_loss: loss,
         test_accuracy: loss.map(|_| 0.9),
         parameters: 1,
@@ -307,20 +300,13 @@ pub fn run_study(
 /// Writes the study's `results.json`, `table.md` (the best runs' table and the per-cell
 /// statistics) and both panels of Figure 1 ([`figure::write`]; a missing font is a warning).
 pub fn write_outputs(result: &StudyResult, out: &Path, quiet: bool) -> anyhow::Result<()> {
-    let root = RunDir {
-        path: out.to_path_buf(),
-    };
+    let root = RunDir::create(out)?;
     root.write_json("results.json", result)?;
     let table = format!("{}\n{}", result.table(), result.cell_table());
     models::train::write_atomic(&root.file("table.md"), table.as_bytes())?;
     match figure::write(result, out) {
-        Ok(paths) => {
-            if !quiet {
-                for p in paths {
-                    println!("wrote {}", p.display());
-                }
-            }
-        }
+        Ok(paths) if !quiet => paths.iter().for_each(|p| println!("wrote {}", p.display())),
+        Ok(_) => {}
         Err(e) => eprintln!("warning: no plot written: {e:#}"),
     }
     Ok(())
@@ -353,11 +339,7 @@ pub fn run_one(
     device: &Devices,
     quiet: bool,
 ) -> anyhow::Result<RunSummary> {
-    let RunKey {
-        kind,
-        depth,
-        run: r,
-    } = key;
+    let (kind, depth, r) = (key.kind, key.depth, key.run);
     let (train, test) = (&data.train, &data.test);
     let dir = create_run(key.dir(out))?;
     if let Some(done) = dir.read_json::<RunSummary>("summary.json")? {
@@ -406,42 +388,30 @@ pub fn run_one(
     }
     let start = Instant::now();
     let evals: Vec<(&str, Arc<dyn LabelledData<2>>)> = vec![("test", test.clone())];
-    let outcome = fit_classifier(
-        model,
-        train.clone(),
-        &evals,
-        &train_config,
-        &FitOptions::resuming(&dir, &label, quiet, device),
-    );
-    // Only a non-finite loss is a divergence; any other failure stops the study.
-    let outcome = match outcome {
-        Ok((_, history)) => Ok(history),
-        Err(e) => match e.downcast::<Diverged>() {
-            Ok(diverged) => Err(diverged),
-            Err(other) => return Err(other.context(format!("run {}", dir.path.display()))),
-        },
-    };
-    let history: Vec<EpochMetrics> = match &outcome {
-        Ok(h) => h.clone(),
-        Err(_) => dir
-            .read_json::<Vec<EpochMetrics>>("metrics.json")?
-            .unwrap_or_default(),
-    };
+    // Only a non-finite loss is a divergence (its metrics are those of the epochs before it);
+    // any other failure stops the study.
+    let options = FitOptions::resuming(&dir, &label, quiet, device);
+    let (history, error) =
+        match fit_classifier(model, train.clone(), &evals, &train_config, &options) {
+            Ok((_, history)) => (history, None),
+            Err(e) => match e.downcast::<Diverged>() {
+                Ok(diverged) => {
+                    let history = dir.read_json::<Vec<EpochMetrics>>("metrics.json")?;
+                    (history.unwrap_or_default(), Some(diverged.to_string()))
+                }
+                Err(other) => return Err(other.context(format!("run {}", dir.path.display()))),
+            },
+        };
     let summary = RunSummary {
         kind,
         depth,
         run: r,
         hyper,
-        status: if outcome.is_ok() {
-            "completed"
-        } else {
-            "diverged"
-        }
-        .into(),
-        final_train_loss: match &outcome {
-            Ok(_) => history.last().map(|m| m.train_loss),
-            Err(_) => None,
-        },
+        status: error.as_ref().map_or("completed", |_| "diverged").into(),
+        final_train_loss: history
+            .last()
+            .filter(|_| error.is_none())
+            .map(|m| m.train_loss),
         test_accuracy: history
             .last()
             .and_then(|m| m.evals.first())
@@ -454,7 +424,7 @@ pub fn run_one(
         peak_memory_mib: crate::bench::peak_memory_mib(),
         backend: device.names(),
         git_commit: git_commit(),
-        error: outcome.as_ref().err().map(|e| e.to_string()),
+        error,
     };
     if let Some(e) = &summary.error
         && !quiet

@@ -73,9 +73,6 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// The whole run list (`1/1`).
-    pub const ALL: Shard = Shard { index: 1, count: 1 };
-
     /// The positions in `plan` of this slice's runs.
     pub fn select(&self, plan: &[RunKey]) -> Vec<usize> {
         (0..plan.len())
@@ -105,11 +102,6 @@ impl fmt::Display for Shard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.index, self.count)
     }
-}
-
-/// Whether run `key` has finished: its `summary.json` exists.
-pub fn is_done(out: &Path, key: &RunKey) -> bool {
-    key.dir(out).join("summary.json").exists()
 }
 
 /// The name of the file under a run's directory that holds its worker's output.
@@ -164,11 +156,9 @@ pub fn run_jobs(
     if jobs == 0 {
         bail!("--jobs must be at least 1");
     }
-    let pending: Vec<usize> = todo
-        .iter()
-        .copied()
-        .filter(|&i| !is_done(out, &plan[i]))
-        .collect();
+    // A run that has finished has its summary.
+    let done = |i: &usize| plan[*i].dir(out).join("summary.json").exists();
+    let pending: Vec<usize> = todo.iter().copied().filter(|i| !done(i)).collect();
     let queue = Mutex::new(pending.into_iter());
     let stop = AtomicBool::new(false);
     let errors = Mutex::new(Vec::<anyhow::Error>::new());
@@ -338,30 +328,25 @@ impl Collected {
     /// `12 of 800 runs in <out> have no summary: 10 not started (…), 2 unfinished (…)`.
     pub fn describe_missing(&self, out: &Path) -> String {
         let total = self.result.runs.len() + self.missing.len();
-        let list = |which: Missing| {
+        let mut parts = Vec::new();
+        for (which, what) in [
+            (Missing::NotStarted, "not started"),
+            (Missing::Unfinished, "unfinished"),
+        ] {
             let keys: Vec<String> = self
                 .missing
                 .iter()
                 .filter(|(_, m)| *m == which)
                 .map(|(k, _)| k.to_string())
                 .collect();
-            let shown = keys.iter().take(20).cloned().collect::<Vec<_>>().join(", ");
-            let more = keys.len().saturating_sub(20);
-            let more = if more > 0 {
-                format!(", and {more} more")
-            } else {
-                String::new()
+            let more = match keys.len().saturating_sub(20) {
+                0 => String::new(),
+                n => format!(", and {n} more"),
             };
-            (keys.len(), format!("{shown}{more}"))
-        };
-        let (not_started, a) = list(Missing::NotStarted);
-        let (unfinished, b) = list(Missing::Unfinished);
-        let mut parts = Vec::new();
-        if not_started > 0 {
-            parts.push(format!("{not_started} not started ({a})"));
-        }
-        if unfinished > 0 {
-            parts.push(format!("{unfinished} unfinished ({b})"));
+            if !keys.is_empty() {
+                let shown = keys[..keys.len().min(20)].join(", ");
+                parts.push(format!("{} {what} ({shown}{more})", keys.len()));
+            }
         }
         format!(
             "{} of {total} runs in {} have no summary.json: {}",

@@ -75,11 +75,6 @@ impl CellStats {
                 .count(),
         })
     }
-
-    /// The share of runs that diverged or stayed at chance, in `[0, 1]`.
-    pub fn failed_share(&self) -> f64 {
-        (self.diverged + self.at_chance) as f64 / self.runs as f64
-    }
 }
 
 /// The study's runs and each cell's statistics.
@@ -145,12 +140,18 @@ impl StudyResult {
         }
     }
 
+    /// The best run of a cell.
+    fn best_run(&self, kind: LayerKind, depth: usize) -> Option<&RunSummary> {
+        let (_, _, i) = self
+            .best
+            .iter()
+            .find(|(k, d, _)| *k == kind && *d == depth)?;
+        Some(&self.runs[*i])
+    }
+
     /// Best final training loss of a cell.
     pub fn best_loss(&self, kind: LayerKind, depth: usize) -> Option<f64> {
-        self.best
-            .iter()
-            .find(|(k, d, _)| *k == kind && *d == depth)
-            .map(|(_, _, i)| self.runs[*i].loss_or_inf())
+        self.best_run(kind, depth).map(RunSummary::loss_or_inf)
     }
 
     /// A cell's statistics.
@@ -166,15 +167,9 @@ impl StudyResult {
         let mut out = String::from(
             "| depth | best plain train loss | best highway train loss | plain / highway | plain test acc | highway test acc |\n|---|---|---|---|---|---|\n",
         );
-        let cell = |kind, depth| {
-            self.best
-                .iter()
-                .find(|(k, d, _)| *k == kind && *d == depth)
-                .map(|(_, _, i)| &self.runs[*i])
-        };
         for &depth in &self.config.depths {
-            let p = cell(LayerKind::Plain, depth);
-            let h = cell(LayerKind::Highway, depth);
+            let p = self.best_run(LayerKind::Plain, depth);
+            let h = self.best_run(LayerKind::Highway, depth);
             let l = |r: Option<&RunSummary>| r.map(|r| loss(r.loss_or_inf())).unwrap_or("-".into());
             let acc = |r: Option<&RunSummary>| {
                 r.and_then(|r| r.test_accuracy)
@@ -203,21 +198,10 @@ impl StudyResult {
             "| depth | type | runs | best | mean of best {TOP} (range) | median | diverged | at chance |\n|---|---|---|---|---|---|---|---|\n"
         );
         for c in &self.cells {
-            let top = if c.top_count == TOP {
-                format!(
-                    "{} ({}–{})",
-                    loss(c.top_mean),
-                    loss(c.best),
-                    loss(c.top_worst)
-                )
-            } else {
-                format!(
-                    "{} ({}–{}; {} runs)",
-                    loss(c.top_mean),
-                    loss(c.best),
-                    loss(c.top_worst),
-                    c.top_count
-                )
+            let (mean, best, worst) = (loss(c.top_mean), loss(c.best), loss(c.top_worst));
+            let top = match c.top_count {
+                TOP => format!("{mean} ({best}–{worst})"),
+                n => format!("{mean} ({best}–{worst}; {n} runs)"),
             };
             let share = |k: usize| format!("{k} ({:.0}%)", 100.0 * k as f64 / c.runs as f64);
             out.push_str(&format!(
@@ -225,7 +209,7 @@ impl StudyResult {
                 c.depth,
                 c.kind,
                 c.runs,
-                loss(c.best),
+                best,
                 loss(c.median),
                 share(c.diverged),
                 share(c.at_chance),
@@ -236,23 +220,17 @@ impl StudyResult {
 
     /// Per depth, plain / highway for the best run and for the mean of the best [`TOP`].
     pub fn ratios(&self) -> Vec<(usize, Option<f64>, Option<f64>)> {
-        self.config
-            .depths
-            .iter()
-            .map(|&d| {
-                let (p, h) = (
-                    self.cell(LayerKind::Plain, d),
-                    self.cell(LayerKind::Highway, d),
-                );
-                match (p, h) {
-                    (Some(p), Some(h)) => {
-                        let finite = |x: f64| x.is_finite().then_some(x);
-                        (d, finite(p.best / h.best), finite(p.top_mean / h.top_mean))
-                    }
-                    _ => (d, None, None),
-                }
-            })
-            .collect()
+        let finite = |x: f64| x.is_finite().then_some(x);
+        let ratios = |d| {
+            let p = self.cell(LayerKind::Plain, d)?;
+            let h = self.cell(LayerKind::Highway, d)?;
+            Some((finite(p.best / h.best), finite(p.top_mean / h.top_mean)))
+        };
+        let with_depth = |&d: &usize| {
+            let (best, top) = ratios(d).unwrap_or_default();
+            (d, best, top)
+        };
+        self.config.depths.iter().map(with_depth).collect()
     }
 }
 
@@ -291,7 +269,6 @@ mod tests {
         assert!((c.median - 0.65).abs() < 1e-12);
         assert_eq!(c.diverged, 1);
         assert_eq!(c.at_chance, 1, "2.3 ≥ 0.9 ln 10 = 2.072 > 2.0");
-        assert!((c.failed_share() - 2.0 / 12.0).abs() < 1e-12);
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! The generated tables of `docs/analysis.md`: the nets analysed, their gates (*Training Very
 //! Deep Networks* s4, Figures 2-3), their lesions (Figure 4), the layer-output distances and
-//! first-layer lesions of Greff et al. (arXiv:1612.07771), an RHN per micro-layer and a CIFAR
-//! net per layer, each from the `gates` and `lesion` output of an analysis record
-//! ([`Analysis`]); the character-aware LM's section is [`super::analysis_char`].
+//! first-layer lesions of Greff et al. (arXiv:1612.07771), an RHN per micro-layer, the
+//! character-aware LM of Kim et al. (arXiv:1508.06615) per highway layer with the nearest
+//! neighbours of its Table 6, and a CIFAR net per layer, each from the `gates` and `lesion`
+//! output of an analysis record ([`Analysis`]).
 
 use super::Outcome;
-use super::columns::Table;
+use super::columns::{Table, made_by, percent, sorted};
 use super::inputs::{Analysis, GatesRecord, Inputs, LesionRecord, Study};
-use super::tables::{code, percent, table};
-use crate::analysis::{GateReport, LayerBias, LesionReport, ranges};
+use crate::analysis::{
+    GateReport, LayerBias, LesionReport, LesionRow, LossError, Neighbours, bias_label,
+    neighbours_table, ranges,
+};
 use crate::depth_study::RunSummary;
 use crate::provenance::Provenance;
 
@@ -22,18 +25,6 @@ pub fn net_label(slug: &str) -> String {
         Some(b) => format!("`b_T = {}`", b.replace('-', "−")),
         None => slug.to_string(),
     }
-}
-
-/// The line under a generated table naming the command that wrote its input.
-pub fn made_by(p: &Provenance) -> String {
-    format!(
-        "{}: {}, commit {}, {} ({} build).\n",
-        code(&p.command()),
-        p.day(),
-        p.short_commit(),
-        p.machine_short(),
-        p.build
-    )
 }
 
 /// The lines naming the `gates` command of `a` and its `lesion` command, if that lesioned the
@@ -66,10 +57,8 @@ fn tolerance(p: &Provenance) -> f64 {
 
 /// The MLP lesion reports of a record (those named after a net's `b_T`).
 fn mlp_lesions(l: &LesionRecord) -> impl Iterator<Item = (&str, &LesionReport)> {
-    l.reports
-        .iter()
-        .filter(|(n, _)| n.starts_with("bt"))
-        .map(|(n, r)| (n.as_str(), r))
+    let mlp = l.reports.iter().filter(|(n, _)| n.starts_with("bt"));
+    mlp.map(|(n, r)| (n.as_str(), r))
 }
 
 /// The analyses that have `f`'s part, with it.
@@ -77,11 +66,8 @@ fn with<'a, T: 'a>(
     inputs: &'a Inputs,
     f: impl Fn(&'a Analysis) -> Option<T>,
 ) -> Vec<(&'a Analysis, T)> {
-    inputs
-        .analyses
-        .iter()
-        .filter_map(|a| f(a).map(|t| (a, t)))
-        .collect()
+    let parts = inputs.analyses.iter().filter_map(|a| f(a).map(|t| (a, t)));
+    parts.collect()
 }
 
 /// One table per analysis that has `select`'s part, each rendered by `render`; none without.
@@ -105,18 +91,38 @@ fn mlp_gates(a: &Analysis) -> Option<&GatesRecord> {
 
 /// The lesion output of an analysis, if it lesioned an MLP.
 fn mlp_lesion_record(a: &Analysis) -> Option<&LesionRecord> {
-    a.lesion
-        .as_ref()
-        .filter(|l| mlp_lesions(l).next().is_some())
+    let record = a.lesion.as_ref();
+    record.filter(|l| mlp_lesions(l).next().is_some())
 }
 
 /// The intact net's error on `split` in `report`.
 fn intact(report: &LesionReport, split: &str) -> Option<f64> {
-    report
-        .baseline
-        .iter()
-        .find(|(s, _)| s == split)
-        .map(|(_, e)| e.error)
+    let base = report.baseline.iter().find(|(s, _)| s == split);
+    base.map(|(_, e)| e.error)
+}
+
+/// The loss and error on the split numbered `si` of `report` with `layer` lesioned, or of the
+/// intact net (`layer` `None`).
+fn lesioned(report: &LesionReport, layer: Option<usize>, si: usize) -> Option<LossError> {
+    match layer {
+        None => report.baseline.get(si).map(|(_, e)| *e),
+        Some(layer) => {
+            let row = report.rows.iter().find(|r| r.layer == layer);
+            row.map(|r| r.splits[si].1)
+        }
+    }
+}
+
+/// The rows of a table by lesioned layer: the intact net (`None`), then `layers`.
+fn with_intact(layers: impl IntoIterator<Item = usize>) -> Vec<Option<usize>> {
+    std::iter::once(None)
+        .chain(layers.into_iter().map(Some))
+        .collect()
+}
+
+/// The first cell of such a row.
+fn layer_cell(layer: &Option<usize>) -> String {
+    layer.map_or("none (intact)".into(), |l| l.to_string())
 }
 
 /// `analysis-nets`: the trained MLPs of each analysis: schedule, final training loss, and the
@@ -126,19 +132,19 @@ pub fn nets_table(inputs: &Inputs, name: &str) -> Outcome {
     type Net<'a> = (&'a RunSummary, &'a Study, &'a Analysis);
     /// The net's lesion report, if its analysis lesioned it.
     fn lesion<'a>(&(r, _, a): &Net<'a>) -> Option<&'a LesionReport> {
-        let (_, slug) = crate::analysis::bias_label(r.hyper.transform_bias);
-        a.lesion.as_ref()?.report(&slug)
+        a.lesion
+            .as_ref()?
+            .report(&bias_label(r.hyper.transform_bias).1)
     }
     let error = |split: &'static str| {
         move |net: &Net| {
-            lesion(net)
-                .and_then(|l| intact(l, split))
-                .map_or("-".into(), percent)
+            let error = lesion(net).and_then(|l| intact(l, split));
+            error.map_or("-".into(), percent)
         }
     };
     let table = Table::new()
         .col("net", |&(r, _, _): &Net| {
-            net_label(&crate::analysis::bias_label(r.hyper.transform_bias).1)
+            net_label(&bias_label(r.hyper.transform_bias).1)
         })
         .col("layers", |(r, _, _)| {
             format!("{} ({:?})", r.depth, r.kind).to_lowercase()
@@ -153,33 +159,26 @@ pub fn nets_table(inputs: &Inputs, name: &str) -> Outcome {
         })
         .col("epochs", |(r, _, _)| r.epochs.to_string())
         .col("training loss (last epoch's mean)", |(r, _, _)| {
-            r.final_train_loss
-                .map_or(r.status.clone(), |l| format!("{l:.4}"))
+            let loss = r.final_train_loss;
+            loss.map_or(r.status.clone(), |l| format!("{l:.4}"))
         })
         .col("training error (intact net)", error("train"))
         .col("test error", error("test"))
         .col("training", |(r, _, _)| format!("{:.0} s", r.wall_time_s))
         .provenance(|(_, study, _)| &study.provenance);
-    let content: String = inputs
-        .analyses
-        .iter()
-        .map(|a| {
-            let nets: Vec<Net> = a
+    each(
+        inputs,
+        name,
+        |a| {
+            let runs = a
                 .nets
                 .iter()
-                .flat_map(|study| study.result.runs.iter().map(move |r| (r, study, a)))
-                .collect();
-            if nets.is_empty() {
-                String::new()
-            } else {
-                table.render(&nets)
-            }
-        })
-        .collect();
-    if content.is_empty() {
-        return Outcome::none(name);
-    }
-    Outcome::generated(content)
+                .map(|s| s.result.runs.iter().map(move |r| (r, s, a)));
+            let nets: Vec<Net> = runs.flatten().collect();
+            (!nets.is_empty()).then_some(nets)
+        },
+        |_, nets| table.render(&nets),
+    )
 }
 
 /// Mean of `values` (0 for none).
@@ -196,10 +195,10 @@ pub fn gates_table(inputs: &Inputs, name: &str) -> Outcome {
     type Net<'a> = &'a (String, GateReport, Vec<LayerBias>);
     /// Every unit's learned `b_T` minus its initial value.
     fn changes((_, _, biases): Net) -> Vec<f64> {
-        biases
+        let units = biases
             .iter()
-            .flat_map(|l| l.units.iter().map(move |u| u - l.initial))
-            .collect()
+            .map(|l| l.units.iter().map(move |u| u - l.initial));
+        units.flatten().collect()
     }
     let table = Table::new()
         .col("net", |(slug, _, _): &Net| net_label(slug))
@@ -209,12 +208,9 @@ pub fn gates_table(inputs: &Inputs, name: &str) -> Outcome {
         })
         .col("units whose `b_T` decreased", |&net| {
             let c = changes(net);
-            let decreased = c.iter().filter(|c| **c < 0.0).count();
-            format!(
-                "{:.0}% of {}",
-                100.0 * decreased as f64 / c.len().max(1) as f64,
-                c.len()
-            )
+            let decreased = c.iter().filter(|c| **c < 0.0).count() as f64;
+            let share = 100.0 * decreased / c.len().max(1) as f64;
+            format!("{share:.0}% of {}", c.len())
         })
         .col("mean `T`", |(_, g, _)| {
             format!("{:.3}", mean(g.mean_per_layer.iter().copied()))
@@ -244,10 +240,7 @@ pub fn gates_table(inputs: &Inputs, name: &str) -> Outcome {
         });
     each(inputs, name, mlp_gates, |_, g| {
         let nets: Vec<Net> = g.mlp.iter().collect();
-        let mut content = table.render(&nets);
-        content.push('\n');
-        content.push_str(&made_by(&g.provenance));
-        content
+        format!("{}\n{}", table.render(&nets), made_by(&g.provenance))
     })
 }
 
@@ -271,20 +264,20 @@ pub fn lesion_table(inputs: &Inputs, name: &str) -> Outcome {
             .col("split", |r| r.split.to_string())
             .col("intact error", |r| percent(r.intact))
             .col("worst lesion", |r| {
-                r.worst
-                    .map_or("-".into(), |(layer, _)| format!("layer {layer}"))
+                let worst = r.worst.map(|(layer, _)| format!("layer {layer}"));
+                worst.unwrap_or("-".into())
             })
             .col("its error", |r| {
                 r.worst.map_or("-".into(), |(_, e)| percent(e))
             })
-            .col(&harmless, |r| {
+            .col(harmless, |r| {
                 let n = r.harmless.len();
                 format!("{} ({n} of {})", ranges(&r.harmless), r.layers)
             });
         let mut rows = Vec::new();
         for (slug, r) in mlp_lesions(l) {
             for (si, (split, base)) in r.baseline.iter().enumerate() {
-                let error = |row: &crate::analysis::LesionRow| row.splits[si].1.error;
+                let error = |row: &LesionRow| row.splits[si].1.error;
                 let worst = r.rows.iter().max_by(|a, b| error(a).total_cmp(&error(b)));
                 rows.push(Row {
                     slug,
@@ -296,46 +289,27 @@ pub fn lesion_table(inputs: &Inputs, name: &str) -> Outcome {
                 });
             }
         }
-        let mut content = table.render(&rows);
-        content.push('\n');
-        content.push_str(&made_by(&l.provenance));
-        content
+        format!("{}\n{}", table.render(&rows), made_by(&l.provenance))
     })
 }
 
 /// `analysis-lesion-layers`: the error with each layer lesioned, one column per net and split.
 pub fn lesion_layers_table(inputs: &Inputs, name: &str) -> Outcome {
     each(inputs, name, mlp_lesion_record, |_, l| {
-        let mut content = String::new();
-        let reports: Vec<(&str, &LesionReport)> = mlp_lesions(l).collect();
-        let mut header = vec!["lesioned layer".to_string()];
-        let mut intact_row = vec!["none (intact)".to_string()];
-        for (slug, r) in &reports {
-            for (split, base) in &r.baseline {
-                header.push(format!("{} {split} error", net_label(slug)));
-                intact_row.push(percent(base.error));
+        let layers = sorted(mlp_lesions(l).flat_map(|(_, r)| r.rows.iter().map(|x| x.layer)));
+        let mut table = Table::new().col("lesioned layer", layer_cell);
+        for (slug, r) in mlp_lesions(l) {
+            for (si, (split, _)) in r.baseline.iter().enumerate() {
+                table = table.col(
+                    format!("{} {split} error", net_label(slug)),
+                    move |&layer| {
+                        let e = lesioned(r, layer, si);
+                        e.map_or("-".into(), |e| percent(e.error))
+                    },
+                );
             }
         }
-        let mut layers: Vec<usize> = reports
-            .iter()
-            .flat_map(|(_, r)| r.rows.iter().map(|row| row.layer))
-            .collect();
-        layers.sort();
-        layers.dedup();
-        let mut rows = vec![intact_row];
-        for layer in layers {
-            let mut row = vec![layer.to_string()];
-            for (_, r) in &reports {
-                let found = r.rows.iter().find(|x| x.layer == layer);
-                for si in 0..r.baseline.len() {
-                    row.push(found.map_or("-".into(), |x| percent(x.splits[si].1.error)));
-                }
-            }
-            rows.push(row);
-        }
-        let header: Vec<&str> = header.iter().map(String::as_str).collect();
-        content.push_str(&table(&header, &rows));
-        content
+        table.render(&with_intact(layers))
     })
 }
 
@@ -346,43 +320,27 @@ fn distance_layers(first: usize, last: usize) -> Vec<usize> {
     picks.extend((1..).map(|k| 10 * k).take_while(|l| *l < last));
     picks.extend([last.saturating_sub(5), last.saturating_sub(2), last]);
     picks.retain(|l| *l + 1 >= first && *l <= last);
-    picks.sort();
-    picks.dedup();
-    picks
+    sorted(picks)
 }
 
 /// `analysis-distance`: Greff et al.'s mean distance of each layer's output from the final
 /// output, over the final output's mean norm, one row per layer shown and one column per net.
 pub fn distance_table(inputs: &Inputs, name: &str) -> Outcome {
     each(inputs, name, mlp_gates, |_, g| {
-        let mut content = String::new();
-        let mut layers: Vec<usize> = g
+        let shown = g
             .mlp
             .iter()
-            .flat_map(|(_, r, _)| distance_layers(r.first_layer, r.first_layer + r.layers - 1))
-            .collect();
-        layers.sort();
-        layers.dedup();
-        let mut header = vec!["layer".to_string()];
-        header.extend(g.mlp.iter().map(|(slug, _, _)| net_label(slug)));
-        let rows: Vec<Vec<String>> = layers
-            .iter()
-            .map(|&layer| {
-                let mut row = vec![layer.to_string()];
-                for (_, r, _) in &g.mlp {
-                    let d = layer
-                        .checked_sub(r.first_layer - 1)
-                        .and_then(|i| r.relative_distance.get(i));
-                    row.push(d.map_or("-".into(), |d| format!("{d:.2}")));
-                }
-                row
-            })
-            .collect();
-        let header: Vec<&str> = header.iter().map(String::as_str).collect();
-        content.push_str(&table(&header, &rows));
-        content.push('\n');
-        content.push_str(&made_by(&g.provenance));
-        content
+            .map(|(_, r, _)| distance_layers(r.first_layer, r.first_layer + r.layers - 1));
+        let layers = sorted(shown.flatten());
+        let mut table = Table::new().col("layer", |layer: &usize| layer.to_string());
+        for (slug, r, _) in &g.mlp {
+            table = table.col(net_label(slug), move |&layer| {
+                let i = layer.checked_sub(r.first_layer - 1);
+                let d = i.and_then(|i| r.relative_distance.get(i));
+                d.map_or("-".into(), |d| format!("{d:.2}"))
+            });
+        }
+        format!("{}\n{}", table.render(&layers), made_by(&g.provenance))
     })
 }
 
@@ -448,41 +406,28 @@ pub fn lm_layers_table(
     windows: usize,
 ) -> String {
     let lesion = a.lesion.as_ref().and_then(|l| l.report(net));
-    let ppl = |layer: usize| {
-        lesion
-            .and_then(|l| l.rows.iter().find(|r| r.layer == layer))
-            .map_or("-".into(), |r| format!("{:.1}", r.splits[0].1.error))
-    };
-    let mut rows = vec![vec![
-        "none (intact)".into(),
-        String::new(),
-        String::new(),
-        lesion.map_or("-".into(), |l| format!("{:.1}", l.baseline[0].1.error)),
-    ]];
-    for (i, t) in means.iter().enumerate() {
-        let b = biases.get(i);
-        rows.push(vec![
-            (i + 1).to_string(),
-            format!("{t:.3}"),
-            b.map_or("-".into(), |b| {
+    let table = Table::new()
+        .col(unit, layer_cell)
+        .col("mean `T`", |layer: &Option<usize>| {
+            layer.map_or(String::new(), |l| format!("{:.3}", means[l - 1]))
+        })
+        .col("learned `b_T`: mean (min, max)", |layer| {
+            let Some(l) = layer else {
+                return String::new();
+            };
+            biases.get(l - 1).map_or("-".into(), |b| {
                 format!("{:.2} ({:.2}, {:.2})", b.mean, b.min, b.max).replace('-', "−")
-            }),
-            ppl(i + 1),
-        ]);
-    }
-    let mut content = table(
-        &[
-            unit,
-            "mean `T`",
-            "learned `b_T`: mean (min, max)",
-            "perplexity with it lesioned",
-        ],
-        &rows,
-    );
-    content.push_str(&format!(
-        "\nPTB validation, the first {windows} windows, state carried across windows, no dropout.\n"
-    ));
-    content
+            })
+        })
+        .col("perplexity with it lesioned", |&layer| {
+            let e = lesion.and_then(|l| lesioned(l, layer, 0));
+            e.map_or("-".into(), |e| format!("{:.1}", e.error))
+        });
+    format!(
+        "{}\nPTB validation, the first {windows} windows, state carried across windows, no \
+         dropout.\n",
+        table.render(&with_intact(1..=means.len()))
+    )
 }
 
 /// `analysis-rhn`: an RHN's mean gate activity, learned `b_T` and lesioned perplexity per
@@ -491,18 +436,59 @@ pub fn rhn_table(inputs: &Inputs, name: &str) -> Outcome {
     each(
         inputs,
         name,
-        |a| a.gates.as_ref().and_then(|g| g.rhn.as_ref()),
+        |a| a.gates.as_ref()?.rhn.as_ref(),
         |a, g| {
-            let mut content = lm_layers_table(
-                a,
-                "rhn",
-                "micro-layer",
-                &g.mean_per_micro_layer,
-                &g.biases,
-                g.windows,
-            );
-            content.push_str(&made_by_both(a, "rhn"));
-            content
+            let means = &g.mean_per_micro_layer;
+            let table = lm_layers_table(a, "rhn", "micro-layer", means, &g.biases, g.windows);
+            table + &made_by_both(a, "rhn")
+        },
+    )
+}
+
+/// `word` for a Markdown table cell: `<` as `&lt;` (PTB's `<unk>` and `<eos>` would read as
+/// HTML tags) and `|` escaped.
+fn cell_word(word: &str) -> String {
+    word.replace('<', "&lt;").replace('|', "\\|")
+}
+
+/// `n` with every word made fit for a Markdown table cell ([`cell_word`]).
+fn for_markdown(n: &Neighbours) -> Neighbours {
+    let words = |list: &[(String, f64)]| -> Vec<(String, f64)> {
+        list.iter().map(|(w, s)| (cell_word(w), *s)).collect()
+    };
+    Neighbours {
+        word: cell_word(&n.word),
+        in_vocabulary: n.in_vocabulary,
+        before_highway: words(&n.before_highway),
+        after_highway: words(&n.after_highway),
+    }
+}
+
+/// `analysis-char`: for each analysis record with a character-aware LM's `gates` output (Kim
+/// et al.), its highway layers ([`lm_layers_table`]), the nearest vocabulary words of the query
+/// words before and after the highway layers with their cosine similarity (Table 6), and the
+/// commands that wrote them.
+pub fn char_table(inputs: &Inputs, name: &str) -> Outcome {
+    each(
+        inputs,
+        name,
+        |a| a.gates.as_ref()?.char.as_ref(),
+        |a, c| {
+            let r = &c.report;
+            let means = &r.mean_per_layer;
+            let unit = "highway layer";
+            let mut content = lm_layers_table(a, "char", unit, means, &r.biases, r.windows);
+            if !c.neighbours.is_empty() {
+                content.push_str(
+                    "\nThe nearest vocabulary words by cosine similarity of the word \
+                     representations before and after the highway layers (Table 6; a word of \
+                     the vocabulary is left out of its own neighbours):\n\n",
+                );
+                let rows: Vec<Neighbours> = c.neighbours.iter().map(for_markdown).collect();
+                content.push_str(&neighbours_table(&rows));
+                content.push('\n');
+            }
+            content + &made_by_both(a, "char")
         },
     )
 }
@@ -515,53 +501,37 @@ pub fn staged_table(inputs: &Inputs, net: &str, name: &str) -> Outcome {
         inputs,
         name,
         |a| {
-            a.gates
-                .as_ref()
-                .and_then(|g| g.staged.iter().find(|(n, _)| n == net))
-                .map(|(_, r)| r)
+            let staged = a.gates.as_ref()?.staged.iter();
+            staged.filter(|(n, _)| n == net).map(|(_, r)| r).next()
         },
         |a, g| {
-            let mut content = String::new();
             let lesion = a.lesion.as_ref().and_then(|l| l.report(net));
-            let cells = |layer: Option<usize>| -> [String; 2] {
-                let Some(l) = lesion else {
-                    return ["-".into(), "-".into()];
-                };
-                let si = l.baseline.len() - 1;
-                let e = match layer {
-                    None => Some(l.baseline[si].1),
-                    Some(layer) => l
-                        .rows
-                        .iter()
-                        .find(|r| r.layer == layer)
-                        .map(|r| r.splits[si].1),
-                };
-                e.map_or(["-".into(), "-".into()], |e| {
-                    [format!("{:.3}", e.loss), percent(e.error)]
-                })
+            let last_split = |layer: Option<usize>| {
+                let l = lesion?;
+                lesioned(l, layer, l.baseline.len() - 1)
             };
-            let [loss, error] = cells(None);
-            let mut rows = vec![vec!["none (intact)".into(), String::new(), loss, error]];
-            for (i, t) in g.mean_per_layer.iter().enumerate() {
-                let layer = g.first_layer + i;
-                let [loss, error] = cells(Some(layer));
-                rows.push(vec![layer.to_string(), format!("{t:.3}"), loss, error]);
-            }
-            let split = lesion
-                .and_then(|l| l.baseline.last())
-                .map_or("-".to_string(), |(s, _)| s.clone());
-            content.push_str(&table(
-                &[
-                    "highway layer",
-                    &format!("mean `T` ({} examples)", g.examples),
-                    &format!("{split} loss with it lesioned"),
-                    &format!("{split} error with it lesioned"),
-                ],
-                &rows,
-            ));
-            content.push('\n');
-            content.push_str(&made_by_both(a, net));
-            content
+            let split = lesion.and_then(|l| l.baseline.last());
+            let split = split.map_or("-", |(s, _)| s.as_str());
+            let table = Table::new()
+                .col("highway layer", layer_cell)
+                .col(format!("mean `T` ({} examples)", g.examples), |layer| {
+                    let t = layer.map(|l| g.mean_per_layer[l - g.first_layer]);
+                    t.map_or(String::new(), |t| format!("{t:.3}"))
+                })
+                .col(format!("{split} loss with it lesioned"), move |&layer| {
+                    let e = last_split(layer);
+                    e.map_or("-".into(), |e| format!("{:.3}", e.loss))
+                })
+                .col(format!("{split} error with it lesioned"), move |&layer| {
+                    let e = last_split(layer);
+                    e.map_or("-".into(), |e| percent(e.error))
+                });
+            let layers = g.first_layer..g.first_layer + g.mean_per_layer.len();
+            format!(
+                "{}\n{}",
+                table.render(&with_intact(layers)),
+                made_by_both(a, net)
+            )
         },
     )
 }
@@ -578,10 +548,9 @@ pub fn harmless_summary(inputs: &Inputs) -> Option<(String, usize, &Provenance)>
     let mut depth = 0;
     for (slug, r) in mlp_lesions(l) {
         depth = depth.max(r.rows.iter().map(|x| x.layer).max().unwrap_or(0));
-        let split = if intact(r, "train").is_some() {
-            "train"
-        } else {
-            r.baseline.first()?.0.as_str()
+        let split = match intact(r, "train") {
+            Some(_) => "train",
+            None => r.baseline.first()?.0.as_str(),
         };
         let harmless = r.harmless_layers(split, tol);
         parts.push(format!(
@@ -615,5 +584,12 @@ mod tests {
         assert_eq!(net_label("bt-2"), "`b_T = −2`");
         assert_eq!(net_label("bt-4.5"), "`b_T = −4.5`");
         assert_eq!(net_label("conv"), "conv");
+    }
+
+    #[test]
+    fn words_are_escaped_for_a_table_cell() {
+        assert_eq!(cell_word("<unk>"), "&lt;unk>");
+        assert_eq!(cell_word("a|b"), "a\\|b");
+        assert_eq!(cell_word("computer-aided"), "computer-aided");
     }
 }

@@ -1,16 +1,20 @@
 //! Tables written from a description: a table is its list of columns, each a header and how a
 //! row's cell is written ([`Table::col`]), so that a new table is a few lines and its header sits
 //! beside the cell it names. Rows that come from runs end in the columns of their provenance
-//! ([`Table::provenance`]); [`run_table`] is a whole section of such rows.
+//! ([`Table::provenance`]); [`run_table`] is a whole section of such rows. The cell formats
+//! every section shares are here too.
+
+use std::path::Path;
+
+use models::train::EpochMetrics;
 
 use super::Outcome;
 use super::inputs::Run;
-use super::tables::{code, table, when};
 use crate::provenance::Provenance;
 
 /// One column of a table of rows `R`: its header and the cell of a row.
 struct Column<'a, R> {
-    header: &'a str,
+    header: String,
     cell: Box<dyn Fn(&R) -> String + 'a>,
 }
 
@@ -28,9 +32,9 @@ impl<'a, R: 'a> Table<'a, R> {
     }
 
     /// Adds the column headed `header` whose cell of row `r` is `cell(r)`.
-    pub fn col(mut self, header: &'a str, cell: impl Fn(&R) -> String + 'a) -> Self {
+    pub fn col(mut self, header: impl Into<String>, cell: impl Fn(&R) -> String + 'a) -> Self {
         self.columns.push(Column {
-            header,
+            header: header.into(),
             cell: Box::new(cell),
         });
         self
@@ -49,12 +53,21 @@ impl<'a, R: 'a> Table<'a, R> {
     where
         R: 'r,
     {
-        let header: Vec<&str> = self.columns.iter().map(|c| c.header).collect();
-        let cells: Vec<Vec<String>> = rows
-            .into_iter()
-            .map(|row| self.columns.iter().map(|c| (c.cell)(row)).collect())
-            .collect();
-        table(&header, &cells)
+        let headers: Vec<&str> = self.columns.iter().map(|c| c.header.as_str()).collect();
+        let mut out = header(&headers);
+        for row in rows {
+            let cells: Vec<String> = self.columns.iter().map(|c| (c.cell)(row)).collect();
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+        out
+    }
+
+    /// The section of `rows`: their table, or [`Outcome::none`] when there are none.
+    pub fn section(&self, name: &str, rows: &[R]) -> Outcome {
+        match rows.is_empty() {
+            true => Outcome::none(name),
+            false => Outcome::generated(self.render(rows)),
+        }
     }
 }
 
@@ -76,19 +89,162 @@ pub fn run_table<'a, S: 'a, K: Ord>(
     Outcome::generated(table.render(sorted))
 }
 
+/// The header lines of a Markdown table of the columns `headers`.
+pub fn header(headers: &[&str]) -> String {
+    format!(
+        "| {} |\n|{}\n",
+        headers.join(" | "),
+        "---|".repeat(headers.len())
+    )
+}
+
 /// Per-epoch values of a run as one cell: `f` of each epoch that has one, with `digits`
 /// decimals, joined by `, `.
 pub fn per_epoch(
-    metrics: &[models::train::EpochMetrics],
+    metrics: &[EpochMetrics],
     digits: usize,
-    f: impl Fn(&models::train::EpochMetrics) -> Option<f64>,
+    f: impl Fn(&EpochMetrics) -> Option<f64>,
 ) -> String {
-    metrics
+    let values: Vec<String> = metrics
         .iter()
         .filter_map(f)
         .map(|v| format!("{v:.digits$}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    values.join(", ")
+}
+
+/// Training throughput of a run's epochs (examples per second of training steps), with
+/// thousands separators.
+pub fn throughput(metrics: &[EpochMetrics]) -> String {
+    thousands(models::train::samples_per_second(metrics).round() as usize)
+}
+
+/// `items` in order, each once.
+pub fn sorted<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out: Vec<T> = items.into_iter().collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `0.9525` → `95.25%`.
+pub fn percent(x: f64) -> String {
+    format!("{:.2}%", 100.0 * x)
+}
+
+/// `text` as inline code in a table cell.
+pub fn code(text: &str) -> String {
+    format!("`{}`", text.replace('|', "\\|"))
+}
+
+/// A file or directory as inline code.
+pub fn path_code(path: &Path) -> String {
+    code(&path.display().to_string())
+}
+
+/// `2026-12-01, c94f659`: the date and commit cell.
+pub fn when(p: &Provenance) -> String {
+    format!("{}, {}", p.day(), p.short_commit())
+}
+
+/// The command that wrote a table's input, with its date, commit, machine and build:
+/// `` `cargo run ..`: 2026-12-01, commit c94f659, AMD EPYC, 2 cores (release build) ``.
+pub fn command_line(p: &Provenance) -> String {
+    format!(
+        "{}: {}, commit {}, {} ({} build)",
+        code(&p.command()),
+        p.day(),
+        p.short_commit(),
+        p.machine_short(),
+        p.build
+    )
+}
+
+/// The line under a generated table naming the command that wrote its input
+/// ([`command_line`]).
+pub fn made_by(p: &Provenance) -> String {
+    format!("{}.\n", command_line(p))
+}
+
+/// `items` joined by `; `, each once, in order of first appearance.
+pub fn distinct(items: impl IntoIterator<Item = String>) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen.join("; ")
+}
+
+/// Seconds as `12 s`, `3.5 min` or `60 min`.
+pub fn duration(seconds: f64) -> String {
+    match seconds {
+        s if s < 60.0 => format!("{s:.0} s"),
+        s if s < 600.0 => format!("{:.1} min", s / 60.0),
+        s => format!("{:.0} min", s / 60.0),
+    }
+}
+
+/// `727` or `727-746`: the range of `values`, rounded.
+pub fn range(values: &[f64], format: impl Fn(f64) -> String) -> String {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (a, b) = (format(min), format(max));
+    if a == b { a } else { format!("{a}-{b}") }
+}
+
+/// The [`range`] of `values` followed by `unit` (`0.83-0.97×`), or `—` for none.
+pub fn span(values: &[f64], format: impl Fn(f64) -> String, unit: &str) -> String {
+    match values.is_empty() {
+        true => "—".into(),
+        false => format!("{}{unit}", range(values, format)),
+    }
+}
+
+/// `median (min-max)` of `values` (the range alone for fewer than three), each as `format`
+/// writes it: `1.35 (1.23-1.48)`.
+pub fn median_range(values: &[f64], format: impl Fn(f64) -> String) -> String {
+    let spread = range(values, &format);
+    if values.len() < 3 {
+        return spread;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    let median = match sorted.len() % 2 {
+        1 => sorted[mid],
+        _ => (sorted[mid - 1] + sorted[mid]) / 2.0,
+    };
+    format!("{} ({spread})", format(median))
+}
+
+/// The items of the newest commit among `items` (that of the newest date), in their order.
+pub fn of_newest_commit<T>(items: Vec<T>, provenance: impl Fn(&T) -> &Provenance) -> Vec<T> {
+    let newest = items
+        .iter()
+        .map(&provenance)
+        .max_by(|a, b| a.date.cmp(&b.date));
+    let Some(commit) = newest.map(|p| p.git_commit.clone()) else {
+        return items;
+    };
+    items
+        .into_iter()
+        .filter(|i| provenance(i).git_commit == commit)
+        .collect()
 }
 
 #[cfg(test)]
@@ -106,5 +262,30 @@ mod tests {
             "| n | text |\n|---|---|\n| 1 | `a\\|b` |\n| 22 | `c` |\n"
         );
         assert_eq!(table.render(&[]), "| n | text |\n|---|---|\n");
+    }
+
+    #[test]
+    fn medians_come_with_their_range() {
+        let f = |x: f64| format!("{x:.2}");
+        assert_eq!(median_range(&[1.48, 1.23, 1.35], f), "1.35 (1.23-1.48)");
+        assert_eq!(median_range(&[1.0, 4.0, 2.0, 3.0], f), "2.50 (1.00-4.00)");
+        assert_eq!(median_range(&[1.2, 1.3], f), "1.20-1.30");
+        assert_eq!(median_range(&[1.2], f), "1.20");
+    }
+
+    #[test]
+    fn numbers_and_ranges_format_as_the_tables_do() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(23_482_400), "23,482,400");
+        assert_eq!(percent(0.9525), "95.25%");
+        assert_eq!(
+            range(&[746.2, 727.4, 736.0], |v| format!("{v:.0}")),
+            "727-746"
+        );
+        assert_eq!(range(&[1.0], |v| format!("{v:.2}")), "1.00");
+        assert_eq!(duration(43.1), "43 s");
+        assert_eq!(duration(3600.0), "60 min");
+        assert_eq!(code("a|b"), "`a\\|b`");
     }
 }

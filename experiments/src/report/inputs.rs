@@ -46,7 +46,7 @@ use crate::depth_study::schedule::Invocation;
 use crate::depth_study::{RunSummary, StudyConfig, StudyResult};
 use crate::export::ExportInfo;
 use crate::mnist_conv::ConvSummary;
-use crate::provenance::Provenance;
+use crate::provenance::{PROVENANCE_FILE, Provenance};
 use models::train::EpochMetrics;
 
 /// The name of a PyTorch evaluation's JSON file in a run directory.
@@ -186,20 +186,6 @@ pub struct RhnBenchRow {
     pub seq_len: usize,
     /// Training tokens per second.
     pub tokens_per_s: f64,
-    /// torch version (PyTorch rows of newer files).
-    #[serde(default)]
-    pub torch: Option<String>,
-}
-
-/// A `bench-rhn --json` file with its provenance.
-#[derive(Debug, Clone)]
-pub struct RhnBench {
-    /// The file.
-    pub file: PathBuf,
-    /// Its `provenance` object.
-    pub provenance: Provenance,
-    /// Its rows.
-    pub rows: Vec<RhnBenchRow>,
 }
 
 /// One row of a `bench-highway --json` file (the fields the tables use).
@@ -215,38 +201,41 @@ pub struct HighwayBenchRow {
     pub gflop_per_step: Option<f64>,
 }
 
-/// A `bench-highway --json` file.
+/// A bench JSON file with its provenance and its rows `R`.
 #[derive(Debug, Clone)]
-pub struct HighwayBench {
+pub struct Bench<R> {
     /// The file.
     pub file: PathBuf,
     /// Its `provenance` object.
     pub provenance: Provenance,
     /// Its rows.
-    pub rows: Vec<HighwayBenchRow>,
+    pub rows: Vec<R>,
+}
+
+/// A `bench-rhn --json` file.
+pub type RhnBench = Bench<RhnBenchRow>;
+
+/// A `bench-highway --json` file.
+pub type HighwayBench = Bench<HighwayBenchRow>;
+
+impl RhnBench {
+    /// Burn's rows, each with the PyTorch row of the same configuration (depth, hidden units,
+    /// batch and BPTT length) if the file has one.
+    pub fn with_peers(&self) -> impl Iterator<Item = (&RhnBenchRow, Option<&RhnBenchRow>)> {
+        let key = |r: &RhnBenchRow| (r.depth, r.hidden, r.batch, r.seq_len);
+        let of = move |implementation: &'static str| {
+            self.rows
+                .iter()
+                .filter(move |r| r.implementation == implementation)
+        };
+        of("burn").map(move |row| (row, of("pytorch").find(|&p| key(p) == key(row))))
+    }
 }
 
 impl HighwayBench {
     /// The row whose name starts with `prefix`.
     pub fn row(&self, prefix: &str) -> Option<&HighwayBenchRow> {
         self.rows.iter().find(|r| r.name.starts_with(prefix))
-    }
-
-    /// A bench file of `rows` (name, steps/s) with `provenance`, for the tables' tests.
-    #[cfg(test)]
-    pub fn of_rows(provenance: Provenance, rows: &[(&str, f64)]) -> Self {
-        Self {
-            file: "b.json".into(),
-            provenance,
-            rows: rows
-                .iter()
-                .map(|&(name, steps_per_s)| HighwayBenchRow {
-                    name: name.into(),
-                    steps_per_s,
-                    gflop_per_step: None,
-                })
-                .collect(),
-        }
     }
 }
 
@@ -298,7 +287,7 @@ impl LesionRecord {
 
 /// An analysis record: `gates` and `lesion` output side by side, and the studies that trained
 /// the nets they read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Analysis {
     /// The directory holding them.
     pub dir: PathBuf,
@@ -337,23 +326,42 @@ pub struct Inputs {
     pub notes: Vec<String>,
 }
 
-/// Reads `path` as JSON; an error names the file.
-fn read_value(path: &Path) -> anyhow::Result<Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
-}
-
 /// `value` (read from `path`) as a `T`; an error names the file and what it should be.
 fn parse<T: DeserializeOwned>(value: Value, path: &Path, what: &str) -> anyhow::Result<T> {
     serde_json::from_value(value)
         .with_context(|| format!("{} is not a valid {what}", path.display()))
 }
 
-/// `dir/name` as JSON if it exists.
-fn optional(dir: &Path, name: &str) -> anyhow::Result<Option<Value>> {
+/// `path` as a `T` (`what` it should be); an error names the file.
+fn read<T: DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", path.display()))?;
+    parse(value, path, what)
+}
+
+/// `dir/name` as a `T` if the file exists.
+fn optional<T: DeserializeOwned>(
+    dir: &Path,
+    name: impl AsRef<Path>,
+    what: &str,
+) -> anyhow::Result<Option<T>> {
     let path = dir.join(name);
-    path.exists().then(|| read_value(&path)).transpose()
+    if !path.exists() {
+        return Ok(None);
+    }
+    read(&path, what).map(Some)
+}
+
+/// `dir/name` as a `T`, which `owner` (a file in `dir`) needs beside it.
+fn beside<T: DeserializeOwned>(
+    dir: &Path,
+    name: &str,
+    what: &str,
+    owner: &str,
+) -> anyhow::Result<T> {
+    optional(dir, name, what)?.with_context(|| format!("{}: {owner} without {name}", dir.display()))
 }
 
 /// `dir`'s provenance, required.
@@ -369,10 +377,33 @@ fn provenance(dir: &Path) -> anyhow::Result<Provenance> {
 
 /// `dir`'s `metrics.json`, or none.
 fn metrics(dir: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
-    match optional(dir, "metrics.json")? {
-        Some(v) => parse(v, &dir.join("metrics.json"), "metrics.json"),
-        None => Ok(Vec::new()),
-    }
+    Ok(optional(dir, "metrics.json", "metrics.json")?.unwrap_or_default())
+}
+
+/// The name of the file or directory `path` (`.`, as a hidden one, if it is not UTF-8).
+fn name_of(path: &Path) -> &str {
+    path.file_name().and_then(|n| n.to_str()).unwrap_or(".")
+}
+
+/// The entries of `dir` that `keep` accepts, sorted.
+fn entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> anyhow::Result<Vec<PathBuf>> {
+    let read = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    let mut out: Vec<PathBuf> = read
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| keep(p))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The `*.json` files in `dir`, sorted.
+pub fn json_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    entries(dir, |p| p.extension().is_some_and(|e| e == "json"))
+}
+
+/// The sub-directories of `dir` (sorted), without hidden ones.
+fn subdirectories(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    entries(dir, |p| p.is_dir() && !name_of(p).starts_with('.'))
 }
 
 /// Every directory at or below `root`, sorted, without `checkpoints/`, `burn/` and hidden ones.
@@ -380,16 +411,51 @@ fn directories(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = vec![root.to_path_buf()];
     let mut i = 0;
     while i < out.len() {
-        let dir = out[i].clone();
+        let children = subdirectories(&out[i])?;
+        out.extend(
+            children
+                .into_iter()
+                .filter(|p| !matches!(name_of(p), "checkpoints" | "burn")),
+        );
         i += 1;
-        let children = subdirectories(&dir)?.into_iter().filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or(".");
-            name != "checkpoints" && name != "burn"
-        });
-        out.extend(children);
     }
     out.sort();
     Ok(out)
+}
+
+/// Adds to `runs` the run directory `dir` with its `summary` (read from its `summary.json`,
+/// `what` it should be) and `config`.
+fn push_run<S: DeserializeOwned>(
+    runs: &mut Vec<Run<S>>,
+    dir: &Path,
+    summary: Value,
+    what: &str,
+    config: Value,
+) -> anyhow::Result<()> {
+    runs.push(Run {
+        dir: dir.to_path_buf(),
+        summary: parse(summary, &dir.join("summary.json"), what)?,
+        config,
+        provenance: provenance(dir)?,
+        metrics: metrics(dir)?,
+    });
+    Ok(())
+}
+
+/// The analysis record of the `gates` or `lesion` output `dir` (its parent directory), added
+/// to `analyses` if it is not there yet.
+fn analysis_of<'a>(analyses: &'a mut Vec<Analysis>, dir: &Path) -> &'a mut Analysis {
+    let dir = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+    match analyses.iter().position(|a| a.dir == dir) {
+        Some(i) => &mut analyses[i],
+        None => {
+            analyses.push(Analysis {
+                dir,
+                ..Analysis::default()
+            });
+            analyses.last_mut().expect("just pushed")
+        }
+    }
 }
 
 impl Inputs {
@@ -406,75 +472,33 @@ impl Inputs {
         Ok(inputs)
     }
 
+    /// Every directory under `root`: analysis and sample records by the program that wrote
+    /// them, anything else as a study or a run ([`Self::load_run`]).
     fn load_runs(&mut self, root: &Path) -> anyhow::Result<()> {
-        let dirs = directories(root)?;
-        let mut study_dirs = Vec::new();
-        let mut depth_runs: Vec<(PathBuf, RunSummary)> = Vec::new();
-        let mut gates: Vec<GatesRecord> = Vec::new();
-        let mut lesions: Vec<LesionRecord> = Vec::new();
-        for dir in &dirs {
-            match analysis_program(dir)? {
-                Some(Program::Gates) => {
-                    gates.push(load_gates(dir)?);
-                    continue;
-                }
-                Some(Program::GatesNet) => continue,
-                Some(Program::Lesion) => {
-                    lesions.push(load_lesion(dir)?);
-                    continue;
-                }
-                Some(Program::Sample) => {
-                    self.load_sample(dir)?;
-                    continue;
-                }
-                None => {}
-            }
-            let config = optional(dir, "config.json")?.unwrap_or(Value::Null);
-            if config.get("depths").is_some() && config.get("kinds").is_some() {
-                let path = dir.join("config.json");
-                let config: StudyConfig = parse(config, &path, "mnist-depth study config")?;
-                study_dirs.push((dir.clone(), config));
-                continue;
-            }
-            if dir.join(TORCH_EVAL_FILE).exists() {
-                self.load_eval(dir)?;
-            }
-            let Some(summary) = optional(dir, "summary.json")? else {
-                continue;
+        let mut studies = Vec::new();
+        let mut depth_runs = Vec::new();
+        let mut gates = Vec::new();
+        let mut lesions = Vec::new();
+        for dir in &directories(root)? {
+            let program = match dir.join(PROVENANCE_FILE).exists() {
+                true => Some(provenance(dir)?.program),
+                false => None,
             };
-            let path = dir.join("summary.json");
-            let has = |k: &str| summary.get(k).is_some();
-            if has("kind") && has("depth") && has("hyper") {
-                depth_runs.push((
-                    dir.clone(),
-                    parse(summary, &path, "mnist-depth run summary")?,
-                ));
-            } else if has("dataset") && has("width") {
-                let summary = parse(summary, &path, "mnist-conv summary")?;
-                self.conv.push(run_record(dir, summary, config)?);
-            } else if has("test_ppl") {
-                let summary = parse(summary, &path, "ptb summary")?;
-                self.ptb.push(run_record(dir, summary, config)?);
-            } else if has("test_bpc") {
-                let summary = parse(summary, &path, "charlm summary")?;
-                self.char.push(run_record(dir, summary, config)?);
-            } else if has("net") && has("iterations") {
-                let summary = parse(summary, &path, "cifar summary")?;
-                self.cifar.push(run_record(dir, summary, config)?);
-            } else {
-                self.notes
-                    .push(format!("{}: a summary no table uses", path.display()));
+            match program.as_deref() {
+                // One net's directory inside a `gates` output.
+                Some("gates") if dir.join("report.json").exists() => {}
+                Some("gates") => gates.push(load_gates(dir)?),
+                Some("lesion") => lesions.push(load_lesion(dir)?),
+                Some("sample") => self.load_sample(dir)?,
+                _ => self.load_run(dir, &mut studies, &mut depth_runs)?,
             }
         }
-        for (dir, config) in study_dirs {
-            let mut runs: Vec<RunSummary> = Vec::new();
-            depth_runs.retain(|(run_dir, summary)| {
-                let inside = run_dir.starts_with(&dir);
-                if inside {
-                    runs.push(summary.clone());
-                }
-                !inside
-            });
+        for (dir, config) in studies {
+            let (inside, outside): (Vec<_>, Vec<_>) = depth_runs
+                .into_iter()
+                .partition(|(run_dir, _): &(PathBuf, RunSummary)| run_dir.starts_with(&dir));
+            depth_runs = outside;
+            let mut runs: Vec<RunSummary> = inside.into_iter().map(|(_, s)| s).collect();
             let position = |s: &RunSummary| {
                 let d = config.depths.iter().position(|d| *d == s.depth);
                 let k = config.kinds.iter().position(|k| *k == s.kind);
@@ -499,35 +523,63 @@ impl Inputs {
         Ok(())
     }
 
+    /// A directory that is not an analysis or sample record: a study (its config, to
+    /// `studies`), an evaluated export, and a run by the fields of its `summary.json` (an
+    /// `mnist-depth` run to `depth_runs`, to be given to its study).
+    fn load_run(
+        &mut self,
+        dir: &Path,
+        studies: &mut Vec<(PathBuf, StudyConfig)>,
+        depth_runs: &mut Vec<(PathBuf, RunSummary)>,
+    ) -> anyhow::Result<()> {
+        let config: Value = optional(dir, "config.json", "JSON")?.unwrap_or(Value::Null);
+        if config.get("depths").is_some() && config.get("kinds").is_some() {
+            let path = dir.join("config.json");
+            studies.push((
+                dir.to_path_buf(),
+                parse(config, &path, "mnist-depth study config")?,
+            ));
+            return Ok(());
+        }
+        if dir.join(TORCH_EVAL_FILE).exists() {
+            self.load_eval(dir)?;
+        }
+        let Some(summary) = optional::<Value>(dir, "summary.json", "JSON")? else {
+            return Ok(());
+        };
+        let has = |k: &str| summary.get(k).is_some();
+        if has("kind") && has("depth") && has("hyper") {
+            let path = dir.join("summary.json");
+            let summary = parse(summary, &path, "mnist-depth run summary")?;
+            depth_runs.push((dir.to_path_buf(), summary));
+        } else if has("dataset") && has("width") {
+            push_run(&mut self.conv, dir, summary, "mnist-conv summary", config)?;
+        } else if has("test_ppl") {
+            push_run(&mut self.ptb, dir, summary, "ptb summary", config)?;
+        } else if has("test_bpc") {
+            push_run(&mut self.char, dir, summary, "charlm summary", config)?;
+        } else if has("net") && has("iterations") {
+            push_run(&mut self.cifar, dir, summary, "cifar summary", config)?;
+        } else {
+            let path = dir.join("summary.json");
+            self.notes
+                .push(format!("{}: a summary no table uses", path.display()));
+        }
+        Ok(())
+    }
+
     /// Pairs `gates` and `lesion` outputs that share a parent directory into analysis records,
     /// and moves the studies below each record's directory into it.
     fn group_analyses(&mut self, gates: Vec<GatesRecord>, lesions: Vec<LesionRecord>) {
-        let parent = |d: &Path| d.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut analyses: Vec<Analysis> = Vec::new();
-        let record = |analyses: &mut Vec<Analysis>, dir: PathBuf| -> usize {
-            match analyses.iter().position(|a| a.dir == dir) {
-                Some(i) => i,
-                None => {
-                    analyses.push(Analysis {
-                        dir,
-                        gates: None,
-                        lesion: None,
-                        nets: Vec::new(),
-                    });
-                    analyses.len() - 1
-                }
-            }
-        };
         let mut duplicate = Vec::new();
         for g in gates {
-            let i = record(&mut analyses, parent(&g.dir));
-            if let Some(old) = analyses[i].gates.replace(g) {
+            if let Some(old) = analysis_of(&mut analyses, &g.dir).gates.replace(g) {
                 duplicate.push(old.dir);
             }
         }
         for l in lesions {
-            let i = record(&mut analyses, parent(&l.dir));
-            if let Some(old) = analyses[i].lesion.replace(l) {
+            if let Some(old) = analysis_of(&mut analyses, &l.dir).lesion.replace(l) {
                 duplicate.push(old.dir);
             }
         }
@@ -550,38 +602,30 @@ impl Inputs {
 
     /// A sample record, or a note if `dir` (written by `sample`) has no `sample.json`.
     fn load_sample(&mut self, dir: &Path) -> anyhow::Result<()> {
-        let path = dir.join("sample.json");
-        let Some(value) = optional(dir, "sample.json")? else {
-            self.notes.push(format!(
+        match optional(dir, "sample.json", "sample record")? {
+            Some(sample) => self.samples.push(Sample {
+                dir: dir.to_path_buf(),
+                sample,
+                provenance: provenance(dir)?,
+            }),
+            None => self.notes.push(format!(
                 "{}: written by sample but without sample.json; not used",
                 dir.display()
-            ));
-            return Ok(());
-        };
-        self.samples.push(Sample {
-            dir: dir.to_path_buf(),
-            sample: parse(value, &path, "sample record")?,
-            provenance: provenance(dir)?,
-        });
+            )),
+        }
         Ok(())
     }
 
     fn load_eval(&mut self, dir: &Path) -> anyhow::Result<()> {
         let path = dir.join(TORCH_EVAL_FILE);
-        let eval: TorchEval = parse(read_value(&path)?, &path, "PyTorch evaluation")?;
+        let eval: TorchEval = read(&path, "PyTorch evaluation")?;
         if eval.provenance.is_none() {
             self.notes
                 .push(format!("{}: no provenance; not used", path.display()));
             return Ok(());
         }
         let export = match Path::new(&eval.export).file_name() {
-            Some(name) => {
-                let file = dir.join(name);
-                match file.exists() {
-                    true => Some(parse(read_value(&file)?, &file, "export JSON")?),
-                    false => None,
-                }
-            }
+            Some(name) => optional(dir, name, "export JSON")?,
             None => None,
         };
         self.evals.push(ExportEval {
@@ -594,7 +638,7 @@ impl Inputs {
     }
 
     fn load_bench(&mut self, file: &Path) -> anyhow::Result<()> {
-        let value = read_value(file)?;
+        let value: Value = read(file, "JSON")?;
         if value.is_array() {
             self.notes.push(format!(
                 "{}: rows without provenance (written before bench files recorded it); not used",
@@ -609,77 +653,25 @@ impl Inputs {
             );
         };
         let provenance: Provenance = parse(p.clone(), file, "bench file (provenance)")?;
-        if provenance.program == "bench-highway" {
-            let rows = parse(rows.clone(), file, "bench-highway file (rows)")?;
-            self.bench_highway.push(HighwayBench {
+        let (what, rows) = (format!("{} file (rows)", provenance.program), rows.clone());
+        match provenance.program.clone().as_str() {
+            "bench-highway" => self.bench_highway.push(Bench {
+                rows: parse(rows, file, &what)?,
                 file: file.to_path_buf(),
                 provenance,
-                rows,
-            });
-            return Ok(());
+            }),
+            "bench-rhn" => self.bench_rhn.push(Bench {
+                rows: parse(rows, file, &what)?,
+                file: file.to_path_buf(),
+                provenance,
+            }),
+            other => self.notes.push(format!(
+                "{}: {other} rows; no table uses them",
+                file.display()
+            )),
         }
-        if provenance.program != "bench-rhn" {
-            self.notes.push(format!(
-                "{}: {} rows; no table uses them",
-                file.display(),
-                provenance.program
-            ));
-            return Ok(());
-        }
-        let rows = parse(rows.clone(), file, "bench-rhn file (rows)")?;
-        self.bench_rhn.push(RhnBench {
-            file: file.to_path_buf(),
-            provenance,
-            rows,
-        });
         Ok(())
     }
-}
-
-/// What the directory of an analysis command or of `sample` is.
-enum Program {
-    /// A `gates` output directory.
-    Gates,
-    /// One net's directory inside it.
-    GatesNet,
-    /// A `lesion` output directory.
-    Lesion,
-    /// A `sample --json` output directory.
-    Sample,
-}
-
-/// Whether `dir` was written by `gates`, `lesion` or `sample` (its `provenance.json`'s
-/// program).
-fn analysis_program(dir: &Path) -> anyhow::Result<Option<Program>> {
-    if !dir.join(crate::provenance::PROVENANCE_FILE).exists() {
-        return Ok(None);
-    }
-    let p = provenance(dir)?;
-    Ok(match p.program.as_str() {
-        "gates" if dir.join("report.json").exists() => Some(Program::GatesNet),
-        "gates" => Some(Program::Gates),
-        "lesion" => Some(Program::Lesion),
-        "sample" => Some(Program::Sample),
-        _ => None,
-    })
-}
-
-/// The sub-directories of `dir` (sorted), without hidden ones.
-fn subdirectories(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .filter(|p| {
-            !p.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or(".")
-                .starts_with('.')
-        })
-        .collect();
-    out.sort();
-    Ok(out)
 }
 
 /// A `gates` output directory: each sub-directory with a `report.json` is one net, read as an
@@ -695,46 +687,26 @@ fn load_gates(dir: &Path) -> anyhow::Result<GatesRecord> {
         char: None,
     };
     for sub in subdirectories(dir)? {
-        let Some(report) = optional(&sub, "report.json")? else {
-            continue;
-        };
         let path = sub.join("report.json");
-        let name = sub
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
+        if !path.exists() {
+            continue;
+        }
+        let name = name_of(&sub).to_string();
         match name.as_str() {
-            "rhn" => record.rhn = Some(parse(report, &path, "RHN gate report")?),
+            "rhn" => record.rhn = Some(read(&path, "RHN gate report")?),
             "char" => {
-                let neighbours_path = sub.join("neighbours.json");
-                let neighbours = optional(&sub, "neighbours.json")?.with_context(|| {
-                    format!(
-                        "{}: a character-aware LM's gate report without neighbours.json",
-                        sub.display()
-                    )
-                })?;
-                record.char = Some(CharGates {
-                    report: parse(report, &path, "character-aware LM gate report")?,
-                    neighbours: parse(neighbours, &neighbours_path, "list of nearest neighbours")?,
-                });
+                let report = read(&path, "character-aware LM gate report")?;
+                let owner = "a character-aware LM's gate report";
+                let neighbours =
+                    beside(&sub, "neighbours.json", "list of nearest neighbours", owner)?;
+                record.char = Some(CharGates { report, neighbours });
             }
-            "conv" | "cifar" => record
-                .staged
-                .push((name, parse(report, &path, "gate report")?)),
+            "conv" | "cifar" => record.staged.push((name, read(&path, "gate report")?)),
             _ => {
-                let biases_path = sub.join("biases.json");
-                let biases = optional(&sub, "biases.json")?.with_context(|| {
-                    format!(
-                        "{}: an MLP's gate report without biases.json",
-                        sub.display()
-                    )
-                })?;
-                record.mlp.push((
-                    name,
-                    parse(report, &path, "gate report")?,
-                    parse(biases, &biases_path, "list of learned gate biases")?,
-                ));
+                let report = read(&path, "gate report")?;
+                let owner = "an MLP's gate report";
+                let biases = beside(&sub, "biases.json", "list of learned gate biases", owner)?;
+                record.mlp.push((name, report, biases));
             }
         }
     }
@@ -743,41 +715,16 @@ fn load_gates(dir: &Path) -> anyhow::Result<GatesRecord> {
 
 /// A `lesion` output directory: its `lesion-NAME.json` files.
 fn load_lesion(dir: &Path) -> anyhow::Result<LesionRecord> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
     let mut reports = Vec::new();
-    for file in files {
-        let stem = file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default();
-        let Some(name) = stem.strip_prefix("lesion-") else {
-            continue;
-        };
-        reports.push((
-            name.to_string(),
-            parse(read_value(&file)?, &file, "lesion report")?,
-        ));
+    for file in json_files(dir)? {
+        let name = name_of(&file).strip_prefix("lesion-");
+        if let Some(name) = name.and_then(|n| n.strip_suffix(".json")) {
+            reports.push((name.to_string(), read(&file, "lesion report")?));
+        }
     }
     Ok(LesionRecord {
         dir: dir.to_path_buf(),
         provenance: provenance(dir)?,
         reports,
-    })
-}
-
-/// A run directory's records around its parsed `summary`.
-fn run_record<S>(dir: &Path, summary: S, config: Value) -> anyhow::Result<Run<S>> {
-    Ok(Run {
-        dir: dir.to_path_buf(),
-        summary,
-        config,
-        provenance: provenance(dir)?,
-        metrics: metrics(dir)?,
     })
 }

@@ -6,9 +6,9 @@ use models::RhnLmConfig;
 use serde_json::Value;
 
 use super::Outcome;
-use super::columns::{per_epoch, run_table};
+use super::columns::{duration, per_epoch, run_table, thousands, throughput};
 use super::inputs::{CharSummary, Inputs, PtbSummary, Run};
-use super::tables::{duration, thousands, throughput};
+use crate::analysis::ranges;
 
 /// The PTB test perplexities of Kim et al.'s Table 3 for the presets, as
 /// [`CharCnnLmConfig::kim_small`](models::CharCnnLmConfig::kim_small) and
@@ -22,13 +22,21 @@ pub fn training_seconds(metrics: &[models::train::EpochMetrics], wall_time_s: f6
     if seconds > 0.0 { seconds } else { wall_time_s }
 }
 
-/// The RHN preset a language model's `config.json` `model` entry equals in size, if any.
-fn rhn_preset(model: &Value, presets: &[(&'static str, RhnLmConfig)]) -> Option<&'static str> {
-    let get = |k: &str| model.get(k).and_then(Value::as_u64).map(|v| v as usize);
-    presets
-        .iter()
-        .find(|(_, c)| get("depth") == Some(c.depth) && get("d_hidden") == Some(c.d_hidden))
-        .map(|(name, _)| *name)
+/// A number of a `config.json` `model` entry (0 if it has none).
+fn number(model: &Value, key: &str) -> u64 {
+    model.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// An RHN's size from its `config.json` `model` entry, after the name of the preset of
+/// `presets` it equals in size, if any: `` `ptb_small` (depth 4, 256 units) ``.
+fn rhn_size(model: &Value, presets: &[(&str, RhnLmConfig)]) -> String {
+    let (depth, hidden) = (number(model, "depth"), number(model, "d_hidden"));
+    let units = format!("(depth {depth}, {hidden} units)");
+    let size = |c: &RhnLmConfig| (c.depth as u64, c.d_hidden as u64);
+    match presets.iter().find(|(_, c)| size(c) == (depth, hidden)) {
+        Some((name, _)) => format!("`{name}` {units}"),
+        None => units,
+    }
 }
 
 /// The preset of a Kim et al. model from its `ptb` summary's model name: `kim-small` →
@@ -40,10 +48,8 @@ pub fn kim_preset(model: &str) -> String {
 /// The paper's PTB test perplexity for the Kim et al. preset `preset` (`kim_small`), if it is
 /// one of the paper's.
 pub fn kim_paper(preset: &str) -> Option<&'static str> {
-    KIM_PAPER
-        .iter()
-        .find(|(p, _)| *p == preset)
-        .map(|(_, ppl)| *ppl)
+    let figure = KIM_PAPER.iter().find(|(p, _)| *p == preset);
+    figure.map(|(_, ppl)| *ppl)
 }
 
 /// A Kim et al. model from its summary's model name and the `model` entry of its
@@ -60,14 +66,13 @@ fn kim_model(name: &str, model: &Value) -> String {
         .filter_map(Value::as_u64)
         .map(|w| w as usize)
         .collect();
-    let get = |k: &str| model.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let highway = get("highway_layers");
+    let highway = number(model, "highway_layers");
     format!(
         "{preset} (char CNN widths {}, {highway} highway layer{}, {}×{} LSTM)",
-        crate::analysis::ranges(&widths),
+        ranges(&widths),
         if highway == 1 { "" } else { "s" },
-        get("lstm_layers"),
-        get("d_hidden")
+        number(model, "lstm_layers"),
+        number(model, "d_hidden")
     )
 }
 
@@ -76,31 +81,23 @@ fn kim_model(name: &str, model: &Value) -> String {
 /// LSTM)`. A Kim et al. model is known by its summary's model name (`kim-small`) or by the
 /// `kernel_widths` of its config, before the RHN and the LSTM are told apart.
 pub fn ptb_model(run: &Run<PtbSummary>) -> String {
-    let model = &run.config["model"];
-    if run.summary.model.starts_with("kim") || model.get("kernel_widths").is_some() {
-        return kim_model(&run.summary.model, model);
+    let (name, model) = (&run.summary.model, &run.config["model"]);
+    if name.starts_with("kim") || model.get("kernel_widths").is_some() {
+        return kim_model(name, model);
     }
-    let get = |k: &str| model.get(k).and_then(Value::as_u64).unwrap_or(0);
+    if !name.starts_with("rhn") {
+        let size = name.rsplit('-').next().unwrap_or("");
+        let hidden = number(model, "d_hidden");
+        return format!("LSTM, as large as `ptb_{size}` (1 layer, {hidden} units)");
+    }
+    if model.get("depth").is_none() {
+        return format!("RHN (`{name}`)");
+    }
     let presets = [
         ("ptb_small", RhnLmConfig::ptb_small()),
         ("ptb_sota", RhnLmConfig::ptb_sota()),
     ];
-    if run.summary.model.starts_with("rhn") {
-        if model.get("depth").is_none() {
-            return format!("RHN (`{}`)", run.summary.model);
-        }
-        let units = format!("depth {}, {} units", get("depth"), get("d_hidden"));
-        match rhn_preset(model, &presets) {
-            Some(p) => format!("RHN `{p}` ({units})"),
-            None => format!("RHN ({units})"),
-        }
-    } else {
-        let size = run.summary.model.rsplit('-').next().unwrap_or("");
-        format!(
-            "LSTM, as large as `ptb_{size}` (1 layer, {} units)",
-            get("d_hidden")
-        )
-    }
+    format!("RHN {}", rhn_size(model, &presets))
 }
 
 /// `ptb`: the Penn Treebank runs.
@@ -139,17 +136,11 @@ pub fn corpus_name(corpus: &str, vocab: usize) -> String {
 
 /// A `charlm` run's model: `char RHN `small` (depth 4, 256 units)`.
 pub fn char_model(run: &Run<CharSummary>) -> String {
-    let model = &run.config["model"];
-    let get = |k: &str| model.get(k).and_then(Value::as_u64).unwrap_or(0);
     let presets = [
         ("small", RhnLmConfig::char_small()),
         ("sota", RhnLmConfig::enwik8_sota()),
     ];
-    let units = format!("depth {}, {} units", get("depth"), get("d_hidden"));
-    match rhn_preset(model, &presets) {
-        Some(p) => format!("char RHN `{p}` ({units})"),
-        None => format!("char RHN ({units})"),
-    }
+    format!("char RHN {}", rhn_size(&run.config["model"], &presets))
 }
 
 /// The RHN paper's figure for a `charlm` corpus.

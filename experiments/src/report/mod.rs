@@ -46,50 +46,67 @@
 //! unknown section name is an error.
 
 mod analysis;
-mod analysis_char;
 mod columns;
 pub mod inputs;
 mod language;
 pub mod markdown;
 pub mod samples;
-mod speed_conv;
-mod speed_gpu;
-mod speed_rhn;
+mod speed;
 mod summary;
 mod tables;
 
 use std::path::{Path, PathBuf};
 
 pub use inputs::Inputs;
-pub use tables::thousands;
 
-/// The section names the report knows.
-pub const SECTIONS: &[&str] = &[
-    "summary",
-    "depth-study-breadth",
-    "depth-study",
-    "depth-study-quick",
-    "table1",
-    "table1-fashion",
-    "cifar",
-    "ptb",
-    "char",
-    "samples",
-    "sizes",
-    "speed-rhn",
-    "speed-conv",
-    "speed-gpu",
-    "export",
-    "analysis-nets",
-    "analysis-gates",
-    "analysis-lesion",
-    "analysis-lesion-layers",
-    "analysis-distance",
-    "analysis-stage",
-    "analysis-rhn",
-    "analysis-char",
-    "analysis-conv",
-    "analysis-cifar",
+/// How a section is made: from the inputs, the section's name and its current content.
+pub type Generator = fn(&Inputs, &str, &str) -> anyhow::Result<Outcome>;
+
+/// The sections the report knows, in the order it prints them, each with its generator.
+pub const SECTIONS: &[(&str, Generator)] = &[
+    ("summary", |i, n, old| Ok(summary::summary(old, i, n))),
+    ("depth-study-breadth", |i, n, _| {
+        Ok(tables::depth_study_breadth(i, n))
+    }),
+    ("depth-study", |i, n, _| {
+        Ok(tables::depth_study(i, false, n))
+    }),
+    ("depth-study-quick", |i, n, _| {
+        Ok(tables::depth_study(i, true, n))
+    }),
+    ("table1", |i, n, _| Ok(tables::conv_table(i, "mnist", n))),
+    ("table1-fashion", |i, n, _| {
+        Ok(tables::conv_table(i, "fashion-mnist", n))
+    }),
+    ("cifar", |i, n, _| tables::cifar_table(i, n)),
+    ("ptb", |i, n, _| Ok(language::ptb_table(i, n))),
+    ("char", |i, n, _| Ok(language::char_table(i, n))),
+    ("samples", |i, n, _| Ok(samples::samples_section(i, n))),
+    ("sizes", |_, _, _| tables::sizes_table()),
+    ("speed-rhn", |i, n, _| Ok(speed::speed_rhn_table(i, n))),
+    ("speed-conv", |i, n, _| Ok(speed::speed_conv_table(i, n))),
+    ("speed-gpu", |i, n, _| Ok(speed::speed_gpu_table(i, n))),
+    ("export", |i, n, _| Ok(tables::export_table(i, n))),
+    ("analysis-nets", |i, n, _| Ok(analysis::nets_table(i, n))),
+    ("analysis-gates", |i, n, _| Ok(analysis::gates_table(i, n))),
+    ("analysis-lesion", |i, n, _| {
+        Ok(analysis::lesion_table(i, n))
+    }),
+    ("analysis-lesion-layers", |i, n, _| {
+        Ok(analysis::lesion_layers_table(i, n))
+    }),
+    ("analysis-distance", |i, n, _| {
+        Ok(analysis::distance_table(i, n))
+    }),
+    ("analysis-stage", |i, n, _| Ok(analysis::stage_table(i, n))),
+    ("analysis-rhn", |i, n, _| Ok(analysis::rhn_table(i, n))),
+    ("analysis-char", |i, n, _| Ok(analysis::char_table(i, n))),
+    ("analysis-conv", |i, n, _| {
+        Ok(analysis::staged_table(i, "conv", n))
+    }),
+    ("analysis-cifar", |i, n, _| {
+        Ok(analysis::staged_table(i, "cifar", n))
+    }),
 ];
 
 /// What the report makes of one section.
@@ -121,37 +138,14 @@ impl Outcome {
 
 /// The section `name`, whose current content is `existing`, from `inputs`.
 pub fn generate(name: &str, existing: &str, inputs: &Inputs) -> anyhow::Result<Outcome> {
-    Ok(match name {
-        "summary" => summary::summary(existing, inputs, name),
-        "depth-study-breadth" => tables::depth_study_breadth(inputs, name),
-        "depth-study" => tables::depth_study(inputs, false, name),
-        "depth-study-quick" => tables::depth_study(inputs, true, name),
-        "table1" => tables::conv_table(inputs, "mnist", name),
-        "table1-fashion" => tables::conv_table(inputs, "fashion-mnist", name),
-        "ptb" => language::ptb_table(inputs, name),
-        "char" => language::char_table(inputs, name),
-        "samples" => samples::samples_section(inputs, name),
-        "sizes" => tables::sizes_table()?,
-        "speed-rhn" => speed_rhn::speed_rhn_table(inputs, name),
-        "speed-conv" => speed_conv::speed_conv_table(inputs, name),
-        "speed-gpu" => speed_gpu::speed_gpu_table(inputs, name),
-        "export" => tables::export_table(inputs, name),
-        "cifar" => tables::cifar_table(inputs, name)?,
-        "analysis-nets" => analysis::nets_table(inputs, name),
-        "analysis-gates" => analysis::gates_table(inputs, name),
-        "analysis-lesion" => analysis::lesion_table(inputs, name),
-        "analysis-lesion-layers" => analysis::lesion_layers_table(inputs, name),
-        "analysis-distance" => analysis::distance_table(inputs, name),
-        "analysis-stage" => analysis::stage_table(inputs, name),
-        "analysis-rhn" => analysis::rhn_table(inputs, name),
-        "analysis-char" => analysis_char::char_table(inputs, name),
-        "analysis-conv" => analysis::staged_table(inputs, "conv", name),
-        "analysis-cifar" => analysis::staged_table(inputs, "cifar", name),
-        other => anyhow::bail!(
-            "unknown report section `{other}` (known: {})",
-            SECTIONS.join(", ")
-        ),
-    })
+    let Some((_, generator)) = SECTIONS.iter().find(|(n, _)| *n == name) else {
+        let known: Vec<&str> = SECTIONS.iter().map(|(n, _)| *n).collect();
+        anyhow::bail!(
+            "unknown report section `{name}` (known: {})",
+            known.join(", ")
+        );
+    };
+    generator(inputs, name, existing)
 }
 
 /// One Markdown file before and after the report.

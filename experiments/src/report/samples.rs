@@ -8,9 +8,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::Outcome;
-use super::analysis::made_by;
+use super::columns::{made_by, path_code};
 use super::inputs::Inputs;
-use super::tables::code;
 use crate::provenance::Provenance;
 
 /// The settings of a sample (`sample.json`'s `settings`; the fields the report uses).
@@ -75,34 +74,27 @@ fn setting<T: std::fmt::Display>(value: Option<T>) -> String {
 /// One record: a line naming the model's run, its checkpoint and the settings, the line naming
 /// the command, then the text in a fenced block (a longer fence if the text holds one).
 fn entry(s: &Sample) -> String {
-    let f = &s.sample;
-    let t = &f.settings;
-    let greedy = if t.temperature == 0.0 {
-        " (greedy)"
-    } else {
-        ""
-    };
-    let eos = if t.until_eos {
-        ", stopped at the first `<eos>`"
-    } else {
-        ""
-    };
+    let (f, t) = (&s.sample, &s.sample.settings);
+    let greedy = (t.temperature == 0.0).then_some(" (greedy)");
+    let eos = t.until_eos.then_some(", stopped at the first `<eos>`");
     let fence = if f.text.contains("```") {
         "````"
     } else {
         "```"
     };
     format!(
-        "{} ({}, checkpoint of epoch {}): {} tokens, temperature {}{greedy}, top-k {}, top-p {}, \
-         seed {}{eos}.\n{}\n{fence}text\n{}\n{fence}\n",
-        code(&f.run.display().to_string()),
+        "{} ({}, checkpoint of epoch {}): {} tokens, temperature {}{}, top-k {}, top-p {}, \
+         seed {}{}.\n{}\n{fence}text\n{}\n{fence}\n",
+        path_code(&f.run),
         model_name(&f.model),
         f.checkpoint_epoch,
         t.tokens,
         t.temperature,
+        greedy.unwrap_or_default(),
         setting(t.top_k),
         setting(t.top_p),
         t.seed,
+        eos.unwrap_or_default(),
         made_by(&s.provenance),
         f.text.trim_end(),
     )

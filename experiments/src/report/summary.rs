@@ -5,15 +5,16 @@
 //! yet goes after the row of the result before it.
 
 use super::Outcome;
+use super::columns::{header, of_newest_commit, percent, range, span};
 use super::inputs::{Inputs, PtbSummary, Run};
 use super::language::{self, training_seconds};
 use super::tables::{
-    breadth_studies, conv_runs, depth_study_for, of_newest_commit, percent, range, rust_test,
-    table, table1_paper,
+    CIFAR_SAMPLES, breadth_studies, depth_study_for, rust_test, table1_paper, times,
 };
 use crate::provenance::Provenance;
 use models::LayerKind;
 
+/// The table's columns.
 const HEADER: [&str; 5] = [
     "result",
     "here",
@@ -22,17 +23,37 @@ const HEADER: [&str; 5] = [
     "build, threads, machine",
 ];
 
+/// The paper's finding the depth study's rows reproduce.
+const DEPTH_PAPER: &str = "plain nets fail at 50-100 layers, highway nets train";
+
+/// A generated row: its first cell after the result's link, the figures here and the paper's,
+/// and the runs they come from, labelled where there are several (`RHN`, `Kim`).
+struct Row<'a> {
+    rest: String,
+    here: String,
+    paper: String,
+    runs: Vec<(&'a str, &'a Provenance)>,
+}
+
+/// A row of one run.
+fn row<'a>(rest: impl Into<String>, here: String, paper: &str, run: &'a Provenance) -> Row<'a> {
+    let (rest, paper) = (rest.into(), paper.to_string());
+    Row {
+        rest,
+        here,
+        paper,
+        runs: vec![("", run)],
+    }
+}
+
 /// The last two cells of a generated row: date and commit; build, threads and machine (for a
 /// Python script: its backend and machine).
 fn provenance_cells(p: &Provenance) -> [String; 2] {
     let how = if p.program.ends_with(".py") {
         p.backend.clone()
     } else {
-        let threads = p
-            .env
-            .get("RAYON_NUM_THREADS")
-            .cloned()
-            .unwrap_or_else(|| p.machine.logical_cores.to_string());
+        let threads = p.env.get("RAYON_NUM_THREADS").cloned();
+        let threads = threads.unwrap_or_else(|| p.machine.logical_cores.to_string());
         format!("{}, {threads}", p.build)
     };
     [
@@ -41,52 +62,31 @@ fn provenance_cells(p: &Provenance) -> [String; 2] {
     ]
 }
 
-/// A generated row's cells.
-struct Row {
-    cells: Vec<String>,
-}
-
-/// The last two cells of a row whose figures come from several runs, each labelled (`RHN`,
-/// `Kim`): each distinct value once, followed by the labels of its runs where the runs differ
-/// (`2026-12-01, abcdef1 (RHN, LSTM); 2026-12-02, 7654321 (Kim)`).
-fn provenance_cells_of(runs: &[(&str, &Provenance)]) -> [String; 2] {
-    let cells: Vec<[String; 2]> = runs.iter().map(|(_, p)| provenance_cells(p)).collect();
-    std::array::from_fn(|i| {
-        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
-        for ((label, _), c) in runs.iter().zip(&cells) {
-            match groups.iter_mut().find(|(value, _)| *value == c[i]) {
-                Some((_, labels)) => labels.push(*label),
-                None => groups.push((c[i].as_str(), vec![*label])),
+impl Row<'_> {
+    /// The row's line after the result's link `key`. The provenance cells give each distinct
+    /// value once, followed by the labels of its runs where the runs differ
+    /// (`2026-12-01, abcdef1 (RHN, LSTM); 2026-12-02, 7654321 (Kim)`).
+    fn render(&self, key: &str) -> String {
+        let cells: Vec<[String; 2]> = self.runs.iter().map(|(_, p)| provenance_cells(p)).collect();
+        let [when, how]: [String; 2] = std::array::from_fn(|i| {
+            let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+            for ((label, _), c) in self.runs.iter().zip(&cells) {
+                match groups.iter_mut().find(|(value, _)| *value == c[i]) {
+                    Some((_, labels)) => labels.push(*label),
+                    None => groups.push((c[i].as_str(), vec![*label])),
+                }
             }
-        }
-        if groups.len() == 1 {
-            return groups[0].0.to_string();
-        }
-        groups
-            .iter()
-            .map(|(value, labels)| format!("{value} ({})", labels.join(", ")))
-            .collect::<Vec<_>>()
-            .join("; ")
-    })
-}
-
-/// A generated row of the runs `runs` (labelled as [`provenance_cells_of`] needs).
-fn row_of(
-    key: &'static str,
-    rest: &str,
-    here: String,
-    paper: &str,
-    runs: &[(&str, &Provenance)],
-) -> Row {
-    let [when, how] = provenance_cells_of(runs);
-    Row {
-        cells: vec![format!("{key}{rest}"), here, paper.to_string(), when, how],
+            if groups.len() == 1 {
+                return groups[0].0.to_string();
+            }
+            let labelled = groups
+                .iter()
+                .map(|(value, labels)| format!("{value} ({})", labels.join(", ")));
+            labelled.collect::<Vec<_>>().join("; ")
+        });
+        let (rest, here, paper) = (&self.rest, &self.here, &self.paper);
+        format!("| {key}{rest} | {here} | {paper} | {when} | {how} |")
     }
-}
-
-/// A generated row of one run.
-fn row(key: &'static str, rest: &str, here: String, paper: &str, p: &Provenance) -> Row {
-    row_of(key, rest, here, paper, &[("", p)])
 }
 
 const DEPTH: &str = "[MNIST depth study](docs/results.md#mnist-depth-study)";
@@ -97,14 +97,14 @@ const FASHION: &str = "[Fashion-MNIST](docs/results.md#mnist-conv-net-table-1-an
 const PTB: &str = "[Penn Treebank](docs/results.md#penn-treebank)";
 const CHAR: &str = "[Character level](docs/results.md#character-level)";
 const EXPORT: &str = "[Weights in PyTorch](docs/results.md#weights-in-pytorch)";
-const SPEED_RHN: &str = "[Speed](docs/speed.md#rhn-language-model)";
+const LESION: &str = "[Lesioning](docs/results.md#gate-analysis-and-lesioning)";
+const CIFAR: &str = "[CIFAR-10, net A](docs/results.md#cifar-10100-tables-2-and-3)";
 const SPEED_MLP: &str = "[Speed](docs/speed.md#highway-mlp)";
 const SPEED_CONV: &str = "[Speed](docs/speed.md#the-cpu-fast-path)";
-const CIFAR: &str = "[CIFAR-10, net A](docs/results.md#cifar-10100-tables-2-and-3)";
-const LESION: &str = "[Lesioning](docs/results.md#gate-analysis-and-lesioning)";
+const SPEED_RHN: &str = "[Speed](docs/speed.md#rhn-language-model)";
 
-/// The rows in the order they appear, each `None` without inputs.
-fn rows(inputs: &Inputs) -> Vec<(&'static str, Option<Row>)> {
+/// The rows in the order they appear, each by the link it starts with, `None` without inputs.
+fn rows(inputs: &Inputs) -> Vec<(&'static str, Option<Row<'_>>)> {
     vec![
         (DEPTH, depth_row(inputs, false)),
         (DEPTH_QUICK, depth_row(inputs, true)),
@@ -117,102 +117,91 @@ fn rows(inputs: &Inputs) -> Vec<(&'static str, Option<Row>)> {
         (CIFAR, cifar_row(inputs)),
         (SPEED_MLP, speed_mlp_row(inputs)),
         (SPEED_CONV, speed_conv_row(inputs)),
-        (SPEED_RHN, speed_row(inputs)),
+        (SPEED_RHN, speed_rhn_row(inputs)),
     ]
 }
 
 /// The depth study's row: from the studies at the paper's breadth (every seed's mean of the
 /// best 10, plain / highway, at the two deepest depths), else from the shorter random search.
-fn breadth_row(inputs: &Inputs) -> Option<Row> {
+fn breadth_row(inputs: &Inputs) -> Option<Row<'_>> {
     let (studies, _) = breadth_studies(inputs, "summary");
     let newest = studies.iter().max_by_key(|s| &s.provenance.date)?;
-    let depths = &newest.result.config.depths;
-    let deepest: Vec<usize> = depths.iter().rev().take(2).rev().copied().collect();
+    let config = &newest.result.config;
     let seeds: Vec<String> = studies
         .iter()
         .map(|s| s.result.config.seed.to_string())
         .collect();
-    let mut parts = Vec::new();
-    for depth in &deepest {
-        let ratios: Vec<String> = studies
-            .iter()
-            .map(|s| {
-                let ratio = s
-                    .result
-                    .ratios()
-                    .into_iter()
-                    .find(|(d, _, _)| d == depth)
-                    .and_then(|(_, _, top)| top);
-                ratio.map_or("-".into(), |r| format!("{r:.1}x"))
-            })
-            .collect();
-        parts.push(format!("{depth} layers: **{}**", ratios.join(", ")));
-    }
-    Some(row(
-        DEPTH,
-        &format!(
-            ", {} runs per cell, seed{} {}: mean of the best 10 training losses, plain / highway",
-            newest.result.config.runs,
-            if seeds.len() == 1 { "" } else { "s" },
-            seeds.join(" and ")
-        ),
-        parts.join("; "),
-        "plain nets fail at 50-100 layers, highway nets train",
-        &newest.provenance,
-    ))
+    let deepest = config.depths.iter().rev().take(2).rev();
+    let parts: Vec<String> = deepest
+        .map(|depth| {
+            let ratios: Vec<String> = studies
+                .iter()
+                .map(|s| {
+                    let ratio = s.result.ratios().into_iter().find(|(d, _, _)| d == depth);
+                    times(ratio.and_then(|(_, _, top)| top))
+                })
+                .collect();
+            format!("{depth} layers: **{}**", ratios.join(", "))
+        })
+        .collect();
+    let rest = format!(
+        ", {} runs per cell, seed{} {}: mean of the best 10 training losses, plain / highway",
+        config.runs,
+        if seeds.len() == 1 { "" } else { "s" },
+        seeds.join(" and ")
+    );
+    Some(row(rest, parts.join("; "), DEPTH_PAPER, &newest.provenance))
 }
 
-fn depth_row(inputs: &Inputs, fixed: bool) -> Option<Row> {
+/// The depth study's row (`fixed`: the quick study's): the deepest depth where both types
+/// have a best run.
+fn depth_row(inputs: &Inputs, fixed: bool) -> Option<Row<'_>> {
     if !fixed && let Some(row) = breadth_row(inputs) {
         return Some(row);
     }
     let (study, _) = depth_study_for(inputs, fixed, "summary")?;
     let r = &study.result;
-    let depth = r.config.depths.iter().copied().rev().find(|&d| {
-        r.best_loss(LayerKind::Plain, d).is_some() && r.best_loss(LayerKind::Highway, d).is_some()
-    })?;
-    let (p, h) = (
-        r.best_loss(LayerKind::Plain, depth)?,
-        r.best_loss(LayerKind::Highway, depth)?,
-    );
-    let (key, what) = if fixed {
-        (
-            DEPTH_QUICK,
-            " (`--preset quick`, as the README's first command)",
-        )
-    } else {
-        (DEPTH, "")
+    let best = |d| {
+        Some((
+            r.best_loss(LayerKind::Plain, d)?,
+            r.best_loss(LayerKind::Highway, d)?,
+        ))
+    };
+    let mut depths = r.config.depths.iter().rev();
+    let (depth, (p, h)) = depths.find_map(|&d| Some((d, best(d)?)))?;
+    let what = match fixed {
+        true => " (`--preset quick`, as the README's first command)",
+        false => "",
     };
     Some(row(
-        key,
-        &format!("{what}, {depth} layers: best training loss, plain / highway"),
+        format!("{what}, {depth} layers: best training loss, plain / highway"),
         format!("{p:.3e} / {h:.3e} ({:.1}x)", p / h),
-        "plain nets fail at 50-100 layers, highway nets train",
+        DEPTH_PAPER,
         &study.provenance,
     ))
 }
 
-fn conv_row(inputs: &Inputs, dataset: &str) -> Option<Row> {
-    let best = conv_runs(inputs, dataset)
+/// The best `mnist-conv` run on `dataset` by test accuracy (the last of equals by width,
+/// epochs and date).
+fn conv_row<'a>(inputs: &'a Inputs, dataset: &str) -> Option<Row<'a>> {
+    let mut runs: Vec<_> = inputs
+        .conv
+        .iter()
+        .filter(|r| r.summary.dataset == dataset)
+        .collect();
+    runs.sort_by_key(|r| (r.summary.width, r.summary.epochs, r.provenance.date.clone()));
+    let accuracy = |r: &&Run<crate::mnist_conv::ConvSummary>| r.summary.test_accuracy;
+    let best = runs
         .into_iter()
-        .max_by(|a, b| a.summary.test_accuracy.total_cmp(&b.summary.test_accuracy))?;
+        .max_by(|a, b| accuracy(a).total_cmp(&accuracy(b)))?;
     let s = &best.summary;
-    let (key, rest, here) = if dataset == "mnist" {
-        (
-            TABLE1,
-            format!(", width {}, {} epochs", s.width, s.epochs),
-            format!("**{}** test", percent(s.test_accuracy)),
-        )
-    } else {
-        (
-            FASHION,
-            format!(", Table 1 net, width {}, {} epochs", s.width, s.epochs),
-            format!("{} test", percent(s.test_accuracy)),
-        )
+    let test = percent(s.test_accuracy);
+    let (net, here) = match dataset {
+        "mnist" => ("", format!("**{test}** test")),
+        _ => (", Table 1 net", format!("{test} test")),
     };
     Some(row(
-        key,
-        &rest,
+        format!("{net}, width {}, {} epochs", s.width, s.epochs),
         here,
         table1_paper(dataset, s.width),
         &best.provenance,
@@ -220,39 +209,31 @@ fn conv_row(inputs: &Inputs, dataset: &str) -> Option<Row> {
 }
 
 /// The newest fit of net A to the sample images.
-fn cifar_row(inputs: &Inputs) -> Option<Row> {
+fn cifar_row(inputs: &Inputs) -> Option<Row<'_>> {
+    let net_a = |r: &&Run<crate::cifar::CifarSummary>| {
+        r.summary.dataset == CIFAR_SAMPLES && r.summary.net == crate::cifar::NetChoice::A
+    };
     let run = inputs
         .cifar
         .iter()
-        .filter(|r| {
-            r.summary.dataset == "cifar10-samples" && r.summary.net == crate::cifar::NetChoice::A
-        })
+        .filter(net_a)
         .max_by(|a, b| a.provenance.date.cmp(&b.provenance.date))?;
-    let here = match run.summary.first_iteration_at_100_percent {
+    let s = &run.summary;
+    let here = match s.first_iteration_at_100_percent {
         Some(step) => format!("100% training accuracy at step {step}"),
-        None => format!("not all classified after {} steps", run.summary.iterations),
+        None => format!("not all classified after {} steps", s.iterations),
     };
-    Some(row(
-        CIFAR,
-        &format!(
-            ", {} real images (no full data set offline)",
-            run.summary.train_images
-        ),
-        here,
-        "—",
-        &run.provenance,
-    ))
+    let rest = format!(
+        ", {} real images (no full data set offline)",
+        s.train_images
+    );
+    Some(row(rest, here, "—", &run.provenance))
 }
 
-fn lesion_row(inputs: &Inputs) -> Option<Row> {
+fn lesion_row(inputs: &Inputs) -> Option<Row<'_>> {
     let (here, depth, p) = super::analysis::harmless_summary(inputs)?;
-    Some(row(
-        LESION,
-        &format!(", {depth}-layer MNIST highway MLPs"),
-        here,
-        "layers ~15-45 hardly matter",
-        p,
-    ))
+    let rest = format!(", {depth}-layer MNIST highway MLPs");
+    Some(row(rest, here, "layers ~15-45 hardly matter", p))
 }
 
 fn minutes(seconds: f64) -> String {
@@ -262,7 +243,7 @@ fn minutes(seconds: f64) -> String {
 /// The PTB row: the best RHN by test perplexity, and the best same-size LSTM and Kim et al.
 /// model with as many minutes of training, each test perplexity after the RHN's; the date and
 /// machine of every run shown.
-fn ptb_row(inputs: &Inputs) -> Option<Row> {
+fn ptb_row(inputs: &Inputs) -> Option<Row<'_>> {
     let training =
         |r: &&Run<PtbSummary>| minutes(training_seconds(&r.metrics, r.summary.wall_time_s));
     let best = |prefix: &str, within: Option<&str>| {
@@ -278,44 +259,35 @@ fn ptb_row(inputs: &Inputs) -> Option<Row> {
     let time = training(&rhn);
     let kim_preset = language::kim_preset(&format!("kim-{preset}"));
     let peers = [
-        (
-            "LSTM",
-            "same-size LSTM".to_string(),
-            format!("lstm-{preset}"),
-        ),
-        (
-            "Kim",
-            format!("Kim et al. `{kim_preset}`"),
-            format!("kim-{preset}"),
-        ),
+        ("LSTM", "same-size LSTM".to_string(), "lstm"),
+        ("Kim", format!("Kim et al. `{kim_preset}`"), "kim"),
     ];
     let mut names = vec![format!("RHN `ptb_{preset}`")];
     let mut ppl = vec![format!("**{:.1}**", rhn.summary.test_ppl)];
     let mut runs = vec![("RHN", &rhn.provenance)];
     let mut paper = "65.4 (`ptb_sota`, days on a GPU)".to_string();
-    for (label, name, prefix) in &peers {
-        let Some(peer) = best(prefix.as_str(), Some(time.as_str())) else {
+    for (label, name, model) in peers {
+        let Some(peer) = best(&format!("{model}-{preset}"), Some(time.as_str())) else {
             continue;
         };
-        names.push(name.clone());
+        names.push(name);
         ppl.push(format!("{:.1}", peer.summary.test_ppl));
-        runs.push((*label, &peer.provenance));
-        if *label == "Kim"
+        runs.push((label, &peer.provenance));
+        if label == "Kim"
             && let Some(figure) = language::kim_paper(&kim_preset)
         {
             paper.push_str(&format!("; {figure} (Kim et al. `{kim_preset}`)"));
         }
     }
-    Some(row_of(
-        PTB,
-        &format!(", {time} of training: {}", names.join(" / ")),
-        format!("test ppl {}", ppl.join(" / ")),
-        &paper,
-        &runs,
-    ))
+    Some(Row {
+        rest: format!(", {time} of training: {}", names.join(" / ")),
+        here: format!("test ppl {}", ppl.join(" / ")),
+        paper,
+        runs,
+    })
 }
 
-fn char_row(inputs: &Inputs) -> Option<Row> {
+fn char_row(inputs: &Inputs) -> Option<Row<'_>> {
     let best = inputs
         .char
         .iter()
@@ -326,76 +298,64 @@ fn char_row(inputs: &Inputs) -> Option<Row> {
         other => other,
     };
     Some(row(
-        CHAR,
-        &format!(", char RHN, {corpus}, {}", minutes(s.wall_time_s)),
+        format!(", char RHN, {corpus}, {}", minutes(s.wall_time_s)),
         format!("{:.2} test BPC", s.test_bpc),
         language::char_paper(&s.corpus),
         &best.provenance,
     ))
 }
 
-fn export_row(inputs: &Inputs) -> Option<Row> {
+fn export_row(inputs: &Inputs) -> Option<Row<'_>> {
     let e = inputs.evals.first()?;
     let (rust, _) = rust_test(e)?;
-    let p = e.eval.provenance.as_ref()?;
     let what = match e.export.as_ref().map(|x| &x.config) {
-        Some(c) if e.eval.model == "DeepMlp" => format!(
-            "{}-layer {} MLP",
-            c.get("depth").and_then(|d| d.as_u64()).unwrap_or(0),
-            c.get("kind")
-                .and_then(|k| k.as_str())
-                .unwrap_or("")
-                .to_lowercase()
-        ),
+        Some(c) if e.eval.model == "DeepMlp" => {
+            let depth = c.get("depth").and_then(|d| d.as_u64()).unwrap_or(0);
+            let kind = c.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+            format!("{depth}-layer {} MLP", kind.to_lowercase())
+        }
         _ => e.eval.model.clone(),
     };
+    let (torch, rust) = (percent(e.eval.accuracy), percent(rust));
     Some(row(
-        EXPORT,
-        &format!(": a trained {what}, exported and evaluated in PyTorch"),
-        format!(
-            "{} test accuracy in PyTorch, {} in Rust",
-            percent(e.eval.accuracy),
-            percent(rust)
-        ),
+        format!(": a trained {what}, exported and evaluated in PyTorch"),
+        format!("{torch} test accuracy in PyTorch, {rust} in Rust"),
         "—",
-        p,
+        e.eval.provenance.as_ref()?,
     ))
 }
 
 /// The MLP speed row: Burn's fast path over PyTorch in the newest `bench-highway` file that
 /// timed both, and in every other file of the same commit (a range over the runs).
-fn speed_mlp_row(inputs: &Inputs) -> Option<Row> {
-    let rate = |b: &super::inputs::HighwayBench, prefix: &str| b.row(prefix).map(|r| r.steps_per_s);
+fn speed_mlp_row(inputs: &Inputs) -> Option<Row<'_>> {
     let runs: Vec<_> = inputs
         .bench_highway
         .iter()
         .filter_map(|b| {
-            let fast = rate(b, "Mlp flex fast depth 50 width 71 ")?;
-            let torch = rate(b, "PyTorch mlp depth 50 width 71 ")?;
-            let ops = rate(b, "Mlp flex unfused depth 50 width 71 ");
+            let rate = |prefix: &str| Some(b.row(prefix)?.steps_per_s);
+            let fast = rate("Mlp flex fast depth 50 width 71 ")?;
+            let torch = rate("PyTorch mlp depth 50 width 71 ")?;
+            let ops = rate("Mlp flex unfused depth 50 width 71 ");
             Some((b, fast / torch, ops.map(|u| u / torch)))
         })
         .collect();
     let same = of_newest_commit(runs, |r| &r.0.provenance);
     let newest = same
         .iter()
-        .max_by(|a, b| a.0.provenance.date.cmp(&b.0.provenance.date))?
-        .0;
+        .map(|r| r.0)
+        .max_by_key(|b| &b.provenance.date)?;
     let times = |v: f64| format!("{v:.2}");
     let fast: Vec<f64> = same.iter().map(|r| r.1).collect();
     let ops: Vec<f64> = same.iter().filter_map(|r| r.2).collect();
-    let over = if same.len() > 1 {
-        format!(" over {} runs", same.len())
-    } else {
-        String::new()
+    let over = match same.len() {
+        1 => String::new(),
+        n => format!(" over {n} runs"),
     };
-    let ops = if ops.is_empty() {
-        String::new()
-    } else {
-        format!(" (Burn's own ops: {}×)", range(&ops, times))
+    let ops = match ops.is_empty() {
+        true => String::new(),
+        false => format!(" (Burn's own ops: {})", span(&ops, times, "×")),
     };
     Some(row(
-        SPEED_MLP,
         ": 50-layer highway MLP step on the CPU fast path, Burn / PyTorch",
         format!("{}×{over}{ops}", range(&fast, times)),
         "—",
@@ -403,11 +363,10 @@ fn speed_mlp_row(inputs: &Inputs) -> Option<Row> {
     ))
 }
 
-/// The conv speed row ([`super::speed_conv::summary_figures`]).
-fn speed_conv_row(inputs: &Inputs) -> Option<Row> {
-    let (text, provenance) = super::speed_conv::summary_figures(inputs)?;
+/// The conv speed row ([`super::speed::summary_figures`]).
+fn speed_conv_row(inputs: &Inputs) -> Option<Row<'_>> {
+    let (text, provenance) = super::speed::summary_figures(inputs)?;
     Some(row(
-        SPEED_CONV,
         ": 9×32 conv highway stack step (batch 64) on the CPU fast path, Burn / PyTorch",
         text,
         "—",
@@ -415,22 +374,17 @@ fn speed_conv_row(inputs: &Inputs) -> Option<Row> {
     ))
 }
 
-fn speed_row(inputs: &Inputs) -> Option<Row> {
-    let rows = super::speed_rhn::speed_rows(inputs);
-    // The machine measured most recently, where several were.
-    let newest_date =
-        |r: &&super::speed_rhn::SpeedRow| r.provenance.iter().map(|p| p.date.clone()).max();
+/// The RHN speed row: `ptb_sota`'s Burn / PyTorch range on the machine measured most recently,
+/// where several were.
+fn speed_rhn_row(inputs: &Inputs) -> Option<Row<'_>> {
+    let rows = super::speed::speed_rows(inputs);
     let sota = rows
         .iter()
         .filter(|r| (r.key.0, r.key.1) == (10, 830) && !r.ratio.is_empty())
-        .max_by_key(newest_date)?;
-    let min = sota.ratio.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = sota.ratio.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let (a, b) = (format!("{min:.2}"), format!("{max:.2}"));
-    let ratio = if a == b { a } else { format!("{a}-{b}") };
-    let newest = sota.provenance.iter().max_by_key(|p| &p.date)?;
+        .max_by_key(|r| r.provenance.iter().map(|p| p.date.clone()).max())?;
+    let ratio = range(&sota.ratio, |x| format!("{x:.2}"));
+    let newest = sota.provenance.iter().copied().max_by_key(|p| &p.date)?;
     Some(row(
-        SPEED_RHN,
         ": RHN `ptb_sota` tokens/s, Burn / PyTorch",
         format!("**{ratio}×**"),
         "—",
@@ -455,19 +409,17 @@ pub fn summary(existing: &str, inputs: &Inputs, name: &str) -> Outcome {
     if generated.iter().all(|(_, r)| r.is_none()) {
         return Outcome::none(name);
     }
-    let render = |r: &Row| format!("| {} |", r.cells.join(" | "));
     // Existing body rows (after the header and separator lines).
-    let body: Vec<&str> = existing
+    let body = existing
         .lines()
         .filter(|l| l.trim_start().starts_with('|'))
-        .skip(2)
-        .collect();
+        .skip(2);
     let mut out: Vec<(Option<&str>, String)> = Vec::new();
     let mut kept = Vec::new();
     for line in body {
         let key = key_of(line);
         match generated.iter().find(|(k, _)| Some(*k) == key) {
-            Some((_, Some(r))) => out.push((key, render(r))),
+            Some((k, Some(r))) => out.push((key, r.render(k))),
             Some((k, None)) => {
                 kept.push(*k);
                 out.push((key, line.trim_end().to_string()));
@@ -486,9 +438,9 @@ pub fn summary(existing: &str, inputs: &Inputs, name: &str) -> Outcome {
             .rev()
             .find_map(|(k, _)| out.iter().position(|(o, _)| *o == Some(*k)))
             .map_or(0, |p| p + 1);
-        out.insert(at, (Some(key), render(r)));
+        out.insert(at, (Some(key), r.render(key)));
     }
-    let mut content = table(&HEADER, &[]);
+    let mut content = header(&HEADER);
     for (_, line) in &out {
         content.push_str(line);
         content.push('\n');
@@ -511,53 +463,5 @@ mod tests {
             Some("[Speed](docs/speed.md#highway-mlp)")
         );
         assert_eq!(key_of("| plain | x |"), None);
-    }
-
-    #[test]
-    fn the_mlp_speed_row_gives_the_range_over_the_newest_commits_runs() {
-        use super::super::inputs::HighwayBench;
-        let bench = |commit: &str, date: &str, fast: f64, ops: f64| {
-            let mut provenance = Provenance::current();
-            provenance.git_commit = commit.into();
-            provenance.date = date.into();
-            HighwayBench::of_rows(
-                provenance,
-                &[
-                    ("Mlp flex fast depth 50 width 71 batch 128", fast),
-                    ("Mlp flex unfused depth 50 width 71 batch 128", ops),
-                    ("PyTorch mlp depth 50 width 71 batch 128 threads 2", 40.0),
-                ],
-            )
-        };
-        let inputs = Inputs {
-            bench_highway: vec![
-                bench("aaa", "2026-12-01T10:00:00Z", 80.0, 40.0),
-                bench("bbb", "2026-12-01T12:00:00Z", 44.0, 36.0),
-                bench("bbb", "2026-12-01T12:05:00Z", 60.0, 48.0),
-            ],
-            ..Inputs::default()
-        };
-        let row = speed_mlp_row(&inputs).expect("a row");
-        assert_eq!(
-            row.cells[1],
-            "1.10-1.50× over 2 runs (Burn's own ops: 0.90-1.20×)"
-        );
-        let one = Inputs {
-            bench_highway: vec![bench("aaa", "2026-12-01T10:00:00Z", 80.0, 40.0)],
-            ..Inputs::default()
-        };
-        assert_eq!(
-            speed_mlp_row(&one).expect("a row").cells[1],
-            "2.00× (Burn's own ops: 1.00×)"
-        );
-    }
-
-    #[test]
-    fn without_inputs_the_summary_is_not_regenerated_and_rows_are_kept_in_place() {
-        let existing = "| a | b |\n|---|---|\n| [X](y) | 1 |\n";
-        assert!(matches!(
-            summary(existing, &Inputs::default(), "summary"),
-            Outcome::NotRegenerated(_)
-        ));
     }
 }

@@ -1,102 +1,38 @@
-//! The generated tables of `docs/results.md` and `docs/speed.md`, one function per section
-//! (the language models' in [`super::language`]), and the helpers every section uses.
+//! The generated tables of `docs/results.md` other than the language models' (those are
+//! [`super::language`]'s): the depth studies, Table 1, the CIFAR nets, the presets' sizes and
+//! the exported runs.
 
 use burn::module::Module;
 use models::{LayerKind, MnistConvNetConfig, RhnLmConfig};
 
 use super::Outcome;
-use super::columns::{Table, per_epoch, run_table};
+use super::columns::{
+    Table, code, command_line, duration, path_code, per_epoch, percent, run_table, sorted,
+    thousands, throughput, when,
+};
 use super::inputs::{ExportEval, Inputs, Run, Study};
 use crate::cifar::{CifarSummary, NetChoice};
-use crate::depth_study::stats::PAPER_RUNS;
+use crate::depth_study::stats::{CellStats, PAPER_RUNS};
 use crate::provenance::Provenance;
 
 /// The paper's Table 1 test accuracies, as the presets' docs state them
 /// ([`MnistConvNetConfig::table1_width16`], [`MnistConvNetConfig::table1_width32`]).
 const TABLE1_PAPER: &[(usize, &str)] = &[(16, "99.43% (300 epochs)"), (32, "99.55% (300 epochs)")];
 
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `0.9525` → `95.25%`.
-pub fn percent(x: f64) -> String {
-    format!("{:.2}%", 100.0 * x)
-}
-
-/// `text` as inline code in a table cell.
-pub fn code(text: &str) -> String {
-    format!("`{}`", text.replace('|', "\\|"))
-}
-
-/// `2026-12-01, c94f659`: the date and commit cell.
-pub fn when(p: &Provenance) -> String {
-    format!("{}, {}", p.day(), p.short_commit())
-}
-
-/// A Markdown table.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = format!("| {} |\n|", header.join(" | "));
-    out.push_str(&"---|".repeat(header.len()));
-    out.push('\n');
-    for row in rows {
-        out.push_str(&format!("| {} |\n", row.join(" | ")));
-    }
-    out
-}
-
-/// `items` joined by `; `, each once, in order of first appearance.
-pub fn distinct(items: impl IntoIterator<Item = String>) -> String {
-    let mut seen: Vec<String> = Vec::new();
-    for item in items {
-        if !seen.contains(&item) {
-            seen.push(item);
-        }
-    }
-    seen.join("; ")
-}
-
-/// Seconds as `12 s`, `3.5 min` or `60 min`.
-pub fn duration(seconds: f64) -> String {
-    if seconds < 60.0 {
-        format!("{seconds:.0} s")
-    } else if seconds < 600.0 {
-        format!("{:.1} min", seconds / 60.0)
-    } else {
-        format!("{:.0} min", seconds / 60.0)
-    }
-}
-
-/// The provenance columns of a run's row: command, date and commit, machine.
-pub fn provenance_cells(p: &Provenance) -> [String; 3] {
-    [code(&p.command()), when(p), p.machine_short()]
-}
+/// The `cifar` data set of the 20 sample images (`--samples`).
+pub const CIFAR_SAMPLES: &str = "cifar10-samples";
 
 /// The newest of `studies` by recorded date (then directory), and a note if there were more.
 fn newest<'a>(studies: Vec<&'a Study>, name: &str) -> Option<(&'a Study, Vec<String>)> {
     let count = studies.len();
     let study = studies
         .into_iter()
-        .max_by(|a, b| (&a.provenance.date, &a.dir).cmp(&(&b.provenance.date, &b.dir)))?;
-    let notes = (count > 1)
-        .then(|| {
-            format!(
-                "{name}: {count} studies match; the newest is used: {}",
-                study.dir.display()
-            )
-        })
-        .into_iter()
-        .collect();
-    Some((study, notes))
+        .max_by_key(|s| (&s.provenance.date, &s.dir))?;
+    let note = format!(
+        "{name}: {count} studies match; the newest is used: {}",
+        study.dir.display()
+    );
+    Some((study, (count > 1).then_some(note).into_iter().collect()))
 }
 
 /// The `mnist-depth` study for `depth-study` (random search with fewer than
@@ -119,22 +55,12 @@ pub fn depth_study_for<'a>(
 /// The random-search studies with at least [`PAPER_RUNS`] runs per cell, the newest of each
 /// seed, by seed.
 pub fn breadth_studies<'a>(inputs: &'a Inputs, name: &str) -> (Vec<&'a Study>, Vec<String>) {
-    let breadth: Vec<&Study> = inputs
-        .studies
-        .iter()
-        .filter(|s| s.result.config.fixed.is_none() && s.result.config.runs >= PAPER_RUNS)
-        .collect();
-    let mut seeds: Vec<u64> = breadth.iter().map(|s| s.result.config.seed).collect();
-    seeds.sort();
-    seeds.dedup();
-    let mut studies = Vec::new();
-    let mut notes = Vec::new();
-    for seed in seeds {
-        let matching = breadth
-            .iter()
-            .copied()
-            .filter(|s| s.result.config.seed == seed)
-            .collect();
+    let breadth =
+        |s: &&Study| s.result.config.fixed.is_none() && s.result.config.runs >= PAPER_RUNS;
+    let all = || inputs.studies.iter().filter(breadth);
+    let (mut studies, mut notes) = (Vec::new(), Vec::new());
+    for seed in sorted(all().map(|s| s.result.config.seed)) {
+        let matching = all().filter(|s| s.result.config.seed == seed).collect();
         if let Some((study, more)) = newest(matching, &format!("{name} (seed {seed})")) {
             studies.push(study);
             notes.extend(more);
@@ -143,23 +69,16 @@ pub fn breadth_studies<'a>(inputs: &'a Inputs, name: &str) -> (Vec<&'a Study>, V
     (studies, notes)
 }
 
-/// Training throughput of a run's epochs (examples per second of training steps), with
-/// thousands separators.
-pub fn throughput(metrics: &[models::train::EpochMetrics]) -> String {
-    thousands(models::train::samples_per_second(metrics).round() as usize)
-}
-
 /// `x` as `4.3x`, or `-`.
-fn times(x: Option<f64>) -> String {
+pub fn times(x: Option<f64>) -> String {
     x.map_or("-".into(), |x| format!("{x:.1}x"))
 }
 
 /// A loss cell: `1.234e-2`, or `diverged` for `+inf`.
 fn loss_cell(l: f64) -> String {
-    if l.is_finite() {
-        format!("{l:.3e}")
-    } else {
-        "diverged".into()
+    match l.is_finite() {
+        true => format!("{l:.3e}"),
+        false => "diverged".into(),
     }
 }
 
@@ -170,21 +89,16 @@ fn study_wall_time(study: &Study) -> String {
         return "wall time not recorded".into();
     }
     let seconds: f64 = inv.iter().map(|i| i.wall_time_s).sum();
-    let mut jobs: Vec<usize> = inv.iter().map(|i| i.jobs).collect();
-    jobs.sort();
-    jobs.dedup();
-    let jobs: Vec<String> = jobs.iter().map(|j| j.to_string()).collect();
+    let jobs = sorted(inv.iter().map(|i| i.jobs));
+    let list: Vec<String> = jobs.iter().map(usize::to_string).collect();
+    let plural = |many: bool| if many { "s" } else { "" };
     format!(
         "{} of wall time ({} invocation{}, {} job{} at a time)",
         duration(seconds),
         inv.len(),
-        if inv.len() == 1 { "" } else { "s" },
-        jobs.join(" or "),
-        if jobs.len() == 1 && jobs[0] == "1" {
-            ""
-        } else {
-            "s"
-        }
+        plural(inv.len() != 1),
+        list.join(" or "),
+        plural(jobs != [1])
     )
 }
 
@@ -192,73 +106,47 @@ fn study_wall_time(study: &Study) -> String {
 /// the best and the mean of the best 10 for each type and their ratios, then each study's
 /// command and conditions and its per-cell statistics.
 pub fn depth_study_breadth(inputs: &Inputs, name: &str) -> Outcome {
+    /// A depth, a seed, and the plain and the highway cell of that seed's study.
+    type Row<'a> = (usize, u64, &'a CellStats, &'a CellStats);
     let (studies, notes) = breadth_studies(inputs, name);
     if studies.is_empty() {
         return Outcome::none(name);
     }
-    let depths: Vec<usize> = {
-        let mut d: Vec<usize> = studies
-            .iter()
-            .flat_map(|s| s.result.config.depths.iter().copied())
-            .collect();
-        d.sort();
-        d.dedup();
-        d
-    };
-    let mut rows = Vec::new();
-    for &depth in &depths {
-        for study in &studies {
-            let r = &study.result;
-            let (Some(p), Some(h)) = (
-                r.cell(LayerKind::Plain, depth),
-                r.cell(LayerKind::Highway, depth),
-            ) else {
-                continue;
-            };
-            let ratio = |a: f64, b: f64| times((a.is_finite() && b.is_finite()).then(|| a / b));
-            rows.push(vec![
-                depth.to_string(),
-                r.config.seed.to_string(),
-                loss_cell(p.best),
-                loss_cell(h.best),
-                ratio(p.best, h.best),
-                loss_cell(p.top_mean),
-                loss_cell(h.top_mean),
-                format!("**{}**", ratio(p.top_mean, h.top_mean)),
-            ]);
+    let mut rows: Vec<Row> = Vec::new();
+    for depth in sorted(studies.iter().flat_map(|s| s.result.config.depths.clone())) {
+        for &s in &studies {
+            let cell = |kind| s.result.cell(kind, depth);
+            if let (Some(p), Some(h)) = (cell(LayerKind::Plain), cell(LayerKind::Highway)) {
+                rows.push((depth, s.result.config.seed, p, h));
+            }
         }
     }
-    let mut content = table(
-        &[
-            "depth",
-            "seed",
-            "best plain",
-            "best highway",
-            "plain / highway",
-            "mean of best 10, plain",
-            "mean of best 10, highway",
-            "plain / highway",
-        ],
-        &rows,
-    );
+    let ratio = |a: f64, b: f64| times((a.is_finite() && b.is_finite()).then(|| a / b));
+    let table = Table::new()
+        .col("depth", |r: &Row| r.0.to_string())
+        .col("seed", |r| r.1.to_string())
+        .col("best plain", |r| loss_cell(r.2.best))
+        .col("best highway", |r| loss_cell(r.3.best))
+        .col("plain / highway", move |r| ratio(r.2.best, r.3.best))
+        .col("mean of best 10, plain", |r| loss_cell(r.2.top_mean))
+        .col("mean of best 10, highway", |r| loss_cell(r.3.top_mean))
+        .col("plain / highway", move |r| {
+            format!("**{}**", ratio(r.2.top_mean, r.3.top_mean))
+        });
+    let mut content = table.render(&rows);
     for study in &studies {
-        let p = &study.provenance;
         let r = &study.result;
         let run_seconds: f64 = r.runs.iter().map(|r| r.wall_time_s).sum();
         content.push_str(&format!(
-            "\nSeed {}: {}: {}, commit {}, {} ({} build). {} of {} runs, {}; the runs' own \
-             times add up to {}; run files in {}.\n\n{}",
+            "\nSeed {}: {}. {} of {} runs, {}; the runs' own times add up to {}; run files in \
+             {}.\n\n{}",
             r.config.seed,
-            code(&p.command()),
-            p.day(),
-            p.short_commit(),
-            p.machine_short(),
-            p.build,
+            command_line(&study.provenance),
             r.runs.len(),
             study.planned_runs(),
             study_wall_time(study),
             duration(run_seconds),
-            code(&study.dir.display().to_string()),
+            path_code(&study.dir),
             r.cell_table(),
         ));
     }
@@ -271,43 +159,17 @@ pub fn depth_study(inputs: &Inputs, fixed: bool, name: &str) -> Outcome {
     let Some((study, notes)) = depth_study_for(inputs, fixed, name) else {
         return Outcome::none(name);
     };
-    let p = &study.provenance;
     let runs = &study.result.runs;
     let seconds: f64 = runs.iter().map(|r| r.wall_time_s).sum();
     let content = format!(
-        "{}\n{}: {}, commit {}, {} ({} build). {} runs, {} s in all (the sum of their \
-         `wall_time_s`); run files in {}.\n",
+        "{}\n{}. {} runs, {} s in all (the sum of their `wall_time_s`); run files in {}.\n",
         study.result.table(),
-        code(&p.command()),
-        p.day(),
-        p.short_commit(),
-        p.machine_short(),
-        p.build,
+        command_line(&study.provenance),
         runs.len(),
         seconds.round(),
-        code(&study.dir.display().to_string()),
+        path_code(&study.dir),
     );
     Outcome::Generated { content, notes }
-}
-
-/// The conv runs on `dataset`, sorted by width, epochs and date.
-pub fn conv_runs<'a>(
-    inputs: &'a Inputs,
-    dataset: &str,
-) -> Vec<&'a Run<crate::mnist_conv::ConvSummary>> {
-    let mut runs: Vec<_> = inputs
-        .conv
-        .iter()
-        .filter(|r| r.summary.dataset == dataset)
-        .collect();
-    runs.sort_by(|a, b| {
-        (a.summary.width, a.summary.epochs, &a.provenance.date).cmp(&(
-            b.summary.width,
-            b.summary.epochs,
-            &b.provenance.date,
-        ))
-    });
-    runs
 }
 
 /// The paper's Table 1 figure for an MNIST net of `width`, or `—`.
@@ -359,29 +221,32 @@ pub fn conv_table(inputs: &Inputs, dataset: &str, name: &str) -> Outcome {
 pub fn sizes_table() -> anyhow::Result<Outcome> {
     let device = crate::backend::parse_device(None)?;
     let conv = |c: MnistConvNetConfig| c.init(&device).num_params();
-    let rows = vec![
-        vec![
-            "MNIST conv highway, width 16 (Table 1)".to_string(),
-            "39K".into(),
-            thousands(conv(MnistConvNetConfig::table1_width16())),
-        ],
-        vec![
-            "MNIST conv highway, width 32 (Table 1)".to_string(),
-            "151K".into(),
-            thousands(conv(MnistConvNetConfig::table1_width32())),
-        ],
-        vec![
-            "RHN `ptb_sota` (depth 10, 830 units, tied)".to_string(),
-            "23M".into(),
-            thousands(RhnLmConfig::ptb_sota().num_params()),
-        ],
+    let rows = [
+        (
+            "MNIST conv highway, width 16 (Table 1)",
+            "39K",
+            conv(MnistConvNetConfig::table1_width16()),
+        ),
+        (
+            "MNIST conv highway, width 32 (Table 1)",
+            "151K",
+            conv(MnistConvNetConfig::table1_width32()),
+        ),
+        (
+            "RHN `ptb_sota` (depth 10, 830 units, tied)",
+            "23M",
+            RhnLmConfig::ptb_sota().num_params(),
+        ),
     ];
-    let mut content = table(&["net", "paper", "ours"], &rows);
-    content.push_str(
-        "\nComputed by `report` from the presets (`MnistConvNetConfig::table1_width16`, \
+    let table = Table::new()
+        .col("net", |r: &(&str, &str, usize)| r.0.to_string())
+        .col("paper", |r| r.1.to_string())
+        .col("ours", |r| thousands(r.2));
+    Ok(Outcome::generated(format!(
+        "{}\nComputed by `report` from the presets (`MnistConvNetConfig::table1_width16`, \
          `table1_width32`, `RhnLmConfig::ptb_sota`): each model's `num_params`.\n",
-    );
-    Ok(Outcome::generated(content))
+        table.render(&rows)
+    )))
 }
 
 /// The CIFAR nets of Tables 2 and 3: parameters of each preset, the paper's figures, and the
@@ -389,11 +254,13 @@ pub fn sizes_table() -> anyhow::Result<Outcome> {
 /// (`--samples`), with the step at which it classified all of them. Without `cifar` runs the
 /// section is left as it is.
 pub fn cifar_table(inputs: &Inputs, name: &str) -> anyhow::Result<Outcome> {
+    /// A net: its choice, its label and the paper's figures.
+    type Net = (NetChoice, &'static str, &'static str);
     if inputs.cifar.is_empty() {
         return Ok(Outcome::none(name));
     }
     let device = crate::backend::parse_device(None)?;
-    let nets = [
+    let nets: [Net; 4] = [
         (NetChoice::A, "Highway A (`--net a`)", "~236K, 89.18%"),
         (NetChoice::B, "Highway B (`--net b`)", "~2.3M, 92.46%"),
         (NetChoice::C, "Highway C (`--net c`)", "~1.25M, 91.20%"),
@@ -403,132 +270,61 @@ pub fn cifar_table(inputs: &Inputs, name: &str) -> anyhow::Result<Outcome> {
             "CIFAR-10 92.40%, CIFAR-100 67.76%",
         ),
     ];
-    let highway = |r: &&Run<CifarSummary>| r.summary.kind == LayerKind::Highway;
-    let rows: Vec<Vec<String>> = nets
-        .iter()
-        .map(|(net, label, paper)| {
-            let params = crate::cifar::model_config(*net, 10, false)
-                .init(&device)
-                .num_params();
-            let full: Vec<String> = inputs
-                .cifar
-                .iter()
-                .filter(highway)
-                .filter(|r| r.summary.net == *net && r.summary.dataset != "cifar10-samples")
-                .map(|r| {
-                    let acc = r.summary.final_evals.first().and_then(|e| e.accuracy);
-                    format!(
-                        "{} {} after {} epochs ({})",
-                        r.summary.dataset,
-                        acc.map_or("no accuracy".into(), percent),
-                        r.summary.epochs,
-                        when(&r.provenance)
-                    )
-                })
-                .collect();
-            let here = if full.is_empty() {
-                "not reproduced (no data)".to_string()
-            } else {
-                full.join("; ")
-            };
-            vec![
-                label.to_string(),
-                thousands(params),
-                paper.to_string(),
-                here,
-            ]
+    let samples = |r: &&Run<CifarSummary>| r.summary.dataset == CIFAR_SAMPLES;
+    // The accuracy of each full-data run of a highway net.
+    let here = |&(net, _, _): &Net| {
+        let full: Vec<String> = inputs
+            .cifar
+            .iter()
+            .filter(|r| r.summary.kind == LayerKind::Highway && r.summary.net == net)
+            .filter(|r| !samples(r))
+            .map(|r| {
+                let acc = r.summary.final_evals.first().and_then(|e| e.accuracy);
+                format!(
+                    "{} {} after {} epochs ({})",
+                    r.summary.dataset,
+                    acc.map_or("no accuracy".into(), percent),
+                    r.summary.epochs,
+                    when(&r.provenance)
+                )
+            })
+            .collect();
+        match full.is_empty() {
+            true => "not reproduced (no data)".to_string(),
+            false => full.join("; "),
+        }
+    };
+    let table = Table::new()
+        .col("net", |n: &Net| n.1.to_string())
+        .col("parameters (CIFAR-10)", |n| {
+            let config = crate::cifar::model_config(n.0, 10, false);
+            thousands(config.init(&device).num_params())
         })
-        .collect();
-    let mut content = table(
-        &[
-            "net",
-            "parameters (CIFAR-10)",
-            "paper",
-            "Table 2/3 accuracy here",
-        ],
-        &rows,
-    );
-    content.push_str(
-        "\nParameters computed by `report` from the presets (`CifarHighwayConfig::fitnet_a`, \
+        .col("paper", |n| n.2.to_string())
+        .col("Table 2/3 accuracy here", here);
+    let mut content = format!(
+        "{}\nParameters computed by `report` from the presets (`CifarHighwayConfig::fitnet_a`, \
          `fitnet_b`, `fitnet_c`, `table3`): each net's `num_params`.\n",
+        table.render(&nets)
     );
-    let fits: Vec<Vec<String>> = inputs
-        .cifar
-        .iter()
-        .filter(|r| r.summary.dataset == "cifar10-samples")
-        .map(|r| {
-            let s = &r.summary;
-            let mut row = vec![
-                format!("{:?}", s.net),
-                s.train_images.to_string(),
-                s.iterations.to_string(),
-                s.first_iteration_at_100_percent
-                    .map_or("never".into(), |i| format!("step {i}")),
-                duration(s.wall_time_s),
-            ];
-            row.extend(provenance_cells(&r.provenance));
-            row
-        })
-        .collect();
+    let fits: Vec<&Run<CifarSummary>> = inputs.cifar.iter().filter(samples).collect();
     if !fits.is_empty() {
+        let table = Table::new()
+            .col("net", |r: &Run<CifarSummary>| {
+                format!("{:?}", r.summary.net)
+            })
+            .col("images", |r| r.summary.train_images.to_string())
+            .col("steps", |r| r.summary.iterations.to_string())
+            .col("100% accuracy", |r| {
+                let step = r.summary.first_iteration_at_100_percent;
+                step.map_or("never".into(), |i| format!("step {i}"))
+            })
+            .col("training", |r| duration(r.summary.wall_time_s))
+            .provenance(|r| &r.provenance);
         content.push_str("\nThe net fitting the sample images (evaluated on the same images):\n\n");
-        content.push_str(&table(
-            &[
-                "net",
-                "images",
-                "steps",
-                "100% accuracy",
-                "training",
-                "command",
-                "date, commit",
-                "machine",
-            ],
-            &fits,
-        ));
+        content.push_str(&table.render(fits));
     }
     Ok(Outcome::generated(content))
-}
-
-/// `727` or `727-746`: the range of `values`, rounded.
-pub fn range(values: &[f64], format: impl Fn(f64) -> String) -> String {
-    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let (a, b) = (format(min), format(max));
-    if a == b { a } else { format!("{a}-{b}") }
-}
-
-/// `median (min-max)` of `values` (the range alone for fewer than three), each as `format`
-/// writes it: `1.35 (1.23-1.48)`.
-pub fn median_range(values: &[f64], format: impl Fn(f64) -> String) -> String {
-    let spread = range(values, &format);
-    if values.len() < 3 {
-        return spread;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    let median = if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    };
-    format!("{} ({spread})", format(median))
-}
-
-/// The items of the newest commit among `items` (that of the newest date), in their order.
-pub fn of_newest_commit<T>(items: Vec<T>, provenance: impl Fn(&T) -> &Provenance) -> Vec<T> {
-    let Some(commit) = items
-        .iter()
-        .map(&provenance)
-        .max_by(|a, b| a.date.cmp(&b.date))
-        .map(|p| p.git_commit.clone())
-    else {
-        return items;
-    };
-    items
-        .into_iter()
-        .filter(|i| provenance(i).git_commit == commit)
-        .collect()
 }
 
 /// The run's own final test accuracy and loss (`metrics.json`, last epoch, `test` split).
@@ -540,24 +336,15 @@ pub fn rust_test(e: &ExportEval) -> Option<(f64, f64)> {
 
 /// `export`: exported runs evaluated in PyTorch beside their own test figures.
 pub fn export_table(inputs: &Inputs, name: &str) -> Outcome {
-    if inputs.evals.is_empty() {
-        return Outcome::none(name);
-    }
     fn torch(e: &ExportEval) -> &Provenance {
-        e.eval
-            .provenance
-            .as_ref()
-            .expect("loaded evaluations have provenance")
+        let provenance = e.eval.provenance.as_ref();
+        provenance.expect("loaded evaluations have provenance")
     }
     let rust =
         |f: fn((f64, f64)) -> String| move |e: &ExportEval| rust_test(e).map_or("—".into(), f);
     let table = Table::new()
         .col("run", |e: &ExportEval| {
-            format!(
-                "{} (epoch {})",
-                code(&e.run.display().to_string()),
-                e.eval.epoch
-            )
+            format!("{} (epoch {})", path_code(&e.run), e.eval.epoch)
         })
         .col("model, data", |e| {
             let ev = &e.eval;
@@ -572,17 +359,11 @@ pub fn export_table(inputs: &Inputs, name: &str) -> Outcome {
         .col("PyTorch cross-entropy", |e| {
             format!("{:.6}", e.eval.mean_cross_entropy)
         })
-        .col("same accuracy", |e| match rust_test(e) {
-            Some((acc, _)) => {
-                let correct = (acc * e.eval.examples as f64).round() as usize;
-                if correct == e.eval.correct {
-                    "yes"
-                } else {
-                    "no"
-                }
-                .to_string()
-            }
-            None => "—".into(),
+        .col("same accuracy", |e| {
+            let examples = e.eval.examples as f64;
+            let correct = rust_test(e).map(|(acc, _)| (acc * examples).round() as usize);
+            let same = correct.map(|c| if c == e.eval.correct { "yes" } else { "no" });
+            same.unwrap_or("—").to_string()
         })
         .col("commands", |e| {
             let export = e.export.as_ref().and_then(|x| x.provenance.as_ref());
@@ -597,7 +378,7 @@ pub fn export_table(inputs: &Inputs, name: &str) -> Outcome {
         .col("machine", |e| {
             format!("{}, torch {}", torch(e).machine_short(), e.eval.torch)
         });
-    Outcome::generated(table.render(&inputs.evals))
+    table.section(name, &inputs.evals)
 }
 
 #[cfg(test)]
@@ -605,41 +386,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn medians_come_with_their_range() {
-        let f = |x: f64| format!("{x:.2}");
-        assert_eq!(median_range(&[1.48, 1.23, 1.35], f), "1.35 (1.23-1.48)");
-        assert_eq!(median_range(&[1.0, 4.0, 2.0, 3.0], f), "2.50 (1.00-4.00)");
-        assert_eq!(median_range(&[1.2, 1.3], f), "1.20-1.30");
-        assert_eq!(median_range(&[1.2], f), "1.20");
-    }
-
-    #[test]
-    fn numbers_and_ranges_format_as_the_tables_do() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(23_482_400), "23,482,400");
-        assert_eq!(percent(0.9525), "95.25%");
-        assert_eq!(
-            range(&[746.2, 727.4, 736.0], |v| format!("{v:.0}")),
-            "727-746"
-        );
-        assert_eq!(range(&[1.0], |v| format!("{v:.2}")), "1.00");
-        assert_eq!(duration(43.1), "43 s");
-        assert_eq!(duration(3600.0), "60 min");
-        assert_eq!(code("a|b"), "`a\\|b`");
+    fn the_paper_figures_are_those_of_mnist() {
         assert_eq!(table1_paper("mnist", 32), "99.55% (300 epochs)");
         assert_eq!(table1_paper("fashion-mnist", 32), "—");
-    }
-
-    #[test]
-    fn sizes_match_the_paper_presets() {
-        let Outcome::Generated { content, .. } = sizes_table().unwrap() else {
-            panic!("sizes needs no runs")
-        };
-        assert!(content.contains("| MNIST conv highway, width 16 (Table 1) | 39K | 38,986 |"));
-        assert!(
-            content.contains("| RHN `ptb_sota` (depth 10, 830 units, tied) | 23M | 23,482,400 |")
-        );
     }
 
     /// A random-search study over depth 50 of `runs` runs per type: plain run `r` ends at

@@ -1,11 +1,14 @@
-//! Loading a language-model run for `sample`: the model ([`ModelKind`], [`SampleModel`],
-//! [`load_lm`]) and the corpus it was trained on ([`data_spec`]).
+//! Loading a language-model run for `sample`: the model ([`ModelKind`], [`load_lm`]), the
+//! corpus it was trained on ([`data_spec`]) and that corpus's vocabulary
+//! ([`load_vocabulary`]).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::tensor::Device;
-use models::{CharCnnLm, LstmLm, LstmLmConfig, RhnLm, RhnLmConfig, SamplingConfig};
+use datasets::PtbCorpus;
+use models::generate::{TextLm, TextVocab};
+use models::{LstmLmConfig, RhnLmConfig};
 use serde::Serialize;
 
 use crate::analysis::runs::{load_run, resolve_run_dir, run_config};
@@ -16,11 +19,12 @@ use crate::provenance::Provenance;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
-    /// [`RhnLm`] ([`RhnLmConfig`]: `vocab_size` and `depth`).
+    /// [`RhnLm`](models::RhnLm) ([`RhnLmConfig`]: `vocab_size` and `depth`).
     Rhn,
-    /// [`LstmLm`] ([`LstmLmConfig`]: `vocab_size` and `d_hidden`, no `depth`).
+    /// [`LstmLm`](models::LstmLm) ([`LstmLmConfig`]: `vocab_size` and `d_hidden`, no `depth`).
     Lstm,
-    /// [`CharCnnLm`] ([`models::CharCnnLmConfig`]: `vocab_size` and `kernel_widths`).
+    /// [`CharCnnLm`](models::CharCnnLm) ([`models::CharCnnLmConfig`]: `vocab_size` and
+    /// `kernel_widths`).
     CharCnn,
 }
 
@@ -51,85 +55,8 @@ impl ModelKind {
     }
 }
 
-/// A language model read back from a run, ready to generate (another model is one more
-/// variant here, in [`ModelKind`] and in [`load_lm`]).
-#[derive(Debug)]
-pub enum SampleModel {
-    /// An RHN language model.
-    Rhn(Box<RhnLm>),
-    /// An LSTM language model.
-    Lstm(Box<LstmLm>),
-    /// A character-aware language model.
-    CharCnn(Box<CharCnnLm>),
-}
-
-impl SampleModel {
-    /// Which model this is.
-    pub fn kind(&self) -> ModelKind {
-        match self {
-            SampleModel::Rhn(_) => ModelKind::Rhn,
-            SampleModel::Lstm(_) => ModelKind::Lstm,
-            SampleModel::CharCnn(_) => ModelKind::CharCnn,
-        }
-    }
-
-    /// The model's vocabulary size (its softmax's outputs).
-    pub fn vocab_size(&self) -> usize {
-        match self {
-            SampleModel::Rhn(m) => m.vocab_size(),
-            SampleModel::Lstm(m) => m.vocab_size(),
-            SampleModel::CharCnn(m) => m.vocab_size(),
-        }
-    }
-
-    /// [`models::generate()`] with this model.
-    ///
-    /// # Errors
-    ///
-    /// As [`models::generate()`].
-    pub fn generate(
-        &self,
-        prompt: &[u32],
-        max_tokens: usize,
-        config: &SamplingConfig,
-        stop: Option<u32>,
-        device: &Device,
-        on_token: impl FnMut(u32),
-    ) -> Result<Vec<u32>, String> {
-        match self {
-            SampleModel::Rhn(m) => models::generate(
-                m.as_ref(),
-                prompt,
-                max_tokens,
-                config,
-                stop,
-                device,
-                on_token,
-            ),
-            SampleModel::Lstm(m) => models::generate(
-                m.as_ref(),
-                prompt,
-                max_tokens,
-                config,
-                stop,
-                device,
-                on_token,
-            ),
-            SampleModel::CharCnn(m) => models::generate(
-                m.as_ref(),
-                prompt,
-                max_tokens,
-                config,
-                stop,
-                device,
-                on_token,
-            ),
-        }
-    }
-}
-
-/// A language-model run read back by [`load_lm`].
-#[derive(Debug)]
+/// A language-model run read back by [`load_lm`] (another model is one more [`ModelKind`],
+/// loaded in [`load_lm`]).
 pub struct LoadedLm {
     /// The run directory.
     pub dir: PathBuf,
@@ -137,8 +64,10 @@ pub struct LoadedLm {
     pub epoch: usize,
     /// The corpus the model was trained on.
     pub data: LmData,
+    /// Which model it is.
+    pub kind: ModelKind,
     /// The model, with the checkpoint's weights.
-    pub model: SampleModel,
+    pub model: Box<dyn TextLm>,
 }
 
 /// Loads the language model of a `ptb` or `charlm` run directory: its corpus ([`data_spec`]),
@@ -171,14 +100,14 @@ pub fn load_lm(path: &Path, data_dir: Option<&Path>, device: &Device) -> anyhow:
                 c.validate().map_err(anyhow::Error::msg)?;
                 Ok(c.init(device))
             })?;
-            (SampleModel::Rhn(Box::new(run.model)), run.epoch)
+            (Box::new(run.model) as Box<dyn TextLm>, run.epoch)
         }
         ModelKind::Lstm => {
             let run = load_run(&dir, |c: &LstmLmConfig| {
                 c.validate().map_err(anyhow::Error::msg)?;
                 Ok(c.init(device))
             })?;
-            (SampleModel::Lstm(Box::new(run.model)), run.epoch)
+            (Box::new(run.model) as Box<dyn TextLm>, run.epoch)
         }
         ModelKind::CharCnn => {
             if data.corpus != LmCorpus::Ptb {
@@ -188,17 +117,51 @@ pub fn load_lm(path: &Path, data_dir: Option<&Path>, device: &Device) -> anyhow:
                     data.corpus.name()
                 );
             }
-            let corpus = datasets::PtbCorpus::load(data_dir)?;
+            let corpus = PtbCorpus::load(data_dir)?;
             let (run, _) = crate::analysis::load_char_cnn_run(&dir, &corpus, device)?;
-            (SampleModel::CharCnn(Box::new(run.model)), run.epoch)
+            (Box::new(run.model) as Box<dyn TextLm>, run.epoch)
         }
     };
     Ok(LoadedLm {
         dir,
         epoch,
         data,
+        kind,
         model,
     })
+}
+
+/// The vocabulary of the corpus `data` names, found in `data_dir`, then the data cache, as
+/// the training binaries find it.
+///
+/// # Errors
+///
+/// The corpus cannot be found or read, or a `file` corpus names no file.
+pub fn load_vocabulary(data: &LmData, data_dir: Option<&Path>) -> anyhow::Result<TextVocab> {
+    let name = data.corpus.name();
+    let what = || format!("loading the {name} corpus for its vocabulary");
+    if data.corpus == LmCorpus::Ptb {
+        let corpus = PtbCorpus::load(data_dir).with_context(what)?;
+        return Ok(TextVocab::Words(corpus.vocab));
+    }
+    if data.corpus == LmCorpus::File && data.file.is_none() {
+        bail!("the run's corpus is \"file\" but names no file");
+    }
+    let corpus = data
+        .corpus
+        .load_chars(data.file.as_deref(), data_dir)
+        .with_context(what)?;
+    Ok(TextVocab::Chars(Box::new(corpus.vocab)))
+}
+
+/// The default prompt of a corpus: `the` (words), `The ` (characters), `the ` (the
+/// lower-case text8-like corpora).
+pub fn default_prompt(corpus: LmCorpus) -> &'static str {
+    match corpus {
+        LmCorpus::Ptb => "the",
+        LmCorpus::Text8 | LmCorpus::WikiText8 => "the ",
+        LmCorpus::Wiki | LmCorpus::Enwik8 | LmCorpus::File => "The ",
+    }
 }
 
 /// The corpus of the run in `dir` whose parsed `config.json` is `config`: its `"data"` entry,
@@ -297,12 +260,26 @@ fn expand_home(path: &str) -> PathBuf {
 mod tests {
     use super::*;
     use crate::provenance::{PROVENANCE_FILE, create_run};
+    use crate::sample::tests::temp;
 
-    fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("hz-sample-{name}-{}", std::process::id()));
-        std::fs::remove_dir_all(&dir).ok();
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    #[test]
+    fn corpus_names_round_trip() {
+        for corpus in LmCorpus::ALL {
+            let json = serde_json::to_value(corpus).unwrap();
+            assert_eq!(json, corpus.name());
+            assert_eq!(LmCorpus::from_name(corpus.name()), Some(corpus));
+        }
+        assert_eq!(LmCorpus::from_name("wiki_text8"), None);
+        let data = LmData {
+            corpus: LmCorpus::WikiText8,
+            file: None,
+        };
+        let json = serde_json::to_string(&data).unwrap();
+        assert_eq!(json, r#"{"corpus":"wiki-text8"}"#);
+        assert_eq!(serde_json::from_str::<LmData>(&json).unwrap(), data);
+        assert_eq!(default_prompt(LmCorpus::Ptb), "the");
+        assert_eq!(default_prompt(LmCorpus::Text8), "the ");
+        assert_eq!(default_prompt(LmCorpus::Enwik8), "The ");
     }
 
     #[test]

@@ -11,23 +11,29 @@
 //! resume from set-atomic checkpoints, the NaN stop, the time budget, gradient clipping and
 //! data parallelism that keeps each row's state.
 //!
-//! For the zoo's language models ([`LanguageModel`]): the evaluation of a whole stream with
-//! the state carried ([`evaluate_lm`], and under Monte-Carlo dropout, [`evaluate_lm_mc`]) and
-//! one training step outside the `Learner`, for benchmarks ([`train_window`]).
+//! For the zoo's language models ([`LanguageModel`]): training under a stored config with the
+//! papers' settings ([`fit_lm`], [`LmTrainConfig`], [`LmDefaults`]; with the test loss after
+//! it, [`fit_and_test_lm`]), the evaluation of a whole stream with the state carried
+//! ([`evaluate_lm`], and under Monte-Carlo dropout, [`evaluate_lm_mc`]) and one training step
+//! outside the `Learner`, for benchmarks ([`train_window`]).
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use anyhow::bail;
 use burn::data::dataloader::DataLoader;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor};
 use burn::train::metric::{LearningRateMetric, LossMetric};
 use burn::train::{InferenceStep, LearnerModel, TrainStep};
 use datasets::Bptt;
+use serde::{Deserialize, Serialize};
 
 use super::parallel::BatchState;
 use super::strategy::ZooModel;
 use super::{
-    BpttLoader, EpochClock, EpochMetrics, FitOptions, RunData, Solver, clip_global_norm, fit,
+    BpttLoader, EpochClock, EpochMetrics, FitOptions, LrSchedule, OptimizerConfig, RunData, Solver,
+    clip_global_norm, fit,
 };
 use crate::{LmOutput, LmWindow, RecurrentLm, TokenPerplexity, token_loss};
 
@@ -73,6 +79,229 @@ where
         training
             .metrics((LossMetric::new(), TokenPerplexity::new()))
             .metric_train_numeric(LearningRateMetric::new())
+    })
+}
+
+/// How a language model is trained (stored in `config.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LmTrainConfig {
+    /// Epochs.
+    pub epochs: usize,
+    /// Rows of the token stream (batch size).
+    pub batch_size: usize,
+    /// BPTT window length.
+    pub seq_len: usize,
+    /// Initial learning rate (applied to the loss summed over the window).
+    pub lr: f64,
+    /// Learning-rate schedule.
+    pub schedule: LrSchedule,
+    /// Optimiser (plain SGD with L2 weight decay in the paper).
+    pub optimizer: OptimizerConfig,
+    /// Global gradient-norm clip (10 in the paper; 0 = off).
+    pub clip_norm: f64,
+    /// Stop an epoch after this many windows (0 = all), for short runs.
+    pub max_windows: usize,
+    /// Training wall-time budget in seconds over all epochs (0 = none).
+    #[serde(default)]
+    pub max_train_seconds: f64,
+    /// Seed of the dropout masks.
+    pub seed: u64,
+}
+
+/// A paper's training settings for a language model: what an [`LmTrainConfig`] takes from the
+/// paper where a run's own settings leave it open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LmDefaults {
+    /// Batch size.
+    pub batch_size: usize,
+    /// BPTT length.
+    pub seq_len: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// Global gradient-norm clip.
+    pub clip_norm: f64,
+    /// Learning-rate schedule.
+    pub schedule: LrSchedule,
+}
+
+impl LmDefaults {
+    /// *Recurrent Highway Networks* on PTB: batch 20, BPTT 35, lr 0.2, clip 10, lr decay
+    /// 1.02 from epoch 19 (0-based).
+    pub fn rhn_ptb() -> Self {
+        Self {
+            batch_size: 20,
+            seq_len: 35,
+            lr: 0.2,
+            clip_norm: 10.0,
+            schedule: LrSchedule::InverseDecay {
+                decay: 1.02,
+                start: 19,
+            },
+        }
+    }
+
+    /// *Recurrent Highway Networks* on enwik8/text8: batch 128, BPTT 50, lr 0.2, clip 10, lr
+    /// decay 1.03 from epoch 5.
+    pub fn rhn_char() -> Self {
+        Self {
+            batch_size: 128,
+            seq_len: 50,
+            schedule: LrSchedule::InverseDecay {
+                decay: 1.03,
+                start: 5,
+            },
+            ..Self::rhn_ptb()
+        }
+    }
+
+    /// *Character-Aware Neural Language Models* on PTB (the authors' `main.lua`): batch 20,
+    /// BPTT 35, lr 1.0, clip 5, the rate halved after every epoch from the third on whose
+    /// validation perplexity fell by less than 1.
+    pub fn kim_ptb() -> Self {
+        Self {
+            lr: 1.0,
+            clip_norm: 5.0,
+            schedule: LrSchedule::Plateau {
+                factor: 0.5,
+                threshold: 1.0,
+            },
+            ..Self::rhn_ptb()
+        }
+    }
+
+    /// The schedule, or where `decay` or `start` is given, `lr0 / decay^max(epoch − start, 0)`
+    /// with the other taken from the schedule when it is of that form (else 1 and 0).
+    pub fn schedule_with(&self, decay: Option<f64>, start: Option<usize>) -> LrSchedule {
+        if decay.is_none() && start.is_none() {
+            return self.schedule.clone();
+        }
+        let (default_decay, default_start) = match self.schedule {
+            LrSchedule::InverseDecay { decay, start } => (decay, start),
+            _ => (1.0, 0),
+        };
+        LrSchedule::InverseDecay {
+            decay: decay.unwrap_or(default_decay),
+            start: start.unwrap_or(default_start),
+        }
+    }
+}
+
+/// Metrics of one epoch of a language model ([`fit_lm`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LmEpoch {
+    /// Epoch (1-based).
+    pub epoch: usize,
+    /// Training perplexity (per token, with dropout).
+    pub train_ppl: f64,
+    /// Validation perplexity.
+    pub valid_ppl: f64,
+    /// Learning rate.
+    pub lr: f64,
+    /// Training tokens per second.
+    pub tokens_per_s: f64,
+    /// Seconds for the epoch.
+    pub seconds: f64,
+    /// Training windows run (fewer than the epoch's when the time budget ran out).
+    #[serde(default)]
+    pub windows: usize,
+}
+
+impl LmEpoch {
+    /// The language-model view of an epoch's metrics: perplexities `exp(loss)` of the mean
+    /// loss per token (training, with dropout; validation, the first evaluation split),
+    /// tokens per second of training.
+    pub fn from_metrics(m: &EpochMetrics) -> Self {
+        Self {
+            epoch: m.epoch,
+            train_ppl: m.train_loss.exp(),
+            valid_ppl: m.evals.first().map(|e| e.loss.exp()).unwrap_or(f64::NAN),
+            lr: m.lr,
+            tokens_per_s: m.examples as f64 / m.train_seconds.max(f64::MIN_POSITIVE),
+            seconds: m.seconds,
+            windows: m.steps,
+        }
+    }
+}
+
+/// Trains `model` on `train` with truncated BPTT ([`fit_tbptt`]: burn-train's
+/// `SupervisedTraining` and `Learner` with this module's strategy), the state carried and
+/// detached from window to window, validating on `valid` after every epoch; Burn's loss,
+/// perplexity and learning-rate metrics. Writes metrics and a checkpoint set per epoch into the run
+/// directory, resuming from its newest checkpoint when `options.resume` is set.
+pub fn fit_lm<M: LanguageModel>(
+    model: M,
+    train: &Bptt,
+    valid: &Bptt,
+    config: &LmTrainConfig,
+    options: &FitOptions,
+) -> anyhow::Result<(M, Vec<LmEpoch>)> {
+    if config.epochs == 0 || config.seq_len == 0 || config.batch_size == 0 {
+        bail!("epochs, batch_size and seq_len must be at least 1");
+    }
+    let solver = Solver {
+        epochs: config.epochs,
+        lr: config.lr,
+        schedule: config.schedule.clone(),
+        optimizer: config.optimizer.clone(),
+        clip_norm: config.clip_norm,
+        seed: config.seed,
+        keep_checkpoints: 2,
+    };
+    let options = FitOptions {
+        max_minutes: (config.max_train_seconds > 0.0).then(|| config.max_train_seconds / 60.0),
+        ..options.clone()
+    };
+    let (model, history) = fit_tbptt(model, train, valid, config.max_windows, &solver, &options)?;
+    Ok((model, history.iter().map(LmEpoch::from_metrics).collect()))
+}
+
+/// The result of [`fit_and_test_lm`].
+#[derive(Debug, Clone)]
+pub struct LmOutcome {
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// Per-epoch metrics.
+    pub history: Vec<LmEpoch>,
+    /// Mean per-token test loss (nats).
+    pub test_loss: f64,
+    /// Mean per-token test loss under Monte-Carlo dropout, if asked for (nats).
+    pub mc_test_loss: Option<f64>,
+    /// Wall-clock seconds of the training and the test.
+    pub wall_time_s: f64,
+}
+
+/// [`fit_lm`], then the mean per-token loss of the trained model on `test` ([`evaluate_lm`],
+/// and with `mc_samples` Monte-Carlo dropout samples when non-zero, [`evaluate_lm_mc`]) on the
+/// main device without autodiff. Unless `options.quiet`, prints the parameter count and the
+/// start of the Monte-Carlo evaluation as `[label] ...` lines.
+pub fn fit_and_test_lm<M: LanguageModel>(
+    model: M,
+    (train, valid, test): (&Bptt, &Bptt, &Bptt),
+    config: &LmTrainConfig,
+    mc_samples: usize,
+    options: &FitOptions,
+) -> anyhow::Result<LmOutcome> {
+    let parameters = model.num_params();
+    let say = |line: String| {
+        if !options.quiet {
+            println!("[{}] {line}", options.label);
+        }
+    };
+    say(format!("{parameters} parameters"));
+    let start = Instant::now();
+    let (model, history) = fit_lm(model, train, valid, config, options)?;
+    let eval_device = options.device.main.clone().without_autodiff();
+    let test_loss = evaluate_lm(&model.valid(), test, &eval_device);
+    let mc_test_loss = (mc_samples > 0).then(|| {
+        say(format!("Monte-Carlo dropout test, {mc_samples} samples"));
+        evaluate_lm_mc(&model.valid(), test, mc_samples, &eval_device)
+    });
+    Ok(LmOutcome {
+        parameters,
+        history,
+        test_loss,
+        mc_test_loss,
+        wall_time_s: start.elapsed().as_secs_f64(),
     })
 }
 

@@ -1,21 +1,22 @@
-//! The character-aware language model of Kim et al. (arXiv:1508.06615) read out per highway
-//! layer: mean transform-gate activity on a token stream, lesions, and the nearest neighbours
-//! of the paper's Table 6 (cosine similarity of word representations before and after the
-//! highway layers, for in-vocabulary and out-of-vocabulary words).
+//! The language models read out and lesioned per gated layer on a token stream, with the
+//! state carried across windows and no dropout: the RHN of Zilly et al. (arXiv:1607.03474)
+//! per micro-layer, and the character-aware model of Kim et al. (arXiv:1508.06615) per highway
+//! layer, with the nearest neighbours of its Table 6 (cosine similarity of word
+//! representations before and after the highway layers, for in-vocabulary and
+//! out-of-vocabulary words).
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use datasets::{Bptt, PtbCorpus, Vocab};
+use datasets::{Bptt, BpttWindow, PtbCorpus, Vocab};
 use models::spelling::MAX_WORD_LEN;
-use models::{CharCnnLm, CharCnnLmConfig, WordSpelling};
+use models::{CharCnnLm, CharCnnLmConfig, RhnLm, WordSpelling};
 use serde::{Deserialize, Serialize};
 
 use super::gate_stats::{LayerBias, bias_table};
 use super::host;
-use super::lesion::LesionReport;
-use super::rhn::{lm_lesion, stream_loss};
+use super::lesion::{LesionReport, LossError, LossErrorSum};
 use super::runs::{LoadedRun, load_run};
 
 /// The query words of the paper's Table 6: in the PTB vocabulary, then out of it.
@@ -67,6 +68,89 @@ pub struct CharCnnGateReport {
     pub biases: Vec<LayerBias>,
 }
 
+/// Transform-gate activity of an RHN language model on a token stream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RhnGateReport {
+    /// Recurrence depth.
+    pub depth: usize,
+    /// Windows evaluated.
+    pub windows: usize,
+    /// Mean transform-gate activity of each micro-layer (1-based index = position).
+    pub mean_per_micro_layer: Vec<f64>,
+    /// Mean activity of each micro-layer at each position in the window: `[seq][depth]`.
+    pub per_time_step: Vec<Vec<f64>>,
+    /// Learned transform-gate biases: mean, min, max per micro-layer.
+    pub biases: Vec<LayerBias>,
+}
+
+/// Runs `f(window, tokens [batch, seq])` on the first `max_windows` windows of `data` (0: all),
+/// in order; returns how many it ran.
+fn for_windows(
+    data: &Bptt,
+    max_windows: usize,
+    device: &Device,
+    mut f: impl FnMut(&BpttWindow, Tensor<2, Int>) -> anyhow::Result<()>,
+) -> anyhow::Result<usize> {
+    let n = match max_windows {
+        0 => data.num_windows(),
+        m => m.min(data.num_windows()),
+    };
+    for w in 0..n {
+        let window = data.window(w).context("BPTT window out of range")?;
+        let (x, _) = window.to_tensors(device);
+        f(&window, x)?;
+    }
+    Ok(n)
+}
+
+/// Gate statistics of an RHN LM over the first `max_windows` windows of `data` (0: all), with
+/// the state carried across windows and no dropout.
+pub fn rhn_gate_report(
+    model: &RhnLm,
+    initial_bias: f64,
+    data: &Bptt,
+    max_windows: usize,
+    device: &Device,
+) -> anyhow::Result<RhnGateReport> {
+    let depth = model.rhn.depth();
+    let mut state = None;
+    let mut sum_t: Vec<Vec<f64>> = Vec::new();
+    let windows = for_windows(data, max_windows, device, |_, x| {
+        let (_, out) = model.forward_with_gates(x, state.take(), None, None);
+        state = Some(out.state);
+        let per_t = host(out.gates.per_time_step())?;
+        let seq = per_t.len() / depth;
+        if sum_t.len() < seq {
+            sum_t.resize(seq, vec![0.0; depth]);
+        }
+        for (t, row) in per_t.chunks(depth).enumerate() {
+            for (l, v) in row.iter().enumerate() {
+                sum_t[t][l] += *v as f64;
+            }
+        }
+        Ok(())
+    })?;
+    if windows == 0 {
+        bail!("RHN gate statistics: the data has no windows");
+    }
+    let per_time_step: Vec<Vec<f64>> = sum_t
+        .iter()
+        .map(|r| r.iter().map(|v| v / windows as f64).collect())
+        .collect();
+    let mean_per_micro_layer = (0..depth)
+        .map(|l| per_time_step.iter().map(|r| r[l]).sum::<f64>() / per_time_step.len() as f64)
+        .collect();
+    let b = host(model.rhn.cell.transform_biases())?;
+    let rows: Vec<Vec<f32>> = b.chunks(b.len() / depth).map(|r| r.to_vec()).collect();
+    Ok(RhnGateReport {
+        depth,
+        windows,
+        mean_per_micro_layer,
+        per_time_step,
+        biases: bias_table(&rows, initial_bias, 1),
+    })
+}
+
 /// Gate statistics of a character-aware LM over the first `max_windows` windows of `data` (0:
 /// all), the state carried across windows, no dropout.
 pub fn char_cnn_gate_report(
@@ -79,22 +163,16 @@ pub fn char_cnn_gate_report(
     let layers = model.highway.depth();
     let mut sum = vec![0.0f64; layers];
     let mut state = None;
-    let mut windows = 0;
-    for w in 0..data.num_windows() {
-        if max_windows > 0 && w >= max_windows {
-            break;
-        }
-        let window = data.window(w).context("BPTT window out of range")?;
-        let (x, _) = window.to_tensors(device);
-        let (_, next, gates) = model.forward_with_gates(x, state, None, None);
+    let windows = for_windows(data, max_windows, device, |_, x| {
+        let (_, next, gates) = model.forward_with_gates(x, state.take(), None, None);
         state = Some(next);
         if let Some(g) = gates {
             for (s, v) in sum.iter_mut().zip(host(g)?) {
                 *s += v as f64;
             }
         }
-        windows += 1;
-    }
+        Ok(())
+    })?;
     if windows == 0 {
         bail!("gate statistics: the data has no windows");
     }
@@ -112,6 +190,66 @@ pub fn char_cnn_gate_report(
     })
 }
 
+/// Per-token cross-entropy (nats) of a language model over the first `max_windows` windows
+/// of `data` (0: all), the state carried from window to window (zeros at first):
+/// `forward(tokens, state)` gives the window's logits `[batch, seq, vocab]` and the next state.
+pub fn stream_loss<S>(
+    data: &Bptt,
+    max_windows: usize,
+    device: &Device,
+    mut forward: impl FnMut(Tensor<2, Int>, Option<S>) -> (Tensor<3>, S),
+) -> anyhow::Result<f64> {
+    let mut acc = LossErrorSum::default();
+    let mut state = None;
+    for_windows(data, max_windows, device, |window, x| {
+        let (logits, next) = forward(x, state.take());
+        state = Some(next);
+        let [b, s, v] = logits.dims();
+        let labels: Vec<usize> = window.targets.iter().map(|t| *t as usize).collect();
+        acc.add(&host(logits.reshape([b * s, v]))?, &labels)
+    })?;
+    Ok(acc.finish().loss)
+}
+
+/// A language model's lesion study: `loss(None)` intact, then `loss(Some(l))` for each of its
+/// `layers` layers in turn (0-based); rows hold the per-token loss, and the `error` field
+/// holds the perplexity `exp(loss)`.
+pub fn lm_lesion(
+    label: &str,
+    split: &str,
+    layers: usize,
+    mut loss: impl FnMut(Option<usize>) -> anyhow::Result<f64>,
+) -> anyhow::Result<LesionReport> {
+    let point = |loss: f64| LossError {
+        loss,
+        error: loss.exp(),
+    };
+    let base = point(loss(None)?);
+    let lesioned: Vec<LossError> = (0..layers)
+        .map(|l| loss(Some(l)).map(point))
+        .collect::<anyhow::Result<_>>()?;
+    let split = (split.to_string(), base, lesioned);
+    LesionReport::from_splits(label, 1, layers, [Ok(split)])
+}
+
+/// Lesions each micro-layer of an RHN LM in turn; rows hold the per-token loss, and the
+/// `error` field holds the perplexity `exp(loss)`.
+pub fn rhn_lesion(
+    label: &str,
+    model: &RhnLm,
+    data: &Bptt,
+    split: &str,
+    max_windows: usize,
+    device: &Device,
+) -> anyhow::Result<LesionReport> {
+    lm_lesion(label, split, model.rhn.depth(), |lesion| {
+        stream_loss(data, max_windows, device, |x, state| {
+            let (logits, out) = model.forward_with_gates(x, state, None, lesion);
+            (logits, out.state)
+        })
+    })
+}
+
 /// Lesions each highway layer of a character-aware LM in turn (its output replaced by its
 /// input); rows hold the per-token loss, and the `error` field holds the perplexity.
 pub fn char_cnn_lesion(
@@ -123,7 +261,7 @@ pub fn char_cnn_lesion(
     device: &Device,
 ) -> anyhow::Result<LesionReport> {
     lm_lesion(label, split, model.highway.depth(), |lesion| {
-        stream_loss(data, max_windows, device, None, |x, state| {
+        stream_loss(data, max_windows, device, |x, state| {
             let (logits, next, _) = model.forward_with_gates(x, state, None, lesion);
             (logits, next)
         })
