@@ -8,9 +8,10 @@
 # .gpu/ then travels with the working tree to the GPU machine (the device tool's
 # `carry: [".gpu"]`), where `bash scripts/gpu-check.sh` unpacks and runs it. It holds:
 #
-#   bin.tar.xz     release builds with the `cuda` and `wgpu` features: bench-rhn,
-#                  bench-highway, ptb and the test binary of experiments/tests/gpu.rs
-#                  (symbols and debug info stripped)
+#   bin.tar.xz     release builds with the `cuda` and `wgpu` features: gpu-multi (bench-rhn,
+#                  bench-highway and ptb in one executable, so that their shared code travels
+#                  once; scripts/gpu-check.sh links the three names to it) and the test binary
+#                  of experiments/tests/gpu.rs (symbols and debug info stripped)
 #   data.tar.xz    Penn Treebank and MNIST from the data cache (scripts/fetch-data.sh)
 #   vulkan/*.deb   the Vulkan loader (libvulkan1), for a GPU machine without one
 #   manifest.txt   the commit, the build's command and each file's size
@@ -35,8 +36,8 @@ LIMIT_MIB="${PACK_LIMIT_MIB:-40}"
 FEATURES="${GPU_PACK_FEATURES:-cuda,wgpu}"
 PROFILE="${GPU_PACK_PROFILE:-release}"
 case "$PROFILE" in
-    release) PROFILE_FLAG=--release; PROFILE_DIR=release ;;
-    dev) PROFILE_FLAG=; PROFILE_DIR=debug ;;
+    release) PROFILE_FLAG=--release ;;
+    dev) PROFILE_FLAG= ;;
     *) echo "scripts/gpu-pack.sh: GPU_PACK_PROFILE=$PROFILE: give release or dev" >&2; exit 1 ;;
 esac
 export CUDARC_CUDA_VERSION="${CUDARC_CUDA_VERSION:-13000}"
@@ -55,21 +56,26 @@ if [[ ",$FEATURES," == *",cuda,"* ]]; then
 fi
 
 echo "== $PROFILE build, features $FEATURES (CUDARC_CUDA_VERSION=$CUDARC_CUDA_VERSION)"
-bins=(bench-rhn bench-highway ptb)
-cargo build $PROFILE_FLAG --locked -p experiments --features "$FEATURES" \
-    $(printf -- '--bin %s ' "${bins[@]}")
-# The test binary's path is in cargo's JSON messages (its name carries a hash).
-test_bin=$(cargo test $PROFILE_FLAG --locked -p experiments --features "$FEATURES" --test gpu \
+bins=(gpu-multi)
+# One build: cargo builds the package's binaries for its integration tests with the tests'
+# features (Burn's ndarray from the dev-dependencies among them), so the binaries and the gpu
+# test binary share every dependency's build. Their paths are in cargo's JSON messages (the
+# test binary's name carries a hash).
+artifacts=$(cargo test $PROFILE_FLAG --locked -p experiments --features "$FEATURES" --test gpu \
     --no-run --message-format=json \
     | python3 -c 'import json, sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "gpu" and m.get("executable"):
-        print(m["executable"])')
-if [[ -z "$test_bin" ]]; then
-    echo "scripts/gpu-pack.sh: cargo built no gpu test binary" >&2
-    exit 1
-fi
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["target"]["name"], m["executable"])')
+executable() { awk -v name="$1" '$1 == name { print $2 }' <<< "$artifacts"; }
+test_bin=$(executable gpu)
+for name in gpu "${bins[@]}"; do
+    if [[ -z "$(executable "$name")" ]]; then
+        echo "scripts/gpu-pack.sh: cargo built no $name binary" >&2
+        exit 1
+    fi
+done
 
 rm -rf "$PACK"
 mkdir -p "$PACK" "$PACK/vulkan"
@@ -77,7 +83,7 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/data"
 for b in "${bins[@]}"; do
-    cp "target/$PROFILE_DIR/$b" "$stage/bin/$b"
+    cp "$(executable "$b")" "$stage/bin/$b"
 done
 cp "$test_bin" "$stage/bin/gpu-test"
 strip --strip-all "$stage"/bin/*

@@ -489,10 +489,16 @@ pub fn shell_quote(arg: &str) -> String {
     }
 }
 
-/// The short git commit of the working tree, or `"unknown"`.
+/// The short git commit of the working tree when this process first asks, or `"unknown"`: a
+/// run's summary names the commit it started from (its `provenance.json`'s), even where the
+/// checkout moves on while it trains.
 pub fn git_commit() -> String {
-    stdout_of("git", &["rev-parse", "--short=12", "HEAD"])
-        .map_or_else(|| "unknown".into(), |s| s.trim().to_string())
+    static COMMIT: OnceLock<String> = OnceLock::new();
+    let read = || {
+        stdout_of("git", &["rev-parse", "--short=12", "HEAD"])
+            .map_or_else(|| "unknown".into(), |s| s.trim().to_string())
+    };
+    COMMIT.get_or_init(read).clone()
 }
 
 /// Opens (creating if needed) the run directory `path` and records this process's

@@ -379,7 +379,12 @@ fn bench(args: &Args, device_name: &str, variant: Variant) -> anyhow::Result<Tim
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    run(std::env::args_os())
+}
+
+/// The program on the command line `args` (its name first).
+pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> anyhow::Result<()> {
+    let args = Args::parse_from(args);
     let devices = if args.devices.is_empty() {
         experiments::backend::compiled_backends()
             .into_iter()

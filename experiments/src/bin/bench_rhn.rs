@@ -171,7 +171,12 @@ fn run_peer(config: &RhnLmConfig, args: &Args) -> anyhow::Result<Option<serde_js
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    run(std::env::args_os())
+}
+
+/// The program on the command line `args` (its name first).
+pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> anyhow::Result<()> {
+    let args = Args::parse_from(args);
     let device = args.device.device()?.autodiff();
     let mut rows = Vec::new();
     for preset in &args.preset {

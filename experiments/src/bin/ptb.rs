@@ -63,7 +63,12 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    run(std::env::args_os())
+}
+
+/// The program on the command line `args` (its name first).
+pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> anyhow::Result<()> {
+    let args = Args::parse_from(args);
     let rhn_config = match (args.model, args.preset) {
         (Model::Kim, Preset::Sota) => {
             bail!("--preset sota is an RHN preset: --model kim takes --preset small or large")
