@@ -22,8 +22,8 @@
 # check of the scripts themselves).
 #
 # The `cuda` build needs LLVM 23 (scripts/cuda-llvm.sh installs it offline) and
-# CUDARC_CUDA_VERSION (13000 here: CUDA 13.0, the GPU machines' driver 580). It is long: the
-# cuda and wgpu backends in release mode take about an hour of both cores of a 2-core machine.
+# CUDARC_CUDA_VERSION (13000 here: CUDA 13.0, the GPU machines' driver 580). It is long (see
+# below).
 # The pack travels with the working tree, and the device tool takes 64 MiB in all: the script
 # fails above PACK_LIMIT_MIB (default: 64 MiB less the tracked files and 1 MiB). Measured
 # 2026-12-07 (commit ad604cf, the 2-core AMD EPYC, a cold build of 36 min): the release build
