@@ -193,6 +193,17 @@ pub fn require_file(dir: &Path, name: &str) -> Result<PathBuf> {
 /// `data_dir`, the cache, then [`DatasetSpec::system_dir`]. `None` when no candidate
 /// has every file.
 pub fn locate(spec: &DatasetSpec, data_dir: Option<&Path>) -> Option<PathBuf> {
+    let all: Vec<&str> = spec.files.iter().map(|f| f.name).collect();
+    locate_files(spec, &all, data_dir)
+}
+
+/// Like [`locate`], but the directory need only hold the files named in `names` (e.g. the
+/// two files of MNIST's test split).
+pub fn locate_files(
+    spec: &DatasetSpec,
+    names: &[&str],
+    data_dir: Option<&Path>,
+) -> Option<PathBuf> {
     let mut candidates = Vec::new();
     if let Some(dir) = data_dir {
         candidates.push(dir.join(spec.slug));
@@ -202,7 +213,7 @@ pub fn locate(spec: &DatasetSpec, data_dir: Option<&Path>) -> Option<PathBuf> {
     candidates.extend(spec.system_dir.map(PathBuf::from));
     candidates
         .into_iter()
-        .find(|dir| spec.files.iter().all(|f| find_file(dir, f.name).is_some()))
+        .find(|dir| names.iter().all(|name| find_file(dir, name).is_some()))
 }
 
 /// An explicitly given data directory must exist: a mistyped `--data-dir` is an error, not a
@@ -222,8 +233,15 @@ pub fn require_data_dir(data_dir: Option<&Path>) -> Result<()> {
 /// downloaded file. A failed download is a [`DataError::Download`] that says how to get the
 /// files with `scripts/fetch-data.sh` or by hand.
 pub fn fetch(spec: &DatasetSpec, data_dir: Option<&Path>) -> Result<PathBuf> {
+    let all: Vec<&str> = spec.files.iter().map(|f| f.name).collect();
+    fetch_files(spec, &all, data_dir)
+}
+
+/// Like [`fetch`], but a directory holding the files named in `names` is enough; only when
+/// none does is the whole data set downloaded.
+pub fn fetch_files(spec: &DatasetSpec, names: &[&str], data_dir: Option<&Path>) -> Result<PathBuf> {
     require_data_dir(data_dir)?;
-    if let Some(dir) = locate(spec, data_dir) {
+    if let Some(dir) = locate_files(spec, names, data_dir) {
         return Ok(dir);
     }
     download(spec)?;

@@ -222,10 +222,12 @@ impl MnistDataset {
         )
     }
 
-    /// Finds the files (`data_dir`, then the cache, then a download: see [`crate::fetch`])
-    /// and loads a split.
+    /// Finds the split's two files (`data_dir`, then the cache, then a download of the data
+    /// set: see [`crate::fetch`]) and loads the split. The other split's files need not be
+    /// there.
     pub fn load(kind: MnistKind, split: MnistSplit, data_dir: Option<&Path>) -> Result<Self> {
-        let dir = kind.name().fetch(data_dir)?;
+        let (images, labels) = split.file_names();
+        let dir = fetch::fetch_files(kind.name().spec(), &[images, labels], data_dir)?;
         Self::from_dir(&dir, split)
     }
 
@@ -492,6 +494,18 @@ mod tests {
         assert!(set.get(25).is_err());
         let set2 = MnistDataset::from_dir(dir.path(), MnistSplit::Train).unwrap();
         assert_eq!(set2.labels(), set.labels());
+    }
+
+    #[test]
+    fn a_split_loads_from_a_directory_holding_only_its_files() {
+        // Only the training files are there: before, the directory was passed over for
+        // lacking the test files, and the cache (or a download) was used instead.
+        let dir = tempfile::tempdir().unwrap();
+        small_set(dir.path(), 12);
+        let set =
+            MnistDataset::load(MnistKind::Mnist, MnistSplit::Train, Some(dir.path())).unwrap();
+        assert_eq!(set.len(), 12);
+        assert_eq!(set.label(11), Some(1));
     }
 
     #[test]
