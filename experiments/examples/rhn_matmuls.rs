@@ -1,19 +1,25 @@
-//! The matrix products of one `ptb_sota` training step (*Recurrent Highway Networks*, depth 10,
-//! 830 units, batch 20 × 35, vocabulary 10,000) on Burn's `flex` backend. A diagnostic for
-//! `bench-rhn`: it shows which products are slow, not the step's speed.
+//! The matrix products of one RHN training step (*Recurrent Highway Networks*; `ptb_sota`:
+//! depth 10, 830 units, or `ptb_small`: depth 4, 256 units; batch 20 × 35, vocabulary 10,000,
+//! tied) on Burn's `flex` backend. A diagnostic for `bench-rhn`: it shows which products are
+//! slow, not the step's speed.
 //!
 //! 1. Each product in the operand layout the step uses, in ms and GFLOP/s; the recurrent ones
-//!    also cycling through ten matrices as a step does (5.5 MB each, they do not stay in cache).
-//! 2. The four ways to lay out a recurrent product `z_l = s_{l−1}·R_l` (`s` `[20, 830]`, `R_l`
-//!    `[830, 1660]` with `H` and `T` fused), forward and backward (the product autodiff runs for
-//!    `∂L/∂s`), cycling through ten matrices. Whichever way the matrix is stored, one direction
+//!    also cycling through the `depth` matrices as a step does (5.5 MB each for `ptb_sota`;
+//!    they do not stay in cache). Their sum over a step is what the products alone take, each
+//!    run on its own (the step runs the recurrent ones one partition per thread).
+//! 2. The four ways to lay out a recurrent product `z_l = s_{l−1}·R_l` (`s` `[20, d]`, `R_l`
+//!    `[d, 2d]` with `H` and `T` fused), forward and backward (the product autodiff runs for
+//!    `∂L/∂s`), cycling through the matrices. Whichever way the matrix is stored, one direction
 //!    reads it through a transposed view and is 2-4× slower under autodiff. `rhn`'s plain
 //!    forward computes F1; its hand-written backward through time (`Rhn::forward_deferred`,
 //!    used for training) computes F1 forward and F4's backward, each on a contiguous copy of
 //!    its matrix, split by hidden units over the threads.
+//! 3. One partition's forward product as the step runs it (two partitions: `[d, d]` rows of
+//!    the fused matrix times `sᵀ` `[d, batch]`, on the calling thread), for batches of 4 to 40
+//!    rows: the time it takes by the batch's size.
 //!
 //! ```text
-//! RAYON_NUM_THREADS=1 cargo run --release -p experiments --example rhn_matmuls
+//! RAYON_NUM_THREADS=1 cargo run --release -p experiments --example rhn_matmuls [sota|small]
 //! ```
 
 use std::time::Instant;
@@ -24,69 +30,87 @@ use burn::tensor::{Device, Distribution, Tensor};
 /// matrices per step)`.
 type Shape = (&'static str, usize, usize, usize, bool, bool, usize, usize);
 
-const SHAPES: [Shape; 7] = [
-    (
-        "recurrent forward  R_lᵀ·sᵀ",
-        1660,
-        830,
-        20,
-        false,
-        true,
-        350,
-        10,
-    ),
-    (
-        "recurrent backward R_l·gᵀ",
-        830,
-        1660,
-        20,
-        true,
-        true,
-        350,
-        10,
-    ),
-    (
-        "deferred weights   Sᵀ·G",
-        830,
-        700,
-        1660,
-        true,
-        false,
-        10,
-        1,
-    ),
-    ("input projection   x·W", 700, 830, 1660, false, false, 1, 1),
-    (
-        "softmax forward    h·Eᵀ",
-        700,
-        830,
-        10_000,
-        false,
-        true,
-        1,
-        1,
-    ),
-    (
-        "softmax backward   g·E",
-        700,
-        10_000,
-        830,
-        false,
-        false,
-        1,
-        1,
-    ),
-    (
-        "softmax weights    gᵀ·h",
-        10_000,
-        700,
-        830,
-        true,
-        false,
-        1,
-        1,
-    ),
-];
+/// The tokens of a window: batch 20 × 35 steps.
+const TOKENS: usize = 700;
+const BATCH: usize = 20;
+const VOCAB: usize = 10_000;
+
+/// The products of a step of a tied, coupled-carry RHN of `depth` micro-layers and `d` units.
+fn shapes(d: usize, depth: usize) -> [Shape; 7] {
+    let steps = TOKENS / BATCH * depth;
+    [
+        (
+            "recurrent forward  R_lᵀ·sᵀ",
+            2 * d,
+            d,
+            BATCH,
+            false,
+            true,
+            steps,
+            depth,
+        ),
+        (
+            "recurrent backward R_l·gᵀ",
+            d,
+            2 * d,
+            BATCH,
+            true,
+            true,
+            steps,
+            depth,
+        ),
+        (
+            "deferred weights   Sᵀ·G",
+            d,
+            TOKENS,
+            2 * d,
+            true,
+            false,
+            depth,
+            1,
+        ),
+        (
+            "input projection   x·W",
+            TOKENS,
+            d,
+            2 * d,
+            false,
+            false,
+            1,
+            1,
+        ),
+        (
+            "softmax forward    h·Eᵀ",
+            TOKENS,
+            d,
+            VOCAB,
+            false,
+            true,
+            1,
+            1,
+        ),
+        (
+            "softmax backward   g·E",
+            TOKENS,
+            VOCAB,
+            d,
+            false,
+            false,
+            1,
+            1,
+        ),
+        (
+            "softmax weights    gᵀ·h",
+            VOCAB,
+            TOKENS,
+            d,
+            true,
+            false,
+            1,
+            1,
+        ),
+    ]
+}
 
 fn operand(rows: usize, cols: usize, transposed: bool, device: &Device) -> Tensor<2> {
     if transposed {
@@ -112,9 +136,19 @@ fn time_product(lhs: &[Tensor<2>], rhs: &[Tensor<2>], flops: f64) -> f64 {
 }
 
 fn main() {
+    let preset = std::env::args().nth(1).unwrap_or_else(|| "sota".into());
+    let (d, depth) = match preset.as_str() {
+        "sota" => (830, 10),
+        "small" => (256, 4),
+        other => {
+            eprintln!("rhn_matmuls: unknown preset {other:?}: give sota or small");
+            std::process::exit(2);
+        }
+    };
+    println!("ptb_{preset}: depth {depth}, {d} units");
     let device = Device::flex();
     let mut total = 0.0;
-    for (name, m, k, n, lhs_t, rhs_t, uses, matrices) in SHAPES {
+    for (name, m, k, n, lhs_t, rhs_t, uses, matrices) in shapes(d, depth) {
         let lhs: Vec<_> = (0..matrices)
             .map(|_| operand(m, k, lhs_t, &device))
             .collect();
@@ -131,24 +165,24 @@ fn main() {
         line(s, "");
         if matrices > 1 {
             s = time_product(&lhs, &rhs, flops);
-            line(s, ", 10 matrices in turn");
+            line(s, &format!(", {matrices} matrices in turn"));
         }
         total += s * uses as f64;
     }
     println!("sum over one step: {total:.3} s\n");
 
-    // The layouts of a recurrent product, forward + backward, ten matrices in turn.
+    // The layouts of a recurrent product, forward + backward, the matrices in turn.
     let r = |rows: usize, cols: usize| operand(rows, cols, false, &device);
-    let m1: Vec<_> = (0..10).map(|_| r(1660, 830)).collect(); // R_lᵀ stored
-    let m2: Vec<_> = (0..10).map(|_| r(830, 1660)).collect(); // R_l stored
+    let m1: Vec<_> = (0..depth).map(|_| r(2 * d, d)).collect(); // R_lᵀ stored
+    let m2: Vec<_> = (0..depth).map(|_| r(d, 2 * d)).collect(); // R_l stored
     let m1t: Vec<_> = m1.iter().map(|m| m.clone().transpose()).collect();
     let m2t: Vec<_> = m2.iter().map(|m| m.clone().transpose()).collect();
-    let (s, g) = ([r(20, 830)], [r(20, 1660)]);
+    let (s, g) = ([r(BATCH, d)], [r(BATCH, 2 * d)]);
     let (st, gt) = (
-        [operand(830, 20, true, &device)],
-        [operand(1660, 20, true, &device)],
+        [operand(d, BATCH, true, &device)],
+        [operand(2 * d, BATCH, true, &device)],
     );
-    let flops = 2.0 * (20 * 830 * 1660) as f64;
+    let flops = 2.0 * (BATCH * d * 2 * d) as f64;
     let ms = |lhs: &[Tensor<2>], rhs: &[Tensor<2>]| time_product(lhs, rhs, flops) * 1e3;
     for (name, (fwd, bwd)) in [
         ("F1 (R_lᵀ·sᵀ)ᵀ", (ms(&m1, &st), ms(&m1t, &gt))),
@@ -159,6 +193,24 @@ fn main() {
         println!(
             "{name:18} forward {fwd:.3} ms  backward {bwd:.3} ms  sum {:.3} ms",
             fwd + bwd
+        );
+    }
+
+    // One partition's forward product by the batch's size, on this thread alone.
+    println!();
+    let part: Vec<_> = (0..depth).map(|_| r(d, d)).collect();
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread pool");
+    for batch in [4, 8, 12, 16, 20, 24, 32, 40] {
+        let s = [r(d, batch)];
+        let flops = 2.0 * (d * d * batch) as f64;
+        let seconds = one_thread.install(|| time_product(&part, &s, flops));
+        println!(
+            "partition R[{d}, {d}]·sᵀ[{d}, {batch:2}]  {:7.1} µs  {:6.1} GFLOP/s",
+            seconds * 1e6,
+            flops / seconds / 1e9
         );
     }
 }
