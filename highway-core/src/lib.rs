@@ -52,6 +52,7 @@ pub mod mask_stream;
 pub mod plain;
 pub mod simd;
 pub mod stack;
+pub mod thin;
 
 pub use conv::{ConvHighway, ConvHighwayConfig};
 #[cfg(feature = "autodiff")]

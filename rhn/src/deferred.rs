@@ -65,6 +65,7 @@ use crate::dropout::RhnMasks;
 use crate::layer::{Rhn, RhnState};
 use crate::micro::MicroLayer;
 use crate::partition;
+use crate::rows::Rows;
 
 /// What [`Rhn::forward_deferred`](crate::Rhn::forward_deferred) recorded: the activations of
 /// every micro-layer and time step, and the autodiff tensors that connect the hand-written
@@ -255,7 +256,7 @@ impl Window {
 /// One partition's rows of every micro-layer's weights, copied once per window.
 struct PartWeights {
     /// The transposed product's rows `[k·n, d]`, gates stacked (`z = R_lᵀ·s_inᵀ`).
-    forward: Vec<Tensor<2>>,
+    forward: Vec<Rows>,
     /// The rows of `R_l` `[n, k·d]` (`∂s_in = R_l·∂zᵀ`).
     backward: Vec<Tensor<2>>,
     /// The biases `[k·n, 1]`.
@@ -275,9 +276,11 @@ impl PartWeights {
             biases: Vec::with_capacity(window.maps.len()),
         };
         for gates in &window.maps {
-            weights
-                .forward
-                .push(stack(gates, &|w| w.clone().narrow(1, u0, n).transpose(), 0));
+            weights.forward.push(Rows::new(stack(
+                gates,
+                &|w| w.clone().narrow(1, u0, n).transpose(),
+                0,
+            )));
             weights
                 .backward
                 .push(stack(gates, &|w| w.clone().narrow(0, u0, n), 1));
@@ -314,7 +317,7 @@ fn forward_part(
                 Some(m) => s.clone() * m.clone(),
                 None => s.clone(),
             };
-            let mut z = w.clone().matmul(s_in.clone()) + b.clone(); // [k·n, batch]
+            let mut z = w.times(s_in.clone()) + b.clone(); // [k·n, batch]
             if l == 0 {
                 z = z + window.input(t, &units);
             }
@@ -488,6 +491,7 @@ fn backward_part(
     let mask = outgoing.mask.map(|m| m.clone().narrow(0, u0, n));
     let mut ds = outgoing.ds_last.clone().narrow(0, u0, n);
     let depth = part.weights.len();
+    let rows: Vec<Rows> = part.weights.into_iter().map(Rows::new).collect();
     let mut dz_all: Vec<Vec<Tensor<2>>> = vec![Vec::with_capacity(seq); depth];
     let mut dx = Vec::with_capacity(if input { seq } else { 0 });
     let mut round = 0;
@@ -498,7 +502,7 @@ fn backward_part(
             let dz = Tensor::cat(dz, 0); // [k·n, batch]
             let dz_full = share(round, dz.clone());
             round += 1;
-            let ds_in = part.weights[l].clone().matmul(dz_full.clone()); // [n, batch]
+            let ds_in = rows[l].times(dz_full.clone()); // [n, batch]
             let ds_in = match &mask {
                 Some(m) => ds_in * m.clone(),
                 None => ds_in,
