@@ -48,17 +48,49 @@ impl PackedRows {
     /// If `w` does not hold `rows · depth` values.
     pub fn pack(w: &[f32], rows: usize, depth: usize) -> Self {
         assert_eq!(w.len(), rows * depth, "a [{rows}, {depth}] matrix");
-        let mut panels = vec![0.0; rows.div_ceil(PANEL) * depth * PANEL];
+        Self::from_rows(rows, depth, |i, row| {
+            row.copy_from_slice(&w[i * depth..(i + 1) * depth])
+        })
+    }
+
+    /// Packs the matrix whose row `i` `row(i, out)` writes into `out` (`depth` values), without
+    /// a row-major copy of it first.
+    pub fn from_rows(rows: usize, depth: usize, mut row: impl FnMut(usize, &mut [f32])) -> Self {
+        let mut packed = Self::zeros(rows, depth);
+        let mut values = vec![0.0; depth];
         for i in 0..rows {
+            row(i, &mut values);
             let (panel, r) = (i / PANEL, i % PANEL);
-            for (j, &v) in w[i * depth..(i + 1) * depth].iter().enumerate() {
-                panels[(panel * depth + j) * PANEL + r] = v;
+            for (j, &v) in values.iter().enumerate() {
+                packed.panels[(panel * depth + j) * PANEL + r] = v;
             }
         }
+        packed
+    }
+
+    /// Packs the matrix whose column `j` `column(j, out)` writes into `out` (`rows` values).
+    pub fn from_columns(
+        rows: usize,
+        depth: usize,
+        mut column: impl FnMut(usize, &mut [f32]),
+    ) -> Self {
+        let mut packed = Self::zeros(rows, depth);
+        let mut values = vec![0.0; rows];
+        for j in 0..depth {
+            column(j, &mut values);
+            for (panel, part) in values.chunks(PANEL).enumerate() {
+                let at = (panel * depth + j) * PANEL;
+                packed.panels[at..at + part.len()].copy_from_slice(part);
+            }
+        }
+        packed
+    }
+
+    fn zeros(rows: usize, depth: usize) -> Self {
         Self {
             rows,
             depth,
-            panels,
+            panels: vec![0.0; rows.div_ceil(PANEL) * depth * PANEL],
         }
     }
 
@@ -267,6 +299,19 @@ mod tests {
                 assert!((f64::from(*got) - want).abs() <= bound, "{got} vs {want}");
             }
         }
+    }
+
+    #[test]
+    fn packing_by_rows_and_by_columns_agree() {
+        let (rows, depth) = (19, 7);
+        let w = values(rows * depth, 3);
+        let packed = PackedRows::pack(&w, rows, depth);
+        let by_columns = PackedRows::from_columns(rows, depth, |j, out| {
+            for (i, v) in out.iter_mut().enumerate() {
+                *v = w[i * depth + j];
+            }
+        });
+        assert_eq!(packed.panels, by_columns.panels);
     }
 
     #[test]

@@ -65,7 +65,8 @@ use crate::dropout::RhnMasks;
 use crate::layer::{Rhn, RhnState};
 use crate::micro::MicroLayer;
 use crate::partition;
-use crate::rows::Rows;
+use crate::rows::{self, Rows};
+use highway_core::thin::PackedRows;
 
 /// What [`Rhn::forward_deferred`](crate::Rhn::forward_deferred) recorded: the activations of
 /// every micro-layer and time step, and the autodiff tensors that connect the hand-written
@@ -100,7 +101,7 @@ struct Recorded {
 struct Part {
     units: std::ops::Range<usize>,
     /// Each micro-layer's rows of `R_l` `[n, k·d]` for these units (`∂s_in = R_l·∂zᵀ`).
-    weights: Vec<Tensor<2>>,
+    weights: Vec<Rows>,
     /// `[step][micro-layer]`, transposed (`[n, batch]`).
     saved: Vec<Vec<Saved>>,
     /// `[micro-layer][step]`: the whole masked state `s_in` `[d, batch]` (for `∂L/∂R_l`).
@@ -181,6 +182,9 @@ struct Window {
     xp: Tensor<2>,
     /// Per micro-layer, each gate's `R` `[d, d]` and `b` `[d]`, in gate order `H`, `T` (`C`).
     maps: Vec<Vec<(Tensor<2>, Tensor<1>)>>,
+    /// Whether the partitions pack their rows of every `R` for the thin products
+    /// (`crate::rows`), or take Burn's `matmul`.
+    packed: bool,
     /// `m_hᵀ` `[d, batch]`, when the recurrent state is dropped out.
     mask: Option<Tensor<2>>,
     /// `s^{[0]}ᵀ` `[d, batch]`.
@@ -213,7 +217,7 @@ impl Window {
             .inner()
             .permute([1, 2, 0])
             .reshape([seq * k * d, batch]);
-        let maps = cell
+        let maps: Vec<Vec<(Tensor<2>, Tensor<1>)>> = cell
             .layers
             .iter()
             .map(|layer| {
@@ -227,6 +231,7 @@ impl Window {
             })
             .collect();
         let window = Self {
+            packed: rows::packed_on(&xp.device()),
             xp,
             maps,
             mask: masks
@@ -258,7 +263,7 @@ struct PartWeights {
     /// The transposed product's rows `[k·n, d]`, gates stacked (`z = R_lᵀ·s_inᵀ`).
     forward: Vec<Rows>,
     /// The rows of `R_l` `[n, k·d]` (`∂s_in = R_l·∂zᵀ`).
-    backward: Vec<Tensor<2>>,
+    backward: Vec<Rows>,
     /// The biases `[k·n, 1]`.
     biases: Vec<Tensor<2>>,
 }
@@ -275,15 +280,47 @@ impl PartWeights {
             backward: Vec::with_capacity(window.maps.len()),
             biases: Vec::with_capacity(window.maps.len()),
         };
+        let d = window.d;
         for gates in &window.maps {
-            weights.forward.push(Rows::new(stack(
-                gates,
-                &|w| w.clone().narrow(1, u0, n).transpose(),
-                0,
-            )));
-            weights
-                .backward
-                .push(stack(gates, &|w| w.clone().narrow(0, u0, n), 1));
+            match window.packed {
+                // The same matrices, packed from the values of every gate's `R` (read here,
+                // so that each partition holds one micro-layer's at a time): row `g·n + i` of
+                // the forward one is column `u0 + i` of `R_g`, row `i` of the backward one is
+                // row `u0 + i` of every `R_g`.
+                true => {
+                    let r: Vec<Vec<f32>> = gates.iter().map(|(w, _)| rows::host(w)).collect();
+                    weights.forward.push(Rows::Packed(PackedRows::from_columns(
+                        window.k * n,
+                        d,
+                        |j, column| {
+                            for (g, part) in column.chunks_exact_mut(n).enumerate() {
+                                part.copy_from_slice(&r[g][j * d + u0..j * d + u0 + n]);
+                            }
+                        },
+                    )));
+                    weights.backward.push(Rows::Packed(PackedRows::from_rows(
+                        n,
+                        window.k * d,
+                        |i, row| {
+                            for (g, part) in row.chunks_exact_mut(d).enumerate() {
+                                part.copy_from_slice(&r[g][(u0 + i) * d..(u0 + i + 1) * d]);
+                            }
+                        },
+                    )));
+                }
+                false => {
+                    weights.forward.push(Rows::Tensor(stack(
+                        gates,
+                        &|w| w.clone().narrow(1, u0, n).transpose(),
+                        0,
+                    )));
+                    weights.backward.push(Rows::Tensor(stack(
+                        gates,
+                        &|w| w.clone().narrow(0, u0, n),
+                        1,
+                    )));
+                }
+            }
             let biases = gates.iter().map(|(_, b)| b.clone().narrow(0, u0, n));
             weights
                 .biases
@@ -491,7 +528,6 @@ fn backward_part(
     let mask = outgoing.mask.map(|m| m.clone().narrow(0, u0, n));
     let mut ds = outgoing.ds_last.clone().narrow(0, u0, n);
     let depth = part.weights.len();
-    let rows: Vec<Rows> = part.weights.into_iter().map(Rows::new).collect();
     let mut dz_all: Vec<Vec<Tensor<2>>> = vec![Vec::with_capacity(seq); depth];
     let mut dx = Vec::with_capacity(if input { seq } else { 0 });
     let mut round = 0;
@@ -502,7 +538,7 @@ fn backward_part(
             let dz = Tensor::cat(dz, 0); // [k·n, batch]
             let dz_full = share(round, dz.clone());
             round += 1;
-            let ds_in = rows[l].times(dz_full.clone()); // [n, batch]
+            let ds_in = part.weights[l].times(dz_full.clone()); // [n, batch]
             let ds_in = match &mask {
                 Some(m) => ds_in * m.clone(),
                 None => ds_in,

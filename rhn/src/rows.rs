@@ -18,18 +18,13 @@ pub(crate) enum Rows {
     Packed(PackedRows),
 }
 
-impl Rows {
-    /// `m` packed where the kernel applies: a CPU backend with AVX2 and FMA and the fast paths
-    /// on ([`highway_core::on_fast_path`]).
-    pub(crate) fn new(m: Tensor<2>) -> Self {
-        if thin::available() && highway_core::on_fast_path(&m.device()) {
-            let [rows, depth] = m.dims();
-            Self::Packed(PackedRows::pack(&host(&m), rows, depth))
-        } else {
-            Self::Tensor(m)
-        }
-    }
+/// Whether the recurrence's products take [`highway_core::thin`] on `device`: a CPU backend
+/// with AVX2 and FMA, the fast paths on ([`highway_core::on_fast_path`]).
+pub(crate) fn packed_on(device: &burn::tensor::Device) -> bool {
+    thin::available() && highway_core::on_fast_path(device)
+}
 
+impl Rows {
     /// `M·x` on `x`'s device.
     ///
     /// # Shapes
@@ -50,7 +45,7 @@ impl Rows {
 }
 
 /// A tensor's values, row-major.
-fn host(t: &Tensor<2>) -> Vec<f32> {
+pub(crate) fn host<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
     t.to_data()
         .convert::<f32>()
         .try_into_vec::<f32>()
