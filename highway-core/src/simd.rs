@@ -19,3 +19,16 @@ pub fn avx2_fma() -> bool {
         false
     }
 }
+
+/// Whether this CPU has AVX-512F (detected once; `false` off x86-64).
+#[inline]
+pub fn avx512f() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}

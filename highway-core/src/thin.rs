@@ -13,8 +13,9 @@
 //!
 //! [`PackedRows::product`] runs that kernel on x86-64 CPUs with AVX2 and FMA ([`available`]),
 //! and the same arithmetic as a plain loop elsewhere (bit-equal: each element is the same chain
-//! of fused multiply-adds; tested). Callers keep their own matrix product where the kernel is
-//! not [`available`]: the loop is correct everywhere but not fast.
+//! of fused multiply-adds; tested). Callers keep their own matrix product where the kernel does
+//! not [`pay off`](pays_off): the loop is correct everywhere but not fast, and on CPUs with
+//! AVX-512 the kernel has not been measured against `gemm`'s AVX-512 kernels.
 
 use crate::simd;
 
@@ -29,6 +30,13 @@ type Block = [[f32; PANEL]; COLUMNS];
 /// Whether [`PackedRows::product`] runs its vector kernel on this CPU: x86-64 with AVX2 and FMA.
 pub fn available() -> bool {
     simd::avx2_fma()
+}
+
+/// Whether the kernel is the faster way on this CPU, as measured: [`available`], and no
+/// AVX-512, where `gemm`'s own kernels run (with `burn-flex`'s `x86-v4` feature) and the kernel
+/// has not been measured against them.
+pub fn pays_off() -> bool {
+    available() && !simd::avx512f()
 }
 
 /// A matrix `W` `[rows, depth]` packed for [`product`](Self::product): panels of 16 rows,

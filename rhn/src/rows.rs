@@ -1,5 +1,6 @@
 //! A partition's matrix for the recurrence's thin products `M·x` (`x`: `[k, batch]`, a
-//! batch of 20 for the Penn Treebank): on a CPU with AVX2 packed once for
+//! batch of 20 for the Penn Treebank): on a CPU with AVX2 (and no AVX-512) packed once per
+//! window for
 //! [`highway_core::thin`], whose kernel takes the batch's columns in one pass over
 //! `M` where the matrix library behind `burn-flex` takes two; elsewhere (a GPU, another CPU,
 //! the fast paths switched off by `HIGHWAY_ZOO_FAST_PATH`) Burn's `matmul`. Both give the
@@ -19,9 +20,10 @@ pub(crate) enum Rows {
 }
 
 /// Whether the recurrence's products take [`highway_core::thin`] on `device`: a CPU backend
-/// with AVX2 and FMA, the fast paths on ([`highway_core::on_fast_path`]).
+/// where the kernel pays off ([`thin::pays_off`]: AVX2 and FMA, no AVX-512), the fast paths on
+/// ([`highway_core::on_fast_path`]).
 pub(crate) fn packed_on(device: &burn::tensor::Device) -> bool {
-    thin::available() && highway_core::on_fast_path(device)
+    thin::pays_off() && highway_core::on_fast_path(device)
 }
 
 impl Rows {
