@@ -47,11 +47,24 @@ esac
 export CUDARC_CUDA_VERSION="${CUDARC_CUDA_VERSION:-13000}"
 DATA="${HIGHWAY_ZOO_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/highway-zoo}"
 
-for dir in ptb mnist/t10k-images-idx3-ubyte* mnist/t10k-labels-idx1-ubyte*; do
-    if ! ls -d "$DATA"/$dir >/dev/null 2>&1; then
-        echo "scripts/gpu-pack.sh: $DATA/$dir is missing: run scripts/fetch-data.sh first" >&2
-        exit 1
-    fi
+# The gpu test's MNIST runs read only the test split (MnistDataset::test), and the benches
+# make their own inputs: the 47 MB of training images stay behind.
+MNIST_TEST=(t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
+# The path of data file $1 as the cache stores it: raw or gzipped.
+stored() {
+    local path
+    for path in "$1" "$1.gz"; do
+        [[ -f "$path" ]] && { echo "$path"; return 0; }
+    done
+    return 1
+}
+missing() {
+    echo "scripts/gpu-pack.sh: $DATA/$1 is missing: run scripts/fetch-data.sh first" >&2
+    exit 1
+}
+[[ -d "$DATA/ptb" ]] || missing ptb
+for f in "${MNIST_TEST[@]}"; do
+    stored "$DATA/mnist/$f" >/dev/null || missing "mnist/$f"
 done
 
 if [[ ",$FEATURES," == *",cuda,"* ]]; then
@@ -95,12 +108,10 @@ strip --strip-all "$stage"/bin/*
 echo "== packing"
 # One solid archive with a large dictionary: the binaries share most of their code.
 tar -C "$stage" -cf - bin | xz -9e --lzma2=preset=9e,dict=256MiB -T1 > "$PACK/bin.tar.xz"
-# The gpu test's MNIST runs read only the test split (MnistDataset::test), and the benches
-# make their own inputs: the 47 MB of training images stay behind.
 mkdir -p "$stage/data/mnist"
 cp -r "$DATA/ptb" "$stage/data/"
-for f in t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
-    cp "$(ls "$DATA/mnist/$f" "$DATA/mnist/$f.gz" 2>/dev/null | head -1)" "$stage/data/mnist/"
+for f in "${MNIST_TEST[@]}"; do
+    cp "$(stored "$DATA/mnist/$f")" "$stage/data/mnist/"
 done
 tar -C "$stage" -cf - data | xz -9 -T2 > "$PACK/data.tar.xz"
 (cd "$PACK/vulkan" && apt-get download libvulkan1 >/dev/null) || \

@@ -4,9 +4,10 @@
 //!
 //! The `gemm` crate behind `burn-flex` lays such a product out with the batch along its
 //! micro-kernel's rows, 16 at a time with AVX2: a batch of 20 takes two passes over `W`, and
-//! costs as much as a batch of 32 (one partition's `[830, 830]·[830, 20]` of `ptb_sota`:
-//! 587 µs, against 356 µs for a batch of 16 and 614 µs for 32, on a Zen 3 EPYC:
-//! `cargo run --release -p experiments --example rhn_matmuls`). Here `W` is packed once into
+//! costs as much as a batch of 32 (one partition's `[830, 830]·[830, B]` of `ptb_sota`, medians
+//! of three runs on a Zen 3 EPYC, 2026-12-07: 356 µs at B = 16, 587 µs at 20, 614 µs at 32;
+//! `RAYON_NUM_THREADS=2 cargo run --release -p experiments --example rhn_matmuls sota`, files
+//! `docs/bench/avx2/rhn-matmuls-2026-12-07-sota-*.txt`). Here `W` is packed once into
 //! panels of 16 rows, stored column by column, and a kernel computes 16 rows × 5 columns of
 //! `z` at a time (ten AVX2 accumulators, one fused multiply-add per element of `W` and column,
 //! over `depth` in order), so that the batch's columns take one pass over each panel.

@@ -217,7 +217,7 @@ impl Window {
             .inner()
             .permute([1, 2, 0])
             .reshape([seq * k * d, batch]);
-        let maps: Vec<Vec<(Tensor<2>, Tensor<1>)>> = cell
+        let maps = cell
             .layers
             .iter()
             .map(|layer| {
