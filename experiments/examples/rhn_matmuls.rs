@@ -16,7 +16,8 @@
 //!    its matrix, split by hidden units over the threads.
 //! 3. One partition's forward product as the step runs it (two partitions: `[d, d]` rows of
 //!    the fused matrix times `sᵀ` `[d, batch]`, on the calling thread), for batches of 4 to 40
-//!    rows: the time it takes by the batch's size.
+//!    rows: the time it takes by the batch's size, through Burn's `matmul` and through
+//!    [`highway_core::thin`]'s packed kernel (which `rhn` takes where [`thin::pays_off`]).
 //!
 //! ```text
 //! RAYON_NUM_THREADS=1 cargo run --release -p experiments --example rhn_matmuls [sota|small]
@@ -25,6 +26,7 @@
 use std::time::Instant;
 
 use burn::tensor::{Device, Distribution, Tensor};
+use highway_core::thin::{self, PackedRows};
 
 /// `(name, m, k, n, lhs stored transposed, rhs stored transposed, uses per step, distinct lhs
 /// matrices per step)`.
@@ -197,8 +199,16 @@ fn main() {
     }
 
     // One partition's forward product by the batch's size, on this thread alone.
-    println!();
+    println!(
+        "\nthin kernel: {} on this CPU, taken by rhn: {}",
+        if thin::available() { "AVX2+FMA" } else { "plain loop" },
+        thin::pays_off()
+    );
     let part: Vec<_> = (0..depth).map(|_| r(d, d)).collect();
+    let packed: Vec<_> = part
+        .iter()
+        .map(|m| PackedRows::pack(&m.to_data().to_vec::<f32>().expect("f32 values"), d, d))
+        .collect();
     let one_thread = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -207,10 +217,27 @@ fn main() {
         let s = [r(d, batch)];
         let flops = 2.0 * (d * d * batch) as f64;
         let seconds = one_thread.install(|| time_product(&part, &s, flops));
+        let s_host = s[0].to_data().to_vec::<f32>().expect("f32 values");
+        let thin = time_thin(&packed, &s_host, batch, flops);
         println!(
-            "partition R[{d}, {d}]·sᵀ[{d}, {batch:2}]  {:7.1} µs  {:6.1} GFLOP/s",
+            "partition R[{d}, {d}]·sᵀ[{d}, {batch:2}]  matmul {:7.1} µs {:6.1} GFLOP/s  thin {:7.1} µs {:6.1} GFLOP/s",
             seconds * 1e6,
-            flops / seconds / 1e9
+            flops / seconds / 1e9,
+            thin * 1e6,
+            flops / thin / 1e9
         );
     }
+}
+
+/// Seconds per [`PackedRows::product`] on this thread, cycling through the matrices.
+fn time_thin(packed: &[PackedRows], s: &[f32], n: usize, flops: f64) -> f64 {
+    let reps = ((2e9 / flops).ceil() as usize).max(2 * packed.len());
+    let mut z = vec![0.0; packed[0].rows() * n];
+    packed[0].product(s, n, &mut z);
+    let start = Instant::now();
+    for r in 0..reps {
+        packed[r % packed.len()].product(s, n, &mut z);
+        std::hint::black_box(&mut z);
+    }
+    start.elapsed().as_secs_f64() / reps as f64
 }
