@@ -3,41 +3,51 @@
 //! columns (the batch, 20 for the Penn Treebank).
 //!
 //! The `gemm` crate behind `burn-flex` lays such a product out with the batch along its
-//! micro-kernel's rows, 16 at a time with AVX2: a batch of 20 takes two passes over `W`, and
-//! costs as much as a batch of 32 (one partition's `[830, 830]·[830, B]` of `ptb_sota`, medians
-//! of three runs on a Zen 3 EPYC, 2026-12-07: 356 µs at B = 16, 587 µs at 20, 614 µs at 32;
-//! `RAYON_NUM_THREADS=2 cargo run --release -p experiments --example rhn_matmuls sota`, files
-//! `docs/bench/avx2/rhn-matmuls-2026-12-07-sota-*.txt`). Here `W` is packed once into
-//! panels of 16 rows, stored column by column, and a kernel computes 16 rows × 5 columns of
-//! `z` at a time (ten AVX2 accumulators, one fused multiply-add per element of `W` and column,
-//! over `depth` in order), so that the batch's columns take one pass over each panel.
+//! micro-kernel's rows, 16 at a time: a batch of 20 takes two passes over `W`, and costs as
+//! much as a batch of 32. Here `W` is packed once into panels of 16 rows, stored column by
+//! column, and a kernel computes 16 rows × 5 columns of `z` at a time with AVX2 (ten
+//! accumulators of 8), or 16 rows × 10 columns with AVX-512 (ten of 16; the `x86-v4` feature),
+//! one fused multiply-add per element of `W` and column, over `depth` in order, so that the
+//! batch's columns take one pass over each panel.
 //!
-//! [`PackedRows::product`] runs that kernel on x86-64 CPUs with AVX2 and FMA ([`available`]),
-//! and the same arithmetic as a plain loop elsewhere (bit-equal: each element is the same chain
-//! of fused multiply-adds; tested). Callers keep their own matrix product where the kernel does
-//! not [`pay off`](pays_off): the loop is correct everywhere but not fast, and on CPUs with
-//! AVX-512 the kernel has not been measured against `gemm`'s AVX-512 kernels.
+//! One partition's `[830, 830]·[830, B]` of `ptb_sota`, one thread, medians of three runs
+//! (`RAYON_NUM_THREADS=2 cargo run --release -p experiments --example rhn_matmuls sota`):
+//!
+//! | CPU (2026-12-07) | `gemm`, B = 16 / 20 / 32 | this kernel, B = 20 |
+//! |---|---|---|
+//! | Zen 3 EPYC, AVX2 | 356 / 587 / 614 µs | AVX2: faster (the step's A/B in `docs/speed.md`) |
+//! | Zen 4 EPYC, AVX-512 | 308 / 528 / 517 µs | AVX-512: 352 µs |
+//!
+//! (files `docs/bench/avx2/rhn-matmuls-2026-12-07-sota-*.txt`,
+//! `docs/bench/avx512/rhn-matmuls-2026-12-07-sota-*.txt`).
+//!
+//! [`PackedRows::product`] runs the widest kernel the CPU and the build allow ([`available`]:
+//! at least AVX2 and FMA), and the same arithmetic as a plain loop elsewhere (bit-equal: each
+//! element is the same chain of fused multiply-adds; tested for every kernel the CPU runs).
+//! The loop is correct everywhere but not fast: callers keep their own matrix product where
+//! the kernel does not [`pay off`](pays_off).
 
 use crate::simd;
 
 /// Rows of `W` per panel: two AVX2 vectors of 8.
 const PANEL: usize = 16;
-/// Columns of `s` per kernel call.
+/// Columns of `s` per call of the AVX2 kernel (and of the plain loop): ten accumulators of 8.
 const COLUMNS: usize = 5;
 
-/// One kernel call's result: `PANEL` rows of up to `COLUMNS` columns, column by column.
-type Block = [[f32; PANEL]; COLUMNS];
+/// One kernel call's result: `PANEL` rows of up to `C` columns, column by column.
+type Block<const C: usize = COLUMNS> = [[f32; PANEL]; C];
 
 /// Whether [`PackedRows::product`] runs its vector kernel on this CPU: x86-64 with AVX2 and FMA.
 pub fn available() -> bool {
     simd::avx2_fma()
 }
 
-/// Whether the kernel is the faster way on this CPU, as measured: [`available`], and no
-/// AVX-512, where `gemm`'s own kernels run (with `burn-flex`'s `x86-v4` feature) and the kernel
-/// has not been measured against them.
+/// Whether the kernel is the faster way on this CPU: [`available`]. Measured faster than
+/// `gemm`'s kernels at the Penn Treebank's batch of 20 on a Zen 3 EPYC (AVX2) and on a Zen 4
+/// EPYC (AVX-512, both kernels against `gemm`'s AVX-512 ones); not measured on Intel's
+/// AVX-512 CPUs.
 pub fn pays_off() -> bool {
-    available() && !simd::avx512f()
+    available()
 }
 
 /// A matrix `W` `[rows, depth]` packed for [`product`](Self::product): panels of 16 rows,
@@ -121,6 +131,12 @@ impl PackedRows {
     pub fn product(&self, s: &[f32], n: usize, z: &mut [f32]) {
         assert_eq!(s.len(), self.depth * n, "s: [{}, {n}]", self.depth);
         assert_eq!(z.len(), self.rows * n, "z: [{}, {n}]", self.rows);
+        #[cfg(all(target_arch = "x86_64", feature = "x86-v4"))]
+        if simd::avx512f() {
+            // SAFETY: the CPU has AVX-512F, and the lengths are checked above.
+            unsafe { avx512::product(self, s, n, z) };
+            return;
+        }
         #[cfg(target_arch = "x86_64")]
         if available() {
             // SAFETY: the CPU has AVX2 and FMA, and the lengths are checked above.
@@ -134,7 +150,7 @@ impl PackedRows {
     pub fn product_portable(&self, s: &[f32], n: usize, z: &mut [f32]) {
         assert_eq!(s.len(), self.depth * n, "s: [{}, {n}]", self.depth);
         assert_eq!(z.len(), self.rows * n, "z: [{}, {n}]", self.rows);
-        self.for_each_block(n, z, |panel, j0, width| {
+        self.for_each_block::<COLUMNS>(n, z, |panel, j0, width| {
             let mut acc: Block = [[0.0; PANEL]; COLUMNS];
             for (kk, w) in panel.chunks_exact(PANEL).enumerate() {
                 for (c, &sv) in s[kk * n + j0..kk * n + j0 + width].iter().enumerate() {
@@ -148,18 +164,19 @@ impl PackedRows {
     }
 
     /// Computes every block of `z` with `block(panel, first column, columns)` and stores it.
-    fn for_each_block(
+    /// `C` columns at a time.
+    fn for_each_block<const C: usize>(
         &self,
         n: usize,
         z: &mut [f32],
-        mut block: impl FnMut(&[f32], usize, usize) -> Block,
+        mut block: impl FnMut(&[f32], usize, usize) -> Block<C>,
     ) {
         let size = self.depth * PANEL;
         for p in 0..self.rows.div_ceil(PANEL) {
             let panel = &self.panels[p * size..(p + 1) * size];
             let mut j0 = 0;
             while j0 < n {
-                let width = COLUMNS.min(n - j0);
+                let width = C.min(n - j0);
                 let acc = block(panel, j0, width);
                 for r in 0..PANEL.min(self.rows - p * PANEL) {
                     let row = &mut z[(p * PANEL + r) * n + j0..][..width];
@@ -189,7 +206,7 @@ mod avx2 {
     /// The CPU must have AVX2 and FMA, and `s`, `z` the lengths `product` checks.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn product(w: &PackedRows, s: &[f32], n: usize, z: &mut [f32]) {
-        w.for_each_block(n, z, |panel, j0, width| {
+        w.for_each_block::<COLUMNS>(n, z, |panel, j0, width| {
             // SAFETY: this closure runs inside `product`, which has AVX2 and FMA.
             unsafe {
                 match width {
@@ -239,6 +256,81 @@ mod avx2 {
             }
         }
         acc
+    }
+}
+
+/// The AVX-512 kernel: one vector of 16 holds a panel's rows, so a call computes 16 rows × 10
+/// columns with ten accumulators (of the 32 registers), the batch of 20 in two calls per
+/// panel. Each element is the same chain of fused multiply-adds as in the plain loop.
+#[cfg(all(target_arch = "x86_64", feature = "x86-v4"))]
+mod avx512 {
+    use std::arch::x86_64::{
+        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        _mm512_storeu_ps,
+    };
+
+    use super::{Block, PANEL, PackedRows};
+
+    /// Columns per call.
+    const WIDE: usize = 10;
+
+    /// [`PackedRows::product`] with AVX-512F.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX-512F, and `s`, `z` the lengths `product` checks.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn product(w: &PackedRows, s: &[f32], n: usize, z: &mut [f32]) {
+        w.for_each_block::<WIDE>(n, z, |panel, j0, width| {
+            // SAFETY: this closure runs inside `product`, which has AVX-512F.
+            unsafe {
+                match width {
+                    10 => block::<10>(panel, s, n, j0),
+                    9 => block::<9>(panel, s, n, j0),
+                    8 => block::<8>(panel, s, n, j0),
+                    7 => block::<7>(panel, s, n, j0),
+                    6 => block::<6>(panel, s, n, j0),
+                    5 => block::<5>(panel, s, n, j0),
+                    4 => block::<4>(panel, s, n, j0),
+                    3 => block::<3>(panel, s, n, j0),
+                    2 => block::<2>(panel, s, n, j0),
+                    _ => block::<1>(panel, s, n, j0),
+                }
+            }
+        });
+    }
+
+    /// Columns `j0..j0 + C` of one panel's rows of `z`.
+    ///
+    /// # Safety
+    ///
+    /// AVX-512F; `panel` holds `depth` columns of 16 and `s` `depth` rows of `n` with
+    /// `j0 + C <= n`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn block<const C: usize>(
+        panel: &[f32],
+        s: &[f32],
+        n: usize,
+        j0: usize,
+    ) -> Block<WIDE> {
+        debug_assert!(C <= WIDE && j0 + C <= n);
+        let mut acc: [__m512; C] = [_mm512_setzero_ps(); C];
+        for (kk, w) in panel.chunks_exact(PANEL).enumerate() {
+            // SAFETY: `w` holds 16 values, and row `kk` of `s` holds columns `j0..j0 + C`.
+            unsafe {
+                let w = _mm512_loadu_ps(w.as_ptr());
+                let row = s.as_ptr().add(kk * n + j0);
+                for (c, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_fmadd_ps(w, _mm512_set1_ps(*row.add(c)), *a);
+                }
+            }
+        }
+        let mut out: Block<WIDE> = [[0.0; PANEL]; WIDE];
+        for (o, a) in out.iter_mut().zip(acc) {
+            // SAFETY: `o` holds 16 values.
+            unsafe { _mm512_storeu_ps(o.as_mut_ptr(), a) };
+        }
+        out
     }
 }
 
@@ -298,11 +390,23 @@ mod tests {
             let (mut fast, mut slow) = (vec![f32::NAN; rows * n], vec![f32::NAN; rows * n]);
             packed.product(&s, n, &mut fast);
             packed.product_portable(&s, n, &mut slow);
-            assert_eq!(
-                fast.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                slow.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                "[{rows}, {depth}]·[{depth}, {n}]: the kernel and its loop"
-            );
+            let bits = |z: &[f32]| z.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&slow), "[{rows}, {depth}]·[{depth}, {n}]");
+            // Each vector kernel this CPU runs, whichever `product` picks.
+            #[cfg(target_arch = "x86_64")]
+            if available() {
+                let mut z = vec![f32::NAN; rows * n];
+                // SAFETY: the CPU has AVX2 and FMA; the lengths are right.
+                unsafe { avx2::product(&packed, &s, n, &mut z) };
+                assert_eq!(bits(&z), bits(&slow), "AVX2: [{rows}, {depth}]·[{depth}, {n}]");
+            }
+            #[cfg(all(target_arch = "x86_64", feature = "x86-v4"))]
+            if simd::avx512f() {
+                let mut z = vec![f32::NAN; rows * n];
+                // SAFETY: the CPU has AVX-512F; the lengths are right.
+                unsafe { avx512::product(&packed, &s, n, &mut z) };
+                assert_eq!(bits(&z), bits(&slow), "AVX-512: [{rows}, {depth}]·[{depth}, {n}]");
+            }
             for (got, want) in fast.iter().zip(reference(&w, &s, rows, depth, n)) {
                 let bound = 1e-6 * depth as f64;
                 assert!((f64::from(*got) - want).abs() <= bound, "{got} vs {want}");

@@ -1,9 +1,8 @@
 //! A partition's matrix for the recurrence's thin products `M·x` (`x`: `[k, batch]`, a
-//! batch of 20 for the Penn Treebank): on a CPU with AVX2 (and no AVX-512) packed once per
-//! window for
-//! [`highway_core::thin`], whose kernel takes the batch's columns in one pass over
-//! `M` where the matrix library behind `burn-flex` takes two; elsewhere (a GPU, another CPU,
-//! the fast paths switched off by `HIGHWAY_ZOO_FAST_PATH`) Burn's `matmul`. Both give the
+//! batch of 20 for the Penn Treebank): on an x86-64 CPU with AVX2 (or AVX-512) packed once
+//! per window for [`highway_core::thin`], whose kernel takes the batch's columns in one pass
+//! over `M` where the matrix library behind `burn-flex` takes two; elsewhere (a GPU, another
+//! CPU, the fast paths switched off by `HIGHWAY_ZOO_FAST_PATH`) Burn's `matmul`. Both give the
 //! product up to the order of summation (tested through the backward through time against
 //! plain autodiff, on whichever this CPU takes, and the kernel itself in `highway_core::thin`).
 
@@ -20,7 +19,7 @@ pub(crate) enum Rows {
 }
 
 /// Whether the recurrence's products take [`highway_core::thin`] on `device`: a CPU backend
-/// where the kernel pays off ([`thin::pays_off`]: AVX2 and FMA, no AVX-512), the fast paths on
+/// where the kernel pays off ([`thin::pays_off`]: AVX2 and FMA), the fast paths on
 /// ([`highway_core::on_fast_path`]).
 pub(crate) fn packed_on(device: &burn::tensor::Device) -> bool {
     thin::pays_off() && highway_core::on_fast_path(device)
