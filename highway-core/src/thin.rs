@@ -16,7 +16,7 @@
 //! | CPU (2026-12-07) | `gemm`, B = 16 / 20 / 32 | this kernel, B = 20 |
 //! |---|---|---|
 //! | Zen 3 EPYC, AVX2 | 356 / 587 / 614 µs | AVX2: faster (the step's A/B in `docs/speed.md`) |
-//! | Zen 4 EPYC, AVX-512 | 308 / 528 / 517 µs | AVX-512: 352 µs |
+//! | Zen 4 EPYC, AVX-512 | 287 / 487 / 484 µs | AVX-512: 341 µs |
 //!
 //! (files `docs/bench/avx2/rhn-matmuls-2026-12-07-sota-*.txt`,
 //! `docs/bench/avx512/rhn-matmuls-2026-12-07-sota-*.txt`).
