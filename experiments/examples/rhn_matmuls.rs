@@ -201,7 +201,7 @@ fn main() {
     // One partition's forward product by the batch's size, on this thread alone.
     println!(
         "\nthin kernel: {} on this CPU, taken by rhn: {}",
-        if thin::available() { "AVX2+FMA" } else { "plain loop" },
+        thin::kernel(),
         thin::pays_off()
     );
     let part: Vec<_> = (0..depth).map(|_| r(d, d)).collect();

@@ -42,6 +42,16 @@ pub fn available() -> bool {
     simd::avx2_fma()
 }
 
+/// The kernel [`PackedRows::product`] runs on this CPU and build: `"AVX-512"` (with the
+/// `x86-v4` feature), `"AVX2+FMA"` or `"plain loop"`.
+pub fn kernel() -> &'static str {
+    #[cfg(all(target_arch = "x86_64", feature = "x86-v4"))]
+    if simd::avx512f() {
+        return "AVX-512";
+    }
+    if available() { "AVX2+FMA" } else { "plain loop" }
+}
+
 /// Whether the kernel is the faster way on this CPU: [`available`]. Measured faster than
 /// `gemm`'s kernels at the Penn Treebank's batch of 20 on a Zen 3 EPYC (AVX2) and on a Zen 4
 /// EPYC (AVX-512, both kernels against `gemm`'s AVX-512 ones); not measured on Intel's
@@ -425,6 +435,11 @@ mod tests {
             }
         });
         assert_eq!(packed.panels, by_columns.panels);
+    }
+
+    #[test]
+    fn the_kernel_named_is_a_vector_kernel_where_one_runs() {
+        assert_eq!(kernel() == "plain loop", !available(), "{}", kernel());
     }
 
     #[test]

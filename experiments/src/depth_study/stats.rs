@@ -92,7 +92,7 @@ pub struct StudyResult {
 }
 
 /// A loss cell: `1.234e-2`, or `diverged` for `+inf`.
-fn loss(l: f64) -> String {
+pub(crate) fn loss(l: f64) -> String {
     if l.is_finite() {
         format!("{l:.3e}")
     } else {

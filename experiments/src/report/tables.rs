@@ -12,7 +12,7 @@ use super::columns::{
 };
 use super::inputs::{ExportEval, Inputs, Run, Study};
 use crate::cifar::{CifarSummary, NetChoice};
-use crate::depth_study::stats::{CellStats, PAPER_RUNS};
+use crate::depth_study::stats::{CellStats, PAPER_RUNS, loss};
 use crate::provenance::Provenance;
 
 /// The paper's Table 1 test accuracies, as the presets' docs state them
@@ -74,14 +74,6 @@ pub fn times(x: Option<f64>) -> String {
     x.map_or("-".into(), |x| format!("{x:.1}x"))
 }
 
-/// A loss cell: `1.234e-2`, or `diverged` for `+inf`.
-fn loss_cell(l: f64) -> String {
-    match l.is_finite() {
-        true => format!("{l:.3e}"),
-        false => "diverged".into(),
-    }
-}
-
 /// A study's wall time from its invocation records: `31 min (1 invocation, 2 jobs)`.
 fn study_wall_time(study: &Study) -> String {
     let inv = &study.invocations;
@@ -125,11 +117,11 @@ pub fn depth_study_breadth(inputs: &Inputs, name: &str) -> Outcome {
     let table = Table::new()
         .col("depth", |r: &Row| r.0.to_string())
         .col("seed", |r| r.1.to_string())
-        .col("best plain", |r| loss_cell(r.2.best))
-        .col("best highway", |r| loss_cell(r.3.best))
+        .col("best plain", |r| loss(r.2.best))
+        .col("best highway", |r| loss(r.3.best))
         .col("plain / highway", move |r| ratio(r.2.best, r.3.best))
-        .col("mean of best 10, plain", |r| loss_cell(r.2.top_mean))
-        .col("mean of best 10, highway", |r| loss_cell(r.3.top_mean))
+        .col("mean of best 10, plain", |r| loss(r.2.top_mean))
+        .col("mean of best 10, highway", |r| loss(r.3.top_mean))
         .col("plain / highway", move |r| {
             format!("**{}**", ratio(r.2.top_mean, r.3.top_mean))
         });
