@@ -49,7 +49,11 @@ pub fn kernel() -> &'static str {
     if simd::avx512f() {
         return "AVX-512";
     }
-    if available() { "AVX2+FMA" } else { "plain loop" }
+    if available() {
+        "AVX2+FMA"
+    } else {
+        "plain loop"
+    }
 }
 
 /// Whether the kernel is the faster way on this CPU: [`available`]. Measured faster than
@@ -317,12 +321,7 @@ mod avx512 {
     /// AVX-512F; `panel` holds `depth` columns of 16 and `s` `depth` rows of `n` with
     /// `j0 + C <= n`.
     #[target_feature(enable = "avx512f")]
-    unsafe fn block<const C: usize>(
-        panel: &[f32],
-        s: &[f32],
-        n: usize,
-        j0: usize,
-    ) -> Block<WIDE> {
+    unsafe fn block<const C: usize>(panel: &[f32], s: &[f32], n: usize, j0: usize) -> Block<WIDE> {
         debug_assert!(C <= WIDE && j0 + C <= n);
         let mut acc: [__m512; C] = [_mm512_setzero_ps(); C];
         for (kk, w) in panel.chunks_exact(PANEL).enumerate() {
@@ -408,14 +407,22 @@ mod tests {
                 let mut z = vec![f32::NAN; rows * n];
                 // SAFETY: the CPU has AVX2 and FMA; the lengths are right.
                 unsafe { avx2::product(&packed, &s, n, &mut z) };
-                assert_eq!(bits(&z), bits(&slow), "AVX2: [{rows}, {depth}]·[{depth}, {n}]");
+                assert_eq!(
+                    bits(&z),
+                    bits(&slow),
+                    "AVX2: [{rows}, {depth}]·[{depth}, {n}]"
+                );
             }
             #[cfg(all(target_arch = "x86_64", feature = "x86-v4"))]
             if simd::avx512f() {
                 let mut z = vec![f32::NAN; rows * n];
                 // SAFETY: the CPU has AVX-512F; the lengths are right.
                 unsafe { avx512::product(&packed, &s, n, &mut z) };
-                assert_eq!(bits(&z), bits(&slow), "AVX-512: [{rows}, {depth}]·[{depth}, {n}]");
+                assert_eq!(
+                    bits(&z),
+                    bits(&slow),
+                    "AVX-512: [{rows}, {depth}]·[{depth}, {n}]"
+                );
             }
             for (got, want) in fast.iter().zip(reference(&w, &s, rows, depth, n)) {
                 let bound = 1e-6 * depth as f64;
