@@ -207,7 +207,7 @@ fn main() {
     let part: Vec<_> = (0..depth).map(|_| r(d, d)).collect();
     let packed: Vec<_> = part
         .iter()
-        .map(|m| PackedRows::pack(&m.to_data().to_vec::<f32>().expect("f32 values"), d, d))
+        .map(|m| PackedRows::pack(&m.to_data().try_to_vec::<f32>().expect("f32 values"), d, d))
         .collect();
     let one_thread = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
@@ -217,7 +217,7 @@ fn main() {
         let s = [r(d, batch)];
         let flops = 2.0 * (d * d * batch) as f64;
         let seconds = one_thread.install(|| time_product(&part, &s, flops));
-        let s_host = s[0].to_data().to_vec::<f32>().expect("f32 values");
+        let s_host = s[0].to_data().try_to_vec::<f32>().expect("f32 values");
         let thin = time_thin(&packed, &s_host, batch, flops);
         println!(
             "partition R[{d}, {d}]·sᵀ[{d}, {batch:2}]  matmul {:7.1} µs {:6.1} GFLOP/s  thin {:7.1} µs {:6.1} GFLOP/s",
