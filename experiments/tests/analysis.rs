@@ -55,10 +55,13 @@ fn config() -> DeepMlpConfig {
     DeepMlpConfig::new(784, 6, 5, 10, LayerKind::Highway).with_transform_bias(0.0)
 }
 
-fn set_gate_bias(model: &mut DeepMlp, layer: usize, value: f64, device: &Device) {
+/// Sets layer `layer`'s transform gate to `T = σ(value)` for every input: gate weights zero
+/// (with random ones, `W_T·x` of a large input can open a gate its bias shuts), bias `value`.
+fn set_gate(model: &mut DeepMlp, layer: usize, value: f64, device: &Device) {
     let MlpBody::Highway(stack) = &mut model.body else {
         unreachable!()
     };
+    stack.layers[layer].t.weight = Initializer::Zeros.init([6, 6], device);
     stack.layers[layer].t.bias = Some(Initializer::Constant { value }.init([6], device));
 }
 
@@ -142,8 +145,8 @@ fn lesioning_a_closed_gate_changes_nothing_and_an_open_one_does() {
     let data = tiny_mnist(&dir, 24);
     let mut model = config().init(&device);
     // Layer 1 (network layer 3) is shut: T = σ(−40) ≈ 0. Layer 3 is wide open: T ≈ 1.
-    set_gate_bias(&mut model, 1, -40.0, &device);
-    set_gate_bias(&mut model, 3, 40.0, &device);
+    set_gate(&mut model, 1, -40.0, &device);
+    set_gate(&mut model, 3, 40.0, &device);
     let report = classifier_lesion("t", &model, &[("train", &data, 24)], 7, &device).unwrap();
     assert_eq!(report.rows.len(), 4);
     assert_eq!(
