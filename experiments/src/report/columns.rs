@@ -140,6 +140,11 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
+/// `1.23`: a rate or a ratio, two decimals.
+pub fn two(x: f64) -> String {
+    format!("{x:.2}")
+}
+
 /// `0.9525` → `95.25%`.
 pub fn percent(x: f64) -> String {
     format!("{:.2}%", 100.0 * x)
