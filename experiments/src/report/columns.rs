@@ -12,15 +12,9 @@ use super::Outcome;
 use super::inputs::Run;
 use crate::provenance::Provenance;
 
-/// One column of a table of rows `R`: its header and the cell of a row.
-struct Column<'a, R> {
-    header: String,
-    cell: Box<dyn Fn(&R) -> String + 'a>,
-}
-
-/// A table of rows `R` as its columns, in order.
+/// A table of rows `R` as its columns, in order: each a header and how a row's cell is written.
 pub struct Table<'a, R> {
-    columns: Vec<Column<'a, R>>,
+    columns: Vec<(String, Box<dyn Fn(&R) -> String + 'a>)>,
 }
 
 impl<'a, R: 'a> Table<'a, R> {
@@ -33,10 +27,7 @@ impl<'a, R: 'a> Table<'a, R> {
 
     /// Adds the column headed `header` whose cell of row `r` is `cell(r)`.
     pub fn col(mut self, header: impl Into<String>, cell: impl Fn(&R) -> String + 'a) -> Self {
-        self.columns.push(Column {
-            header: header.into(),
-            cell: Box::new(cell),
-        });
+        self.columns.push((header.into(), Box::new(cell)));
         self
     }
 
@@ -53,10 +44,10 @@ impl<'a, R: 'a> Table<'a, R> {
     where
         R: 'r,
     {
-        let headers: Vec<&str> = self.columns.iter().map(|c| c.header.as_str()).collect();
+        let headers: Vec<&str> = self.columns.iter().map(|(h, _)| h.as_str()).collect();
         let mut out = header(&headers);
         for row in rows {
-            let cells: Vec<String> = self.columns.iter().map(|c| (c.cell)(row)).collect();
+            let cells: Vec<String> = self.columns.iter().map(|(_, cell)| cell(row)).collect();
             out.push_str(&format!("| {} |\n", cells.join(" | ")));
         }
         out

@@ -446,16 +446,15 @@ fn push_run<S: DeserializeOwned>(
 /// to `analyses` if it is not there yet.
 fn analysis_of<'a>(analyses: &'a mut Vec<Analysis>, dir: &Path) -> &'a mut Analysis {
     let dir = dir.parent().map(Path::to_path_buf).unwrap_or_default();
-    match analyses.iter().position(|a| a.dir == dir) {
-        Some(i) => &mut analyses[i],
-        None => {
-            analyses.push(Analysis {
-                dir,
-                ..Analysis::default()
-            });
-            analyses.last_mut().expect("just pushed")
-        }
-    }
+    let at = analyses.iter().position(|a| a.dir == dir);
+    let i = at.unwrap_or_else(|| {
+        analyses.push(Analysis {
+            dir,
+            ..Analysis::default()
+        });
+        analyses.len() - 1
+    });
+    &mut analyses[i]
 }
 
 impl Inputs {
