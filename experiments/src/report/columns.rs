@@ -12,9 +12,12 @@ use super::Outcome;
 use super::inputs::Run;
 use crate::provenance::Provenance;
 
-/// A table of rows `R` as its columns, in order: each a header and how a row's cell is written.
+/// How a column writes the cell of a row `R`.
+type Cell<'a, R> = Box<dyn Fn(&R) -> String + 'a>;
+
+/// A table of rows `R` as its columns, in order: each a header and its cell.
 pub struct Table<'a, R> {
-    columns: Vec<(String, Box<dyn Fn(&R) -> String + 'a>)>,
+    columns: Vec<(String, Cell<'a, R>)>,
 }
 
 impl<'a, R: 'a> Table<'a, R> {

@@ -493,11 +493,8 @@ impl Inputs {
             }
         }
         for (dir, config) in studies {
-            let (inside, outside): (Vec<_>, Vec<_>) = depth_runs
-                .into_iter()
-                .partition(|(run_dir, _): &(PathBuf, RunSummary)| run_dir.starts_with(&dir));
-            depth_runs = outside;
-            let mut runs: Vec<RunSummary> = inside.into_iter().map(|(_, s)| s).collect();
+            let inside = depth_runs.extract_if(.., |(run_dir, _)| run_dir.starts_with(&dir));
+            let mut runs: Vec<RunSummary> = inside.map(|(_, s)| s).collect();
             let position = |s: &RunSummary| {
                 let d = config.depths.iter().position(|d| *d == s.depth);
                 let k = config.kinds.iter().position(|k| *k == s.kind);
@@ -589,11 +586,8 @@ impl Inputs {
             ));
         }
         for a in &mut analyses {
-            let (inside, outside) = std::mem::take(&mut self.studies)
-                .into_iter()
-                .partition(|s| s.dir.starts_with(&a.dir));
-            a.nets = inside;
-            self.studies = outside;
+            let inside = self.studies.extract_if(.., |s| s.dir.starts_with(&a.dir));
+            a.nets = inside.collect();
         }
         analyses.sort_by(|a, b| a.dir.cmp(&b.dir));
         self.analyses = analyses;
