@@ -46,7 +46,7 @@ use crate::depth_study::schedule::Invocation;
 use crate::depth_study::{RunSummary, StudyConfig, StudyResult};
 use crate::export::ExportInfo;
 use crate::mnist_conv::ConvSummary;
-use crate::provenance::{PROVENANCE_FILE, Provenance};
+use crate::provenance::Provenance;
 use models::train::EpochMetrics;
 
 /// The name of a PyTorch evaluation's JSON file in a run directory.
@@ -479,10 +479,7 @@ impl Inputs {
         let mut gates = Vec::new();
         let mut lesions = Vec::new();
         for dir in &directories(root)? {
-            let program = match dir.join(PROVENANCE_FILE).exists() {
-                true => Some(provenance(dir)?.program),
-                false => None,
-            };
+            let program = Provenance::read(dir)?.map(|p| p.program);
             match program.as_deref() {
                 // One net's directory inside a `gates` output.
                 Some("gates") if dir.join("report.json").exists() => {}

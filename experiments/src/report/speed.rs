@@ -178,6 +178,22 @@ fn net(name: &str) -> Option<String> {
     })
 }
 
+/// The row-name prefix of the PyTorch peer of an MLP or a conv stack (`Mlp` or `Conv` row
+/// names): `PyTorch conv depth 9 width 32 batch 64 `; `None` for other nets.
+fn peer(name: &str) -> Option<String> {
+    let model = match name.split(' ').next()? {
+        "Mlp" => "mlp",
+        "Conv" => "conv",
+        _ => return None,
+    };
+    let (d, w, b) = (
+        field(name, "depth")?,
+        field(name, "width")?,
+        field(name, "batch")?,
+    );
+    Some(format!("PyTorch {model} depth {d} width {w} batch {b} "))
+}
+
 /// The table's label of a conv workload: `9×32 conv highway stack, 32×32, batch 64`, `Table 1
 /// net (width 32), batch 100`, `CIFAR net A, batch 100`.
 fn label(workload: &str) -> String {
@@ -202,14 +218,7 @@ fn run<'a>(bench: &'a HighwayBench, workload: &str) -> Option<Run<'a>> {
         .iter()
         .find(|r| self::workload(&r.name).as_deref() == Some(workload))?;
     let backend = workload.split(' ').nth(1).unwrap_or_default();
-    let torch = workload.starts_with("Conv ").then(|| {
-        let (d, w, b) = (
-            field(workload, "depth")?,
-            field(workload, "width")?,
-            field(workload, "batch")?,
-        );
-        bench.row(&format!("PyTorch conv depth {d} width {w} batch {b} "))
-    });
+    let torch = peer(workload).and_then(|prefix| bench.row(&prefix));
     let matmul = bench.row(&format!("matmul {backend} 2048x2048x2048"));
     let rate = |r: &HighwayBenchRow| Some(r.gflop_per_step? * r.steps_per_s);
     let conv2d = bench.row(&fast.name.replacen(" fast ", " unfused ", 1));
@@ -217,7 +226,7 @@ fn run<'a>(bench: &'a HighwayBench, workload: &str) -> Option<Run<'a>> {
         bench,
         fast: fast.steps_per_s,
         conv2d: conv2d.map(|r| r.steps_per_s),
-        torch: torch.flatten().map(|r| r.steps_per_s),
+        torch: torch.map(|r| r.steps_per_s),
         gflops: rate(fast).zip(matmul.and_then(rate)),
     })
 }
@@ -350,19 +359,12 @@ struct GpuRow<'a> {
 /// 128`, the peer's row prefix); `None` for rows that are not a GPU workload.
 fn highway_workload(name: &str) -> Option<(String, String, Option<String>)> {
     let words: Vec<&str> = name.split(' ').collect();
-    let [model, backend, variant, ..] = &words[..] else {
+    let [_, backend, variant, ..] = &words[..] else {
         return None;
     };
     let (batch, title) = (field(name, "batch")?, net(name)?);
-    let peer = match (*model, field(name, "depth"), field(name, "width")) {
-        ("Mlp" | "Conv", Some(d), Some(w)) => {
-            let peer = model.to_lowercase();
-            Some(format!("PyTorch {peer} depth {d} width {w} batch {batch} "))
-        }
-        _ => None,
-    };
     let workload = format!("{title} ({variant}), batch {batch}");
-    Some((backend.to_string(), workload, peer))
+    Some((backend.to_string(), workload, peer(name)))
 }
 
 /// The rows of every GPU bench file.
