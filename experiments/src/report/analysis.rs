@@ -61,15 +61,6 @@ fn mlp_lesions(l: &LesionRecord) -> impl Iterator<Item = (&str, &LesionReport)> 
     mlp.map(|(n, r)| (n.as_str(), r))
 }
 
-/// The analyses that have `f`'s part, with it.
-fn with<'a, T: 'a>(
-    inputs: &'a Inputs,
-    f: impl Fn(&'a Analysis) -> Option<T>,
-) -> Vec<(&'a Analysis, T)> {
-    let parts = inputs.analyses.iter().filter_map(|a| f(a).map(|t| (a, t)));
-    parts.collect()
-}
-
 /// One table per analysis that has `select`'s part, each rendered by `render`; none without.
 pub fn each<'a, T: 'a>(
     inputs: &'a Inputs,
@@ -77,7 +68,8 @@ pub fn each<'a, T: 'a>(
     select: impl Fn(&'a Analysis) -> Option<T>,
     render: impl Fn(&'a Analysis, T) -> String,
 ) -> Outcome {
-    let records = with(inputs, select);
+    let records = inputs.analyses.iter().filter_map(|a| Some((a, select(a)?)));
+    let records: Vec<_> = records.collect();
     if records.is_empty() {
         return Outcome::none(name);
     }
@@ -540,9 +532,8 @@ pub fn staged_table(inputs: &Inputs, net: &str, name: &str) -> Outcome {
 /// tolerance in training error when lesioned; with the lesion study's provenance and the
 /// stack's depth. From the newest lesion study of MLPs.
 pub fn harmless_summary(inputs: &Inputs) -> Option<(String, usize, &Provenance)> {
-    let (_, l) = with(inputs, mlp_lesion_record)
-        .into_iter()
-        .max_by(|a, b| a.1.provenance.date.cmp(&b.1.provenance.date))?;
+    let lesions = inputs.analyses.iter().filter_map(mlp_lesion_record);
+    let l = lesions.max_by_key(|l| &l.provenance.date)?;
     let tol = tolerance(&l.provenance);
     let mut parts = Vec::new();
     let mut depth = 0;

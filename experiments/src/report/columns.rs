@@ -12,15 +12,12 @@ use super::Outcome;
 use super::inputs::Run;
 use crate::provenance::Provenance;
 
-/// One column of a table of rows `R`: its header and the cell of a row.
-struct Column<'a, R> {
-    header: String,
-    cell: Box<dyn Fn(&R) -> String + 'a>,
-}
+/// How a column writes the cell of a row `R`.
+type Cell<'a, R> = Box<dyn Fn(&R) -> String + 'a>;
 
-/// A table of rows `R` as its columns, in order.
+/// A table of rows `R` as its columns, in order: each a header and its cell.
 pub struct Table<'a, R> {
-    columns: Vec<Column<'a, R>>,
+    columns: Vec<(String, Cell<'a, R>)>,
 }
 
 impl<'a, R: 'a> Table<'a, R> {
@@ -33,10 +30,7 @@ impl<'a, R: 'a> Table<'a, R> {
 
     /// Adds the column headed `header` whose cell of row `r` is `cell(r)`.
     pub fn col(mut self, header: impl Into<String>, cell: impl Fn(&R) -> String + 'a) -> Self {
-        self.columns.push(Column {
-            header: header.into(),
-            cell: Box::new(cell),
-        });
+        self.columns.push((header.into(), Box::new(cell)));
         self
     }
 
@@ -53,10 +47,10 @@ impl<'a, R: 'a> Table<'a, R> {
     where
         R: 'r,
     {
-        let headers: Vec<&str> = self.columns.iter().map(|c| c.header.as_str()).collect();
+        let headers: Vec<&str> = self.columns.iter().map(|(h, _)| h.as_str()).collect();
         let mut out = header(&headers);
         for row in rows {
-            let cells: Vec<String> = self.columns.iter().map(|c| (c.cell)(row)).collect();
+            let cells: Vec<String> = self.columns.iter().map(|(_, cell)| cell(row)).collect();
             out.push_str(&format!("| {} |\n", cells.join(" | ")));
         }
         out
@@ -138,6 +132,11 @@ pub fn thousands(n: usize) -> String {
         out.push(c);
     }
     out
+}
+
+/// `1.23`: a rate or a ratio, two decimals.
+pub fn two(x: f64) -> String {
+    format!("{x:.2}")
 }
 
 /// `0.9525` → `95.25%`.

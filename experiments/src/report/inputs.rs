@@ -46,7 +46,7 @@ use crate::depth_study::schedule::Invocation;
 use crate::depth_study::{RunSummary, StudyConfig, StudyResult};
 use crate::export::ExportInfo;
 use crate::mnist_conv::ConvSummary;
-use crate::provenance::{PROVENANCE_FILE, Provenance};
+use crate::provenance::Provenance;
 use models::train::EpochMetrics;
 
 /// The name of a PyTorch evaluation's JSON file in a run directory.
@@ -446,16 +446,15 @@ fn push_run<S: DeserializeOwned>(
 /// to `analyses` if it is not there yet.
 fn analysis_of<'a>(analyses: &'a mut Vec<Analysis>, dir: &Path) -> &'a mut Analysis {
     let dir = dir.parent().map(Path::to_path_buf).unwrap_or_default();
-    match analyses.iter().position(|a| a.dir == dir) {
-        Some(i) => &mut analyses[i],
-        None => {
-            analyses.push(Analysis {
-                dir,
-                ..Analysis::default()
-            });
-            analyses.last_mut().expect("just pushed")
-        }
-    }
+    let at = analyses.iter().position(|a| a.dir == dir);
+    let i = at.unwrap_or_else(|| {
+        analyses.push(Analysis {
+            dir,
+            ..Analysis::default()
+        });
+        analyses.len() - 1
+    });
+    &mut analyses[i]
 }
 
 impl Inputs {
@@ -480,10 +479,7 @@ impl Inputs {
         let mut gates = Vec::new();
         let mut lesions = Vec::new();
         for dir in &directories(root)? {
-            let program = match dir.join(PROVENANCE_FILE).exists() {
-                true => Some(provenance(dir)?.program),
-                false => None,
-            };
+            let program = Provenance::read(dir)?.map(|p| p.program);
             match program.as_deref() {
                 // One net's directory inside a `gates` output.
                 Some("gates") if dir.join("report.json").exists() => {}
@@ -494,11 +490,8 @@ impl Inputs {
             }
         }
         for (dir, config) in studies {
-            let (inside, outside): (Vec<_>, Vec<_>) = depth_runs
-                .into_iter()
-                .partition(|(run_dir, _): &(PathBuf, RunSummary)| run_dir.starts_with(&dir));
-            depth_runs = outside;
-            let mut runs: Vec<RunSummary> = inside.into_iter().map(|(_, s)| s).collect();
+            let inside = depth_runs.extract_if(.., |(run_dir, _)| run_dir.starts_with(&dir));
+            let mut runs: Vec<RunSummary> = inside.map(|(_, s)| s).collect();
             let position = |s: &RunSummary| {
                 let d = config.depths.iter().position(|d| *d == s.depth);
                 let k = config.kinds.iter().position(|k| *k == s.kind);
@@ -590,11 +583,8 @@ impl Inputs {
             ));
         }
         for a in &mut analyses {
-            let (inside, outside) = std::mem::take(&mut self.studies)
-                .into_iter()
-                .partition(|s| s.dir.starts_with(&a.dir));
-            a.nets = inside;
-            self.studies = outside;
+            let inside = self.studies.extract_if(.., |s| s.dir.starts_with(&a.dir));
+            a.nets = inside.collect();
         }
         analyses.sort_by(|a, b| a.dir.cmp(&b.dir));
         self.analyses = analyses;

@@ -57,7 +57,9 @@ mod tables;
 
 use std::path::{Path, PathBuf};
 
+use analysis::{distance_table, lesion_layers_table, lesion_table, staged_table};
 pub use inputs::Inputs;
+use tables::{conv_table, depth_study, depth_study_breadth};
 
 /// How a section is made: from the inputs, the section's name and its current content.
 pub type Generator = fn(&Inputs, &str, &str) -> anyhow::Result<Outcome>;
@@ -66,17 +68,13 @@ pub type Generator = fn(&Inputs, &str, &str) -> anyhow::Result<Outcome>;
 pub const SECTIONS: &[(&str, Generator)] = &[
     ("summary", |i, n, old| Ok(summary::summary(old, i, n))),
     ("depth-study-breadth", |i, n, _| {
-        Ok(tables::depth_study_breadth(i, n))
+        Ok(depth_study_breadth(i, n))
     }),
-    ("depth-study", |i, n, _| {
-        Ok(tables::depth_study(i, false, n))
-    }),
-    ("depth-study-quick", |i, n, _| {
-        Ok(tables::depth_study(i, true, n))
-    }),
-    ("table1", |i, n, _| Ok(tables::conv_table(i, "mnist", n))),
+    ("depth-study", |i, n, _| Ok(depth_study(i, false, n))),
+    ("depth-study-quick", |i, n, _| Ok(depth_study(i, true, n))),
+    ("table1", |i, n, _| Ok(conv_table(i, "mnist", n))),
     ("table1-fashion", |i, n, _| {
-        Ok(tables::conv_table(i, "fashion-mnist", n))
+        Ok(conv_table(i, "fashion-mnist", n))
     }),
     ("cifar", |i, n, _| tables::cifar_table(i, n)),
     ("ptb", |i, n, _| Ok(language::ptb_table(i, n))),
@@ -89,24 +87,16 @@ pub const SECTIONS: &[(&str, Generator)] = &[
     ("export", |i, n, _| Ok(tables::export_table(i, n))),
     ("analysis-nets", |i, n, _| Ok(analysis::nets_table(i, n))),
     ("analysis-gates", |i, n, _| Ok(analysis::gates_table(i, n))),
-    ("analysis-lesion", |i, n, _| {
-        Ok(analysis::lesion_table(i, n))
-    }),
+    ("analysis-lesion", |i, n, _| Ok(lesion_table(i, n))),
     ("analysis-lesion-layers", |i, n, _| {
-        Ok(analysis::lesion_layers_table(i, n))
+        Ok(lesion_layers_table(i, n))
     }),
-    ("analysis-distance", |i, n, _| {
-        Ok(analysis::distance_table(i, n))
-    }),
+    ("analysis-distance", |i, n, _| Ok(distance_table(i, n))),
     ("analysis-stage", |i, n, _| Ok(analysis::stage_table(i, n))),
     ("analysis-rhn", |i, n, _| Ok(analysis::rhn_table(i, n))),
     ("analysis-char", |i, n, _| Ok(analysis::char_table(i, n))),
-    ("analysis-conv", |i, n, _| {
-        Ok(analysis::staged_table(i, "conv", n))
-    }),
-    ("analysis-cifar", |i, n, _| {
-        Ok(analysis::staged_table(i, "cifar", n))
-    }),
+    ("analysis-conv", |i, n, _| Ok(staged_table(i, "conv", n))),
+    ("analysis-cifar", |i, n, _| Ok(staged_table(i, "cifar", n))),
 ];
 
 /// What the report makes of one section.

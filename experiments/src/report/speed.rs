@@ -16,7 +16,8 @@ use models::RhnLmConfig;
 
 use super::Outcome;
 use super::columns::{
-    Table, code, distinct, median_range, of_newest_commit, path_code, range, span, thousands, when,
+    Table, code, distinct, median_range, of_newest_commit, path_code, range, sorted, span,
+    thousands, two, when,
 };
 use super::inputs::{HighwayBench, HighwayBenchRow, Inputs};
 use crate::provenance::Provenance;
@@ -68,22 +69,19 @@ pub fn speed_rows(inputs: &Inputs) -> Vec<SpeedRow<'_>> {
         for (row, peer) in bench.with_peers() {
             let key = (row.depth, row.hidden, row.batch, row.seq_len);
             let machine = bench.provenance.machine_short();
-            let i = match out
+            let at = out
                 .iter()
-                .position(|o| o.key == key && o.machine == machine)
-            {
-                Some(i) => i,
-                None => {
-                    out.push(SpeedRow {
-                        key,
-                        machine,
-                        model: row.model.clone(),
-                        parameters: row.parameters,
-                        ..SpeedRow::default()
-                    });
-                    out.len() - 1
-                }
-            };
+                .position(|o| o.key == key && o.machine == machine);
+            let i = at.unwrap_or_else(|| {
+                out.push(SpeedRow {
+                    key,
+                    machine,
+                    model: row.model.clone(),
+                    parameters: row.parameters,
+                    ..SpeedRow::default()
+                });
+                out.len() - 1
+            });
             let entry = &mut out[i];
             entry.burn.push(row.tokens_per_s);
             if let Some(peer) = peer {
@@ -127,7 +125,7 @@ pub fn speed_rhn_table(inputs: &Inputs, name: &str) -> Outcome {
         .col("Burn / PyTorch, median (range)", |r| {
             match r.ratio.is_empty() {
                 true => "—".to_string(),
-                false => median_range(&r.ratio, |x| format!("{x:.2}")),
+                false => median_range(&r.ratio, two),
             }
         })
         .col("runs", |r| r.burn.len().to_string())
@@ -180,6 +178,22 @@ fn net(name: &str) -> Option<String> {
     })
 }
 
+/// The row-name prefix of the PyTorch peer of an MLP or a conv stack (`Mlp` or `Conv` row
+/// names): `PyTorch conv depth 9 width 32 batch 64 `; `None` for other nets.
+fn peer(name: &str) -> Option<String> {
+    let model = match name.split(' ').next()? {
+        "Mlp" => "mlp",
+        "Conv" => "conv",
+        _ => return None,
+    };
+    let (d, w, b) = (
+        field(name, "depth")?,
+        field(name, "width")?,
+        field(name, "batch")?,
+    );
+    Some(format!("PyTorch {model} depth {d} width {w} batch {b} "))
+}
+
 /// The table's label of a conv workload: `9×32 conv highway stack, 32×32, batch 64`, `Table 1
 /// net (width 32), batch 100`, `CIFAR net A, batch 100`.
 fn label(workload: &str) -> String {
@@ -204,14 +218,7 @@ fn run<'a>(bench: &'a HighwayBench, workload: &str) -> Option<Run<'a>> {
         .iter()
         .find(|r| self::workload(&r.name).as_deref() == Some(workload))?;
     let backend = workload.split(' ').nth(1).unwrap_or_default();
-    let torch = workload.starts_with("Conv ").then(|| {
-        let (d, w, b) = (
-            field(workload, "depth")?,
-            field(workload, "width")?,
-            field(workload, "batch")?,
-        );
-        bench.row(&format!("PyTorch conv depth {d} width {w} batch {b} "))
-    });
+    let torch = peer(workload).and_then(|prefix| bench.row(&prefix));
     let matmul = bench.row(&format!("matmul {backend} 2048x2048x2048"));
     let rate = |r: &HighwayBenchRow| Some(r.gflop_per_step? * r.steps_per_s);
     let conv2d = bench.row(&fast.name.replacen(" fast ", " unfused ", 1));
@@ -219,7 +226,7 @@ fn run<'a>(bench: &'a HighwayBench, workload: &str) -> Option<Run<'a>> {
         bench,
         fast: fast.steps_per_s,
         conv2d: conv2d.map(|r| r.steps_per_s),
-        torch: torch.flatten().map(|r| r.steps_per_s),
+        torch: torch.map(|r| r.steps_per_s),
         gflops: rate(fast).zip(matmul.and_then(rate)),
     })
 }
@@ -235,9 +242,9 @@ fn values(runs: &[Run], f: impl Fn(&Run) -> Option<f64>) -> Vec<f64> {
     runs.iter().filter_map(f).collect()
 }
 
-/// `1.23`: a rate or a ratio of the speed tables.
-fn two(x: f64) -> String {
-    format!("{x:.2}")
+/// The [`span`] of `f` over `runs`, two decimals.
+fn spans(runs: &[Run], f: impl Fn(&Run) -> Option<f64>, unit: &str) -> String {
+    span(&values(runs, f), two, unit)
 }
 
 /// The README summary's conv speed figures: the 9×32 stack at batch 64 on the fast path over
@@ -269,13 +276,8 @@ pub fn summary_figures(inputs: &Inputs) -> Option<(String, &Provenance)> {
 pub fn speed_conv_table(inputs: &Inputs, name: &str) -> Outcome {
     /// A workload and its runs.
     type Row<'a> = (String, Vec<Run<'a>>);
-    let mut workloads: Vec<String> = Vec::new();
     let names = inputs.bench_highway.iter().flat_map(|b| &b.rows);
-    for w in names.filter_map(|r| workload(&r.name)) {
-        if !workloads.contains(&w) {
-            workloads.push(w);
-        }
-    }
+    let mut workloads = sorted(names.filter_map(|r| workload(&r.name)));
     if workloads.is_empty() {
         return Outcome::none(name);
     }
@@ -294,29 +296,23 @@ pub fn speed_conv_table(inputs: &Inputs, name: &str) -> Outcome {
         })
         .filter(|(_, runs)| !runs.is_empty())
         .collect();
-    let backends = distinct(
-        inputs
-            .bench_highway
-            .iter()
-            .map(|b| b.provenance.backend.clone()),
-    );
+    let backends = inputs.bench_highway.iter().map(|b| &b.provenance.backend);
+    let backends = distinct(backends.cloned());
     let table = Table::new()
         .col("workload (training step)", |(w, _): &Row| label(w))
         .col(
             format!("Burn `{backends}` fast path, steps/s"),
-            |(_, runs)| span(&values(runs, |r| Some(r.fast)), two, ""),
+            |(_, runs)| spans(runs, |r| Some(r.fast), ""),
         )
         .col("Burn `conv2d`, steps/s", |(_, runs)| {
-            span(&values(runs, |r| r.conv2d), two, "")
+            spans(runs, |r| r.conv2d, "")
         })
-        .col("PyTorch, steps/s", |(_, runs)| {
-            span(&values(runs, |r| r.torch), two, "")
-        })
+        .col("PyTorch, steps/s", |(_, runs)| spans(runs, |r| r.torch, ""))
         .col("fast / PyTorch", |(_, runs)| {
-            span(&values(runs, |r| Some(r.fast / r.torch?)), two, "×")
+            spans(runs, |r| Some(r.fast / r.torch?), "×")
         })
         .col("fast / `conv2d`", |(_, runs)| {
-            span(&values(runs, |r| Some(r.fast / r.conv2d?)), two, "×")
+            spans(runs, |r| Some(r.fast / r.conv2d?), "×")
         })
         .col("fast path GFLOP/s", |(_, runs)| {
             let gflops = values(runs, |r| Some(r.gflops?.0));
@@ -363,19 +359,12 @@ struct GpuRow<'a> {
 /// 128`, the peer's row prefix); `None` for rows that are not a GPU workload.
 fn highway_workload(name: &str) -> Option<(String, String, Option<String>)> {
     let words: Vec<&str> = name.split(' ').collect();
-    let [model, backend, variant, ..] = &words[..] else {
+    let [_, backend, variant, ..] = &words[..] else {
         return None;
     };
     let (batch, title) = (field(name, "batch")?, net(name)?);
-    let peer = match (*model, field(name, "depth"), field(name, "width")) {
-        ("Mlp" | "Conv", Some(d), Some(w)) => {
-            let peer = model.to_lowercase();
-            Some(format!("PyTorch {peer} depth {d} width {w} batch {batch} "))
-        }
-        _ => None,
-    };
     let workload = format!("{title} ({variant}), batch {batch}");
-    Some((backend.to_string(), workload, peer))
+    Some((backend.to_string(), workload, peer(name)))
 }
 
 /// The rows of every GPU bench file.

@@ -5,12 +5,13 @@
 //! yet goes after the row of the result before it.
 
 use super::Outcome;
-use super::columns::{header, of_newest_commit, percent, range, span};
+use super::columns::{header, of_newest_commit, percent, range, span, two};
 use super::inputs::{Inputs, PtbSummary, Run};
 use super::language::{self, training_seconds};
 use super::tables::{
     CIFAR_SAMPLES, breadth_studies, depth_study_for, rust_test, table1_paper, times,
 };
+use crate::mnist_conv::ConvSummary;
 use crate::provenance::Provenance;
 use models::LayerKind;
 
@@ -184,16 +185,12 @@ fn depth_row(inputs: &Inputs, fixed: bool) -> Option<Row<'_>> {
 /// The best `mnist-conv` run on `dataset` by test accuracy (the last of equals by width,
 /// epochs and date).
 fn conv_row<'a>(inputs: &'a Inputs, dataset: &str) -> Option<Row<'a>> {
-    let mut runs: Vec<_> = inputs
-        .conv
-        .iter()
-        .filter(|r| r.summary.dataset == dataset)
-        .collect();
-    runs.sort_by_key(|r| (r.summary.width, r.summary.epochs, r.provenance.date.clone()));
-    let accuracy = |r: &&Run<crate::mnist_conv::ConvSummary>| r.summary.test_accuracy;
-    let best = runs
-        .into_iter()
-        .max_by(|a, b| accuracy(a).total_cmp(&accuracy(b)))?;
+    let key = |r: &Run<ConvSummary>| (r.summary.width, r.summary.epochs, r.provenance.date.clone());
+    let runs = inputs.conv.iter().filter(|r| r.summary.dataset == dataset);
+    let best = runs.max_by(|a, b| {
+        let by_accuracy = a.summary.test_accuracy.total_cmp(&b.summary.test_accuracy);
+        by_accuracy.then_with(|| key(a).cmp(&key(b)))
+    })?;
     let s = &best.summary;
     let test = percent(s.test_accuracy);
     let (net, here) = match dataset {
@@ -344,7 +341,6 @@ fn speed_mlp_row(inputs: &Inputs) -> Option<Row<'_>> {
         .iter()
         .map(|r| r.0)
         .max_by_key(|b| &b.provenance.date)?;
-    let times = |v: f64| format!("{v:.2}");
     let fast: Vec<f64> = same.iter().map(|r| r.1).collect();
     let ops: Vec<f64> = same.iter().filter_map(|r| r.2).collect();
     let over = match same.len() {
@@ -353,11 +349,11 @@ fn speed_mlp_row(inputs: &Inputs) -> Option<Row<'_>> {
     };
     let ops = match ops.is_empty() {
         true => String::new(),
-        false => format!(" (Burn's own ops: {})", span(&ops, times, "×")),
+        false => format!(" (Burn's own ops: {})", span(&ops, two, "×")),
     };
     Some(row(
         ": 50-layer highway MLP step on the CPU fast path, Burn / PyTorch",
-        format!("{}×{over}{ops}", range(&fast, times)),
+        format!("{}×{over}{ops}", range(&fast, two)),
         "—",
         &newest.provenance,
     ))
@@ -382,7 +378,7 @@ fn speed_rhn_row(inputs: &Inputs) -> Option<Row<'_>> {
         .iter()
         .filter(|r| (r.key.0, r.key.1) == (10, 830) && !r.ratio.is_empty())
         .max_by_key(|r| r.provenance.iter().map(|p| p.date.clone()).max())?;
-    let ratio = range(&sota.ratio, |x| format!("{x:.2}"));
+    let ratio = range(&sota.ratio, two);
     let newest = sota.provenance.iter().copied().max_by_key(|p| &p.date)?;
     Some(row(
         ": RHN `ptb_sota` tokens/s, Burn / PyTorch",

@@ -386,17 +386,11 @@ mod tests {
     /// A random-search study over depth 50 of `runs` runs per type: plain run `r` ends at
     /// `plain·(1 + r/100)`, highway run `r` at `highway·(1 + r/100)`.
     fn synthetic_study(seed: u64, runs: usize, plain: f64, highway: f64) -> Study {
-        use crate::depth_study::{StudyConfig, StudyResult};
+        use crate::depth_study::{StudyConfig, StudyResult, test_config};
+        let kinds = [LayerKind::Plain, LayerKind::Highway];
         let config = StudyConfig {
-            depths: vec![50],
-            kinds: vec![LayerKind::Plain, LayerKind::Highway],
-            runs,
-            epochs: 1,
-            batch_size: 128,
-            train_examples: 100,
-            test_examples: 100,
             seed,
-            fixed: None,
+            ..test_config(&[50], &kinds, runs)
         };
         let mut all = Vec::new();
         for (kind, base) in [(LayerKind::Plain, plain), (LayerKind::Highway, highway)] {
