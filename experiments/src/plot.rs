@@ -172,10 +172,16 @@ pub fn write_png_svg(
 ) -> anyhow::Result<Vec<PathBuf>> {
     ensure_font()?;
     let (png, svg) = (stem.with_extension("png"), stem.with_extension("svg"));
-    let bitmap = BitMapBackend::new(&png, size).into_drawing_area();
-    present(figure, bitmap, &png)?;
-    let vector = SVGBackend::new(&svg, size).into_drawing_area();
-    present(figure, vector, &svg)?;
+    present(
+        figure,
+        BitMapBackend::new(&png, size).into_drawing_area(),
+        &png,
+    )?;
+    present(
+        figure,
+        SVGBackend::new(&svg, size).into_drawing_area(),
+        &svg,
+    )?;
     Ok(vec![png, svg])
 }
 
@@ -271,30 +277,22 @@ impl Figure for LinePlot {
                         .copied()
                         .filter(|&p| self.plottable(p))
                         .collect();
-                    let style = color.stroke_width(2);
-                    if s.dashed {
-                        let (dash, gap) = DASH;
-                        chart
-                            .draw_series(DashedLineSeries::new(pts.clone(), dash, gap, style))
-                            .map_err(err)?
-                            .label(s.name.clone())
-                            .legend(move |(x, y)| {
-                                DashedPathElement::new(
-                                    [(x, y), (x + LEGEND_LINE, y)],
-                                    dash,
-                                    gap,
-                                    style,
-                                )
-                            });
+                    let (style, dashed, (dash, gap)) = (color.stroke_width(2), s.dashed, DASH);
+                    let line = if dashed {
+                        chart.draw_series(DashedLineSeries::new(pts.clone(), dash, gap, style))
                     } else {
-                        chart
-                            .draw_series(LineSeries::new(pts.clone(), style))
-                            .map_err(err)?
-                            .label(s.name.clone())
-                            .legend(move |(x, y)| {
-                                PathElement::new(vec![(x, y), (x + LEGEND_LINE, y)], style)
-                            });
-                    }
+                        chart.draw_series(LineSeries::new(pts.clone(), style))
+                    };
+                    line.map_err(err)?
+                        .label(s.name.clone())
+                        .legend(move |(x, y)| {
+                            let ends = vec![(x, y), (x + LEGEND_LINE, y)];
+                            if dashed {
+                                DashedPathElement::new(ends, dash, gap, style).into_dyn()
+                            } else {
+                                PathElement::new(ends, style).into_dyn()
+                            }
+                        });
                     chart
                         .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
                         .map_err(err)?;

@@ -130,21 +130,6 @@ pub struct Machine {
     pub gpu: Option<String>,
 }
 
-/// The NVIDIA GPU `index` as [`Machine::gpu`] names it, from `nvidia-smi`, if it answers.
-fn nvidia_gpu(index: usize) -> Option<String> {
-    let id = format!("--id={index}");
-    let text = stdout_of(
-        "nvidia-smi",
-        &[
-            "--query-gpu=name,driver_version",
-            "--format=csv,noheader",
-            &id,
-        ],
-    )?;
-    let (name, driver) = text.lines().next()?.split_once(',')?;
-    Some(format!("{}, driver {}", name.trim(), driver.trim()))
-}
-
 /// The standard output of `program args`, if it ran and succeeded.
 fn stdout_of(program: &str, args: &[&str]) -> Option<String> {
     let out = std::process::Command::new(program)
@@ -156,8 +141,9 @@ fn stdout_of(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The GPU `backend` (a `--device` value) runs on: `cuda`, `cuda:N` and `wgpu`, `wgpu:N` on
-/// an NVIDIA GPU; `None` on the CPU.
+/// The GPU `backend` (a `--device` value) runs on, as [`Machine::gpu`] names it: `cuda`,
+/// `cuda:N` and `wgpu`, `wgpu:N` on an NVIDIA GPU (`nvidia-smi`, if it answers); `None` on
+/// the CPU.
 fn gpu_of(backend: &str) -> Option<String> {
     static GPU: OnceLock<Option<String>> = OnceLock::new();
     let first = backend.split(',').next()?;
@@ -165,8 +151,18 @@ fn gpu_of(backend: &str) -> Option<String> {
     if !matches!(kind, "cuda" | "wgpu") {
         return None;
     }
-    let index = index.parse().ok()?;
-    GPU.get_or_init(|| nvidia_gpu(index)).clone()
+    let id = format!("--id={}", index.parse::<usize>().ok()?);
+    let query = [
+        "--query-gpu=name,driver_version",
+        "--format=csv,noheader",
+        &id,
+    ];
+    let gpu = || {
+        let text = stdout_of("nvidia-smi", &query)?;
+        let (name, driver) = text.lines().next()?.split_once(',')?;
+        Some(format!("{}, driver {}", name.trim(), driver.trim()))
+    };
+    GPU.get_or_init(gpu).clone()
 }
 
 /// The widest vector instruction set of this CPU, as [`Machine::vector`] names it.
@@ -465,15 +461,10 @@ impl Provenance {
 
     /// `path/provenance.json`, or `None` if there is none; an error names a malformed file.
     pub fn read(dir: &Path) -> anyhow::Result<Option<Self>> {
-        let path = dir.join(PROVENANCE_FILE);
-        if !path.exists() {
-            return Ok(None);
-        }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map(Some).map_err(|e| {
-            anyhow::anyhow!("{} is not a valid provenance record: {e}", path.display())
-        })
+        let run = RunDir {
+            path: dir.to_path_buf(),
+        };
+        run.read_json(PROVENANCE_FILE)
     }
 }
 
@@ -594,21 +585,20 @@ mod tests {
     fn machines_name_their_vector_kernels() {
         let mut m = Machine::current();
         m.cpu = "AMD EPYC".into();
-        m.logical_cores = 2;
-        m.vector = None;
-        assert_eq!(m.short_with_kernels(None), "AMD EPYC, 2 cores");
-        m.vector = Some("AVX2".into());
-        assert_eq!(m.short_with_kernels(None), "AMD EPYC (AVX2), 2 cores");
-        assert_eq!(
-            m.short_with_kernels(Some("AVX2")),
-            "AMD EPYC (AVX2), 2 cores"
-        );
-        m.vector = Some("AVX-512".into());
-        m.logical_cores = 1;
-        assert_eq!(
-            m.short_with_kernels(Some("AVX2")),
-            "AMD EPYC (AVX-512, AVX2 kernels), 1 core"
-        );
+        for (vector, cores, kernels, short) in [
+            (None, 2, None, "AMD EPYC, 2 cores"),
+            (Some("AVX2"), 2, None, "AMD EPYC (AVX2), 2 cores"),
+            (Some("AVX2"), 2, Some("AVX2"), "AMD EPYC (AVX2), 2 cores"),
+            (
+                Some("AVX-512"),
+                1,
+                Some("AVX2"),
+                "AMD EPYC (AVX-512, AVX2 kernels), 1 core",
+            ),
+        ] {
+            (m.vector, m.logical_cores) = (vector.map(String::from), cores);
+            assert_eq!(m.short_with_kernels(kernels), short);
+        }
         // The products' kernels follow the CPU, except AVX-512 without `x86-v4`.
         assert_eq!(matrix_kernels(Some("AVX2")).as_deref(), Some("AVX2"));
         let expected = if cfg!(feature = "x86-v4") {
