@@ -25,10 +25,9 @@
 //!
 //! `args` has the home directory written as `~`. `git_modified` lists what `git status
 //! --porcelain` reported (uncommitted changes and untracked files, the run records under
-//! `docs/runs` and `docs/bench` left out) when the process started: empty means the build was the commit
-//! itself. A record written by hand for a run that
-//! predates these files says so with `"recorded_after_the_run": true`.
-//!
+//! `docs/runs` and `docs/bench` left out) when the process started: empty means the build was
+//! the commit itself. A record written by hand for a run that predates these files says so
+//! with `"recorded_after_the_run": true`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +35,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use models::train::RunDir;
 
@@ -254,16 +254,11 @@ fn field(path: &str, key: &str, sep: char) -> Option<String> {
     })
 }
 
-/// `seconds` since the Unix epoch as ISO 8601 UTC: `2026-12-01T12:40:00Z`.
+/// `seconds` since the Unix epoch as ISO 8601 UTC (RFC 3339): `2026-12-01T12:40:00Z`.
 pub fn iso8601_utc(seconds: i64) -> String {
     let t = OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let (y, m, d) = (t.year(), u8::from(t.month()), t.day());
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    // RFC 3339 has the years 0 to 9999: an empty string before year 0.
+    t.format(&Rfc3339).unwrap_or_default()
 }
 
 /// Now, as [`iso8601_utc`].

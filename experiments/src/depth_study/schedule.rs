@@ -138,11 +138,10 @@ fn forward_stderr(
 /// Trains the runs at positions `todo` of `plan` that have not finished, `jobs` at a time,
 /// each in the process that `worker(position)` describes (its output goes to the run's
 /// [`WORKER_LOG`], its warnings also to this process's stderr; `RAYON_NUM_THREADS=1` is set
-/// for it). `finished(position, summary)` is
-/// called as each one ends. A worker that fails or is killed stops the scheduling of new runs;
-/// the ones already running finish, and the error names the run, how it ended and the end of
-/// its log. Re-running resumes: finished runs are skipped, an unfinished one continues from
-/// its last checkpoint.
+/// for it). `finished(position, summary)` is called as each one ends. A worker that fails or
+/// is killed stops the scheduling of new runs; the ones already running finish, and the error
+/// names the run, how it ended and the end of its log. Re-running resumes: finished runs are
+/// skipped, an unfinished one continues from its last checkpoint.
 pub fn run_jobs(
     plan: &[RunKey],
     todo: &[usize],
@@ -404,19 +403,9 @@ mod tests {
     fn the_plan_is_by_depth_then_type_then_run() {
         let plan = plan(&config(2));
         let names: Vec<String> = plan.iter().map(|k| k.to_string()).collect();
-        assert_eq!(
-            names,
-            [
-                "plain-010/run-00",
-                "plain-010/run-01",
-                "highway-010/run-00",
-                "highway-010/run-01",
-                "plain-050/run-00",
-                "plain-050/run-01",
-                "highway-050/run-00",
-                "highway-050/run-01"
-            ]
-        );
+        let expected = "plain-010/run-00 plain-010/run-01 highway-010/run-00 highway-010/run-01 \
+                        plain-050/run-00 plain-050/run-01 highway-050/run-00 highway-050/run-01";
+        assert_eq!(names.join(" "), expected);
     }
 
     #[test]
