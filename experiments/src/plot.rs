@@ -66,7 +66,7 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     if ticks.len() >= 2 {
         return ticks;
     }
-    let units = log_multiples(lo, hi, &[10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    let units = log_grid(lo, hi);
     if units.len() >= 2 {
         return units;
     }

@@ -286,10 +286,7 @@ fn layer_kind() -> impl TypedValueParser<Value = LayerKind> {
 /// Prints the tables and, for depths of 50 and more, how the paper's claim fares.
 fn print_result(result: &StudyResult) {
     println!("\n{}\n{}", result.table(), result.cell_table());
-    for (depth, best, top) in result.ratios() {
-        if depth < 50 {
-            continue;
-        }
+    for (depth, best, top) in result.ratios().into_iter().filter(|r| r.0 >= 50) {
         let x = |r: Option<f64>| r.map_or("-".into(), |r| format!("{r:.1}x"));
         println!(
             "depth {depth}: plain / highway training loss: best {}, mean of the best {} {} ({})",
