@@ -66,7 +66,7 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     if ticks.len() >= 2 {
         return ticks;
     }
-    let units = log_multiples(lo, hi, &[10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    let units = log_grid(lo, hi);
     if units.len() >= 2 {
         return units;
     }
@@ -172,10 +172,16 @@ pub fn write_png_svg(
 ) -> anyhow::Result<Vec<PathBuf>> {
     ensure_font()?;
     let (png, svg) = (stem.with_extension("png"), stem.with_extension("svg"));
-    let bitmap = BitMapBackend::new(&png, size).into_drawing_area();
-    present(figure, bitmap, &png)?;
-    let vector = SVGBackend::new(&svg, size).into_drawing_area();
-    present(figure, vector, &svg)?;
+    present(
+        figure,
+        BitMapBackend::new(&png, size).into_drawing_area(),
+        &png,
+    )?;
+    present(
+        figure,
+        SVGBackend::new(&svg, size).into_drawing_area(),
+        &svg,
+    )?;
     Ok(vec![png, svg])
 }
 
@@ -271,30 +277,22 @@ impl Figure for LinePlot {
                         .copied()
                         .filter(|&p| self.plottable(p))
                         .collect();
-                    let style = color.stroke_width(2);
-                    if s.dashed {
-                        let (dash, gap) = DASH;
-                        chart
-                            .draw_series(DashedLineSeries::new(pts.clone(), dash, gap, style))
-                            .map_err(err)?
-                            .label(s.name.clone())
-                            .legend(move |(x, y)| {
-                                DashedPathElement::new(
-                                    [(x, y), (x + LEGEND_LINE, y)],
-                                    dash,
-                                    gap,
-                                    style,
-                                )
-                            });
+                    let (style, dashed, (dash, gap)) = (color.stroke_width(2), s.dashed, DASH);
+                    let line = if dashed {
+                        chart.draw_series(DashedLineSeries::new(pts.clone(), dash, gap, style))
                     } else {
-                        chart
-                            .draw_series(LineSeries::new(pts.clone(), style))
-                            .map_err(err)?
-                            .label(s.name.clone())
-                            .legend(move |(x, y)| {
-                                PathElement::new(vec![(x, y), (x + LEGEND_LINE, y)], style)
-                            });
-                    }
+                        chart.draw_series(LineSeries::new(pts.clone(), style))
+                    };
+                    line.map_err(err)?
+                        .label(s.name.clone())
+                        .legend(move |(x, y)| {
+                            let ends = vec![(x, y), (x + LEGEND_LINE, y)];
+                            if dashed {
+                                DashedPathElement::new(ends, dash, gap, style).into_dyn()
+                            } else {
+                                PathElement::new(ends, style).into_dyn()
+                            }
+                        });
                     chart
                         .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
                         .map_err(err)?;
@@ -523,46 +521,34 @@ mod tests {
         std::fs::remove_dir_all(dir).ok();
     }
 
-    fn labels(lo: f64, hi: f64) -> Vec<String> {
-        log_ticks(lo, hi).into_iter().map(log_tick_label).collect()
-    }
-
     #[test]
     fn log_axis_ticks_are_decades_and_their_doubles_and_fives() {
-        // The depth study's range (losses 0.06 .. 2.3, padded by 0.8 and 1.25).
-        assert_eq!(
-            labels(0.06 * 0.8, 2.3 * 1.25),
-            ["0.05", "0.1", "0.2", "0.5", "1", "2"]
-        );
-        assert_eq!(labels(0.8, 2.5), ["1", "2"]);
-        assert_eq!(labels(0.001, 0.01), ["0.001", "0.002", "0.005", "0.01"]);
-        assert_eq!(
-            labels(3.0, 1200.0),
-            ["5", "10", "20", "50", "100", "200", "500", "1000"]
-        );
-        assert_eq!(labels(1e-5, 3e-5), ["1e-5", "2e-5"]);
-        // Ends of the range are kept.
-        assert_eq!(labels(0.1, 1.0), ["0.1", "0.2", "0.5", "1"]);
-        // Narrow ranges: 1..9 times, then tenths.
-        assert_eq!(labels(2.1, 4.4), ["3", "4"]);
-        assert_eq!(
-            labels(1.6, 2.875),
-            [
-                "1.6", "1.7", "1.8", "1.9", "2", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7",
-                "2.8"
-            ]
-        );
-        // More than 6 decades: only the powers of ten.
-        assert_eq!(
-            labels(1e-6, 2e3),
-            [
-                "1e-6", "1e-5", "0.0001", "0.001", "0.01", "0.1", "1", "10", "100", "1000"
-            ]
-        );
-        // Nothing for an empty or non-positive range.
-        assert!(log_ticks(0.0, 1.0).is_empty());
-        assert!(log_ticks(2.0, 1.0).is_empty());
-        assert!(log_ticks(1.0, f64::INFINITY).is_empty());
+        for (lo, hi, ticks) in [
+            // The depth study's range (losses 0.06 .. 2.3, padded by 0.8 and 1.25).
+            (0.06 * 0.8, 2.3 * 1.25, "0.05 0.1 0.2 0.5 1 2"),
+            (0.8, 2.5, "1 2"),
+            (0.001, 0.01, "0.001 0.002 0.005 0.01"),
+            (3.0, 1200.0, "5 10 20 50 100 200 500 1000"),
+            (1e-5, 3e-5, "1e-5 2e-5"),
+            // Ends of the range are kept.
+            (0.1, 1.0, "0.1 0.2 0.5 1"),
+            // Narrow ranges: 1..9 times, then tenths.
+            (2.1, 4.4, "3 4"),
+            (
+                1.6,
+                2.875,
+                "1.6 1.7 1.8 1.9 2 2.1 2.2 2.3 2.4 2.5 2.6 2.7 2.8",
+            ),
+            // More than 6 decades: only the powers of ten.
+            (1e-6, 2e3, "1e-6 1e-5 0.0001 0.001 0.01 0.1 1 10 100 1000"),
+            // Nothing for an empty or non-positive range.
+            (0.0, 1.0, ""),
+            (2.0, 1.0, ""),
+            (1.0, f64::INFINITY, ""),
+        ] {
+            let labels: Vec<String> = log_ticks(lo, hi).into_iter().map(log_tick_label).collect();
+            assert_eq!(labels.join(" "), ticks, "{lo}..{hi}");
+        }
         // Grid lines at every integer multiple.
         assert_eq!(log_grid(0.7, 3.5), [0.7, 0.8, 0.9, 1.0, 2.0, 3.0]);
     }

@@ -25,10 +25,9 @@
 //!
 //! `args` has the home directory written as `~`. `git_modified` lists what `git status
 //! --porcelain` reported (uncommitted changes and untracked files, the run records under
-//! `docs/runs` and `docs/bench` left out) when the process started: empty means the build was the commit
-//! itself. A record written by hand for a run that
-//! predates these files says so with `"recorded_after_the_run": true`.
-//!
+//! `docs/runs` and `docs/bench` left out) when the process started: empty means the build was
+//! the commit itself. A record written by hand for a run that predates these files says so
+//! with `"recorded_after_the_run": true`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +35,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use models::train::RunDir;
 
@@ -130,21 +130,6 @@ pub struct Machine {
     pub gpu: Option<String>,
 }
 
-/// The NVIDIA GPU `index` as [`Machine::gpu`] names it, from `nvidia-smi`, if it answers.
-fn nvidia_gpu(index: usize) -> Option<String> {
-    let id = format!("--id={index}");
-    let text = stdout_of(
-        "nvidia-smi",
-        &[
-            "--query-gpu=name,driver_version",
-            "--format=csv,noheader",
-            &id,
-        ],
-    )?;
-    let (name, driver) = text.lines().next()?.split_once(',')?;
-    Some(format!("{}, driver {}", name.trim(), driver.trim()))
-}
-
 /// The standard output of `program args`, if it ran and succeeded.
 fn stdout_of(program: &str, args: &[&str]) -> Option<String> {
     let out = std::process::Command::new(program)
@@ -156,8 +141,9 @@ fn stdout_of(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The GPU `backend` (a `--device` value) runs on: `cuda`, `cuda:N` and `wgpu`, `wgpu:N` on
-/// an NVIDIA GPU; `None` on the CPU.
+/// The GPU `backend` (a `--device` value) runs on, as [`Machine::gpu`] names it: `cuda`,
+/// `cuda:N` and `wgpu`, `wgpu:N` on an NVIDIA GPU (`nvidia-smi`, if it answers); `None` on
+/// the CPU.
 fn gpu_of(backend: &str) -> Option<String> {
     static GPU: OnceLock<Option<String>> = OnceLock::new();
     let first = backend.split(',').next()?;
@@ -165,8 +151,18 @@ fn gpu_of(backend: &str) -> Option<String> {
     if !matches!(kind, "cuda" | "wgpu") {
         return None;
     }
-    let index = index.parse().ok()?;
-    GPU.get_or_init(|| nvidia_gpu(index)).clone()
+    let id = format!("--id={}", index.parse::<usize>().ok()?);
+    let query = [
+        "--query-gpu=name,driver_version",
+        "--format=csv,noheader",
+        &id,
+    ];
+    let gpu = || {
+        let text = stdout_of("nvidia-smi", &query)?;
+        let (name, driver) = text.lines().next()?.split_once(',')?;
+        Some(format!("{}, driver {}", name.trim(), driver.trim()))
+    };
+    GPU.get_or_init(gpu).clone()
 }
 
 /// The widest vector instruction set of this CPU, as [`Machine::vector`] names it.
@@ -258,16 +254,11 @@ fn field(path: &str, key: &str, sep: char) -> Option<String> {
     })
 }
 
-/// `seconds` since the Unix epoch as ISO 8601 UTC: `2026-12-01T12:40:00Z`.
+/// `seconds` since the Unix epoch as ISO 8601 UTC (RFC 3339): `2026-12-01T12:40:00Z`.
 pub fn iso8601_utc(seconds: i64) -> String {
     let t = OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let (y, m, d) = (t.year(), u8::from(t.month()), t.day());
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    // RFC 3339 has the years 0 to 9999: an empty string before year 0.
+    t.format(&Rfc3339).unwrap_or_default()
 }
 
 /// Now, as [`iso8601_utc`].
@@ -465,15 +456,10 @@ impl Provenance {
 
     /// `path/provenance.json`, or `None` if there is none; an error names a malformed file.
     pub fn read(dir: &Path) -> anyhow::Result<Option<Self>> {
-        let path = dir.join(PROVENANCE_FILE);
-        if !path.exists() {
-            return Ok(None);
-        }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map(Some).map_err(|e| {
-            anyhow::anyhow!("{} is not a valid provenance record: {e}", path.display())
-        })
+        let run = RunDir {
+            path: dir.to_path_buf(),
+        };
+        run.read_json(PROVENANCE_FILE)
     }
 }
 
@@ -594,21 +580,20 @@ mod tests {
     fn machines_name_their_vector_kernels() {
         let mut m = Machine::current();
         m.cpu = "AMD EPYC".into();
-        m.logical_cores = 2;
-        m.vector = None;
-        assert_eq!(m.short_with_kernels(None), "AMD EPYC, 2 cores");
-        m.vector = Some("AVX2".into());
-        assert_eq!(m.short_with_kernels(None), "AMD EPYC (AVX2), 2 cores");
-        assert_eq!(
-            m.short_with_kernels(Some("AVX2")),
-            "AMD EPYC (AVX2), 2 cores"
-        );
-        m.vector = Some("AVX-512".into());
-        m.logical_cores = 1;
-        assert_eq!(
-            m.short_with_kernels(Some("AVX2")),
-            "AMD EPYC (AVX-512, AVX2 kernels), 1 core"
-        );
+        for (vector, cores, kernels, short) in [
+            (None, 2, None, "AMD EPYC, 2 cores"),
+            (Some("AVX2"), 2, None, "AMD EPYC (AVX2), 2 cores"),
+            (Some("AVX2"), 2, Some("AVX2"), "AMD EPYC (AVX2), 2 cores"),
+            (
+                Some("AVX-512"),
+                1,
+                Some("AVX2"),
+                "AMD EPYC (AVX-512, AVX2 kernels), 1 core",
+            ),
+        ] {
+            (m.vector, m.logical_cores) = (vector.map(String::from), cores);
+            assert_eq!(m.short_with_kernels(kernels), short);
+        }
         // The products' kernels follow the CPU, except AVX-512 without `x86-v4`.
         assert_eq!(matrix_kernels(Some("AVX2")).as_deref(), Some("AVX2"));
         let expected = if cfg!(feature = "x86-v4") {

@@ -17,17 +17,17 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, ValueEnum};
-use datasets::{MnistDataset, MnistKind};
 use experiments::cli::RunArgs;
 use experiments::depth_study::schedule::{Invocation, run_jobs};
+use experiments::depth_study::stats::TOP;
 use experiments::depth_study::{
-    Act, Hyper, Shard, StudyConfig, StudyData, StudyResult, collect, open_study, plan, run_one,
-    write_outputs,
+    Act, Hyper, RunSummary, Shard, StudyConfig, StudyData, StudyResult, collect, open_study, plan,
+    run_one, write_outputs,
 };
 use experiments::provenance::Provenance;
 use models::LayerKind;
-use models::train::MnistData;
 
 /// Where the study writes without `--out`.
 const DEFAULT_OUT: &str = "artifacts/mnist-depth";
@@ -47,12 +47,6 @@ enum Preset {
     PaperBreadth,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Kind {
-    Plain,
-    Highway,
-}
-
 #[derive(Parser, Debug)]
 #[command(
     about = "Plain vs highway MLPs on MNIST at several depths (Training Very Deep Networks, Fig. 1)"
@@ -68,8 +62,8 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     depths: Option<Vec<usize>>,
     /// Layer types to train.
-    #[arg(long, value_delimiter = ',', value_enum)]
-    kinds: Option<Vec<Kind>>,
+    #[arg(long, value_delimiter = ',', value_parser = layer_kind())]
+    kinds: Option<Vec<LayerKind>>,
     /// Runs per (type, depth).
     #[arg(long)]
     runs: Option<usize>,
@@ -160,18 +154,8 @@ fn main() -> anyhow::Result<()> {
             ..cpu_study
         },
     };
-    if let Some(d) = args.depths.clone() {
-        config.depths = d;
-    }
-    if let Some(k) = args.kinds.clone() {
-        config.kinds = k
-            .into_iter()
-            .map(|k| match k {
-                Kind::Plain => LayerKind::Plain,
-                Kind::Highway => LayerKind::Highway,
-            })
-            .collect();
-    }
+    config.depths = args.depths.clone().unwrap_or(config.depths);
+    config.kinds = args.kinds.clone().unwrap_or(config.kinds);
     config.runs = args.runs.unwrap_or(config.runs);
     config.epochs = args.epochs.unwrap_or(config.epochs);
     config.batch_size = args.batch_size.unwrap_or(config.batch_size);
@@ -190,16 +174,14 @@ fn main() -> anyhow::Result<()> {
     }
     config.validate()?;
     let out = args.run.out.dir_or_else(|| DEFAULT_OUT.into());
-    let quiet = args.run.quiet.quiet;
 
     if let Some(i) = args.worker_run {
-        return worker(&config, i, &args);
+        return worker(&config, i, &args, &out);
     }
     if !args.collect && !train_shard(&config, &args, &out)? {
         return Ok(());
     }
-    let result = collect(&config, &out)?.complete(&out)?;
-    write_outputs(&result, &out, quiet)?;
+    let result = write_outputs(&config, &out, args.run.quiet.quiet)?;
     print_result(&result);
     println!("artifacts: {}", out.display());
     Ok(())
@@ -211,9 +193,7 @@ fn train_shard(config: &StudyConfig, args: &Args, out: &Path) -> anyhow::Result<
     let quiet = args.run.quiet.quiet;
     // Flags and data are checked here, once, before any worker starts.
     let device = args.run.device.devices()?;
-    let data = args.run.data.dir();
-    MnistDataset::train(MnistKind::Mnist, data)?;
-    MnistDataset::test(MnistKind::Mnist, data)?;
+    StudyData::load(config, args.run.data.dir())?;
     let jobs = match args.jobs {
         Some(0) => anyhow::bail!("--jobs must be at least 1"),
         Some(n) => n,
@@ -248,7 +228,7 @@ fn train_shard(config: &StudyConfig, args: &Args, out: &Path) -> anyhow::Result<
         command
     };
     let done = AtomicUsize::new(0);
-    let finished = |i: usize, s: &experiments::depth_study::RunSummary| {
+    let finished = |i: usize, s: &RunSummary| {
         let n = done.fetch_add(1, Ordering::SeqCst) + 1;
         if !quiet {
             let loss = s
@@ -284,33 +264,34 @@ fn train_shard(config: &StudyConfig, args: &Args, out: &Path) -> anyhow::Result<
 }
 
 /// `--worker-run I`: trains run `I` of the plan in this process.
-fn worker(config: &StudyConfig, i: usize, args: &Args) -> anyhow::Result<()> {
+fn worker(config: &StudyConfig, i: usize, args: &Args, out: &Path) -> anyhow::Result<()> {
     let plan = plan(config);
     let Some(&key) = plan.get(i) else {
         anyhow::bail!("--worker-run {i}: the study has {} runs", plan.len());
     };
     let device = args.run.device.devices()?.autodiff();
-    let dir = args.run.data.dir();
-    let train = MnistData::new(MnistDataset::train(MnistKind::Mnist, dir)?);
-    let test = MnistData::new(MnistDataset::test(MnistKind::Mnist, dir)?);
-    let data = StudyData::new(config, &train, &test)?;
-    let out = args.run.out.dir_or_else(|| DEFAULT_OUT.into());
-    run_one(config, key, &data, &out, &device, args.run.quiet.quiet)?;
+    let data = StudyData::load(config, args.run.data.dir())?;
+    run_one(config, key, &data, out, &device, args.run.quiet.quiet)?;
     Ok(())
+}
+
+/// `--kinds`' values: `plain`, `highway`.
+fn layer_kind() -> impl TypedValueParser<Value = LayerKind> {
+    PossibleValuesParser::new(["plain", "highway"]).map(|name| match name.as_str() {
+        "plain" => LayerKind::Plain,
+        _ => LayerKind::Highway,
+    })
 }
 
 /// Prints the tables and, for depths of 50 and more, how the paper's claim fares.
 fn print_result(result: &StudyResult) {
     println!("\n{}\n{}", result.table(), result.cell_table());
-    for (depth, best, top) in result.ratios() {
-        if depth < 50 {
-            continue;
-        }
+    for (depth, best, top) in result.ratios().into_iter().filter(|r| r.0 >= 50) {
         let x = |r: Option<f64>| r.map_or("-".into(), |r| format!("{r:.1}x"));
         println!(
             "depth {depth}: plain / highway training loss: best {}, mean of the best {} {} ({})",
             x(best),
-            experiments::depth_study::stats::TOP,
+            TOP,
             x(top),
             if best.is_some_and(|r| r >= 10.0) {
                 "the best highway net at least 10x lower, as the paper finds"

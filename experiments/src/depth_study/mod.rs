@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::activation::ActivationConfig;
-use datasets::SplitMix64;
+use datasets::{MnistDataset, MnistKind, SplitMix64};
 use models::{DeepMlpConfig, LayerKind};
 use serde::{Deserialize, Serialize};
 
@@ -292,24 +292,24 @@ pub fn run_study(
     for key in plan(config) {
         run_one(config, key, &data, out, device, quiet)?;
     }
-    let result = collect(config, out)?.complete(out)?;
-    write_outputs(&result, out, quiet)?;
-    Ok(result)
+    write_outputs(config, out, quiet)
 }
 
-/// Writes the study's `results.json`, `table.md` (the best runs' table and the per-cell
+/// The study's result from the runs under `out` (an error names any run that has not
+/// finished), written as `results.json`, `table.md` (the best runs' table and the per-cell
 /// statistics) and both panels of Figure 1 ([`figure::write`]; a missing font is a warning).
-pub fn write_outputs(result: &StudyResult, out: &Path, quiet: bool) -> anyhow::Result<()> {
+pub fn write_outputs(config: &StudyConfig, out: &Path, quiet: bool) -> anyhow::Result<StudyResult> {
+    let result = collect(config, out)?.complete(out)?;
     let root = RunDir::create(out)?;
-    root.write_json("results.json", result)?;
+    root.write_json("results.json", &result)?;
     let table = format!("{}\n{}", result.table(), result.cell_table());
     models::train::write_atomic(&root.file("table.md"), table.as_bytes())?;
-    match figure::write(result, out) {
+    match figure::write(&result, out) {
         Ok(paths) if !quiet => paths.iter().for_each(|p| println!("wrote {}", p.display())),
         Ok(_) => {}
         Err(e) => eprintln!("warning: no plot written: {e:#}"),
     }
-    Ok(())
+    Ok(result)
 }
 
 /// The data a study's runs train and are tested on.
@@ -319,12 +319,19 @@ pub struct StudyData {
 }
 
 impl StudyData {
-    /// The first `config.train_examples` of `train`, and all of `test`.
+    /// The first `config.train_examples` of `train` and `config.test_examples` of `test`.
     pub fn new(config: &StudyConfig, train: &MnistData, test: &MnistData) -> anyhow::Result<Self> {
         Ok(Self {
             train: Arc::new(train.clone().take(config.train_examples)?),
             test: Arc::new(test.clone().take(config.test_examples)?),
         })
+    }
+
+    /// [`Self::new`] of MNIST, read from `data_dir` or the cache.
+    pub fn load(config: &StudyConfig, data_dir: Option<&Path>) -> anyhow::Result<Self> {
+        let train = MnistDataset::train(MnistKind::Mnist, data_dir)?;
+        let test = MnistDataset::test(MnistKind::Mnist, data_dir)?;
+        Self::new(config, &MnistData::new(train), &MnistData::new(test))
     }
 }
 
@@ -340,14 +347,12 @@ pub fn run_one(
     quiet: bool,
 ) -> anyhow::Result<RunSummary> {
     let (kind, depth, r) = (key.kind, key.depth, key.run);
-    let (train, test) = (&data.train, &data.test);
+    let label = format!("{kind} {depth} #{r}");
     let dir = create_run(key.dir(out))?;
     if let Some(done) = dir.read_json::<RunSummary>("summary.json")? {
         if !quiet {
-            println!(
-                "[{kind} {depth} #{r}] done earlier: final train loss {:.3e}",
-                done.loss_or_inf()
-            );
+            let loss = done.loss_or_inf();
+            println!("[{label}] done earlier: final train loss {loss:.3e}");
         }
         return Ok(done);
     }
@@ -379,7 +384,6 @@ pub fn run_one(
     device.seed(seed);
     let model = model_config.init(device);
     let parameters = model.num_params();
-    let label = format!("{kind} {depth} #{r}");
     if !quiet {
         println!(
             "[{label}] lr {:.2e} momentum {:.3} decay {:.3} {:?} b_T {:.2}, {parameters} parameters",
@@ -387,12 +391,12 @@ pub fn run_one(
         );
     }
     let start = Instant::now();
-    let evals: Vec<(&str, Arc<dyn LabelledData<2>>)> = vec![("test", test.clone())];
+    let evals: Vec<(&str, Arc<dyn LabelledData<2>>)> = vec![("test", data.test.clone())];
     // Only a non-finite loss is a divergence (its metrics are those of the epochs before it);
     // any other failure stops the study.
     let options = FitOptions::resuming(&dir, &label, quiet, device);
     let (history, error) =
-        match fit_classifier(model, train.clone(), &evals, &train_config, &options) {
+        match fit_classifier(model, data.train.clone(), &evals, &train_config, &options) {
             Ok((_, history)) => (history, None),
             Err(e) => match e.downcast::<Diverged>() {
                 Ok(diverged) => {

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{RunSummary, StudyConfig, StudyResult, hyper_for};
 use crate::provenance::Provenance;
-use models::train::write_atomic;
+use models::train::{RunDir, write_atomic};
 
 /// One run of the study: its cell and its index in the cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,15 +51,13 @@ impl fmt::Display for RunKey {
 /// Every run of the study, in the order it is listed and trained: by depth, then type (as
 /// `config.kinds` lists them), then run.
 pub fn plan(config: &StudyConfig) -> Vec<RunKey> {
-    let mut keys = Vec::new();
-    for &depth in &config.depths {
-        for &kind in &config.kinds {
-            for run in 0..config.runs {
-                keys.push(RunKey { kind, depth, run });
-            }
-        }
-    }
-    keys
+    let runs = |kind, depth| (0..config.runs).map(move |run| RunKey { kind, depth, run });
+    let cells = |depth| config.kinds.iter().flat_map(move |&kind| runs(kind, depth));
+    config
+        .depths
+        .iter()
+        .flat_map(|&depth| cells(depth))
+        .collect()
 }
 
 /// `--shard K/N`: the K-th of N slices of the run list (1 ≤ K ≤ N). Run `i` of [`plan`] belongs
@@ -85,16 +83,13 @@ impl FromStr for Shard {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("expected K/N with 1 ≤ K ≤ N (e.g. 2/8), got `{s}`");
-        let (k, n) = s.split_once('/').ok_or_else(bad)?;
-        let (index, count) = (
-            k.trim().parse::<usize>().map_err(|_| bad())?,
-            n.trim().parse::<usize>().map_err(|_| bad())?,
-        );
-        if index == 0 || count == 0 || index > count {
-            return Err(bad());
+        let number = |x: &str| x.trim().parse::<usize>().ok();
+        match s.split_once('/').map(|(k, n)| (number(k), number(n))) {
+            Some((Some(index), Some(count))) if 1 <= index && index <= count => {
+                Ok(Self { index, count })
+            }
+            _ => Err(format!("expected K/N with 1 ≤ K ≤ N (e.g. 2/8), got `{s}`")),
         }
-        Ok(Self { index, count })
     }
 }
 
@@ -106,6 +101,9 @@ impl fmt::Display for Shard {
 
 /// The name of the file under a run's directory that holds its worker's output.
 pub const WORKER_LOG: &str = "worker.log";
+
+/// The file that a finished run's directory holds: its [`RunSummary`].
+const SUMMARY: &str = "summary.json";
 
 /// The last `n` lines of `path` (empty if it cannot be read).
 fn tail(path: &Path, n: usize) -> String {
@@ -140,11 +138,10 @@ fn forward_stderr(
 /// Trains the runs at positions `todo` of `plan` that have not finished, `jobs` at a time,
 /// each in the process that `worker(position)` describes (its output goes to the run's
 /// [`WORKER_LOG`], its warnings also to this process's stderr; `RAYON_NUM_THREADS=1` is set
-/// for it). `finished(position, summary)` is
-/// called as each one ends. A worker that fails or is killed stops the scheduling of new runs;
-/// the ones already running finish, and the error names the run, how it ended and the end of
-/// its log. Re-running resumes: finished runs are skipped, an unfinished one continues from
-/// its last checkpoint.
+/// for it). `finished(position, summary)` is called as each one ends. A worker that fails or
+/// is killed stops the scheduling of new runs; the ones already running finish, and the error
+/// names the run, how it ended and the end of its log. Re-running resumes: finished runs are
+/// skipped, an unfinished one continues from its last checkpoint.
 pub fn run_jobs(
     plan: &[RunKey],
     todo: &[usize],
@@ -157,16 +154,15 @@ pub fn run_jobs(
         bail!("--jobs must be at least 1");
     }
     // A run that has finished has its summary.
-    let done = |i: &usize| plan[*i].dir(out).join("summary.json").exists();
+    let done = |i: &usize| plan[*i].dir(out).join(SUMMARY).exists();
     let pending: Vec<usize> = todo.iter().copied().filter(|i| !done(i)).collect();
     let queue = Mutex::new(pending.into_iter());
     let stop = AtomicBool::new(false);
     let errors = Mutex::new(Vec::<anyhow::Error>::new());
     let one = |i: usize| -> anyhow::Result<()> {
         let key = plan[i];
-        let dir = key.dir(out);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let log_path = dir.join(WORKER_LOG);
+        let dir = RunDir::create(key.dir(out))?;
+        let log_path = dir.file(WORKER_LOG);
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("creating {}", log_path.display()))?;
         let mut command = worker(i);
@@ -199,15 +195,13 @@ pub fn run_jobs(
                 tail(&log_path, 15)
             );
         }
-        let summary_path = dir.join("summary.json");
-        let text = std::fs::read_to_string(&summary_path).with_context(|| {
+        let summary = dir.read_json::<RunSummary>(SUMMARY)?.with_context(|| {
+            let path = dir.file(SUMMARY);
             format!(
                 "run {key}: its worker exited without writing {}",
-                summary_path.display()
+                path.display()
             )
         })?;
-        let summary: RunSummary = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a run summary", summary_path.display()))?;
         finished(i, &summary);
         Ok(())
     };
@@ -364,21 +358,16 @@ pub fn collect(config: &StudyConfig, out: &Path) -> anyhow::Result<Collected> {
     let mut runs = Vec::new();
     let mut missing = Vec::new();
     for key in plan(config) {
-        let dir = key.dir(out);
-        let path = dir.join("summary.json");
-        if !path.exists() {
-            let why = if dir.is_dir() {
+        let dir = RunDir { path: key.dir(out) };
+        let Some(summary) = dir.read_json::<RunSummary>(SUMMARY)? else {
+            let why = if dir.path.is_dir() {
                 Missing::Unfinished
             } else {
                 Missing::NotStarted
             };
             missing.push((key, why));
             continue;
-        }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let summary: RunSummary = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a run summary", path.display()))?;
+        };
         let hyper = hyper_for(config, key.kind, key.depth, key.run);
         if (summary.kind, summary.depth, summary.run) != (key.kind, key.depth, key.run)
             || summary.hyper != hyper
@@ -386,7 +375,7 @@ pub fn collect(config: &StudyConfig, out: &Path) -> anyhow::Result<Collected> {
             bail!(
                 "{} is not run {key} of this study: it records {}-{:03} run {} with {:?}, the \
                  study's run has {:?} (a run directory copied from another study?)",
-                path.display(),
+                dir.file(SUMMARY).display(),
                 summary.kind,
                 summary.depth,
                 summary.run,
@@ -414,19 +403,9 @@ mod tests {
     fn the_plan_is_by_depth_then_type_then_run() {
         let plan = plan(&config(2));
         let names: Vec<String> = plan.iter().map(|k| k.to_string()).collect();
-        assert_eq!(
-            names,
-            [
-                "plain-010/run-00",
-                "plain-010/run-01",
-                "highway-010/run-00",
-                "highway-010/run-01",
-                "plain-050/run-00",
-                "plain-050/run-01",
-                "highway-050/run-00",
-                "highway-050/run-01"
-            ]
-        );
+        let expected = "plain-010/run-00 plain-010/run-01 highway-010/run-00 highway-010/run-01 \
+                        plain-050/run-00 plain-050/run-01 highway-050/run-00 highway-050/run-01";
+        assert_eq!(names.join(" "), expected);
     }
 
     #[test]

@@ -118,17 +118,13 @@ impl StudyResult {
         let mut cells = Vec::new();
         for &depth in &config.depths {
             for &kind in &config.kinds {
-                let in_cell = |s: &RunSummary| s.kind == kind && s.depth == depth;
-                let idx = runs
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| in_cell(s))
-                    .min_by(|a, b| a.1.loss_or_inf().total_cmp(&b.1.loss_or_inf()))
-                    .map(|(i, _)| i);
-                if let Some(i) = idx {
-                    best.push((kind, depth, i));
+                let (index, cell): (Vec<usize>, Vec<&RunSummary>) = (runs.iter().enumerate())
+                    .filter(|(_, s)| s.kind == kind && s.depth == depth)
+                    .unzip();
+                let losses = cell.iter().map(|s| s.loss_or_inf());
+                if let Some(i) = losses.enumerate().min_by(|a, b| a.1.total_cmp(&b.1)) {
+                    best.push((kind, depth, index[i.0]));
                 }
-                let cell: Vec<&RunSummary> = runs.iter().filter(|s| in_cell(s)).collect();
                 cells.extend(CellStats::new(kind, depth, &cell));
             }
         }
