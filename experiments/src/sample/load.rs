@@ -11,7 +11,7 @@ use models::generate::{TextLm, TextVocab};
 use models::{LstmLmConfig, RhnLmConfig};
 use serde::Serialize;
 
-use crate::analysis::runs::{load_run, resolve_run_dir, run_config};
+use crate::analysis::runs::{load_rhn_run, load_run, resolve_run_dir, run_config};
 use crate::lm::{LmCorpus, LmData};
 use crate::provenance::Provenance;
 
@@ -94,20 +94,17 @@ pub fn load_lm(path: &Path, data_dir: Option<&Path>, device: &Device) -> anyhow:
         )
     })?;
     let data = data_spec(&dir, &config)?;
-    let (model, epoch) = match kind {
+    let (model, epoch): (Box<dyn TextLm>, usize) = match kind {
         ModelKind::Rhn => {
-            let run = load_run(&dir, |c: &RhnLmConfig| {
-                c.validate().map_err(anyhow::Error::msg)?;
-                Ok(c.init(device))
-            })?;
-            (Box::new(run.model) as Box<dyn TextLm>, run.epoch)
+            let run = load_rhn_run(&dir, device)?;
+            (Box::new(run.model), run.epoch)
         }
         ModelKind::Lstm => {
             let run = load_run(&dir, |c: &LstmLmConfig| {
                 c.validate().map_err(anyhow::Error::msg)?;
                 Ok(c.init(device))
             })?;
-            (Box::new(run.model) as Box<dyn TextLm>, run.epoch)
+            (Box::new(run.model), run.epoch)
         }
         ModelKind::CharCnn => {
             if data.corpus != LmCorpus::Ptb {
@@ -119,7 +116,7 @@ pub fn load_lm(path: &Path, data_dir: Option<&Path>, device: &Device) -> anyhow:
             }
             let corpus = PtbCorpus::load(data_dir)?;
             let (run, _) = crate::analysis::load_char_cnn_run(&dir, &corpus, device)?;
-            (Box::new(run.model) as Box<dyn TextLm>, run.epoch)
+            (Box::new(run.model), run.epoch)
         }
     };
     Ok(LoadedLm {
