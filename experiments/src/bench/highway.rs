@@ -17,12 +17,12 @@
 //!
 //! `--unfused-only` skips the fused variant (slow nets). Every model also times the CPU fast
 //! path (`fast`: `LayerStack::forward_deferred`, each highway stack's forward and backward on
-//! raw buffers, as the zoo's `TrainStep`s train), and `--model conv` prints
-//! every variant's training GFLOP/s (counted as the PyTorch peer counts them). `--matmul` times a 2048³ product on each device, the rate the conv throughput is
-//! measured against; `--peer PYTHON` runs the PyTorch peer (`bench/torch_peer.py`, `mlp` or
-//! `conv` with the same sizes, and its `matmul` with `--matmul`) in the same run and prints
-//! the ratios. The peak resident memory printed at the end is the whole process's: time one
-//! model per process to attribute it.
+//! raw buffers, as the zoo's `TrainStep`s train), and `--model conv` prints every variant's
+//! training GFLOP/s (counted as the PyTorch peer counts them). `--matmul` times a 2048³
+//! product on each device, the rate the conv throughput is measured against; `--peer PYTHON`
+//! runs the PyTorch peer (`bench/torch_peer.py`, `mlp` or `conv` with the same sizes, and its
+//! `matmul` with `--matmul`) in the same run and prints the ratios. The peak resident memory
+//! printed at the end is the whole process's: time one model per process to attribute it.
 //!
 //! ```text
 //! cargo run --release -p experiments --features ndarray --bin bench-highway

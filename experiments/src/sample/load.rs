@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use burn::tensor::Device;
 use datasets::PtbCorpus;
+use models::LstmLmConfig;
 use models::generate::{TextLm, TextVocab};
-use models::{LstmLmConfig, RhnLmConfig};
 use serde::Serialize;
 
 use crate::analysis::runs::{load_rhn_run, load_run, resolve_run_dir, run_config};
@@ -19,7 +19,7 @@ use crate::provenance::Provenance;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
-    /// [`RhnLm`](models::RhnLm) ([`RhnLmConfig`]: `vocab_size` and `depth`).
+    /// [`RhnLm`](models::RhnLm) ([`RhnLmConfig`](models::RhnLmConfig): `vocab_size` and `depth`).
     Rhn,
     /// [`LstmLm`](models::LstmLm) ([`LstmLmConfig`]: `vocab_size` and `d_hidden`, no `depth`).
     Lstm,
@@ -255,6 +255,8 @@ fn expand_home(path: &str) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    use models::RhnLmConfig;
+
     use super::*;
     use crate::provenance::{PROVENANCE_FILE, create_run};
     use crate::sample::tests::temp;
