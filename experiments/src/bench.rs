@@ -1,5 +1,6 @@
 //! Timing helpers for the bench binaries: median of individually timed repetitions, the
-//! PyTorch peer they run beside Burn and the JSON file they write (`--json`).
+//! PyTorch peer they run beside Burn and the JSON file they write (`--json`); the programs
+//! themselves, [`highway`] (`bench-highway`) and [`rhn`] (`bench-rhn`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -7,6 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::provenance::Provenance;
+
+pub mod highway;
+pub mod rhn;
 
 /// The flags both bench binaries share: the PyTorch peer's and `--json`.
 #[derive(clap::Args, Debug, Clone)]

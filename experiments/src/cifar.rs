@@ -60,14 +60,6 @@ impl DatasetChoice {
             DatasetChoice::Cifar100 => CifarKind::Cifar100,
         }
     }
-
-    /// `cifar10` or `cifar100`.
-    pub fn name(self) -> &'static str {
-        match self {
-            DatasetChoice::Cifar10 => "cifar10",
-            DatasetChoice::Cifar100 => "cifar100",
-        }
-    }
 }
 
 /// On or off.
@@ -256,11 +248,12 @@ pub fn run_cli(args: &CifarArgs) -> anyhow::Result<CifarSummary> {
     let data_dir = args.run.data.dir();
     let (train_set, test_set, dataset) = if args.samples {
         let set = CifarDataset::cifar10_samples(data_dir)?;
-        (set, None, "cifar10-samples")
+        (set, None, "cifar10-samples".to_string())
     } else {
         let train = CifarDataset::load(kind, CifarSplit::Train, data_dir)?;
         let test = CifarDataset::load(kind, CifarSplit::Test, data_dir)?;
-        (train, Some(test), args.dataset.name())
+        let name = format!("{:?}", args.dataset).to_lowercase();
+        (train, Some(test), name)
     };
     let mut train = CifarData::new(train_set, transform);
     if let Some(n) = args.limit {
@@ -316,7 +309,7 @@ pub fn run_cli(args: &CifarArgs) -> anyhow::Result<CifarSummary> {
     let acc =
         |m: &models::train::EpochMetrics| m.evals.first().and_then(|e| e.accuracy).unwrap_or(0.0);
     let summary = CifarSummary {
-        dataset: dataset.into(),
+        dataset,
         net: args.net,
         kind: config.kind,
         parameters,

@@ -47,29 +47,6 @@ pub struct ExportInfo {
     pub provenance: Option<Provenance>,
 }
 
-/// Which zoo model a run's `config.json` describes, from the fields only that model's
-/// configuration has.
-fn model_kind(config: &serde_json::Value, dir: &Path) -> anyhow::Result<&'static str> {
-    let has = |k: &str| config.get(k).is_some();
-    Ok(if has("d_input") {
-        "DeepMlp"
-    } else if has("width") {
-        "MnistConvNet"
-    } else if has("stages") {
-        "CifarNet"
-    } else if has("vocab_size") && has("depth") {
-        "RhnLm"
-    } else if has("vocab_size") {
-        "LstmLm"
-    } else {
-        bail!(
-            "{}: the \"model\" entry of config.json is none of the zoo's models (DeepMlp, \
-             MnistConvNet, CifarNet, RhnLm, LstmLm)",
-            dir.join("config.json").display()
-        )
-    })
-}
-
 /// Writes `run`'s newest checkpoint to `out` (a `.safetensors` path) and its [`ExportInfo`] to
 /// `out` with the extension `.json`. `run` is a run directory or an `mnist-depth --out`
 /// directory holding one run.
@@ -90,13 +67,25 @@ pub fn export_run(run: &Path, out: &Path, device: &Device) -> anyhow::Result<Exp
         .get("model")
         .cloned()
         .with_context(|| format!("{}: config.json has no \"model\" entry", dir.display()))?;
-    let model = model_kind(&entry, &dir)?;
-    let (epoch, tensors) = match model {
-        "DeepMlp" => save(load_mlp_run(&dir, device)?, out)?,
-        "MnistConvNet" => save(load_conv_run(&dir, device)?, out)?,
-        "CifarNet" => save(load_cifar_run(&dir, device)?, out)?,
-        "RhnLm" => save(load_rhn_run(&dir, device)?, out)?,
-        _ => save(load_run(&dir, |c: &LstmLmConfig| Ok(c.init(device)))?, out)?,
+    // The model is told by the fields only its configuration has.
+    let has = |k: &str| entry.get(k).is_some();
+    let (model, (epoch, tensors)) = if has("d_input") {
+        ("DeepMlp", save(load_mlp_run(&dir, device)?, out)?)
+    } else if has("width") {
+        ("MnistConvNet", save(load_conv_run(&dir, device)?, out)?)
+    } else if has("stages") {
+        ("CifarNet", save(load_cifar_run(&dir, device)?, out)?)
+    } else if has("vocab_size") && has("depth") {
+        ("RhnLm", save(load_rhn_run(&dir, device)?, out)?)
+    } else if has("vocab_size") {
+        let lstm = load_run(&dir, |c: &LstmLmConfig| Ok(c.init(device)))?;
+        ("LstmLm", save(lstm, out)?)
+    } else {
+        bail!(
+            "{}: the \"model\" entry of config.json is none of the zoo's models (DeepMlp, \
+             MnistConvNet, CifarNet, RhnLm, LstmLm)",
+            dir.join("config.json").display()
+        )
     };
     let info = ExportInfo {
         format: EXPORT_FORMAT.into(),

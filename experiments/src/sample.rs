@@ -1,42 +1,25 @@
 //! The `sample` command: text generation from a trained language-model run (`ptb`, `charlm`).
 //! [`SampleArgs`] is its command line and [`run_sample`] runs it; the `sample` binary only
-//! parses the arguments. The generation itself is [`models::generate()`].
+//! parses the arguments. The generation itself is [`models::generate()`]; prompts,
+//! vocabularies and printing are [`models::generate::text`].
 //!
 //! ```text
 //! cargo run --release -p experiments --bin sample -- --run artifacts/ptb-rhn-small \
 //!     --prompt "the company" --tokens 40 --temperature 0.8 --top-k 40
 //! ```
 //!
-//! What it does:
-//!
-//! - **The model.** [`load_lm`] rebuilds the model from the `"model"` entry of the run's
-//!   `config.json` (an [`RhnLmConfig`](models::RhnLmConfig) has `depth`, an
-//!   [`LstmLmConfig`](models::LstmLmConfig) `d_hidden` and no `depth`: [`ModelKind`]) and
-//!   loads its newest checkpoint, on the device `--device` names, without autodiff; no dropout
-//!   is applied.
-//! - **The vocabulary.** The corpus is the `"data"` entry of `config.json` ([`LmData`], written
-//!   by `ptb` and `charlm`); for a run made before that entry existed, the `program` and `args`
-//!   of its `provenance.json` (`ptb`: PTB; `charlm`: its `--corpus`, default `wiki`, and
-//!   `--file`; [`data_spec`]). The corpus is loaded again (`--data-dir`) and its vocabulary
-//!   must have as many tokens as the model's softmax, else the command stops.
-//! - **The prompt.** Word models: whitespace-separated words, each of which must be in the
-//!   vocabulary (PTB is lower case, numbers are `N`, rare words `<unk>`); character models: the
-//!   prompt's UTF-8 bytes, each of which must be one of the corpus's symbols. An empty prompt
-//!   (or, for a word model, one of only whitespace) is an error, as is an unknown word or
-//!   character (named in the message). Without `--prompt`: `the` for word models, `The ` for
-//!   character models (`the ` for the lower-case text8-like corpora).
-//! - **The settings.** `--temperature 0` is greedy (argmax) decoding; a negative temperature,
-//!   `--top-k 0` and a `--top-p` outside `(0, 1]` are errors ([`SamplingConfig::validate`]).
-//!   `--until-eos` (word models only; an error for a character model) stops at the first
-//!   generated `<eos>`; without it generation continues across sentences.
-//! - **The output.** The prompt, then each token as it is drawn (stdout flushed): words
-//!   separated by spaces, `<eos>` as a line break; characters as their bytes. `--json PATH`
-//!   also writes a [`SampleRecord`]: the run, checkpoint epoch, model kind, corpus, prompt,
-//!   settings, the generated tokens and text (bytes as lossy UTF-8) and the date.
-//!
-//! The code: [`SampleArgs`] and [`run_sample`] here; loading the run (model, corpus,
-//! vocabulary) in `sample/load.rs`; prompts, vocabularies and printing in
-//! [`models::generate::text`].
+//! - **The model** is rebuilt from the `"model"` entry of the run's `config.json` ([`ModelKind`])
+//!   with its newest checkpoint, on the device `--device` names, without autodiff or dropout
+//!   ([`load_lm`]).
+//! - **The vocabulary** is that of the run's corpus ([`data_spec`]: the `"data"` entry of
+//!   `config.json`, or for an older run its `provenance.json`), loaded again (`--data-dir`);
+//!   it must have as many tokens as the model's softmax.
+//! - **The prompt**: whitespace-separated words of the vocabulary (word models) or UTF-8 bytes
+//!   of the corpus's symbols (character models); an empty prompt or an unknown word or
+//!   character is an error naming it. The default is [`default_prompt`].
+//! - **The output**: the prompt, then each token as it is drawn (words separated by spaces,
+//!   `<eos>` as a line break; characters as their bytes); `--json PATH` also writes a
+//!   [`SampleRecord`].
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -73,6 +56,42 @@ pub struct SampleArgs {
     /// (character models; "the " for the text8-like corpora).
     #[arg(long)]
     pub prompt: Option<String>,
+    /// `--tokens`, `--temperature`, `--top-k`, `--top-p`, `--seed`, `--until-eos`.
+    #[command(flatten)]
+    pub settings: SampleSettings,
+    /// Also write the prompt, the settings and the output to this JSON file (its directory
+    /// gets a `provenance.json`, as every program's output, unless it has one).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Where the run's corpus is (its vocabulary is rebuilt from it).
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// Backend and device.
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+impl SampleArgs {
+    /// The sampling settings of the flags, checked; an error names the flag.
+    pub fn sampling_config(&self) -> anyhow::Result<SamplingConfig> {
+        let s = &self.settings;
+        let config = SamplingConfig::new()
+            .with_temperature(s.temperature)
+            .with_top_k(s.top_k)
+            .with_top_p(s.top_p)
+            .with_seed(s.seed);
+        // `validate`'s messages start with the setting's name: `top_k must be ...`.
+        config.validate().map_err(|e| match e.split_once(' ') {
+            Some((name, rest)) => anyhow!("--{} {rest}", name.replace('_', "-")),
+            None => anyhow!(e),
+        })?;
+        Ok(config)
+    }
+}
+
+/// The settings of a sample: flags of `sample`, stored in its [`SampleRecord`].
+#[derive(clap::Args, Debug, Clone, PartialEq, Serialize)]
+pub struct SampleSettings {
     /// Tokens (words or characters) to generate after the prompt.
     #[arg(long, default_value_t = 50)]
     pub tokens: usize,
@@ -92,50 +111,6 @@ pub struct SampleArgs {
     /// Word models: stop at the first generated `<eos>` (default: go on, printing `<eos>` as a
     /// line break).
     #[arg(long)]
-    pub until_eos: bool,
-    /// Also write the prompt, the settings and the output to this JSON file (its directory
-    /// gets a `provenance.json`, as every program's output, unless it has one).
-    #[arg(long)]
-    pub json: Option<PathBuf>,
-    /// Where the run's corpus is (its vocabulary is rebuilt from it).
-    #[command(flatten)]
-    pub data: DataDirArgs,
-    /// Backend and device.
-    #[command(flatten)]
-    pub device: DeviceArgs,
-}
-
-impl SampleArgs {
-    /// The sampling settings of the flags, checked; an error names the flag.
-    pub fn sampling_config(&self) -> anyhow::Result<SamplingConfig> {
-        let config = SamplingConfig::new()
-            .with_temperature(self.temperature)
-            .with_top_k(self.top_k)
-            .with_top_p(self.top_p)
-            .with_seed(self.seed);
-        // `validate`'s messages start with the setting's name: `top_k must be ...`.
-        config.validate().map_err(|e| match e.split_once(' ') {
-            Some((name, rest)) => anyhow!("--{} {rest}", name.replace('_', "-")),
-            None => anyhow!(e),
-        })?;
-        Ok(config)
-    }
-}
-
-/// The settings of a sample, as [`SampleRecord`] stores them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SampleSettings {
-    /// Tokens asked for (`--tokens`).
-    pub tokens: usize,
-    /// Softmax temperature (0 = greedy).
-    pub temperature: f64,
-    /// `--top-k`, if set.
-    pub top_k: Option<usize>,
-    /// `--top-p`, if set.
-    pub top_p: Option<f64>,
-    /// Seed of the sampling.
-    pub seed: u64,
-    /// Whether generation stopped at the first `<eos>`.
     pub until_eos: bool,
 }
 
@@ -190,7 +165,8 @@ pub fn run_sample(args: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<Samp
             vocab.unit()
         );
     }
-    let stop = match (args.until_eos, vocab.eos()) {
+    let settings = &args.settings;
+    let stop = match (settings.until_eos, vocab.eos()) {
         (false, _) => None,
         (true, Some(eos)) => Some(eos),
         (true, None) => bail!(
@@ -212,19 +188,21 @@ pub fn run_sample(args: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<Samp
         loaded.data.corpus.name(),
         vocab.len(),
         vocab.unit(),
-        args.temperature,
-        args.top_k
+        settings.temperature,
+        settings
+            .top_k
             .map(|k| format!(", top-k {k}"))
             .unwrap_or_default(),
-        args.top_p
+        settings
+            .top_p
             .map(|p| format!(", top-p {p}"))
             .unwrap_or_default(),
-        args.seed
+        settings.seed
     );
     let generated = loaded.model.generate_text(
         &vocab,
         &prompt_tokens,
-        args.tokens,
+        settings.tokens,
         &sampling,
         stop,
         &device,
@@ -237,14 +215,7 @@ pub fn run_sample(args: &SampleArgs, out: &mut dyn Write) -> anyhow::Result<Samp
         data: loaded.data.clone(),
         prompt,
         prompt_tokens,
-        settings: SampleSettings {
-            tokens: args.tokens,
-            temperature: args.temperature,
-            top_k: args.top_k,
-            top_p: args.top_p,
-            seed: args.seed,
-            until_eos: args.until_eos,
-        },
+        settings: settings.clone(),
         generated_tokens: generated.tokens,
         generated_text: generated.generated_text,
         text: generated.text,
@@ -291,8 +262,9 @@ mod tests {
     fn the_command_line_is_valid_and_settings_errors_name_the_flag() {
         SampleArgs::command().debug_assert();
         let a = args(&["--run", "r"]);
-        assert_eq!((a.tokens, a.temperature, a.seed), (50, 1.0, 1));
-        assert!(a.prompt.is_none() && a.top_k.is_none() && !a.until_eos);
+        let s = &a.settings;
+        assert_eq!((s.tokens, s.temperature, s.seed), (50, 1.0, 1));
+        assert!(a.prompt.is_none() && s.top_k.is_none() && !s.until_eos);
         assert!(a.sampling_config().is_ok());
         for (flags, name) in [
             (["--temperature", "-1"], "--temperature"),

@@ -10,13 +10,9 @@
 
 use std::ffi::OsString;
 
-// Each program's own `main` is not called here.
-#[allow(dead_code)]
-#[path = "bench_highway.rs"]
-mod bench_highway;
-#[allow(dead_code)]
-#[path = "bench_rhn.rs"]
-mod bench_rhn;
+use experiments::bench::{highway, rhn};
+
+// `ptb`'s own `main` is not called here.
 #[allow(dead_code)]
 #[path = "ptb.rs"]
 mod ptb;
@@ -24,8 +20,8 @@ mod ptb;
 type Program = fn(Vec<OsString>) -> anyhow::Result<()>;
 
 const PROGRAMS: [(&str, Program); 3] = [
-    ("bench-rhn", |args| bench_rhn::run(args)),
-    ("bench-highway", |args| bench_highway::run(args)),
+    ("bench-rhn", |args| rhn::run(args)),
+    ("bench-highway", |args| highway::run(args)),
     ("ptb", |args| ptb::run(args)),
 ];
 

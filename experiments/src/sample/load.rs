@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use burn::tensor::Device;
 use datasets::PtbCorpus;
+use models::LstmLmConfig;
 use models::generate::{TextLm, TextVocab};
-use models::{LstmLmConfig, RhnLmConfig};
 use serde::Serialize;
 
-use crate::analysis::runs::{load_run, resolve_run_dir, run_config};
+use crate::analysis::runs::{load_rhn_run, load_run, resolve_run_dir, run_config};
 use crate::lm::{LmCorpus, LmData};
 use crate::provenance::Provenance;
 
@@ -19,7 +19,7 @@ use crate::provenance::Provenance;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
-    /// [`RhnLm`](models::RhnLm) ([`RhnLmConfig`]: `vocab_size` and `depth`).
+    /// [`RhnLm`](models::RhnLm) ([`RhnLmConfig`](models::RhnLmConfig): `vocab_size` and `depth`).
     Rhn,
     /// [`LstmLm`](models::LstmLm) ([`LstmLmConfig`]: `vocab_size` and `d_hidden`, no `depth`).
     Lstm,
@@ -94,20 +94,17 @@ pub fn load_lm(path: &Path, data_dir: Option<&Path>, device: &Device) -> anyhow:
         )
     })?;
     let data = data_spec(&dir, &config)?;
-    let (model, epoch) = match kind {
+    let (model, epoch): (Box<dyn TextLm>, usize) = match kind {
         ModelKind::Rhn => {
-            let run = load_run(&dir, |c: &RhnLmConfig| {
-                c.validate().map_err(anyhow::Error::msg)?;
-                Ok(c.init(device))
-            })?;
-            (Box::new(run.model) as Box<dyn TextLm>, run.epoch)
+            let run = load_rhn_run(&dir, device)?;
+            (Box::new(run.model), run.epoch)
         }
         ModelKind::Lstm => {
             let run = load_run(&dir, |c: &LstmLmConfig| {
                 c.validate().map_err(anyhow::Error::msg)?;
                 Ok(c.init(device))
             })?;
-            (Box::new(run.model) as Box<dyn TextLm>, run.epoch)
+            (Box::new(run.model), run.epoch)
         }
         ModelKind::CharCnn => {
             if data.corpus != LmCorpus::Ptb {
@@ -119,7 +116,7 @@ pub fn load_lm(path: &Path, data_dir: Option<&Path>, device: &Device) -> anyhow:
             }
             let corpus = PtbCorpus::load(data_dir)?;
             let (run, _) = crate::analysis::load_char_cnn_run(&dir, &corpus, device)?;
-            (Box::new(run.model) as Box<dyn TextLm>, run.epoch)
+            (Box::new(run.model), run.epoch)
         }
     };
     Ok(LoadedLm {
@@ -258,6 +255,8 @@ fn expand_home(path: &str) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    use models::RhnLmConfig;
+
     use super::*;
     use crate::provenance::{PROVENANCE_FILE, create_run};
     use crate::sample::tests::temp;
