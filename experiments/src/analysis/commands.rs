@@ -146,12 +146,10 @@ fn open(
     device: &DeviceArgs,
     out: &OutArgs,
     default: &str,
-) -> anyhow::Result<(Device, PathBuf, RunDir)> {
+) -> anyhow::Result<(Device, RunDir)> {
     nets.check()?;
     let device = device.device()?;
-    let out_dir = out.dir_or_else(|| default.into());
-    let out = create_run(&out_dir)?;
-    Ok((device, out_dir, out))
+    Ok((device, create_run(out.dir_or_else(|| default.into()))?))
 }
 
 /// The MNIST `splits` under `--data-dir`, each with its name.
@@ -199,7 +197,7 @@ fn listed(values: &[f64], digits: usize) -> String {
 /// Runs the `gates` command line: reads out every net named, writes its tables and figures
 /// under `--out` and prints a summary of each.
 pub fn run_gates(args: &GatesArgs) -> anyhow::Result<()> {
-    let (device, out_dir, out) = open(&args.nets, &args.device, &args.out, GATES_OUT)?;
+    let (device, out) = open(&args.nets, &args.device, &args.out, GATES_OUT)?;
     if !args.nets.run.is_empty() {
         mlp_gates(args, &mnist(&args.data, &[args.split])?[0].1, &out, &device)?;
     }
@@ -252,7 +250,7 @@ pub fn run_gates(args: &GatesArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.nets.char_run {
         char_cnn_gates(args, path, &out, &device)?;
     }
-    println!("artifacts: {}", out_dir.display());
+    println!("artifacts: {}", out.path.display());
     Ok(())
 }
 
@@ -391,7 +389,7 @@ fn staged_gates<C, M: GatedClassifier<4>>(
 /// Runs the `lesion` command line: lesions every layer of every net named, writes the CSV,
 /// JSON and plots of each and `table.md` with all summaries under `--out`, and prints them.
 pub fn run_lesion(args: &LesionArgs) -> anyhow::Result<()> {
-    let (device, out_dir, out) = open(&args.nets, &args.device, &args.out, LESION_OUT)?;
+    let (device, out) = open(&args.nets, &args.device, &args.out, LESION_OUT)?;
     let mnist = || mnist(&args.data, &[EvalSplit::Train, EvalSplit::Test]);
     let mut table = String::from("# Lesioning\n\n");
     if !args.nets.run.is_empty() {
@@ -494,7 +492,7 @@ pub fn run_lesion(args: &LesionArgs) -> anyhow::Result<()> {
         table.push_str(&s);
     }
     write_text(&out.path, "table.md", &table)?;
-    println!("artifacts: {}", out_dir.display());
+    println!("artifacts: {}", out.path.display());
     Ok(())
 }
 
