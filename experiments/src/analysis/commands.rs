@@ -363,7 +363,8 @@ fn write_gate_files(
 }
 
 /// Reads out a staged conv net on `data` (one "unit" per layer), writes the statistics to
-/// `out/<name>` with [`write_gate_files`] and prints a summary (`what`: the net).
+/// `out/<name>` with [`write_gate_files`] (heat map `title`, rows `class_name`) and prints a
+/// summary naming the net `what`.
 fn staged_gates<C, M: GatedClassifier<4>>(
     args: &GatesArgs,
     out: &RunDir,
