@@ -205,38 +205,35 @@ pub fn mlp_gate_plots(
             .map(|(i, v)| ((r.first_layer - 1 + i) as f64, *v))
             .collect()
     });
-    [
+    let plots = [
         (
             "gate-bias",
-            line_plot(
-                "Learned transform-gate bias minus its initial value, per layer".into(),
-                "layer",
-                "b_T - initial b_T (mean, min, max over units)",
-                false,
-                bias_lines,
-            ),
+            "Learned transform-gate bias minus its initial value, per layer",
+            "layer",
+            "b_T - initial b_T (mean, min, max over units)",
+            bias_lines,
         ),
         (
             "gate-mean",
-            line_plot(
-                "Mean transform-gate activity per layer".into(),
-                "layer",
-                "mean T",
-                false,
-                mean,
-            ),
+            "Mean transform-gate activity per layer",
+            "layer",
+            "mean T",
+            mean,
         ),
         (
             "layer-distance",
-            line_plot(
-                "Distance of each layer's output from the final output (Greff et al.)".into(),
-                "layer (1: the plain input layer)",
-                "mean ||z_l - z_L|| / mean ||z_L||",
-                false,
-                distance,
-            ),
+            "Distance of each layer's output from the final output (Greff et al.)",
+            "layer (1: the plain input layer)",
+            "mean ||z_l - z_L|| / mean ||z_L||",
+            distance,
         ),
-    ]
+    ];
+    plots.map(|(stem, title, x_label, y_label, lines)| {
+        (
+            stem,
+            line_plot(title.into(), x_label, y_label, false, lines),
+        )
+    })
 }
 
 /// A [`LinePlot`] of `series`.
