@@ -15,10 +15,11 @@ use anyhow::Context;
 use burn::tensor::Device;
 use clap::{Parser, ValueEnum};
 use datasets::{Bptt, MnistDataset, MnistKind, PtbCorpus, PtbSplit};
-use models::train::{MnistData, RunDir};
+use models::train::{LabelledData, MnistData, RunDir};
 
 use super::classifiers::{
-    cifar_stage_depths, classifier_gate_report, classifier_lesion, conv_stage_depths,
+    GatedClassifier, cifar_stage_depths, classifier_gate_report, classifier_lesion,
+    conv_stage_depths,
 };
 use super::gate_stats::{GateReport, LayerBias, bias_table};
 use super::host;
@@ -32,7 +33,7 @@ use super::report::{
     mlp_gate_plots, plot_lesions, rhn_time_plot, stage_table, write_text,
 };
 use super::runs::{
-    NetArgs, cifar_run_splits, load_cifar_run, load_conv_run, load_mlp_run, load_rhn_run,
+    LoadedRun, NetArgs, cifar_run_splits, load_cifar_run, load_conv_run, load_mlp_run, load_rhn_run,
 };
 use crate::cli::{DataDirArgs, DeviceArgs, OutArgs};
 use crate::plot::{write_heatmap, write_plot};
@@ -128,6 +129,16 @@ pub struct LesionArgs {
     pub device: DeviceArgs,
 }
 
+impl EvalSplit {
+    /// The split's name in the reports: `train` or `test`.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Train => "train",
+            Self::Test => "test",
+        }
+    }
+}
+
 /// Checks that a net is named, opens the device and creates the output directory (`--out`,
 /// else `default`).
 fn open(
@@ -135,12 +146,28 @@ fn open(
     device: &DeviceArgs,
     out: &OutArgs,
     default: &str,
-) -> anyhow::Result<(Device, PathBuf, RunDir)> {
+) -> anyhow::Result<(Device, RunDir)> {
     nets.check()?;
     let device = device.device()?;
-    let out_dir = out.dir_or_else(|| default.into());
-    let out = create_run(&out_dir)?;
-    Ok((device, out_dir, out))
+    Ok((device, create_run(out.dir_or_else(|| default.into()))?))
+}
+
+/// The MNIST `splits` under `--data-dir`, each with its name.
+fn mnist(
+    data: &DataDirArgs,
+    splits: &[EvalSplit],
+) -> anyhow::Result<Vec<(&'static str, MnistData)>> {
+    let dir = data.dir();
+    let load = |split| -> anyhow::Result<_> {
+        Ok(match split {
+            EvalSplit::Train => MnistDataset::train(MnistKind::Mnist, dir)?,
+            EvalSplit::Test => MnistDataset::test(MnistKind::Mnist, dir)?,
+        })
+    };
+    splits
+        .iter()
+        .map(|&s| Ok((s.name(), MnistData::new(load(s)?))))
+        .collect()
 }
 
 /// The PTB corpus under `--data-dir` and its validation windows (batch 10, 35 steps), on which
@@ -170,59 +197,34 @@ fn listed(values: &[f64], digits: usize) -> String {
 /// Runs the `gates` command line: reads out every net named, writes its tables and figures
 /// under `--out` and prints a summary of each.
 pub fn run_gates(args: &GatesArgs) -> anyhow::Result<()> {
-    let (device, out_dir, out) = open(&args.nets, &args.device, &args.out, GATES_OUT)?;
-    let mnist = || -> anyhow::Result<MnistData> {
-        let dir = args.data.dir();
-        Ok(MnistData::new(match args.split {
-            EvalSplit::Train => MnistDataset::train(MnistKind::Mnist, dir)?,
-            EvalSplit::Test => MnistDataset::test(MnistKind::Mnist, dir)?,
-        }))
-    };
+    let (device, out) = open(&args.nets, &args.device, &args.out, GATES_OUT)?;
     if !args.nets.run.is_empty() {
-        mlp_gates(args, &mnist()?, &out, &device)?;
+        mlp_gates(args, &mnist(&args.data, &[args.split])?[0].1, &out, &device)?;
     }
     if let Some(path) = &args.nets.conv_run {
         let run = load_conv_run(path, &device)?;
-        let data = mnist()?;
-        let start = Instant::now();
-        let report = classifier_gate_report(&run.model, &data, args.examples, 0, 100, &device)?;
-        write_staged_gates(
-            &out,
-            "conv",
-            &format!("conv net {}", run.dir.display()),
-            &format!("conv net (stages {:?})", conv_stage_depths(&run.model)),
-            "digit",
-            (run.epoch, start.elapsed().as_secs_f64()),
-            &report,
-        )?;
+        let data = mnist(&args.data, &[args.split])?;
+        let what = format!("conv net {}", run.dir.display());
+        let title = format!("conv net (stages {:?})", conv_stage_depths(&run.model));
+        let names = ("conv", what.as_str(), title.as_str(), "digit");
+        staged_gates(args, &out, &device, &run, &data[0].1, names)?;
     }
     if let Some(path) = &args.nets.cifar_run {
         let run = load_cifar_run(path, &device)?;
         let stages = cifar_stage_depths(&run.model)?;
         let splits = cifar_run_splits(&run.dir, args.data.dir())?;
-        let want = match args.split {
-            EvalSplit::Train => "train",
-            EvalSplit::Test => "test",
-        };
         // A --samples run has one split (its 20 images are both trained on and evaluated).
         let (split, data) = splits
             .iter()
-            .find(|(n, _)| *n == want)
+            .find(|(n, _)| *n == args.split.name())
             .unwrap_or(&splits[0]);
-        let start = Instant::now();
-        let report = classifier_gate_report(&run.model, data, args.examples, 0, 100, &device)?;
-        write_staged_gates(
-            &out,
-            "cifar",
-            &format!("CIFAR net {} ({split} split)", run.dir.display()),
-            &format!(
-                "CIFAR net (highway layers per stage {stages:?}, b_T={})",
-                run.config.transform_bias
-            ),
-            "class",
-            (run.epoch, start.elapsed().as_secs_f64()),
-            &report,
-        )?;
+        let what = format!("CIFAR net {} ({split} split)", run.dir.display());
+        let title = format!(
+            "CIFAR net (highway layers per stage {stages:?}, b_T={})",
+            run.config.transform_bias
+        );
+        let names = ("cifar", what.as_str(), title.as_str(), "class");
+        staged_gates(args, &out, &device, &run, data, names)?;
     }
     if let Some(path) = &args.nets.rhn_run {
         let run = load_rhn_run(path, &device)?;
@@ -248,7 +250,7 @@ pub fn run_gates(args: &GatesArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.nets.char_run {
         char_cnn_gates(args, path, &out, &device)?;
     }
-    println!("artifacts: {}", out_dir.display());
+    println!("artifacts: {}", out.path.display());
     Ok(())
 }
 
@@ -360,20 +362,24 @@ fn write_gate_files(
     Ok(())
 }
 
-/// Writes the per-layer statistics of a conv net (one "unit" per layer) to `out/<name>` with
-/// [`write_gate_files`] and prints a summary.
-fn write_staged_gates(
+/// Reads out a staged conv net on `data` (one "unit" per layer), writes the statistics to
+/// `out/<name>` with [`write_gate_files`] (heat map `title`, rows `class_name`) and prints a
+/// summary naming the net `what`.
+fn staged_gates<C, M: GatedClassifier<4>>(
+    args: &GatesArgs,
     out: &RunDir,
-    name: &str,
-    what: &str,
-    title: &str,
-    class_name: &str,
-    (epoch, seconds): (usize, f64),
-    report: &GateReport,
+    device: &Device,
+    run: &LoadedRun<C, M>,
+    data: &impl LabelledData<4>,
+    (name, what, title, class_name): (&str, &str, &str, &str),
 ) -> anyhow::Result<()> {
-    write_gate_files(&create_run(out.file(name))?, report, title, class_name)?;
+    let start = Instant::now();
+    let report = classifier_gate_report(&run.model, data, args.examples, 0, 100, device)?;
+    let seconds = start.elapsed().as_secs_f64();
+    write_gate_files(&create_run(out.file(name))?, &report, title, class_name)?;
     println!(
-        "{what} (epoch {epoch}): {} examples in {seconds:.1}s; mean T per layer (from layer {}) {}",
+        "{what} (epoch {}): {} examples in {seconds:.1}s; mean T per layer (from layer {}) {}",
+        run.epoch,
         report.examples,
         report.first_layer,
         listed(&report.mean_per_layer, 3)
@@ -384,21 +390,12 @@ fn write_staged_gates(
 /// Runs the `lesion` command line: lesions every layer of every net named, writes the CSV,
 /// JSON and plots of each and `table.md` with all summaries under `--out`, and prints them.
 pub fn run_lesion(args: &LesionArgs) -> anyhow::Result<()> {
-    let (device, out_dir, out) = open(&args.nets, &args.device, &args.out, LESION_OUT)?;
-    let mnist = || -> anyhow::Result<(MnistData, MnistData)> {
-        let dir = args.data.dir();
-        Ok((
-            MnistData::new(MnistDataset::train(MnistKind::Mnist, dir)?),
-            MnistData::new(MnistDataset::test(MnistKind::Mnist, dir)?),
-        ))
-    };
+    let (device, out) = open(&args.nets, &args.device, &args.out, LESION_OUT)?;
+    let mnist = || mnist(&args.data, &[EvalSplit::Train, EvalSplit::Test]);
     let mut table = String::from("# Lesioning\n\n");
     if !args.nets.run.is_empty() {
-        let (train, test) = mnist()?;
-        let splits = [
-            ("train", &train, args.train_examples),
-            ("test", &test, args.test_examples),
-        ];
+        let data = mnist()?;
+        let splits = limited(args, &data);
         let mut reports = Vec::new();
         for path in &args.nets.run {
             let run = load_mlp_run(path, &device)?;
@@ -427,18 +424,14 @@ pub fn run_lesion(args: &LesionArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.nets.conv_run {
         let run = load_conv_run(path, &device)?;
-        let (train, test) = mnist()?;
+        let data = mnist()?;
         let stages = conv_stage_depths(&run.model);
         let label = format!(
             "conv w{} b_T={}",
             run.config.width, run.config.transform_bias
         );
         let start = Instant::now();
-        let splits = [
-            ("train", &train, args.train_examples),
-            ("test", &test, args.test_examples),
-        ];
-        let report = classifier_lesion(&label, &run.model, &splits, 100, &device)?;
+        let report = classifier_lesion(&label, &run.model, &limited(args, &data), 100, &device)?;
         println!(
             "{label} ({}, epoch {}, stages {stages:?}): {} lesions in {:.1}s",
             run.dir.display(),
@@ -454,23 +447,12 @@ pub fn run_lesion(args: &LesionArgs) -> anyhow::Result<()> {
         let run = load_cifar_run(path, &device)?;
         let stages = cifar_stage_depths(&run.model)?;
         let data = cifar_run_splits(&run.dir, args.data.dir())?;
-        let splits: Vec<_> = data
-            .iter()
-            .map(|(name, d)| {
-                let n = if *name == "test" {
-                    args.test_examples
-                } else {
-                    args.train_examples
-                };
-                (*name, d, n)
-            })
-            .collect();
         let label = format!(
             "CIFAR highway {:?} b_T={}",
             stages, run.config.transform_bias
         );
         let start = Instant::now();
-        let report = classifier_lesion(&label, &run.model, &splits, 100, &device)?;
+        let report = classifier_lesion(&label, &run.model, &limited(args, &data), 100, &device)?;
         println!(
             "{label} ({}, epoch {}): {} lesions in {:.1}s; layers are highway layers 1.. over \
              the stages (each stage's plain first convolution is not lesioned)",
@@ -490,10 +472,8 @@ pub fn run_lesion(args: &LesionArgs) -> anyhow::Result<()> {
         let label = format!("RHN depth {}", run.config.depth);
         let windows = args.nets.windows;
         let report = rhn_lesion(&label, &run.model, &data, "valid", windows, &device)?;
-        let what = ("rhn", "micro-layer", run.epoch);
-        table.push_str(&write_lm_lesion(
-            &out, &run.dir, what, &report, args, start,
-        )?);
+        let s = write_lm_lesion(&out, ("rhn", "micro-layer"), &run, &report, args, start)?;
+        table.push_str(&s);
         let stem = out.file("lesion-rhn");
         wrote(plot_lesions(
             std::slice::from_ref(&report),
@@ -509,14 +489,22 @@ pub fn run_lesion(args: &LesionArgs) -> anyhow::Result<()> {
         let label = format!("character-aware LM, {layers} highway layers");
         let windows = args.nets.windows;
         let report = char_cnn_lesion(&label, &run.model, &data, "valid", windows, &device)?;
-        let what = ("char", "highway layer", run.epoch);
-        table.push_str(&write_lm_lesion(
-            &out, &run.dir, what, &report, args, start,
-        )?);
+        let s = write_lm_lesion(&out, ("char", "highway layer"), &run, &report, args, start)?;
+        table.push_str(&s);
     }
     write_text(&out.path, "table.md", &table)?;
-    println!("artifacts: {}", out_dir.display());
+    println!("artifacts: {}", out.path.display());
     Ok(())
+}
+
+/// Each named split with the examples evaluated on it: `--test-examples` on `test`,
+/// `--train-examples` on any other.
+fn limited<'a, T>(args: &LesionArgs, splits: &'a [(&str, T)]) -> Vec<(&'a str, &'a T, usize)> {
+    let examples = |name| match name {
+        "test" => args.test_examples,
+        _ => args.train_examples,
+    };
+    splits.iter().map(|(n, d)| (*n, d, examples(*n))).collect()
 }
 
 /// Writes a lesion study's `lesion-<name>.csv` and `lesion-<name>.json` to `out`.
@@ -525,20 +513,21 @@ fn write_lesion_files(out: &RunDir, name: &str, report: &LesionReport) -> anyhow
     out.write_json(&format!("lesion-{name}.json"), report)
 }
 
-/// Writes `lesion-<name>.csv` and `.json` of a language model's lesions (`what`: the name, what
-/// a layer is called, the checkpoint's epoch) and returns (and prints) their table.
-fn write_lm_lesion(
+/// Prints the lesions of a language model (`what`: the file name, what a gated layer is
+/// called), writes their `lesion-<name>.csv` and `.json` and returns (and prints) their table.
+fn write_lm_lesion<C, M>(
     out: &RunDir,
-    dir: &Path,
-    (name, layer, epoch): (&str, &str, usize),
+    (name, layer): (&str, &str),
+    run: &LoadedRun<C, M>,
     report: &LesionReport,
     args: &LesionArgs,
     start: Instant,
 ) -> anyhow::Result<String> {
     println!(
-        "{} ({}, epoch {epoch}): {} {layer} lesions in {:.1}s",
+        "{} ({}, epoch {}): {} {layer} lesions in {:.1}s",
         report.label,
-        dir.display(),
+        run.dir.display(),
+        run.epoch,
         report.rows.len(),
         start.elapsed().as_secs_f64()
     );

@@ -56,19 +56,14 @@ impl GateReport {
 
     /// Per-class CSV: `class,count,<deviation of each layer>`.
     pub fn class_csv(&self) -> String {
-        let mut out = String::from("class,count");
-        for i in 0..self.layers {
-            out.push_str(&format!(",layer{}", self.first_layer + i));
-        }
-        out.push('\n');
-        for (c, row) in self.class_deviation.iter().enumerate() {
-            out.push_str(&format!("{c},{}", self.class_counts[c]));
-            for v in row {
-                out.push_str(&format!(",{v:.5}"));
-            }
-            out.push('\n');
-        }
-        out
+        let columns = (0..self.layers).map(|i| format!("layer{}", self.first_layer + i));
+        let keys = self.class_counts.iter().enumerate();
+        values_csv(
+            "class,count",
+            columns,
+            keys.map(|(c, n)| format!("{c},{n}")),
+            &self.class_deviation,
+        )
     }
 }
 
@@ -99,20 +94,32 @@ impl RhnGateReport {
     /// Per-time-step CSV: `step,micro_layer1,...`, the mean activity of each micro-layer at each
     /// position in the window.
     pub fn time_csv(&self) -> String {
-        let mut csv = String::from("step");
-        for l in 0..self.depth {
-            csv.push_str(&format!(",micro_layer{}", l + 1));
-        }
-        csv.push('\n');
-        for (t, row) in self.per_time_step.iter().enumerate() {
-            csv.push_str(&(t + 1).to_string());
-            for v in row {
-                csv.push_str(&format!(",{v:.5}"));
-            }
-            csv.push('\n');
-        }
-        csv
+        let columns = (1..=self.depth).map(|l| format!("micro_layer{l}"));
+        let steps = (1..=self.per_time_step.len()).map(|t| t.to_string());
+        values_csv("step", columns, steps, &self.per_time_step)
     }
+}
+
+/// A CSV of `rows` of values (5 decimals) in `columns`, each row led by its key (the first
+/// `key_columns`, named in the header).
+fn values_csv(
+    key_columns: &str,
+    columns: impl Iterator<Item = String>,
+    keys: impl Iterator<Item = String>,
+    rows: &[Vec<f64>],
+) -> String {
+    let mut out: String = std::iter::once(key_columns.to_string())
+        .chain(columns)
+        .collect::<Vec<_>>()
+        .join(",");
+    for (key, row) in keys.zip(rows) {
+        out.push('\n');
+        out.push_str(&key);
+        for v in row {
+            out.push_str(&format!(",{v:.5}"));
+        }
+    }
+    out + "\n"
 }
 
 /// The gate activity of every unit of an MLP for each kept example (Figure 2, right): one panel
@@ -198,38 +205,35 @@ pub fn mlp_gate_plots(
             .map(|(i, v)| ((r.first_layer - 1 + i) as f64, *v))
             .collect()
     });
-    [
+    let plots = [
         (
             "gate-bias",
-            line_plot(
-                "Learned transform-gate bias minus its initial value, per layer".into(),
-                "layer",
-                "b_T - initial b_T (mean, min, max over units)",
-                false,
-                bias_lines,
-            ),
+            "Learned transform-gate bias minus its initial value, per layer",
+            "layer",
+            "b_T - initial b_T (mean, min, max over units)",
+            bias_lines,
         ),
         (
             "gate-mean",
-            line_plot(
-                "Mean transform-gate activity per layer".into(),
-                "layer",
-                "mean T",
-                false,
-                mean,
-            ),
+            "Mean transform-gate activity per layer",
+            "layer",
+            "mean T",
+            mean,
         ),
         (
             "layer-distance",
-            line_plot(
-                "Distance of each layer's output from the final output (Greff et al.)".into(),
-                "layer (1: the plain input layer)",
-                "mean ||z_l - z_L|| / mean ||z_L||",
-                false,
-                distance,
-            ),
+            "Distance of each layer's output from the final output (Greff et al.)",
+            "layer (1: the plain input layer)",
+            "mean ||z_l - z_L|| / mean ||z_L||",
+            distance,
         ),
-    ]
+    ];
+    plots.map(|(stem, title, x_label, y_label, lines)| {
+        (
+            stem,
+            line_plot(title.into(), x_label, y_label, false, lines),
+        )
+    })
 }
 
 /// A [`LinePlot`] of `series`.
@@ -417,25 +421,15 @@ pub fn bias_label(b: f64) -> (String, String) {
 
 /// Formats sorted layer numbers as ranges: `[2, 3, 4, 7]` → `2-4, 7`.
 pub fn ranges(layers: &[usize]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < layers.len() {
-        let start = layers[i];
-        let mut end = start;
-        while i + 1 < layers.len() && layers[i + 1] == end + 1 {
-            i += 1;
-            end = layers[i];
-        }
-        out.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}-{end}")
-        });
-        i += 1;
+    if layers.is_empty() {
+        return "none".into();
     }
-    if out.is_empty() {
-        "none".into()
-    } else {
-        out.join(", ")
-    }
+    let runs: Vec<String> = layers
+        .chunk_by(|a, b| *b == a + 1)
+        .map(|run| match run {
+            [first, .., last] => format!("{first}-{last}"),
+            _ => run[0].to_string(),
+        })
+        .collect();
+    runs.join(", ")
 }
