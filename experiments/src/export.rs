@@ -75,6 +75,15 @@ pub fn export_run(run: &Path, out: &Path, device: &Device) -> anyhow::Result<Exp
         ("MnistConvNet", save(load_conv_run(&dir, device)?, out)?)
     } else if has("stages") {
         ("CifarNet", save(load_cifar_run(&dir, device)?, out)?)
+    } else if has("char_vocab_size") {
+        // Its configuration also has `vocab_size`: without this case it would be read as an
+        // `LstmLm`'s.
+        bail!(
+            "{}: a character-aware language model (`ptb --model kim`) cannot be exported: \
+             `bench/zoo_torch.py` has no PyTorch counterpart for it (export takes DeepMlp, \
+             MnistConvNet, CifarNet, RhnLm and LstmLm runs)",
+            dir.display()
+        )
     } else if has("vocab_size") && has("depth") {
         ("RhnLm", save(load_rhn_run(&dir, device)?, out)?)
     } else if has("vocab_size") {

@@ -76,5 +76,20 @@ fn bad_exports_are_named() {
         "{err}"
     );
     assert!(!root.join("w.safetensors").exists() && !root.join("w.json").exists());
+    // A character-aware LM's configuration has `vocab_size` as an LSTM's does: named, not
+    // read as one.
+    let kim = RunDir::create(root.join("kim")).unwrap();
+    kim.write_json(
+        "config.json",
+        &serde_json::json!({ "model": {
+            "vocab_size": 10_000, "char_vocab_size": 51, "max_word_len": 21, "d_char": 15,
+            "kernel_widths": [1, 2, 3], "feature_maps": [25, 50, 75], "highway_layers": 1,
+            "d_hidden": 300, "lstm_layers": 2
+        } }),
+    )
+    .unwrap();
+    let err = export_run(&kim.path, &root.join("w.safetensors"), &device).unwrap_err();
+    assert!(err.to_string().contains("character-aware"), "{err}");
+    assert!(!root.join("w.safetensors").exists() && !root.join("w.json").exists());
     std::fs::remove_dir_all(root).ok();
 }
