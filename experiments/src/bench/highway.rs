@@ -1,7 +1,8 @@
 //! Training-step throughput (forward, backward, optimiser) on random data, fused vs unfused
 //! `H`/`T`, on every CPU backend compiled in (`--features ndarray` adds ndarray beside flex).
 //!
-//! - `--model mlp` (default): the 50-layer, 71-unit dense highway MLP, batch 128, Adam; the same
+//! - `--model mlp` (default): the 50-layer, 71-unit dense highway MLP, batch 128, Adam (Burn's;
+//!   `models::train::FusedAdam` on the fast path, the same bits); the same
 //!   model as the PyTorch peer `bench/torch_peer.py mlp --depth 50 --width 71 --optim adam`:
 //!   `784 → Linear(71) → 50 highway layers → Linear(10)`.
 //! - `--model conv`: the peer's conv stack, `torch_peer.py conv` (3×3 conv 3 → C, D conv
@@ -43,7 +44,7 @@ use clap::{Parser, ValueEnum};
 use super::{BenchArgs, Timing, peak_memory_mib, time_steps};
 use crate::backend::parse_device;
 use highway_core::{ConvHighwayConfig, ConvHighwayStack, HighwayConfig, HighwayStack};
-use models::train::OptimizerConfig;
+use models::train::{FusedAdamConfig, OptimizerConfig};
 use models::{CifarHighwayConfig, CifarNet, ConvStage, MnistConvNet, MnistConvNetConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -273,9 +274,13 @@ impl ConvNet {
     }
 }
 
-fn optimizer(model: Model) -> ModuleOptimizer {
+/// The optimiser of `model`'s steps; the fast path (`fast`) takes [`FusedAdam`] for Adam.
+///
+/// [`FusedAdam`]: models::train::FusedAdam
+fn optimizer(model: Model, fast: bool) -> ModuleOptimizer {
     let (nesterov, weight_decay) = match model {
         // The peer's `--optim adam`.
+        Model::Mlp if fast => return FusedAdamConfig::new().init(),
         Model::Mlp => return AdamConfig::new().init(),
         Model::Conv => (false, 0.0),
         _ => (true, 1e-3),
@@ -350,7 +355,7 @@ fn bench(args: &Args, device_name: &str, variant: Variant) -> anyhow::Result<Tim
     let device = parse_device(Some(device_name))?.autodiff();
     device.seed(0);
     let mut model = Some(Net::new(args, variant == Variant::Fused, &device));
-    let mut optim = optimizer(args.model);
+    let mut optim = optimizer(args.model, variant == Variant::Fast);
     let x = model.as_ref().expect("model").input(args.batch, &device);
     let y = Tensor::<1, Int>::random([args.batch], Distribution::Uniform(0.0, 10.0), &device);
     let loss = CrossEntropyLossConfig::new().init(&device);

@@ -24,6 +24,7 @@ pub mod classifier;
 pub mod data;
 pub mod devices;
 pub mod fit;
+pub mod fused_adam;
 pub mod loader;
 pub mod optim;
 pub mod parallel;
@@ -37,6 +38,7 @@ pub use classifier::{EvalResult, LabelledData, fit_classifier};
 pub use data::{CifarData, MnistData};
 pub use devices::{Devices, backend_name};
 pub use fit::{Diverged, FitOptions, RunData, Solver, fit};
+pub use fused_adam::{FusedAdam, FusedAdamConfig};
 pub use loader::{BpttLoader, EpochClock, EpochLoader};
 pub use optim::{
     LrSchedule, OptimizerConfig, ScheduleLr, ValidHistory, clip_global_norm,

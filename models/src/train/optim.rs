@@ -10,13 +10,13 @@ use burn::optim::GradientsParams;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::lr_scheduler::{LrScheduler, LrSchedulerRecord};
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, LearningRate, ModuleOptimizer, SgdConfig};
+use burn::optim::{LearningRate, ModuleOptimizer, SgdConfig};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use std::sync::{Arc, Mutex};
 
-use super::EpochClock;
+use super::{EpochClock, FusedAdamConfig};
 
 /// An optimiser, as data (stored in `config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,7 +31,8 @@ pub enum OptimizerConfig {
         /// L2 penalty added to the gradient (`weight_decay · w`).
         weight_decay: f64,
     },
-    /// Adam with default betas.
+    /// Adam with default betas ([`FusedAdam`](super::FusedAdam): Burn's `Adam` in one pass per
+    /// parameter on the CPU).
     Adam {
         /// L2 penalty added to the gradient.
         weight_decay: f64,
@@ -63,14 +64,12 @@ impl OptimizerConfig {
                 }
                 config.init()
             }
-            OptimizerConfig::Adam { weight_decay } => {
-                let mut config = AdamConfig::new();
-                if weight_decay > 0.0 {
-                    config =
-                        config.with_weight_decay(Some(WeightDecayConfig::new(weight_decay as f32)));
-                }
-                config.init()
-            }
+            // Burn's `Adam`, in one pass per parameter on the CPU (the same bits).
+            OptimizerConfig::Adam { weight_decay } => FusedAdamConfig::new()
+                .with_weight_decay(
+                    (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32)),
+                )
+                .init(),
         }
     }
 
