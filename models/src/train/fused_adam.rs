@@ -6,8 +6,10 @@
 //! reads and writes the whole tensor: for the 50-layer highway MLP (200 small parameter tensors)
 //! the optimiser step was 3.1 ms of a 14.4 ms training step (2026-12-07, the 2-core Zen 4 EPYC,
 //! `bench-highway --model mlp --variants fast`). [`FusedAdam`] reads the parameter, its gradient
-//! and both moments to the host once, updates them in one loop, and hands them back, the
-//! buffers moved rather than copied where Burn's `flex` backend owns them alone.
+//! and both moments to the host once, updates them in one loop (compiled a second time for AVX2
+//! and picked where the CPU has it, as [`highway_core::simd`] describes; without FMA, so that
+//! every product and sum is rounded as Burn's are), and hands them back, the buffers moved
+//! rather than copied where Burn's `flex` backend owns them alone.
 //!
 //! Per element, in Burn's order of operations (so that both give the same bits):
 //!
@@ -111,26 +113,72 @@ impl FusedAdam {
         v: &mut [f32],
         time: usize,
     ) {
-        if let Some(penalty) = self.penalty {
-            for (g, p) in g.iter_mut().zip(p.iter()) {
-                *g += *p * penalty;
-            }
-        }
         let (b1, b2) = (self.beta_1, self.beta_2);
-        let (f1, f2) = (1.0 - b1, 1.0 - b2);
         let c2 = (1.0 - b2.powi(time as i32)).sqrt();
-        let c = c2 / (1.0 - b1.powi(time as i32));
-        let eps = self.epsilon * c2;
-        let first = time == 1;
-        for (((p, &g), m), v) in p.iter_mut().zip(g.iter()).zip(m).zip(v) {
-            (*m, *v) = if first {
-                (g * f1, (g * g) * f2)
-            } else {
-                (*m * b1 + g * f1, *v * b2 + (g * g) * f2)
-            };
-            *p -= (*m * c) / (v.sqrt() + eps) * lr;
+        let k = Coefficients {
+            b1,
+            b2,
+            c: c2 / (1.0 - b1.powi(time as i32)),
+            eps: self.epsilon * c2,
+            lr,
+            penalty: self.penalty,
+            first: time == 1,
+        };
+        #[cfg(target_arch = "x86_64")]
+        if highway_core::simd::avx2_fma() {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            return unsafe { update_avx2(&k, p, g, m, v) };
+        }
+        update_loop(&k, p, g, m, v)
+    }
+}
+
+/// The scalars of one step.
+struct Coefficients {
+    b1: f32,
+    b2: f32,
+    /// `√(1 − β₂ᵗ) / (1 − β₁ᵗ)`.
+    c: f32,
+    /// `ε·√(1 − β₂ᵗ)`.
+    eps: f32,
+    lr: f32,
+    penalty: Option<f32>,
+    first: bool,
+}
+
+/// The loop of the [module docs](self), over every element.
+#[inline(always)]
+fn update_loop(k: &Coefficients, p: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32]) {
+    if let Some(penalty) = k.penalty {
+        for (g, p) in g.iter_mut().zip(p.iter()) {
+            *g += *p * penalty;
         }
     }
+    let (f1, f2) = (1.0 - k.b1, 1.0 - k.b2);
+    for (((p, &g), m), v) in p.iter_mut().zip(g.iter()).zip(m).zip(v) {
+        (*m, *v) = if k.first {
+            (g * f1, (g * g) * f2)
+        } else {
+            (*m * k.b1 + g * f1, *v * k.b2 + (g * g) * f2)
+        };
+        *p -= (*m * k.c) / (v.sqrt() + k.eps) * k.lr;
+    }
+}
+
+/// [`update_loop`] compiled for AVX2 (no FMA: every product and sum rounded as Burn's are).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn update_avx2(
+    k: &Coefficients,
+    p: &mut [f32],
+    g: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+) {
+    update_loop(k, p, g, m, v)
 }
 
 impl Optimizer for FusedAdam {
@@ -226,6 +274,39 @@ mod tests {
                 assert_eq!(bits(a.moment_1.clone()), bits(b.moment_1.clone()));
                 assert_eq!(bits(a.moment_2.clone()), bits(b.moment_2.clone()));
             }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_build_of_the_loop_equals_the_baseline() {
+        if !highway_core::simd::avx2_fma() {
+            eprintln!("skipped: this CPU has no AVX2");
+            return;
+        }
+        let device = Device::flex();
+        for first in [true, false] {
+            let k = Coefficients {
+                b1: 0.9,
+                b2: 0.999,
+                c: 0.7,
+                eps: 1e-5,
+                lr: 0.01,
+                penalty: Some(0.1),
+                first,
+            };
+            let run = |avx2: bool| {
+                let [mut p, mut g, mut m, v] = [1, 2, 3, 4].map(|s| host(values(s, &device)));
+                let mut v: Vec<f32> = v.into_iter().map(f32::abs).collect();
+                if avx2 {
+                    // SAFETY: checked above.
+                    unsafe { update_avx2(&k, &mut p, &mut g, &mut m, &mut v) };
+                } else {
+                    update_loop(&k, &mut p, &mut g, &mut m, &mut v);
+                }
+                [p, g, m, v].map(|x| x.into_iter().map(f32::to_bits).collect::<Vec<_>>())
+            };
+            assert_eq!(run(true), run(false), "first step: {first}");
         }
     }
 
