@@ -28,7 +28,7 @@ use anyhow::{anyhow, bail};
 use clap::Parser;
 use models::SamplingConfig;
 use models::train::write_atomic;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{DataDirArgs, DeviceArgs};
 use crate::lm::LmData;
@@ -90,7 +90,7 @@ impl SampleArgs {
 }
 
 /// The settings of a sample: flags of `sample`, stored in its [`SampleRecord`].
-#[derive(clap::Args, Debug, Clone, PartialEq, Serialize)]
+#[derive(clap::Args, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleSettings {
     /// Tokens (words or characters) to generate after the prompt.
     #[arg(long, default_value_t = 50)]
@@ -111,11 +111,12 @@ pub struct SampleSettings {
     /// Word models: stop at the first generated `<eos>` (default: go on, printing `<eos>` as a
     /// line break).
     #[arg(long)]
+    #[serde(default)]
     pub until_eos: bool,
 }
 
-/// What `sample --json` writes.
-#[derive(Debug, Clone, Serialize)]
+/// What `sample --json` writes (and `report` reads).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SampleRecord {
     /// The run directory.
     pub run: PathBuf,

@@ -5,45 +5,11 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
-
 use super::Outcome;
 use super::columns::{made_by, path_code};
 use super::inputs::Inputs;
 use crate::provenance::Provenance;
-
-/// The settings of a sample (`sample.json`'s `settings`; the fields the report uses).
-#[derive(Debug, Clone, Deserialize)]
-pub struct SampleFileSettings {
-    /// Tokens asked for (`--tokens`).
-    pub tokens: usize,
-    /// Softmax temperature (0: greedy).
-    pub temperature: f64,
-    /// `--top-k`, if set.
-    pub top_k: Option<usize>,
-    /// `--top-p`, if set.
-    pub top_p: Option<f64>,
-    /// Seed of the sampling.
-    pub seed: u64,
-    /// Whether generation stopped at the first `<eos>`.
-    #[serde(default)]
-    pub until_eos: bool,
-}
-
-/// `sample.json` of a sample record (what `sample --json` writes; the fields the report uses).
-#[derive(Debug, Clone, Deserialize)]
-pub struct SampleFile {
-    /// The model's run directory, as given to `sample --run`.
-    pub run: PathBuf,
-    /// Epoch of the checkpoint used.
-    pub checkpoint_epoch: usize,
-    /// The model's kind: `rhn`, `lstm`, `char_cnn`.
-    pub model: String,
-    /// The settings.
-    pub settings: SampleFileSettings,
-    /// The prompt and the generated text, as printed.
-    pub text: String,
-}
+use crate::sample::{ModelKind, SampleRecord};
 
 /// A sample record: text generated from a trained language model.
 #[derive(Debug, Clone)]
@@ -51,18 +17,17 @@ pub struct Sample {
     /// The directory.
     pub dir: PathBuf,
     /// Its `sample.json`.
-    pub sample: SampleFile,
+    pub sample: SampleRecord,
     /// Its `provenance.json` (the `sample` command).
     pub provenance: Provenance,
 }
 
-/// A model kind of `sample.json` as the docs name it: `rhn` → `RHN`.
-fn model_name(kind: &str) -> &str {
+/// A model kind as the docs name it: `Rhn` → `RHN`.
+fn model_name(kind: ModelKind) -> &'static str {
     match kind {
-        "rhn" => "RHN",
-        "lstm" => "LSTM",
-        "char_cnn" => "character-aware LM",
-        other => other,
+        ModelKind::Rhn => "RHN",
+        ModelKind::Lstm => "LSTM",
+        ModelKind::CharCnn => "character-aware LM",
     }
 }
 
@@ -86,7 +51,7 @@ fn entry(s: &Sample) -> String {
         "{} ({}, checkpoint of epoch {}): {} tokens, temperature {}{}, top-k {}, top-p {}, \
          seed {}{}.\n{}\n{fence}text\n{}\n{fence}\n",
         path_code(&f.run),
-        model_name(&f.model),
+        model_name(f.model),
         f.checkpoint_epoch,
         t.tokens,
         t.temperature,
@@ -119,7 +84,7 @@ mod tests {
     fn settings_and_kinds_read_as_in_the_docs() {
         assert_eq!(setting(Some(40)), "40");
         assert_eq!(setting(None::<f64>), "none");
-        assert_eq!(model_name("char_cnn"), "character-aware LM");
-        assert_eq!(model_name("rhn"), "RHN");
+        assert_eq!(model_name(ModelKind::CharCnn), "character-aware LM");
+        assert_eq!(model_name(ModelKind::Rhn), "RHN");
     }
 }

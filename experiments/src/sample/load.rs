@@ -9,14 +9,14 @@ use burn::tensor::Device;
 use datasets::PtbCorpus;
 use models::LstmLmConfig;
 use models::generate::{TextLm, TextVocab};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::runs::{load_rhn_run, load_run, resolve_run_dir, run_config};
 use crate::lm::{LmCorpus, LmData};
 use crate::provenance::Provenance;
 
 /// The language models `sample` loads, told apart by the `"model"` entry of `config.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     /// [`RhnLm`](models::RhnLm) ([`RhnLmConfig`](models::RhnLmConfig): `vocab_size` and `depth`).
