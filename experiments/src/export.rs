@@ -21,6 +21,7 @@ use crate::analysis::{
     resolve_run_dir, run_config,
 };
 use crate::provenance::Provenance;
+use crate::sample::ModelKind;
 
 /// The `format` of an export's JSON file.
 pub const EXPORT_FORMAT: &str = "highway-zoo-export/1";
@@ -67,7 +68,8 @@ pub fn export_run(run: &Path, out: &Path, device: &Device) -> anyhow::Result<Exp
         .get("model")
         .cloned()
         .with_context(|| format!("{}: config.json has no \"model\" entry", dir.display()))?;
-    // The model is told by the fields only its configuration has.
+    // The model is told by the fields only its configuration has; a language model as
+    // `sample` tells it ([`ModelKind::of`]).
     let has = |k: &str| entry.get(k).is_some();
     let (model, (epoch, tensors)) = if has("d_input") {
         ("DeepMlp", save(load_mlp_run(&dir, device)?, out)?)
@@ -75,26 +77,25 @@ pub fn export_run(run: &Path, out: &Path, device: &Device) -> anyhow::Result<Exp
         ("MnistConvNet", save(load_conv_run(&dir, device)?, out)?)
     } else if has("stages") {
         ("CifarNet", save(load_cifar_run(&dir, device)?, out)?)
-    } else if has("char_vocab_size") {
-        // Its configuration also has `vocab_size`: without this case it would be read as an
-        // `LstmLm`'s.
-        bail!(
-            "{}: a character-aware language model (`ptb --model kim`) cannot be exported: \
-             `bench/zoo_torch.py` has no PyTorch counterpart for it (export takes DeepMlp, \
-             MnistConvNet, CifarNet, RhnLm and LstmLm runs)",
-            dir.display()
-        )
-    } else if has("vocab_size") && has("depth") {
-        ("RhnLm", save(load_rhn_run(&dir, device)?, out)?)
-    } else if has("vocab_size") {
-        let lstm = load_run(&dir, |c: &LstmLmConfig| Ok(c.init(device)))?;
-        ("LstmLm", save(lstm, out)?)
     } else {
-        bail!(
-            "{}: the \"model\" entry of config.json is none of the zoo's models (DeepMlp, \
-             MnistConvNet, CifarNet, RhnLm, LstmLm)",
-            dir.join("config.json").display()
-        )
+        match ModelKind::of(&entry) {
+            Some(ModelKind::Rhn) => ("RhnLm", save(load_rhn_run(&dir, device)?, out)?),
+            Some(ModelKind::Lstm) => {
+                let lstm = load_run(&dir, |c: &LstmLmConfig| Ok(c.init(device)))?;
+                ("LstmLm", save(lstm, out)?)
+            }
+            Some(ModelKind::CharCnn) => bail!(
+                "{}: a character-aware language model (`ptb --model kim`) cannot be exported: \
+                 `bench/zoo_torch.py` has no PyTorch counterpart for it (export takes DeepMlp, \
+                 MnistConvNet, CifarNet, RhnLm and LstmLm runs)",
+                dir.display()
+            ),
+            None => bail!(
+                "{}: the \"model\" entry of config.json is none of the zoo's models (DeepMlp, \
+                 MnistConvNet, CifarNet, RhnLm, LstmLm)",
+                dir.join("config.json").display()
+            ),
+        }
     };
     let info = ExportInfo {
         format: EXPORT_FORMAT.into(),
