@@ -340,13 +340,7 @@ impl CifarNet {
 
     /// Number of highway (or plain) layers over all stages.
     pub fn gated_layers(&self) -> usize {
-        self.stages
-            .iter()
-            .map(|s| match s {
-                ConvStage::Highway(s) => s.depth(),
-                ConvStage::Plain(s) => s.depth(),
-            })
-            .sum()
+        self.stages.iter().map(ConvStage::depth).sum()
     }
 
     /// Class logits and every highway layer's transform gate. With `lesion = Some(k)`, gated

@@ -20,9 +20,12 @@
 //!
 //! With the `train` feature every model here is a burn-train `Learner` model ([`learner`]), and
 //! [`train`] trains them, or any Burn model, through `SupervisedTraining` with truncated BPTT,
-//! exact resume and set-atomic checkpoints.
+//! exact resume and set-atomic checkpoints, and [`analysis`] reads out a trained model's gates
+//! and lesions its layers (Srivastava et al.'s Figures 2-4, Kim et al.'s Table 6).
 //! [`weights`] loads PyTorch state dicts and writes safetensors with PyTorch's names.
 
+#[cfg(feature = "train")]
+pub mod analysis;
 pub mod char_cnn_lm;
 pub mod cifar;
 pub mod dropout;

@@ -107,6 +107,14 @@ pub enum ConvStage {
 }
 
 impl ConvStage {
+    /// Number of highway (or plain) layers in the stage.
+    pub fn depth(&self) -> usize {
+        match self {
+            ConvStage::Highway(s) => s.depth(),
+            ConvStage::Plain(s) => s.depth(),
+        }
+    }
+
     /// Applies the stage.
     ///
     /// # Shapes

@@ -17,23 +17,21 @@ use clap::{Parser, ValueEnum};
 use datasets::{Bptt, MnistDataset, MnistKind, PtbCorpus, PtbSplit};
 use models::train::{LabelledData, MnistData, RunDir};
 
-use super::classifiers::{
-    GatedClassifier, cifar_stage_depths, classifier_gate_report, classifier_lesion,
-    conv_stage_depths,
+use models::analysis::{
+    GateReport, GatedClassifier, LayerBias, LesionReport, TABLE6_WORDS, bias_csv, bias_table,
+    char_cnn_gate_report, char_cnn_lesion, cifar_stage_depths, classifier_gate_report,
+    classifier_lesion, conv_stage_depths, nearest_neighbours, neighbours_table, rhn_gate_report,
+    rhn_lesion,
 };
-use super::gate_stats::{GateReport, LayerBias, bias_table};
+
 use super::host;
-use super::lesion::LesionReport;
-use super::lm::{
-    TABLE6_WORDS, char_cnn_gate_report, char_cnn_lesion, load_char_cnn_run, nearest_neighbours,
-    neighbours_table, rhn_gate_report, rhn_lesion,
-};
 use super::report::{
-    bias_csv, bias_label, class_heatmap, example_heatmap, lesion_summary, lm_lesion_table,
-    mlp_gate_plots, plot_lesions, rhn_time_plot, stage_table, write_text,
+    bias_label, class_heatmap, example_heatmap, lesion_summary, lm_lesion_table, mlp_gate_plots,
+    plot_lesions, rhn_time_plot, stage_table, write_text,
 };
 use super::runs::{
-    LoadedRun, NetArgs, cifar_run_splits, load_cifar_run, load_conv_run, load_mlp_run, load_rhn_run,
+    LoadedRun, NetArgs, cifar_run_splits, load_char_cnn_run, load_cifar_run, load_conv_run,
+    load_mlp_run, load_rhn_run,
 };
 use crate::cli::{DataDirArgs, DeviceArgs, OutArgs};
 use crate::plot::{write_heatmap, write_plot};

@@ -4,122 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use super::gate_stats::{GateReport, LayerBias};
-use super::lesion::{LesionReport, LossError};
-use super::lm::RhnGateReport;
-use crate::plot::{Heatmap, LinePlot, Series, series, write_plot};
+use models::analysis::{GateReport, LayerBias, LesionReport, LossError, RhnGateReport};
 use models::train::write_atomic;
+
+use crate::plot::{Heatmap, LinePlot, Series, series, write_plot};
 
 /// Writes `text` to `dir/name` atomically.
 pub fn write_text(dir: &Path, name: &str, text: &str) -> anyhow::Result<()> {
     write_atomic(&dir.join(name), text.as_bytes())
-}
-
-/// CSV of the learned biases: `layer,initial,mean,min,max`.
-pub fn bias_csv(biases: &[LayerBias]) -> String {
-    let mut out = String::from("layer,initial,mean,min,max\n");
-    for b in biases {
-        out.push_str(&format!(
-            "{},{},{:.5},{:.5},{:.5}\n",
-            b.layer, b.initial, b.mean, b.min, b.max
-        ));
-    }
-    out
-}
-
-impl GateReport {
-    /// Per-layer CSV: `layer,mean_t,std_over_examples,closed_fraction,distance_to_output,
-    /// relative_distance`; the stack input is layer `first_layer − 1` (no gate).
-    pub fn layer_csv(&self) -> String {
-        let mut out = String::from(
-            "layer,mean_t,std_over_examples,closed_fraction,distance_to_output,relative_distance\n",
-        );
-        out.push_str(&format!(
-            "{},,,,{:.5},{:.5}\n",
-            self.first_layer - 1,
-            self.distance_to_output[0],
-            self.relative_distance[0]
-        ));
-        for i in 0..self.layers {
-            out.push_str(&format!(
-                "{},{:.5},{:.5},{:.4},{:.5},{:.5}\n",
-                self.first_layer + i,
-                self.mean_per_layer[i],
-                self.std_over_examples[i],
-                self.closed_fraction[i],
-                self.distance_to_output[i + 1],
-                self.relative_distance[i + 1]
-            ));
-        }
-        out
-    }
-
-    /// Per-class CSV: `class,count,<deviation of each layer>`.
-    pub fn class_csv(&self) -> String {
-        let columns = (0..self.layers).map(|i| format!("layer{}", self.first_layer + i));
-        let keys = self.class_counts.iter().enumerate();
-        values_csv(
-            "class,count",
-            columns,
-            keys.map(|(c, n)| format!("{c},{n}")),
-            &self.class_deviation,
-        )
-    }
-}
-
-impl LesionReport {
-    /// The rows as CSV: `layer,<split>_loss,<split>_error,...`, baseline first as layer 0.
-    pub fn csv(&self) -> String {
-        let mut out = String::from("layer");
-        for (s, _) in &self.baseline {
-            out.push_str(&format!(",{s}_loss,{s}_error"));
-        }
-        out.push('\n');
-        let mut line = |layer: usize, v: &[(String, LossError)]| {
-            out.push_str(&layer.to_string());
-            for (_, e) in v {
-                out.push_str(&format!(",{:.6},{:.6}", e.loss, e.error));
-            }
-            out.push('\n');
-        };
-        line(0, &self.baseline);
-        for r in &self.rows {
-            line(r.layer, &r.splits);
-        }
-        out
-    }
-}
-
-impl RhnGateReport {
-    /// Per-time-step CSV: `step,micro_layer1,...`, the mean activity of each micro-layer at each
-    /// position in the window.
-    pub fn time_csv(&self) -> String {
-        let columns = (1..=self.depth).map(|l| format!("micro_layer{l}"));
-        let steps = (1..=self.per_time_step.len()).map(|t| t.to_string());
-        values_csv("step", columns, steps, &self.per_time_step)
-    }
-}
-
-/// A CSV of `rows` of values (5 decimals) in `columns`, each row led by its key (the first
-/// `key_columns`, named in the header).
-fn values_csv(
-    key_columns: &str,
-    columns: impl Iterator<Item = String>,
-    keys: impl Iterator<Item = String>,
-    rows: &[Vec<f64>],
-) -> String {
-    let mut out: String = std::iter::once(key_columns.to_string())
-        .chain(columns)
-        .collect::<Vec<_>>()
-        .join(",");
-    for (key, row) in keys.zip(rows) {
-        out.push('\n');
-        out.push_str(&key);
-        for v in row {
-            out.push_str(&format!(",{v:.5}"));
-        }
-    }
-    out + "\n"
 }
 
 /// The gate activity of every unit of an MLP for each kept example (Figure 2, right): one panel

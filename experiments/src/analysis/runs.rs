@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use burn::module::Module;
 use burn::tensor::Device;
-use datasets::{CifarDataset, CifarKind, CifarSplit, CifarTransform};
+use datasets::{CifarDataset, CifarKind, CifarSplit, CifarTransform, PtbCorpus};
+use models::analysis::ptb_spelling;
 use models::train::{CifarData, RunDir};
 use models::{
-    CifarHighwayConfig, CifarNet, DeepMlp, DeepMlpConfig, MnistConvNet, MnistConvNetConfig, RhnLm,
-    RhnLmConfig,
+    CharCnnLm, CharCnnLmConfig, CifarHighwayConfig, CifarNet, DeepMlp, DeepMlpConfig, MnistConvNet,
+    MnistConvNetConfig, RhnLm, RhnLmConfig, WordSpelling,
 };
 
 /// Which trained nets the analysis binaries (`gates`, `lesion`) read: run directories of the
@@ -246,4 +247,18 @@ pub fn cifar_run_splits(
             run_dir.display()
         ),
     }
+}
+
+/// Loads a [`CharCnnLm`] trained by `ptb --model kim` (its words spelled from the PTB
+/// vocabulary of `corpus`).
+pub fn load_char_cnn_run(
+    path: &Path,
+    corpus: &PtbCorpus,
+    device: &Device,
+) -> anyhow::Result<(LoadedRun<CharCnnLmConfig, CharCnnLm>, WordSpelling)> {
+    let spelling = ptb_spelling(&corpus.vocab)?;
+    let run = load_run(path, |c: &CharCnnLmConfig| {
+        c.init(&spelling, device).map_err(anyhow::Error::msg)
+    })?;
+    Ok((run, spelling))
 }

@@ -24,9 +24,9 @@ use models::{CharCnnLmConfig, RhnLmConfig};
 use rhn::VariationalDropoutConfig;
 
 use super::{BenchArgs, CpuMeter, peak_memory_mib, time_steps};
-use crate::analysis::ptb_spelling;
 use crate::backend::DeviceArgs;
 use crate::cli::DataDirArgs;
+use models::analysis::ptb_spelling;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Preset {

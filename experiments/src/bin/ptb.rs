@@ -15,10 +15,10 @@ use std::path::PathBuf;
 use anyhow::bail;
 use clap::{Parser, ValueEnum};
 use datasets::{PtbCorpus, PtbSplit};
-use experiments::analysis::ptb_spelling;
 use experiments::cli::RunArgs;
 use experiments::lm::{LmArgs, LmCorpus, LmData, LmDefaults, LmJob};
 use experiments::provenance::create_run;
+use models::analysis::ptb_spelling;
 use models::train::FitOptions;
 use models::{CharCnnLmConfig, LstmLmConfig, RhnLmConfig};
 

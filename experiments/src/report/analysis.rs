@@ -8,10 +8,11 @@
 use super::Outcome;
 use super::columns::{Table, made_by, percent, sorted};
 use super::inputs::{Analysis, GatesRecord, Inputs, LesionRecord, Study};
-use crate::analysis::{
-    GateReport, LayerBias, LesionReport, LesionRow, LossError, Neighbours, bias_label,
-    neighbours_table, ranges,
+use models::analysis::{
+    GateReport, LayerBias, LesionReport, LesionRow, LossError, Neighbours, neighbours_table,
 };
+
+use crate::analysis::{bias_label, ranges};
 use crate::depth_study::RunSummary;
 use crate::provenance::Provenance;
 

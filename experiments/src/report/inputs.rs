@@ -38,15 +38,15 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::samples::Sample;
-use crate::analysis::{
-    CharCnnGateReport, GateReport, LayerBias, LesionReport, Neighbours, RhnGateReport,
-};
 use crate::cifar::CifarSummary;
 use crate::depth_study::schedule::Invocation;
 use crate::depth_study::{RunSummary, StudyConfig, StudyResult};
 use crate::export::ExportInfo;
 use crate::mnist_conv::ConvSummary;
 use crate::provenance::Provenance;
+use models::analysis::{
+    CharCnnGateReport, GateReport, LayerBias, LesionReport, Neighbours, RhnGateReport,
+};
 use models::train::EpochMetrics;
 
 /// The name of a PyTorch evaluation's JSON file in a run directory.

@@ -5,11 +5,11 @@
 //! channels and positions); the CIFAR nets' layers are numbered 1.. over the highway layers of
 //! all stages (each stage's plain first convolution is not counted).
 
+use crate::train::LabelledData;
+use crate::{CifarNet, ConvStage, DeepMlp, MnistConvNet};
 use anyhow::{Context, bail};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
-use models::train::LabelledData;
-use models::{CifarNet, ConvStage, DeepMlp, MnistConvNet};
 
 use super::gate_stats::{GateAccumulator, GateReport};
 use super::host;
@@ -216,20 +216,9 @@ pub fn classifier_lesion<const D: usize, M: GatedClassifier<D>, T: LabelledData<
     LesionReport::from_splits(label, M::FIRST_LAYER, layers, splits)
 }
 
-/// The number of gated (or plain) layers in each of `stages`.
-fn stage_depths(stages: &[ConvStage]) -> Vec<usize> {
-    stages
-        .iter()
-        .map(|s| match s {
-            ConvStage::Highway(st) => st.depth(),
-            ConvStage::Plain(st) => st.depth(),
-        })
-        .collect()
-}
-
 /// The number of gated (or plain) layers in each stage of a conv net.
 pub fn conv_stage_depths(model: &MnistConvNet) -> Vec<usize> {
-    stage_depths(&model.stages)
+    model.stages.iter().map(ConvStage::depth).collect()
 }
 
 /// The number of highway layers in each stage of a CIFAR net (the stages' plain first
@@ -245,7 +234,7 @@ pub fn cifar_stage_depths(model: &CifarNet) -> anyhow::Result<Vec<usize>> {
              read out or lesion; analyse a highway run instead"
         );
     }
-    Ok(stage_depths(&model.stages))
+    Ok(model.stages.iter().map(ConvStage::depth).collect())
 }
 
 /// Class logits of a [`MnistConvNet`] at inference (dropout off), with gated layer `lesion`

@@ -5,19 +5,17 @@
 //! representations before and after the highway layers, for in-vocabulary and
 //! out-of-vocabulary words).
 
-use std::path::Path;
-
+use crate::spelling::MAX_WORD_LEN;
+use crate::{CharCnnLm, RhnLm, WordSpelling};
 use anyhow::{Context, bail};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use datasets::{Bptt, BpttWindow, PtbCorpus, Vocab};
-use models::spelling::MAX_WORD_LEN;
-use models::{CharCnnLm, CharCnnLmConfig, RhnLm, WordSpelling};
+use datasets::{Bptt, BpttWindow, Vocab};
 use serde::{Deserialize, Serialize};
 
 use super::gate_stats::{LayerBias, bias_table};
 use super::host;
 use super::lesion::{LesionReport, LossError, LossErrorSum};
-use super::runs::{LoadedRun, load_run};
+use super::values_csv;
 
 /// The query words of the paper's Table 6: in the PTB vocabulary, then out of it.
 pub const TABLE6_WORDS: [&str; 8] = [
@@ -39,20 +37,6 @@ pub fn ptb_spelling(vocab: &Vocab) -> anyhow::Result<WordSpelling> {
     WordSpelling::new(vocab.words(), MAX_WORD_LEN).map_err(|e| {
         anyhow::anyhow!("spelling the vocabulary of ptb.train.txt for the character CNN: {e}")
     })
-}
-
-/// Loads a [`CharCnnLm`] trained by `ptb --model kim` (its words spelled from the PTB
-/// vocabulary of `corpus`).
-pub fn load_char_cnn_run(
-    path: &Path,
-    corpus: &PtbCorpus,
-    device: &Device,
-) -> anyhow::Result<(LoadedRun<CharCnnLmConfig, CharCnnLm>, WordSpelling)> {
-    let spelling = ptb_spelling(&corpus.vocab)?;
-    let run = load_run(path, |c: &CharCnnLmConfig| {
-        c.init(&spelling, device).map_err(anyhow::Error::msg)
-    })?;
-    Ok((run, spelling))
 }
 
 /// Transform-gate activity of a character-aware LM's highway layers on a token stream.
@@ -383,9 +367,23 @@ pub fn neighbours_table(rows: &[Neighbours]) -> String {
     s
 }
 
+impl RhnGateReport {
+    /// Per-time-step CSV: `step,micro_layer1,...`, the mean activity of each micro-layer at each
+    /// position in the window.
+    pub fn time_csv(&self) -> String {
+        let columns = (1..=self.depth).map(|l| format!("micro_layer{l}"));
+        let steps = (1..=self.per_time_step.len()).map(|t| t.to_string());
+        values_csv("step", columns, steps, &self.per_time_step)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+    use crate::CharCnnLmConfig;
+    use datasets::PtbCorpus;
 
     fn corpus(train: &str) -> anyhow::Result<PtbCorpus> {
         let p = Path::new("ptb.train.txt");

@@ -128,3 +128,26 @@ impl LesionReport {
             .collect()
     }
 }
+
+impl LesionReport {
+    /// The rows as CSV: `layer,<split>_loss,<split>_error,...`, baseline first as layer 0.
+    pub fn csv(&self) -> String {
+        let mut out = String::from("layer");
+        for (s, _) in &self.baseline {
+            out.push_str(&format!(",{s}_loss,{s}_error"));
+        }
+        out.push('\n');
+        let mut line = |layer: usize, v: &[(String, LossError)]| {
+            out.push_str(&layer.to_string());
+            for (_, e) in v {
+                out.push_str(&format!(",{:.6},{:.6}", e.loss, e.error));
+            }
+            out.push('\n');
+        };
+        line(0, &self.baseline);
+        for r in &self.rows {
+            line(r.layer, &r.splits);
+        }
+        out
+    }
+}

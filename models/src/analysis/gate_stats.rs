@@ -6,6 +6,8 @@
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 
+use super::values_csv;
+
 /// The transform-gate biases of one layer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LayerBias {
@@ -243,5 +245,57 @@ impl GateAccumulator {
             relative_distance,
             example_gates: self.kept,
         })
+    }
+}
+
+/// CSV of the learned biases: `layer,initial,mean,min,max`.
+pub fn bias_csv(biases: &[LayerBias]) -> String {
+    let mut out = String::from("layer,initial,mean,min,max\n");
+    for b in biases {
+        out.push_str(&format!(
+            "{},{},{:.5},{:.5},{:.5}\n",
+            b.layer, b.initial, b.mean, b.min, b.max
+        ));
+    }
+    out
+}
+
+impl GateReport {
+    /// Per-layer CSV: `layer,mean_t,std_over_examples,closed_fraction,distance_to_output,
+    /// relative_distance`; the stack input is layer `first_layer − 1` (no gate).
+    pub fn layer_csv(&self) -> String {
+        let mut out = String::from(
+            "layer,mean_t,std_over_examples,closed_fraction,distance_to_output,relative_distance\n",
+        );
+        out.push_str(&format!(
+            "{},,,,{:.5},{:.5}\n",
+            self.first_layer - 1,
+            self.distance_to_output[0],
+            self.relative_distance[0]
+        ));
+        for i in 0..self.layers {
+            out.push_str(&format!(
+                "{},{:.5},{:.5},{:.4},{:.5},{:.5}\n",
+                self.first_layer + i,
+                self.mean_per_layer[i],
+                self.std_over_examples[i],
+                self.closed_fraction[i],
+                self.distance_to_output[i + 1],
+                self.relative_distance[i + 1]
+            ));
+        }
+        out
+    }
+
+    /// Per-class CSV: `class,count,<deviation of each layer>`.
+    pub fn class_csv(&self) -> String {
+        let columns = (0..self.layers).map(|i| format!("layer{}", self.first_layer + i));
+        let keys = self.class_counts.iter().enumerate();
+        values_csv(
+            "class,count",
+            columns,
+            keys.map(|(c, n)| format!("{c},{n}")),
+            &self.class_deviation,
+        )
     }
 }
