@@ -69,6 +69,32 @@ pub fn zeroed(len: usize) -> Vec<f32> {
     }
 }
 
+/// A buffer of `len` floats for a caller that writes every one of them before reading any: a
+/// returned one where one fits, still holding its old values (nothing is zeroed), else a new
+/// one. In builds with debug assertions (the tests) every value starts as NaN instead, so that
+/// a value left unwritten shows in the results.
+pub fn for_overwrite(len: usize) -> Vec<f32> {
+    let fill = if cfg!(debug_assertions) {
+        f32::NAN
+    } else {
+        0.0
+    };
+    let reused = POOL.lock().ok().and_then(|mut pool| pool.take(len));
+    match reused {
+        Some(mut buffer) if !cfg!(debug_assertions) => {
+            // `resize` fills only past the old length: a buffer as long as `len` is not touched.
+            buffer.resize(len, fill);
+            buffer
+        }
+        Some(mut buffer) => {
+            buffer.clear();
+            buffer.resize(len, fill);
+            buffer
+        }
+        None => vec![fill; len],
+    }
+}
+
 /// Returns `buffer` for reuse (or frees it if the pool is full).
 pub fn recycle(buffer: Vec<f32>) {
     if let Ok(mut pool) = POOL.lock() {
@@ -112,6 +138,18 @@ mod tests {
         pool.put(vec![0.0; 500]);
         assert_eq!(pool.buffers.len(), 2, "the third would exceed 3000 floats");
         assert_eq!(pool.take(800).expect("fits").capacity(), 1000);
+    }
+
+    #[test]
+    fn buffers_for_overwrite_have_the_length_asked_for() {
+        for len in [0, 5, 64, 100] {
+            let a = for_overwrite(len);
+            assert_eq!(a.len(), len);
+            if cfg!(debug_assertions) {
+                assert!(a.iter().all(|v| v.is_nan()), "unwritten values read as NaN");
+            }
+            recycle(a);
+        }
     }
 
     #[test]

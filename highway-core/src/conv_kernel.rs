@@ -245,8 +245,9 @@ impl LayerWeights {
         let gates = kernels.len();
         assert!((1..=3).contains(&gates), "H, then T and optionally C");
         let gc = gates * c;
-        let mut forward = crate::buffers::zeroed(k * k * c * gc);
-        let mut backward = crate::buffers::zeroed(k * k * gc * c);
+        // Every value of both is written below.
+        let mut forward = crate::buffers::for_overwrite(k * k * c * gc);
+        let mut backward = crate::buffers::for_overwrite(k * k * gc * c);
         for (g, w) in kernels.iter().enumerate() {
             assert_eq!(w.len(), c * c * k * k, "kernel size");
             for co in 0..c {
@@ -274,15 +275,20 @@ impl LayerWeights {
         let gates = weights.len();
         assert!((1..=3).contains(&gates), "H, then T and optionally C");
         let gc = gates * c;
-        let mut forward = crate::buffers::zeroed(c * gc);
-        let mut backward = crate::buffers::zeroed(gc * c);
+        // Every value of both is written below.
+        let mut forward = crate::buffers::for_overwrite(c * gc);
+        let mut backward = crate::buffers::for_overwrite(gc * c);
         for (g, w) in weights.iter().enumerate() {
             assert_eq!(w.len(), c * c, "weight size");
-            for ci in 0..c {
-                for co in 0..c {
-                    let v = w[ci * c + co];
-                    forward[ci * gc + g * c + co] = v;
-                    backward[(g * c + co) * c + ci] = v;
+            for (ci, row) in w.chunks_exact(c).enumerate() {
+                forward[ci * gc + g * c..][..c].copy_from_slice(row);
+            }
+            for (co, out) in backward[g * c * c..(g + 1) * c * c]
+                .chunks_exact_mut(c)
+                .enumerate()
+            {
+                for (o, row) in out.iter_mut().zip(w.chunks_exact(c)) {
+                    *o = row[co];
                 }
             }
         }
@@ -358,10 +364,11 @@ impl LayerGradients {
     pub fn linear(&self, g: usize) -> Vec<f32> {
         assert_eq!(self.kernel, 1, "a dense layer's gradients");
         let (c, gc) = (self.channels, self.gates * self.channels);
-        self.weight
-            .chunks(gc)
-            .flat_map(|row| row[g * c..(g + 1) * c].iter().copied())
-            .collect()
+        let mut out = Vec::with_capacity(c * c);
+        for row in self.weight.chunks_exact(gc) {
+            out.extend_from_slice(&row[g * c..(g + 1) * c]);
+        }
+        out
     }
 
     /// The gradient of gate `g`'s bias `[C]`.
@@ -484,7 +491,8 @@ pub fn forward(grid: &Grid, weights: &LayerWeights, act: Act, x: &[f32], y: &mut
     let center = grid.center();
     assert!(x.len() == grid.len() && y.len() == grid.len());
     let block = grid.block();
-    let mut z = crate::buffers::zeroed(grid.pixels() * gc);
+    // Every row is written by its block's product.
+    let mut z = crate::buffers::for_overwrite(grid.pixels() * gc);
     // Each block writes its rows of `z` and its pixels of `y`: disjoint ranges of both.
     let y_ptr = SharedMut(y.as_mut_ptr());
     z.par_chunks_mut(block * gc).enumerate().for_each_init(
@@ -548,8 +556,17 @@ pub fn backward(
     let pixels = grid.pixels();
     // ∂z at every corner (zero at those of the padding), with `reach` zero rows in front, so
     // that windows read backwards stay in bounds.
-    let mut dz = crate::buffers::zeroed((reach + grid.positions()) * gc);
-    let mut dx = crate::buffers::zeroed(grid.len());
+    // With a 1×1 kernel every corner is a pixel's, so every row of ∂z is written below; and a
+    // gated layer writes the carry part of every pixel's ∂x before pass 2 adds to it.
+    let dense = k == 1;
+    let mut dz = match dense {
+        true => crate::buffers::for_overwrite(grid.positions() * gc),
+        false => crate::buffers::zeroed((reach + grid.positions()) * gc),
+    };
+    let mut dx = match dense && g > 1 {
+        true => crate::buffers::for_overwrite(grid.len()),
+        false => crate::buffers::zeroed(grid.len()),
+    };
     let block = grid.block();
     let blocks = pixels.div_ceil(block);
     let per_group = blocks.div_ceil(GROUPS).max(1);

@@ -88,7 +88,11 @@ impl Part {
         let mut inputs = vec![grid.pad_nchw(&x[first * n..(first + grid.batch) * n])];
         let mut saved = Vec::with_capacity(weights.len());
         for w in weights {
-            let mut y = crate::buffers::zeroed(grid.len());
+            // A 1×1 kernel's grid has no padding: the layer writes every value of `y`.
+            let mut y = match grid.kernel {
+                1 => crate::buffers::for_overwrite(grid.len()),
+                _ => crate::buffers::zeroed(grid.len()),
+            };
             saved.push(conv_kernel::forward(
                 &grid,
                 w,
