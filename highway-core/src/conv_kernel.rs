@@ -232,6 +232,7 @@ pub struct LayerWeights {
     /// `[k²·C, G·C]`: row `(ky·k + kx)·C + c_in`, column `g·C + c_out`.
     forward: Vec<f32>,
     /// `[k²·G·C, C]` for `∂x`: row `ky·k·G·C + (k − 1 − kx)·G·C + g·C + c_out`, column `c_in`.
+    /// Empty for a dense layer, whose `∂x` product reads `forward` transposed.
     backward: Vec<f32>,
     /// `[G·C]`: `b_H`, `b_T` (, `b_C`).
     bias: Vec<f32>,
@@ -275,24 +276,16 @@ impl LayerWeights {
         let gates = weights.len();
         assert!((1..=3).contains(&gates), "H, then T and optionally C");
         let gc = gates * c;
-        // Every value of both is written below.
+        // Every value is written below. With a 1×1 kernel the backward matrix would be
+        // `forward`'s transpose, which the `∂x` product reads in place.
         let mut forward = crate::buffers::for_overwrite(c * gc);
-        let mut backward = crate::buffers::for_overwrite(gc * c);
         for (g, w) in weights.iter().enumerate() {
             assert_eq!(w.len(), c * c, "weight size");
             for (ci, row) in w.chunks_exact(c).enumerate() {
                 forward[ci * gc + g * c..][..c].copy_from_slice(row);
             }
-            for (co, out) in backward[g * c * c..(g + 1) * c * c]
-                .chunks_exact_mut(c)
-                .enumerate()
-            {
-                for (o, row) in out.iter_mut().zip(w.chunks_exact(c)) {
-                    *o = row[co];
-                }
-            }
         }
-        Self::with_biases(gates, forward, backward, biases)
+        Self::with_biases(gates, forward, Vec::new(), biases)
     }
 
     /// Returns the buffers for reuse ([`buffers`](crate::buffers)).
@@ -377,8 +370,9 @@ impl LayerGradients {
     }
 }
 
-/// `dst[m × n] (+)= lhs[m × k] · rhs[k × n]` on one thread, `dst` and `rhs` row-major and
-/// contiguous, `lhs` read through its strides `(along k, along m)`.
+/// `dst[m × n] (+)= lhs[m × k] · rhs[k × n]` on one thread, `dst` row-major and contiguous,
+/// `lhs` read through its strides `(along k, along m)` and `rhs` through its strides `(along
+/// n, along k)`.
 #[allow(clippy::too_many_arguments)]
 fn gemm_into(
     dst: &mut [f32],
@@ -386,12 +380,14 @@ fn gemm_into(
     lhs: &[f32],
     lhs_strides: (usize, usize),
     rhs: &[f32],
+    rhs_strides: (usize, usize),
     m: usize,
     n: usize,
     k: usize,
 ) {
-    debug_assert!(dst.len() >= m * n && rhs.len() >= k * n);
+    debug_assert!(dst.len() >= m * n);
     debug_assert!(lhs.len() > (k - 1) * lhs_strides.0 + (m - 1) * lhs_strides.1);
+    debug_assert!(rhs.len() > (n - 1) * rhs_strides.0 + (k - 1) * rhs_strides.1);
     // SAFETY: the asserts above: every element the strides reach is inside its slice.
     unsafe {
         gemm::gemm(
@@ -406,8 +402,8 @@ fn gemm_into(
             lhs_strides.0 as isize,
             lhs_strides.1 as isize,
             rhs.as_ptr(),
-            1,
-            n as isize,
+            rhs_strides.0 as isize,
+            rhs_strides.1 as isize,
             1.0,
             1.0,
             false,
@@ -420,12 +416,21 @@ fn gemm_into(
 
 /// `dst[rows × n] (+)= lhs[rows × k] · rhs[k × n]`, all row-major and contiguous, one thread.
 fn product(dst: &mut [f32], accumulate: bool, lhs: &[f32], rhs: &[f32], rows: usize, k: usize) {
-    gemm_into(dst, accumulate, lhs, (1, k), rhs, rows, rhs.len() / k, k);
+    let n = rhs.len() / k;
+    gemm_into(dst, accumulate, lhs, (1, k), rhs, (1, n), rows, n, k);
+}
+
+/// `dst[rows × n] = lhs[rows × k] · rhsᵀ` for `rhs` `[n × k]`, all row-major and contiguous,
+/// one thread.
+fn product_rhs_transposed(dst: &mut [f32], lhs: &[f32], rhs: &[f32], rows: usize, k: usize) {
+    let n = rhs.len() / k;
+    gemm_into(dst, false, lhs, (1, k), rhs, (k, 1), rows, n, k);
 }
 
 /// `dst[k × n] += lhs[rows × k]ᵀ · rhs[rows × n]`, one thread.
 fn product_transposed(dst: &mut [f32], lhs: &[f32], rhs: &[f32], rows: usize, k: usize) {
-    gemm_into(dst, true, lhs, (k, 1), rhs, k, rhs.len() / rows, rows);
+    let n = rhs.len() / rows;
+    gemm_into(dst, true, lhs, (k, 1), rhs, (1, n), k, n, rows);
 }
 
 /// Copies `rows` windows into `cols` (`[rows, k·k·w]`, `w` floats per position of `src`): for
@@ -635,14 +640,11 @@ pub fn backward(
             gather(grid, dz_rows, gc, rows, cols, |i, ky| {
                 corners[i] + center + (k - 1 - ky) * wp
             });
-            product(
-                &mut dxb[..rows * c],
-                false,
-                cols,
-                &weights.backward,
-                rows,
-                kkgc,
-            );
+            let dxb = &mut dxb[..rows * c];
+            match k {
+                1 => product_rhs_transposed(dxb, cols, &weights.forward, rows, gc),
+                _ => product(dxb, false, cols, &weights.backward, rows, kkgc),
+            }
             for (d, &q) in dxb.chunks_exact(c).zip(corners.iter()) {
                 // SAFETY: pixel `q`'s channels are written by this block only.
                 let dxq = unsafe { dx_ptr.slice((q + center) * c, c) };

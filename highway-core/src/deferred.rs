@@ -31,7 +31,7 @@ use crate::{ConvHighway, ConvPlain, Highway, LayerStack, Plain};
 /// A layer that the fast path can compute on rank-`D` inputs: [`Highway`] and [`Plain`] on
 /// `[batch, d]`, [`ConvHighway`] and [`ConvPlain`] on `[batch, d, h, w]` (a plain layer as
 /// wide as its input).
-pub trait DeferredLayer<const D: usize>: StackLayer<D> {
+pub trait DeferredLayer<const D: usize>: StackLayer<D> + Sync {
     /// The fast path's activation for this layer, if it has one.
     fn fast_act(&self) -> Option<Act>;
 
@@ -42,8 +42,13 @@ pub trait DeferredLayer<const D: usize>: StackLayer<D> {
     /// The layer's weights, packed for `grid`.
     fn pack(&self, grid: &Grid) -> LayerWeights;
 
-    /// Adds the layer's weight and bias gradients `g` to `grads`.
-    fn add_gradients(&self, g: &LayerGradients, grads: &mut Gradients);
+    /// The layer's weight and bias gradients `g` as values in Burn's layouts, one `Vec` per
+    /// parameter, in the order [`add_gradients`](Self::add_gradients) takes them.
+    fn gradient_values(&self, g: &LayerGradients) -> Vec<Vec<f32>>;
+
+    /// Adds the layer's weight and bias gradients, as [`gradient_values`](Self::gradient_values)
+    /// gives them, to `grads`.
+    fn add_gradients(&self, values: Vec<Vec<f32>>, grads: &mut Gradients);
 }
 
 /// What [`LayerStack::forward_deferred`] recorded for the backward.
@@ -187,24 +192,67 @@ fn pack_convs(grid: &Grid, convs: &[&Conv2d]) -> LayerWeights {
     LayerWeights::pack(grid, &k, &b)
 }
 
-/// Adds the gradients `g` of the `Linear` maps of `H`, `T` (and `C`) to `grads`.
-fn add_linear_gradients(linears: &[&burn::nn::Linear], g: &LayerGradients, grads: &mut Gradients) {
+/// The gradients `g` of the `Linear` maps of `H`, `T` (and `C`): each map's weight, then its
+/// bias where it has one.
+fn linear_gradient_values(linears: &[&burn::nn::Linear], g: &LayerGradients) -> Vec<Vec<f32>> {
+    let mut out = Vec::with_capacity(2 * linears.len());
     for (gate, linear) in linears.iter().enumerate() {
-        add_gradient(&linear.weight.val(), g.linear(gate), grads);
-        if let Some(b) = &linear.bias {
-            add_gradient(&b.val(), g.bias(gate), grads);
+        out.push(g.linear(gate));
+        if linear.bias.is_some() {
+            out.push(g.bias(gate));
+        }
+    }
+    out
+}
+
+/// The gradients `g` of the convolutions of `H`, `T` (and `C`): each kernel, then its bias
+/// where it has one.
+fn conv_gradient_values(convs: &[&Conv2d], g: &LayerGradients) -> Vec<Vec<f32>> {
+    let mut out = Vec::with_capacity(2 * convs.len());
+    for (gate, conv) in convs.iter().enumerate() {
+        out.push(g.kernel(gate));
+        if conv.bias.is_some() {
+            out.push(g.bias(gate));
+        }
+    }
+    out
+}
+
+/// Adds gradient `values` (weight, then bias where there is one, of each of `params`) to
+/// `grads`.
+fn add_gradients<const D: usize>(
+    params: impl Iterator<Item = (Tensor<D>, Option<Tensor<1>>)>,
+    values: Vec<Vec<f32>>,
+    grads: &mut Gradients,
+) {
+    let mut values = values.into_iter();
+    let mut next = || values.next().expect("a gradient for every parameter");
+    for (weight, bias) in params {
+        add_gradient(&weight, next(), grads);
+        if let Some(b) = bias {
+            add_gradient(&b, next(), grads);
         }
     }
 }
 
-/// Adds the gradients `g` of the convolutions of `H`, `T` (and `C`) to `grads`.
-fn add_conv_gradients(convs: &[&Conv2d], g: &LayerGradients, grads: &mut Gradients) {
-    for (gate, conv) in convs.iter().enumerate() {
-        add_gradient(&conv.weight.val(), g.kernel(gate), grads);
-        if let Some(b) = &conv.bias {
-            add_gradient(&b.val(), g.bias(gate), grads);
-        }
-    }
+/// Adds gradient `values` to the weights and biases of `linears`.
+fn add_linear_gradients(
+    linears: &[&burn::nn::Linear],
+    values: Vec<Vec<f32>>,
+    grads: &mut Gradients,
+) {
+    let params = linears
+        .iter()
+        .map(|l| (l.weight.val(), l.bias.as_ref().map(|b| b.val())));
+    add_gradients(params, values, grads);
+}
+
+/// Adds gradient `values` to the kernels and biases of `convs`.
+fn add_conv_gradients(convs: &[&Conv2d], values: Vec<Vec<f32>>, grads: &mut Gradients) {
+    let params = convs
+        .iter()
+        .map(|c| (c.weight.val(), c.bias.as_ref().map(|b| b.val())));
+    add_gradients(params, values, grads);
 }
 
 /// A conv layer's grid: NCHW input, the kernel's side.
@@ -243,8 +291,12 @@ impl DeferredLayer<2> for Highway {
         pack_linears(grid, &self.linears())
     }
 
-    fn add_gradients(&self, g: &LayerGradients, grads: &mut Gradients) {
-        add_linear_gradients(&self.linears(), g, grads);
+    fn gradient_values(&self, g: &LayerGradients) -> Vec<Vec<f32>> {
+        linear_gradient_values(&self.linears(), g)
+    }
+
+    fn add_gradients(&self, values: Vec<Vec<f32>>, grads: &mut Gradients) {
+        add_linear_gradients(&self.linears(), values, grads);
     }
 }
 
@@ -262,8 +314,12 @@ impl DeferredLayer<2> for Plain {
         pack_linears(grid, &[&self.linear])
     }
 
-    fn add_gradients(&self, g: &LayerGradients, grads: &mut Gradients) {
-        add_linear_gradients(&[&self.linear], g, grads);
+    fn gradient_values(&self, g: &LayerGradients) -> Vec<Vec<f32>> {
+        linear_gradient_values(&[&self.linear], g)
+    }
+
+    fn add_gradients(&self, values: Vec<Vec<f32>>, grads: &mut Gradients) {
+        add_linear_gradients(&[&self.linear], values, grads);
     }
 }
 
@@ -280,8 +336,12 @@ impl DeferredLayer<4> for ConvHighway {
         pack_convs(grid, &self.convs())
     }
 
-    fn add_gradients(&self, g: &LayerGradients, grads: &mut Gradients) {
-        add_conv_gradients(&self.convs(), g, grads);
+    fn gradient_values(&self, g: &LayerGradients) -> Vec<Vec<f32>> {
+        conv_gradient_values(&self.convs(), g)
+    }
+
+    fn add_gradients(&self, values: Vec<Vec<f32>>, grads: &mut Gradients) {
+        add_conv_gradients(&self.convs(), values, grads);
     }
 }
 
@@ -299,8 +359,12 @@ impl DeferredLayer<4> for ConvPlain {
         pack_convs(grid, &[&self.conv])
     }
 
-    fn add_gradients(&self, g: &LayerGradients, grads: &mut Gradients) {
-        add_conv_gradients(&[&self.conv], g, grads);
+    fn gradient_values(&self, g: &LayerGradients) -> Vec<Vec<f32>> {
+        conv_gradient_values(&[&self.conv], g)
+    }
+
+    fn add_gradients(&self, values: Vec<Vec<f32>>, grads: &mut Gradients) {
+        add_conv_gradients(&[&self.conv], values, grads);
     }
 }
 
@@ -346,7 +410,7 @@ impl<L> LayerStack<L> {
             return (self.forward(x), StackTape { recorded: None });
         };
         let grid = self.layers[0].grid(dims);
-        let weights: Vec<LayerWeights> = self.layers.iter().map(|l| l.pack(&grid)).collect();
+        let weights: Vec<LayerWeights> = self.layers.par_iter().map(|l| l.pack(&grid)).collect();
         let xv = values(&x);
         let mut parts: Vec<Part> = grid
             .parts()
@@ -448,18 +512,34 @@ impl<const D: usize> StackTape<D> {
             .map(|part| part.backward(weights, act, &dy))
             .collect::<Vec<_>>()
             .into_iter();
-        let (mut dx, mut total) = parts.next().expect("a part");
-        // The parts' gradients in order: the sum does not depend on the threads.
+        let (mut dx, first) = parts.next().expect("a part");
+        let mut by_layer: Vec<Vec<LayerGradients>> = first.into_iter().map(|g| vec![g]).collect();
         for (part_dx, part_grads) in parts {
             dx.extend(part_dx);
-            for (t, g) in total.iter_mut().zip(part_grads) {
-                t.add(&g);
-                g.recycle();
+            for (layer, g) in by_layer.iter_mut().zip(part_grads) {
+                layer.push(g);
             }
         }
-        for (layer, g) in stack.layers.iter().zip(total) {
-            layer.add_gradients(&g, grads);
-            g.recycle();
+        // Layer by layer in parallel, each layer's parts summed in order: the sum does not
+        // depend on the threads.
+        let values: Vec<Vec<Vec<f32>>> = stack
+            .layers
+            .par_iter()
+            .zip(by_layer)
+            .map(|(layer, parts)| {
+                let mut parts = parts.into_iter();
+                let mut total = parts.next().expect("a part");
+                for g in parts {
+                    total.add(&g);
+                    g.recycle();
+                }
+                let values = layer.gradient_values(&total);
+                total.recycle();
+                values
+            })
+            .collect();
+        for (layer, values) in stack.layers.iter().zip(values) {
+            layer.add_gradients(values, grads);
         }
         r.weights.into_iter().for_each(LayerWeights::recycle);
         if !r.x.is_tracked() {
