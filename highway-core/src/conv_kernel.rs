@@ -460,13 +460,30 @@ fn pixel_corners(grid: &Grid, first: usize, rows: usize, corners: &mut Vec<usize
     corners.extend((first..first + rows).map(|p| grid.pixel_corner(p)));
 }
 
-/// The windows of the corners `corners` of `x`: kernel row `ky` of corner `q` starts at
-/// `q + ky·W_p`.
-fn gather_windows(grid: &Grid, x: &[f32], corners: &[usize], cols: &mut [f32]) {
+/// `len` floats for the gathered windows of a block, none with a 1×1 kernel (whose windows
+/// are read in place).
+fn gathered(grid: &Grid, len: usize) -> usize {
+    if grid.kernel == 1 { 0 } else { len }
+}
+
+/// The windows of the corners `corners` of `x`, those of the pixels from pixel `first` on, as
+/// rows of `[k²·C]`: kernel row `ky` of corner `q` starts at `q + ky·W_p`. They are gathered
+/// into `cols`, except with a 1×1 kernel, whose windows are the pixels' own rows of `x`, one
+/// after another (no padding: pixel `p`'s corner is `p`), read in place.
+fn gather_windows<'a>(
+    grid: &Grid,
+    x: &'a [f32],
+    first: usize,
+    corners: &[usize],
+    cols: &'a mut [f32],
+) -> &'a [f32] {
+    let (c, rows) = (grid.channels, corners.len());
+    if grid.kernel == 1 {
+        return &x[first * c..(first + rows) * c];
+    }
     let wp = grid.wp();
-    gather(grid, x, grid.channels, corners.len(), cols, |i, ky| {
-        corners[i] + ky * wp
-    });
+    gather(grid, x, c, rows, cols, |i, ky| corners[i] + ky * wp);
+    cols
 }
 
 /// The saved state of one layer's forward: `H`, `T` (and `C`) of every pixel (`[pixels,
@@ -501,12 +518,17 @@ pub fn forward(grid: &Grid, weights: &LayerWeights, act: Act, x: &[f32], y: &mut
     // Each block writes its rows of `z` and its pixels of `y`: disjoint ranges of both.
     let y_ptr = SharedMut(y.as_mut_ptr());
     z.par_chunks_mut(block * gc).enumerate().for_each_init(
-        || (vec![0.0f32; block * kkc], Vec::with_capacity(block)),
+        || {
+            (
+                vec![0.0f32; gathered(grid, block * kkc)],
+                Vec::with_capacity(block),
+            )
+        },
         |(cols, corners), (blk, zb)| {
             let rows = zb.len() / gc;
             pixel_corners(grid, blk * block, rows, corners);
-            gather_windows(grid, x, corners, cols);
-            product(zb, false, cols, &weights.forward, rows, kkc);
+            let windows = gather_windows(grid, x, blk * block, corners, cols);
+            product(zb, false, windows, &weights.forward, rows, kkc);
             for (zq, &q) in zb.chunks_exact_mut(gc).zip(corners.iter()) {
                 // z, then H, T (C) in its place.
                 for (v, b) in zq.iter_mut().zip(&weights.bias) {
@@ -581,9 +603,9 @@ pub fn backward(
     let partials: Vec<(Vec<f32>, Vec<f32>)> = (0..blocks.div_ceil(per_group))
         .into_par_iter()
         .map(|group| {
-            let mut dw = vec![0.0f32; kkc * gc];
-            let mut db = vec![0.0f32; gc];
-            let mut cols = vec![0.0f32; block * kkc];
+            let mut dw = crate::buffers::zeroed(kkc * gc);
+            let mut db = crate::buffers::zeroed(gc);
+            let mut cols = vec![0.0f32; gathered(grid, block * kkc)];
             let mut dzb = vec![0.0f32; block * gc];
             let mut corners = Vec::with_capacity(block);
             for blk in group * per_group..((group + 1) * per_group).min(blocks) {
@@ -604,19 +626,20 @@ pub fn backward(
                     }
                     unsafe { dz_ptr.slice((reach + q) * gc, gc) }.copy_from_slice(dq);
                 }
-                gather_windows(grid, x, &corners, &mut cols);
-                product_transposed(&mut dw, &cols, &dzb[..rows * gc], rows, kkc);
+                let windows = gather_windows(grid, x, first, &corners, &mut cols);
+                product_transposed(&mut dw, windows, &dzb[..rows * gc], rows, kkc);
             }
             (dw, db)
         })
         .collect();
-    let mut weight = crate::buffers::zeroed(kkc * gc);
-    let mut bias = crate::buffers::zeroed(gc);
-    for (dw, db) in &partials {
-        for (s, v) in weight.iter_mut().zip(dw) {
+    // The groups' sums added in order to the first group's.
+    let mut partials = partials.into_iter();
+    let (mut weight, mut bias) = partials.next().expect("at least one group of blocks");
+    for (dw, db) in partials {
+        for (s, v) in weight.iter_mut().zip(&dw) {
             *s += v;
         }
-        for (s, v) in bias.iter_mut().zip(db) {
+        for (s, v) in bias.iter_mut().zip(&db) {
             *s += v;
         }
     }
@@ -625,7 +648,7 @@ pub fn backward(
     let dz_rows = &dz;
     (0..blocks).into_par_iter().for_each_init(
         || {
-            let cols = vec![0.0f32; block * kkgc];
+            let cols = vec![0.0f32; gathered(grid, block * kkgc)];
             (cols, vec![0.0f32; block * c], Vec::with_capacity(block))
         },
         |(cols, dxb, corners), blk| {
@@ -637,13 +660,16 @@ pub fn backward(
             // `weights.backward`), which is row r + (k − 1 − ky)·W_p of the buffer with its
             // `reach` leading rows.
             let wp = grid.wp();
-            gather(grid, dz_rows, gc, rows, cols, |i, ky| {
-                corners[i] + center + (k - 1 - ky) * wp
-            });
             let dxb = &mut dxb[..rows * c];
-            match k {
-                1 => product_rhs_transposed(dxb, cols, &weights.forward, rows, gc),
-                _ => product(dxb, false, cols, &weights.backward, rows, kkgc),
+            if k == 1 {
+                // The pixels' own rows of ∂z, one after another (no padding, no leading rows).
+                let dz = &dz_rows[first * gc..(first + rows) * gc];
+                product_rhs_transposed(dxb, dz, &weights.forward, rows, gc);
+            } else {
+                gather(grid, dz_rows, gc, rows, cols, |i, ky| {
+                    corners[i] + center + (k - 1 - ky) * wp
+                });
+                product(dxb, false, cols, &weights.backward, rows, kkgc);
             }
             for (d, &q) in dxb.chunks_exact(c).zip(corners.iter()) {
                 // SAFETY: pixel `q`'s channels are written by this block only.
