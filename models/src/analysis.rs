@@ -26,7 +26,8 @@
 //! [`nearest_neighbours`]).
 //!
 //! The statistics are accumulated on the host from per-batch read-outs, so the arithmetic is
-//! plain Rust that the tests check on hand-made inputs; every report writes itself as CSV.
+//! plain Rust that the tests check on hand-made inputs; the gate, lesion and RHN reports write
+//! themselves as CSV.
 //! The `gates` and `lesion` commands of the `experiments` crate run these on trained runs and
 //! draw the figures.
 //!
