@@ -17,7 +17,7 @@
 //! ordinary forward under autodiff and the tape is empty. Either way the values and gradients
 //! are the same (`tests/conv_fast_path.rs`, `tests/dense_fast_path.rs`).
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::activation::Activation;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
@@ -31,7 +31,7 @@ use crate::{ConvHighway, ConvPlain, Highway, LayerStack, Plain};
 /// A layer that the fast path can compute on rank-`D` inputs: [`Highway`] and [`Plain`] on
 /// `[batch, d]`, [`ConvHighway`] and [`ConvPlain`] on `[batch, d, h, w]` (a plain layer as
 /// wide as its input).
-pub trait DeferredLayer<const D: usize>: StackLayer<D> + Sync {
+pub trait DeferredLayer<const D: usize>: StackLayer<D> + Module + Sync {
     /// The fast path's activation for this layer, if it has one.
     fn fast_act(&self) -> Option<Act>;
 
@@ -255,6 +255,15 @@ fn add_conv_gradients(convs: &[&Conv2d], values: Vec<Vec<f32>>, grads: &mut Grad
     add_gradients(params, values, grads);
 }
 
+/// Reads every float parameter once, which initialises the lazy ones, in the module's order.
+struct Materialise;
+
+impl ModuleVisitor for Materialise {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
 /// A conv layer's grid: NCHW input, the kernel's side.
 fn conv_grid([batch, channels, height, width]: [usize; 4], conv: &Conv2d) -> Grid {
     Grid {
@@ -410,6 +419,12 @@ impl<L> LayerStack<L> {
             return (self.forward(x), StackTape { recorded: None });
         };
         let grid = self.layers[0].grid(dims);
+        // Parameters still waiting for their lazy initialisation draw their values from the
+        // device's random stream: here, in the stack's order, and not in whatever order the
+        // threads packing the layers would reach them.
+        for layer in &self.layers {
+            layer.visit(&mut Materialise);
+        }
         let weights: Vec<LayerWeights> = self.layers.par_iter().map(|l| l.pack(&grid)).collect();
         let xv = values(&x);
         let mut parts: Vec<Part> = grid

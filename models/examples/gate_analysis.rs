@@ -21,6 +21,7 @@ fn main() -> anyhow::Result<()> {
 
     // *Training Very Deep Networks* s3.1: 50 units per layer, b_T = −2 at init.
     let autodiff = device.clone().autodiff();
+    autodiff.seed(1);
     let mut model = DeepMlpConfig::mnist_highway(10).init(&autodiff);
     let mut optim = AdamConfig::new().init();
     for step in 0..300 {
