@@ -4,7 +4,6 @@
 //! from the device's random stream in whatever order the threads reach them. One test in its
 //! own process, so that no other test draws from the shared stream meanwhile.
 
-use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use highway_core::HighwayConfig;
 
