@@ -101,19 +101,10 @@ impl ModuleVisitor for Collect<'_> {
     }
 }
 
-/// Draws every lazily initialised parameter of a model, so that its clones share the values.
-struct Materialize;
-
-impl ModuleVisitor for Materialize {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let _ = param.val();
-    }
-}
-
 /// A copy of `model` on `device`, its weights drawn first (Burn draws parameters at first use:
 /// two copies of an undrawn model would draw different weights).
 fn copy_to<M: Module>(model: &M, device: &Device) -> M {
-    model.visit(&mut Materialize);
+    highway_core::materialize(model);
     model.clone().fork(device)
 }
 

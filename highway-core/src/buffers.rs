@@ -81,13 +81,11 @@ pub fn for_overwrite(len: usize) -> Vec<f32> {
     };
     let reused = POOL.lock().ok().and_then(|mut pool| pool.take(len));
     match reused {
-        Some(mut buffer) if !cfg!(debug_assertions) => {
-            // `resize` fills only past the old length: a buffer as long as `len` is not touched.
-            buffer.resize(len, fill);
-            buffer
-        }
         Some(mut buffer) => {
-            buffer.clear();
+            if cfg!(debug_assertions) {
+                buffer.clear();
+            }
+            // `resize` fills only past the old length: a buffer as long as `len` is not touched.
             buffer.resize(len, fill);
             buffer
         }

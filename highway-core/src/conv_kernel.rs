@@ -232,7 +232,8 @@ pub struct LayerWeights {
     /// `[k²·C, G·C]`: row `(ky·k + kx)·C + c_in`, column `g·C + c_out`.
     forward: Vec<f32>,
     /// `[k²·G·C, C]` for `∂x`: row `ky·k·G·C + (k − 1 − kx)·G·C + g·C + c_out`, column `c_in`.
-    /// Empty for a dense layer, whose `∂x` product reads `forward` transposed.
+    /// Empty for a 1×1 kernel (a dense layer's too), whose `∂x` product reads `forward`
+    /// transposed.
     backward: Vec<f32>,
     /// `[G·C]`: `b_H`, `b_T` (, `b_C`).
     bias: Vec<f32>,
@@ -246,9 +247,13 @@ impl LayerWeights {
         let gates = kernels.len();
         assert!((1..=3).contains(&gates), "H, then T and optionally C");
         let gc = gates * c;
-        // Every value of both is written below.
+        // Every value of both is written below. A 1×1 kernel's `∂x` product reads `forward`
+        // transposed, and has no backward matrix.
         let mut forward = crate::buffers::for_overwrite(k * k * c * gc);
-        let mut backward = crate::buffers::for_overwrite(k * k * gc * c);
+        let mut backward = match k {
+            1 => Vec::new(),
+            _ => crate::buffers::for_overwrite(k * k * gc * c),
+        };
         for (g, w) in kernels.iter().enumerate() {
             assert_eq!(w.len(), c * c * k * k, "kernel size");
             for co in 0..c {
@@ -257,8 +262,10 @@ impl LayerWeights {
                         for kx in 0..k {
                             let v = w[((co * c + ci) * k + ky) * k + kx];
                             forward[((ky * k + kx) * c + ci) * gc + g * c + co] = v;
-                            let row = ky * k * gc + (k - 1 - kx) * gc + g * c + co;
-                            backward[row * c + ci] = v;
+                            if k > 1 {
+                                let row = ky * k * gc + (k - 1 - kx) * gc + g * c + co;
+                                backward[row * c + ci] = v;
+                            }
                         }
                     }
                 }
@@ -659,13 +666,13 @@ pub fn backward(
             // r − ky·W_p − (k − 1) (read backwards in kx by the packing of
             // `weights.backward`), which is row r + (k − 1 − ky)·W_p of the buffer with its
             // `reach` leading rows.
-            let wp = grid.wp();
             let dxb = &mut dxb[..rows * c];
             if k == 1 {
                 // The pixels' own rows of ∂z, one after another (no padding, no leading rows).
                 let dz = &dz_rows[first * gc..(first + rows) * gc];
                 product_rhs_transposed(dxb, dz, &weights.forward, rows, gc);
             } else {
+                let wp = grid.wp();
                 gather(grid, dz_rows, gc, rows, cols, |i, ky| {
                     corners[i] + center + (k - 1 - ky) * wp
                 });

@@ -17,7 +17,7 @@
 //! ordinary forward under autodiff and the tape is empty. Either way the values and gradients
 //! are the same (`tests/conv_fast_path.rs`, `tests/dense_fast_path.rs`).
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::nn::activation::Activation;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
@@ -255,15 +255,6 @@ fn add_conv_gradients(convs: &[&Conv2d], values: Vec<Vec<f32>>, grads: &mut Grad
     add_gradients(params, values, grads);
 }
 
-/// Reads every float parameter once, which initialises the lazy ones, in the module's order.
-struct Materialise;
-
-impl ModuleVisitor for Materialise {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let _ = param.val();
-    }
-}
-
 /// A conv layer's grid: NCHW input, the kernel's side.
 fn conv_grid([batch, channels, height, width]: [usize; 4], conv: &Conv2d) -> Grid {
     Grid {
@@ -422,9 +413,7 @@ impl<L> LayerStack<L> {
         // Parameters still waiting for their lazy initialisation draw their values from the
         // device's random stream: here, in the stack's order, and not in whatever order the
         // threads packing the layers would reach them.
-        for layer in &self.layers {
-            layer.visit(&mut Materialise);
-        }
+        self.layers.iter().for_each(crate::materialize);
         let weights: Vec<LayerWeights> = self.layers.par_iter().map(|l| l.pack(&grid)).collect();
         let xv = values(&x);
         let mut parts: Vec<Part> = grid

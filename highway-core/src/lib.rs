@@ -92,6 +92,24 @@ pub fn on_fast_path(device: &burn::tensor::Device) -> bool {
     is_cpu_device(device) && fast_path_enabled()
 }
 
+/// Draws every parameter of `module` that Burn has not initialised yet, now and in the
+/// module's order. Burn initialises a parameter at its first read, from the device's random
+/// stream: left to later, the draws would interleave with whatever else takes from that stream
+/// (dropout masks), or happen in whatever order threads reach them, and two clones of an
+/// undrawn module would draw different weights.
+pub fn materialize<M: burn::module::Module>(module: &M) {
+    struct Touch;
+    impl burn::module::ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(
+            &mut self,
+            param: &burn::module::Param<burn::tensor::Tensor<D>>,
+        ) {
+            let _ = param.val();
+        }
+    }
+    module.visit(&mut Touch);
+}
+
 /// The value of [`FAST_PATH_ENV`] read as a switch: on unless `off`, `0` or `false`.
 fn switched_on(value: Option<&str>) -> bool {
     value.is_none_or(|v| {

@@ -1,7 +1,7 @@
 //! The conv highway stack's CPU fast path (`ConvHighwayStack::forward_deferred`, raw buffers
 //! and a hand-written backward) against the readable reference, the stack's `forward` under
 //! Burn's autodiff (`conv2d`): the output and the gradient of every kernel, every bias, the
-//! layer before the stack and the input agree, for coupled and free carry, kernels 3 and 5,
+//! layer before the stack and the input agree, for coupled and free carry, kernels 1, 3 and 5,
 //! ReLU and tanh, odd image sizes, batch 1 and channel counts that are not multiples of 8.
 
 use burn::module::Module;
@@ -100,6 +100,24 @@ fn free_tanh_5x5_batch_1_equals_autodiff() {
     });
 }
 
+/// A 1×1 kernel: no padding, the windows read in place and the `∂x` product on the forward
+/// matrix transposed.
+#[test]
+fn free_and_coupled_1x1_equal_autodiff() {
+    for carry in [CarryMode::Free, CarryMode::Coupled] {
+        check(&Case {
+            carry,
+            kernel: 1,
+            activation: ActivationConfig::Relu,
+            batch: 3,
+            channels: 6,
+            height: 5,
+            width: 7,
+            depth: 3,
+        });
+    }
+}
+
 #[test]
 fn coupled_tanh_and_free_relu_with_12_channels_equal_autodiff() {
     for (carry, activation) in [
@@ -189,6 +207,7 @@ fn plain_stacks_equal_autodiff() {
     for (activation, kernel, batch, channels, height, width) in [
         (ActivationConfig::Relu, 3, 2, 5, 7, 6),
         (ActivationConfig::Tanh, 5, 1, 3, 5, 9),
+        (ActivationConfig::Relu, 1, 2, 4, 3, 5),
     ] {
         let device = Device::flex().autodiff();
         device.seed(19);

@@ -58,7 +58,7 @@ mod lm;
 
 pub use classifiers::{
     GatedClassifier, cifar_forward, cifar_stage_depths, classifier_gate_report, classifier_lesion,
-    conv_forward, conv_stage_depths,
+    conv_forward, conv_stage_depths, mlp_bias_table,
 };
 pub use gate_stats::{ExampleGates, GateAccumulator, GateReport, LayerBias, bias_csv, bias_table};
 pub use lesion::{LesionReport, LesionRow, LossError, LossErrorSum};

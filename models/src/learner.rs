@@ -536,13 +536,7 @@ mod tests {
             .with_dropout(rhn::VariationalDropoutConfig::ptb_sota())
             .init(&device);
         // Burn draws weights lazily: draw them now, not inside the first step's mask stream.
-        struct Touch;
-        impl ModuleVisitor for Touch {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                let _ = param.val();
-            }
-        }
-        model.visit(&mut Touch);
+        highway_core::materialize(&model);
         let tokens = Tensor::<2, Int>::from_ints([[1, 2, 3], [4, 5, 6]], &device);
         let targets = Tensor::<2, Int>::from_ints([[2, 3, 4], [5, 6, 7]], &device);
         let window = || LmWindow {

@@ -11,20 +11,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context;
 use burn::tensor::Device;
 use clap::{Parser, ValueEnum};
 use datasets::{Bptt, MnistDataset, MnistKind, PtbCorpus, PtbSplit};
 use models::train::{LabelledData, MnistData, RunDir};
 
 use models::analysis::{
-    GateReport, GatedClassifier, LayerBias, LesionReport, TABLE6_WORDS, bias_csv, bias_table,
+    GateReport, GatedClassifier, LayerBias, LesionReport, TABLE6_WORDS, bias_csv,
     char_cnn_gate_report, char_cnn_lesion, cifar_stage_depths, classifier_gate_report,
-    classifier_lesion, conv_stage_depths, nearest_neighbours, neighbours_table, rhn_gate_report,
-    rhn_lesion,
+    classifier_lesion, conv_stage_depths, mlp_bias_table, nearest_neighbours, neighbours_table,
+    rhn_gate_report, rhn_lesion,
 };
 
-use super::host;
 use super::report::{
     bias_label, class_heatmap, example_heatmap, lesion_summary, lm_lesion_table, mlp_gate_plots,
     plot_lesions, rhn_time_plot, stage_table, write_text,
@@ -268,12 +266,7 @@ fn mlp_gates(
         let (examples, keep) = (args.examples, args.show_examples);
         let report =
             classifier_gate_report(&run.model, data, examples, keep, args.batch_size, device)?;
-        let learned = run.model.transform_biases().context("a highway net")?;
-        let learned: Vec<Vec<f32>> = learned
-            .into_iter()
-            .map(host)
-            .collect::<anyhow::Result<_>>()?;
-        let biases = bias_table(&learned, run.config.transform_bias, 2);
+        let biases = mlp_bias_table(&run.model, run.config.transform_bias)?;
         let sub = create_run(out.file(&slug))?;
         write_text(&sub.path, "biases.csv", &bias_csv(&biases))?;
         sub.write_json("biases.json", &biases)?;

@@ -7,8 +7,6 @@
 //! and [`commands`] holds the `gates` and `lesion` commands. Everything public is re-exported
 //! here.
 
-use burn::tensor::Tensor;
-
 pub mod commands;
 pub mod report;
 pub mod runs;
@@ -22,11 +20,3 @@ pub use runs::{
     LoadedRun, NetArgs, cifar_run_splits, load_char_cnn_run, load_cifar_run, load_conv_run,
     load_mlp_run, load_rhn_run, load_run, resolve_run_dir, run_config,
 };
-
-/// A tensor's values on the host, as `f32`.
-fn host<const D: usize>(t: Tensor<D>) -> anyhow::Result<Vec<f32>> {
-    t.into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| anyhow::anyhow!("reading a tensor back to the host: {e:?}"))
-}

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use super::gate_stats::{GateAccumulator, GateReport};
+use super::gate_stats::{GateAccumulator, GateReport, LayerBias, bias_table};
 use super::host;
 use super::lesion::{LesionReport, LossError, LossErrorSum};
 
@@ -117,6 +117,19 @@ impl GatedClassifier<4> for CifarNet {
             cifar_forward(self, x, k).0
         }))
     }
+}
+
+/// The learned transform-gate biases of a highway [`DeepMlp`] against their common initial
+/// value `initial` (Figure 2, left), numbered as network layers from 2 (an error for a plain
+/// net).
+pub fn mlp_bias_table(model: &DeepMlp, initial: f64) -> anyhow::Result<Vec<LayerBias>> {
+    let learned = model.transform_biases().context("a highway net")?;
+    let learned: Vec<Vec<f32>> = learned
+        .into_iter()
+        .map(host)
+        .collect::<anyhow::Result<_>>()?;
+    let first = <DeepMlp as GatedClassifier<2>>::FIRST_LAYER;
+    Ok(bias_table(&learned, initial, first))
 }
 
 /// A staged conv net's read-out for [`GateAccumulator::add`]: the per-example mean gate

@@ -9,8 +9,6 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::bail;
 use burn::data::dataloader::DataLoader;
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::Tensor;
 use burn::train::{InferenceStep, Learner, SupervisedTraining, TrainStep, TrainingStrategy};
 
 use super::checkpoint::{EveryEpoch, Part};
@@ -120,20 +118,6 @@ pub struct RunData<TI, VI> {
     pub extra_evals: Vec<(String, Arc<dyn DataLoader<VI>>)>,
 }
 
-/// Draws the weights of `model` now. Burn initialises parameters lazily, on first use: left to
-/// the first training step, the initial weights would be drawn after the epoch's dropout seed,
-/// interleaved with its masks, so the weights would depend on the dropout stream and not only
-/// on the RNG state the caller seeded before `init`.
-fn materialize<M: Module>(model: &M) {
-    struct Touch;
-    impl ModuleVisitor for Touch {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let _ = param.val();
-        }
-    }
-    model.visit(&mut Touch);
-}
-
 /// Trains `model` through `SupervisedTraining` and the [`Learner`] (see the
 /// [module docs](self)); `metrics` registers the Burn metrics the renderer and logs show.
 /// Returns the trained model (in validation mode) and the metrics of every epoch, resumed
@@ -160,7 +144,10 @@ where
         replicas,
     } = options.device.clone().autodiff();
     let checkpoints = CheckpointSet::open(run, solver.keep_checkpoints)?;
-    materialize(&model);
+    // Drawn now: left to the first training step, the initial weights would be drawn after the
+    // epoch's dropout seed, interleaved with its masks, and would depend on the dropout stream,
+    // not only on the RNG state the caller seeded before `init`.
+    highway_core::materialize(&model);
     let mut model = model;
     let mut resumed: Option<(usize, RunState)> = None;
     if options.resume
