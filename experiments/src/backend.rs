@@ -33,7 +33,6 @@ pub struct DeviceArgs {
 
 impl DeviceArgs {
     /// The one device these arguments name, for a binary that runs on one device.
-    /// Also tunes the allocator for tensor work ([`keep_freed_memory`]).
     ///
     /// # Errors
     ///
@@ -55,7 +54,6 @@ impl DeviceArgs {
     ///
     /// An unknown name, a backend not compiled in, or a device listed twice, naming the flag.
     pub fn devices(&self) -> anyhow::Result<Devices> {
-        keep_freed_memory();
         if self.devices.is_empty() {
             return Ok(Devices::single(parse_device(self.device.as_deref())?));
         }
@@ -128,8 +126,12 @@ fn answering(device: Device, name: &str) -> anyhow::Result<Device> {
     }
 }
 
-/// Maps a `--device` value (or `None` for the default) to a [`Device`].
+/// Maps a `--device` value (or `None` for the default) to a [`Device`]. Also tunes the
+/// allocator for tensor work ([`keep_freed_memory`]), so that every binary that picks a device
+/// (the training binaries through [`DeviceArgs`], the benches directly) runs with the same
+/// allocator settings.
 pub fn parse_device(name: Option<&str>) -> anyhow::Result<Device> {
+    keep_freed_memory();
     let compiled = compiled_backends();
     let name = match name {
         Some(n) => n.to_ascii_lowercase(),
