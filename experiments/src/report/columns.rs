@@ -231,18 +231,21 @@ pub fn median_range(values: &[f64], format: impl Fn(f64) -> String) -> String {
     format!("{} ({spread})", format(median))
 }
 
-/// The items of the newest commit among `items` (that of the newest date), in their order.
+/// The items of the newest commit and machine among `items` (those of the newest date's
+/// commit and [`Provenance::machine_short`], which names the matrix kernels where a build ran
+/// other kernels than the CPU's widest), in their order: runs of one commit on two kernel sets
+/// are two measurements, not one range.
 pub fn of_newest_commit<T>(items: Vec<T>, provenance: impl Fn(&T) -> &Provenance) -> Vec<T> {
     let newest = items
         .iter()
         .map(&provenance)
         .max_by(|a, b| a.date.cmp(&b.date));
-    let Some(commit) = newest.map(|p| p.git_commit.clone()) else {
+    let Some((commit, machine)) = newest.map(|p| (p.git_commit.clone(), p.machine_short())) else {
         return items;
     };
     items
         .into_iter()
-        .filter(|i| provenance(i).git_commit == commit)
+        .filter(|i| provenance(i).git_commit == commit && provenance(i).machine_short() == machine)
         .collect()
 }
 
@@ -261,6 +264,33 @@ mod tests {
             "| n | text |\n|---|---|\n| 1 | `a\\|b` |\n| 22 | `c` |\n"
         );
         assert_eq!(table.render(&[]), "| n | text |\n|---|---|\n");
+    }
+
+    #[test]
+    fn the_newest_runs_are_of_one_commit_and_one_kernel_set() {
+        let at = |date: &str, commit: &str, kernels: &str| {
+            let mut p = Provenance::current();
+            (p.date, p.git_commit) = (date.into(), commit.into());
+            p.machine.vector = Some("AVX-512".into());
+            p.matrix_kernels = Some(kernels.into());
+            p
+        };
+        let runs = vec![
+            at("2026-12-07T10:00:00Z", "aaa", "AVX-512"),
+            at("2026-12-07T11:00:00Z", "bbb", "AVX-512"),
+            at("2026-12-07T12:00:00Z", "bbb", "AVX2"),
+            at("2026-12-07T13:00:00Z", "bbb", "AVX-512"),
+            at("2026-12-07T14:00:00Z", "bbb", "AVX2"),
+        ];
+        let dates = |runs: Vec<Provenance>| runs.into_iter().map(|p| p.date).collect::<Vec<_>>();
+        assert_eq!(
+            dates(of_newest_commit(runs.clone(), |p| p)),
+            ["2026-12-07T12:00:00Z", "2026-12-07T14:00:00Z"]
+        );
+        assert_eq!(
+            dates(of_newest_commit(runs[..4].to_vec(), |p| p)),
+            ["2026-12-07T11:00:00Z", "2026-12-07T13:00:00Z"]
+        );
     }
 
     #[test]
