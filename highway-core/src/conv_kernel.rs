@@ -37,8 +37,7 @@ use rayon::prelude::*;
 
 mod gates;
 
-pub use gates::Act;
-use gates::{gates_backward, gates_forward};
+pub use gates::{Act, gates_backward, gates_forward};
 
 /// Pixels per block: one product `[BLOCK, k²·C] × [k²·C, G·C]` at a time.
 const BLOCK: usize = 256;

@@ -2,8 +2,8 @@
 //! and gradients (the closed form in the [`softmax_loss`](crate::softmax_loss) docs) computed on
 //! the host in one pass over the logits.
 //!
-//! The logits `h·W + b` are written once, by a matrix product onto rows that start as `b`;
-//! then each row, while it is in cache, becomes `∂L/∂logits`: its maximum, `exp(logit − max)`
+//! The product `h·W` is written once, into memory that is not zeroed first; then each row,
+//! while it is in cache, gets `b` added and becomes `∂L/∂logits`: its maximum, `exp(logit − max)`
 //! and their sum, the row's loss `log Σ + max − logit_y`, the scaling by `scale / (N·Σ)`, the
 //! target's `−scale/N`, and the row added into `∂L/∂b`. `∂L/∂h` and `∂L/∂W` are two more
 //! products that read `W` and `h` through their strides (no transposed copy). Burn's tensor
@@ -75,10 +75,15 @@ impl<'a> Operand<'a> {
     }
 }
 
-/// `dst [m, n] (+)= lhs [m, k] · rhs [k, n]`, `dst` row-major, over the rayon threads.
-fn product(dst: &mut [f32], accumulate: bool, lhs: Operand, rhs: Operand, (m, k, n): Shape) {
-    assert!(dst.len() == m * n && lhs.holds(m, k) && rhs.holds(k, n));
-    // SAFETY: the assert: every element the strides address lies inside its slice.
+/// `lhs [m, k] · rhs [k, n]`, row-major, over the rayon threads. The result is written into
+/// fresh memory, never zeroed first (a `[700, 10000]` product's 28 MB, which one thread zeroed
+/// or filled while the other waited).
+fn product(lhs: Operand, rhs: Operand, (m, k, n): Shape) -> Vec<f32> {
+    assert!(lhs.holds(m, k) && rhs.holds(k, n));
+    let mut dst: Vec<f32> = Vec::with_capacity(m * n);
+    // SAFETY: the assert: every element the strides address lies inside its slice. `dst` has
+    // room for the `m·n` values, which `gemm` writes without reading them (`read_dst` false),
+    // so they are all initialised when the length is set.
     unsafe {
         gemm::gemm(
             m,
@@ -87,7 +92,7 @@ fn product(dst: &mut [f32], accumulate: bool, lhs: Operand, rhs: Operand, (m, k,
             dst.as_mut_ptr(),
             1,
             n as isize,
-            accumulate,
+            false,
             lhs.values.as_ptr(),
             lhs.col_stride as isize,
             lhs.row_stride as isize,
@@ -101,7 +106,9 @@ fn product(dst: &mut [f32], accumulate: bool, lhs: Operand, rhs: Operand, (m, k,
             false,
             Parallelism::Rayon(0),
         );
+        dst.set_len(m * n);
     }
+    dst
 }
 
 /// `(m, k, n)` of a product.
@@ -138,26 +145,18 @@ pub fn softmax_cross_entropy_host(
         WeightLayout::Columns => Operand::row_major(w, vocab),
         WeightLayout::Rows => Operand::row_major(w, d).transposed(),
     };
-    // logits = b (every row), then += h·W.
-    let mut logits: Vec<f32> = Vec::with_capacity(n * vocab);
-    for _ in 0..n {
-        logits.extend_from_slice(b);
-    }
-    product(&mut logits, true, h_op, w_op, (n, d, vocab));
+    // h·W; the row pass adds b.
+    let mut logits = product(h_op, w_op, (n, d, vocab));
     let g = (scale / n as f64) as f32;
-    let (loss_sum, d_b) = rows_to_gradients(&mut logits, targets, vocab, g);
+    let (loss_sum, d_b) = rows_to_gradients(&mut logits, targets, b, g);
     let d_logits = Operand::row_major(&logits, vocab);
     // ∂L/∂h [n, d] = ∂L/∂logits [n, vocab] · Wᵀ [vocab, d].
-    let mut d_h = vec![0.0f32; n * d];
-    product(&mut d_h, false, d_logits, w_op.transposed(), (n, vocab, d));
+    let d_h = product(d_logits, w_op.transposed(), (n, vocab, d));
     // ∂L/∂W = hᵀ·∂L/∂logits [d, vocab], or its transpose ∂L/∂logitsᵀ·h [vocab, d].
-    let mut d_w = vec![0.0f32; d * vocab];
-    match layout {
-        WeightLayout::Columns => {
-            product(&mut d_w, false, h_op.transposed(), d_logits, (d, n, vocab))
-        }
-        WeightLayout::Rows => product(&mut d_w, false, d_logits.transposed(), h_op, (vocab, n, d)),
-    }
+    let d_w = match layout {
+        WeightLayout::Columns => product(h_op.transposed(), d_logits, (d, n, vocab)),
+        WeightLayout::Rows => product(d_logits.transposed(), h_op, (vocab, n, d)),
+    };
     HostSoftmaxLoss {
         mean: loss_sum / n as f64,
         d_h,
@@ -170,21 +169,17 @@ pub fn softmax_cross_entropy_host(
 /// (over the tasks, in order) do not depend on the number of threads.
 const ROWS_PER_TASK: usize = 64;
 
-/// Turns every row of `logits` (`[tokens, vocab]`) into `g·(p − onehot(y))` in place, in tasks
-/// of [`ROWS_PER_TASK`] rows over the rayon threads; returns the sum of the rows' losses and
-/// `∂L/∂b` (the sum of the rows).
-fn rows_to_gradients(
-    logits: &mut [f32],
-    targets: &[usize],
-    vocab: usize,
-    g: f32,
-) -> (f64, Vec<f32>) {
+/// Turns every row of `h·W` (`[tokens, vocab]`) into `g·(p − onehot(y))` for the logits
+/// `h·W + b`, in place, in tasks of [`ROWS_PER_TASK`] rows over the rayon threads; returns the
+/// sum of the rows' losses and `∂L/∂b` (the sum of the rows).
+fn rows_to_gradients(logits: &mut [f32], targets: &[usize], b: &[f32], g: f32) -> (f64, Vec<f32>) {
+    let vocab = b.len();
     let partials: Vec<(f64, Vec<f32>)> = logits
         .par_chunks_mut(ROWS_PER_TASK * vocab)
         .zip(targets.par_chunks(ROWS_PER_TASK))
         .map(|(rows, targets)| {
             let mut d_b = vec![0.0f32; vocab];
-            let loss = rows_pass(rows, targets, g, &mut d_b);
+            let loss = rows_pass(rows, targets, b, g, &mut d_b);
             (loss, d_b)
         })
         .collect();
@@ -200,34 +195,35 @@ fn rows_to_gradients(
 }
 
 /// [`rows_body`], on AVX2 with FMA where the CPU has them ([`highway_core::simd`]).
-fn rows_pass(rows: &mut [f32], targets: &[usize], g: f32, d_b: &mut [f32]) -> f64 {
+fn rows_pass(rows: &mut [f32], targets: &[usize], b: &[f32], g: f32, d_b: &mut [f32]) -> f64 {
     #[cfg(target_arch = "x86_64")]
     if highway_core::simd::avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA.
-        return unsafe { rows_avx2(rows, targets, g, d_b) };
+        return unsafe { rows_avx2(rows, targets, b, g, d_b) };
     }
-    rows_body(rows, targets, g, d_b)
+    rows_body(rows, targets, b, g, d_b)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn rows_avx2(rows: &mut [f32], targets: &[usize], g: f32, d_b: &mut [f32]) -> f64 {
-    rows_body(rows, targets, g, d_b)
+fn rows_avx2(rows: &mut [f32], targets: &[usize], b: &[f32], g: f32, d_b: &mut [f32]) -> f64 {
+    rows_body(rows, targets, b, g, d_b)
 }
 
 /// Lanes of the row loops' partial maxima and sums: wide enough for the compiler to keep
 /// them in vector registers (two AVX2 registers).
 const LANES: usize = 16;
 
-/// The row pass: each row of `rows` (`vocab = d_b.len()` wide) becomes `g·(p − onehot(y))`,
-/// `d_b` gets the rows added; returns the sum of the rows' losses.
+/// The row pass: each row of `rows` (`h·W`, `vocab = d_b.len()` wide) becomes the logits
+/// `h·W + b` and then `g·(p − onehot(y))`, `d_b` gets the rows added; returns the sum of the
+/// rows' losses.
 #[inline(always)]
-fn rows_body(rows: &mut [f32], targets: &[usize], g: f32, d_b: &mut [f32]) -> f64 {
+fn rows_body(rows: &mut [f32], targets: &[usize], b: &[f32], g: f32, d_b: &mut [f32]) -> f64 {
     let vocab = d_b.len();
     let mut loss = 0.0f64;
     for (row, &target) in rows.chunks_exact_mut(vocab).zip(targets) {
+        let max = add_bias_and_max(row, b);
         let target_logit = row[target];
-        let max = row_max(row);
         // exp(logit − max) in place, summed in lanes (a NaN logit makes the sum NaN).
         let mut lanes = [0.0f32; LANES];
         let mut chunks = row.chunks_exact_mut(LANES);
@@ -255,22 +251,25 @@ fn rows_body(rows: &mut [f32], targets: &[usize], g: f32, d_b: &mut [f32]) -> f6
     loss
 }
 
-/// The largest value of `row` (NaN values are passed over: the sum of the exponentials is
-/// NaN then, and so is the loss).
+/// Adds `b` to `row` and returns the largest value (NaN values are passed over: the sum of the
+/// exponentials is NaN then, and so is the loss).
 #[inline(always)]
-fn row_max(row: &[f32]) -> f32 {
+fn add_bias_and_max(row: &mut [f32], b: &[f32]) -> f32 {
     let mut lanes = [f32::NEG_INFINITY; LANES];
-    let mut chunks = row.chunks_exact(LANES);
-    for chunk in &mut chunks {
-        for (m, v) in lanes.iter_mut().zip(chunk) {
+    let mut chunks = row.chunks_exact_mut(LANES);
+    let mut b_chunks = b.chunks_exact(LANES);
+    for (chunk, b) in (&mut chunks).zip(&mut b_chunks) {
+        for ((m, v), b) in lanes.iter_mut().zip(chunk).zip(b) {
+            *v += b;
             *m = m.max(*v);
         }
     }
-    chunks
-        .remainder()
-        .iter()
-        .chain(&lanes)
-        .fold(f32::NEG_INFINITY, |m, v| m.max(*v))
+    let mut max = lanes.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
+    for (v, b) in chunks.into_remainder().iter_mut().zip(b_chunks.remainder()) {
+        *v += b;
+        max = max.max(*v);
+    }
+    max
 }
 
 #[cfg(test)]
@@ -284,11 +283,12 @@ mod tests {
         let logits: Vec<f32> = (0..n * vocab)
             .map(|i| ((i as f32) * 0.37).sin() * 9.0)
             .collect();
+        let bias: Vec<f32> = (0..vocab).map(|j| (j as f32 * 0.11).cos()).collect();
         let targets = [0, 202, 17, 17, 100];
         let (mut a, mut b) = (logits.clone(), logits);
         let (mut db_a, mut db_b) = (vec![0.0; vocab], vec![0.0; vocab]);
-        let loss_a = rows_pass(&mut a, &targets, 0.3, &mut db_a);
-        let loss_b = rows_body(&mut b, &targets, 0.3, &mut db_b);
+        let loss_a = rows_pass(&mut a, &targets, &bias, 0.3, &mut db_a);
+        let loss_b = rows_body(&mut b, &targets, &bias, 0.3, &mut db_b);
         assert_eq!((loss_a, &a, &db_a), (loss_b, &b, &db_b));
         assert!(loss_a.is_finite() && loss_a > 0.0);
     }

@@ -23,7 +23,11 @@
 //! tape. On the CPU backends the units are split into one partition per thread (the private
 //! `partition` module): each thread keeps its rows of every matrix for the window and the
 //! threads swap their slices of `s` (of `∂z`) after every micro-layer, instead of splitting
-//! every small product anew.
+//! every small product anew. Where the thin products' kernel pays off (x86-64 with AVX2 and
+//! FMA, the fast paths on), the partitions keep the window in host buffers (the private `host`
+//! module: packed rows, the highway gate loops of `highway_core::conv_kernel`); elsewhere (a
+//! GPU, another CPU, `HIGHWAY_ZOO_FAST_PATH=off`) they run the same steps through Burn's
+//! operations, the readable form.
 //!
 //! The output and the final state leave as leaves of the autodiff graph; after
 //! `loss.backward()`, [`RhnTape::complete`] reads their gradients, runs the backward above,
@@ -65,8 +69,8 @@ use crate::dropout::RhnMasks;
 use crate::layer::{Rhn, RhnState};
 use crate::micro::MicroLayer;
 use crate::partition;
-use crate::rows::{self, Rows};
-use highway_core::thin::PackedRows;
+
+mod host;
 
 /// What [`Rhn::forward_deferred`](crate::Rhn::forward_deferred) recorded: the activations of
 /// every micro-layer and time step, and the autodiff tensors that connect the hand-written
@@ -92,7 +96,16 @@ struct Recorded {
     /// Gated maps per micro-layer (2, or 3 with a free carry gate).
     k: usize,
     /// What each partition of the units recorded.
-    parts: Vec<Part>,
+    parts: Parts,
+}
+
+/// The partitions' records: tensors (Burn's operations, the readable form, on every device),
+/// or host values (the CPU fast path, [`host`]).
+#[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
+#[derive(Debug)]
+enum Parts {
+    Tensors(Vec<Part>),
+    Host(Vec<host::HostPart>),
 }
 
 /// One partition's share of the recurrence: its units `u0..u0 + n` of every gate.
@@ -101,7 +114,7 @@ struct Recorded {
 struct Part {
     units: std::ops::Range<usize>,
     /// Each micro-layer's rows of `R_l` `[n, k·d]` for these units (`∂s_in = R_l·∂zᵀ`).
-    weights: Vec<Rows>,
+    weights: Vec<Tensor<2>>,
     /// `[step][micro-layer]`, transposed (`[n, batch]`).
     saved: Vec<Vec<Saved>>,
     /// `[micro-layer][step]`: the whole masked state `s_in` `[d, batch]` (for `∂L/∂R_l`).
@@ -126,39 +139,35 @@ pub(crate) fn forward(
     masks: Option<&RhnMasks>,
 ) -> (Tensor<3>, RhnState, RhnTape) {
     let parts = partition::parts_for(&x.device(), rhn.d_hidden());
-    forward_in_parts(rhn, x, s0, masks, parts)
+    let on_host = host::pays_off(&x.device());
+    forward_in_parts(rhn, x, s0, masks, parts, on_host)
 }
 
-/// [`forward`] with `parts` partitions of the units (at most `d_hidden`).
+/// [`forward`] with `parts` partitions of the units (at most `d_hidden`), on host values
+/// ([`host`]) or through Burn's operations.
 pub(crate) fn forward_in_parts(
     rhn: &Rhn,
     x: Tensor<3>,
     s0: Tensor<2>,
     masks: Option<&RhnMasks>,
     parts: usize,
+    on_host: bool,
 ) -> (Tensor<3>, RhnState, RhnTape) {
     let d = rhn.d_hidden();
     assert!((1..=d).contains(&parts), "1 to d_hidden partitions");
     let (x_proj, window) = Window::new(rhn, x, &s0, masks);
-    let results = partition::run(parts, |p, exchange| {
-        forward_part(
-            &window,
-            partition::units(p, parts, d),
-            p == 0,
-            |round, next| Tensor::cat(exchange.share(p, round, next), 0),
-        )
-    });
-    let mut parts_out = Vec::with_capacity(parts);
-    let mut outputs = Vec::new();
-    let mut s = window.s0;
-    for (p, (part, out, last)) in results.into_iter().enumerate() {
-        if p == 0 {
-            outputs = out;
-            s = last;
+    // `ys`: `sᵀ` of every step, `[seq, d, batch]`; `s`: the last one, `[d, batch]`.
+    let (ys, s, parts_out) = match on_host {
+        true => {
+            let (ys, s, parts) = host::forward(&window, parts);
+            (ys, s, Parts::Host(parts))
         }
-        parts_out.push(part);
-    }
-    let y = Tensor::from_inner(Tensor::stack::<3>(outputs, 0).permute([2, 0, 1])).require_grad();
+        false => {
+            let (ys, s, parts) = forward_tensors(&window, parts);
+            (ys, s, Parts::Tensors(parts))
+        }
+    };
+    let y = Tensor::from_inner(ys.permute([2, 0, 1])).require_grad();
     let s_last = Tensor::from_inner(s.transpose()).require_grad();
     let tape = RhnTape {
         recorded: Some(Recorded {
@@ -174,6 +183,30 @@ pub(crate) fn forward_in_parts(
     (y, RhnState::new(s_last), tape)
 }
 
+/// The partitions' forward through Burn's operations: `sᵀ` of every step `[seq, d, batch]`,
+/// the last one `[d, batch]`, and each partition's record.
+fn forward_tensors(window: &Window, parts: usize) -> (Tensor<3>, Tensor<2>, Vec<Part>) {
+    let results = partition::run(parts, |p, exchange| {
+        forward_part(
+            window,
+            partition::units(p, parts, window.d),
+            p == 0,
+            |round, next| Tensor::cat(exchange.share(p, round, next), 0),
+        )
+    });
+    let mut parts_out = Vec::with_capacity(parts);
+    let mut outputs = Vec::new();
+    let mut s = window.s0.clone();
+    for (p, (part, out, last)) in results.into_iter().enumerate() {
+        if p == 0 {
+            outputs = out;
+            s = last;
+        }
+        parts_out.push(part);
+    }
+    (Tensor::stack::<3>(outputs, 0), s, parts_out)
+}
+
 /// A window's inputs to the recurrence, outside autodiff and transposed, shared by every
 /// partition.
 struct Window {
@@ -182,9 +215,6 @@ struct Window {
     xp: Tensor<2>,
     /// Per micro-layer, each gate's `R` `[d, d]` and `b` `[d]`, in gate order `H`, `T` (`C`).
     maps: Vec<Vec<(Tensor<2>, Tensor<1>)>>,
-    /// Whether the partitions pack their rows of every `R` for the thin products
-    /// (`crate::rows`), or take Burn's `matmul`.
-    packed: bool,
     /// `m_hᵀ` `[d, batch]`, when the recurrent state is dropped out.
     mask: Option<Tensor<2>>,
     /// `s^{[0]}ᵀ` `[d, batch]`.
@@ -231,7 +261,6 @@ impl Window {
             })
             .collect();
         let window = Self {
-            packed: rows::packed_on(&xp.device()),
             xp,
             maps,
             mask: masks
@@ -261,9 +290,9 @@ impl Window {
 /// One partition's rows of every micro-layer's weights, copied once per window.
 struct PartWeights {
     /// The transposed product's rows `[k·n, d]`, gates stacked (`z = R_lᵀ·s_inᵀ`).
-    forward: Vec<Rows>,
+    forward: Vec<Tensor<2>>,
     /// The rows of `R_l` `[n, k·d]` (`∂s_in = R_l·∂zᵀ`).
-    backward: Vec<Rows>,
+    backward: Vec<Tensor<2>>,
     /// The biases `[k·n, 1]`.
     biases: Vec<Tensor<2>>,
 }
@@ -280,47 +309,13 @@ impl PartWeights {
             backward: Vec::with_capacity(window.maps.len()),
             biases: Vec::with_capacity(window.maps.len()),
         };
-        let d = window.d;
         for gates in &window.maps {
-            match window.packed {
-                // The same matrices, packed from the values of every gate's `R` (read here,
-                // so that each partition holds one micro-layer's at a time): row `g·n + i` of
-                // the forward one is column `u0 + i` of `R_g`, row `i` of the backward one is
-                // row `u0 + i` of every `R_g`.
-                true => {
-                    let r: Vec<Vec<f32>> = gates.iter().map(|(w, _)| rows::host(w)).collect();
-                    weights.forward.push(Rows::Packed(PackedRows::from_columns(
-                        window.k * n,
-                        d,
-                        |j, column| {
-                            for (g, part) in column.chunks_exact_mut(n).enumerate() {
-                                part.copy_from_slice(&r[g][j * d + u0..j * d + u0 + n]);
-                            }
-                        },
-                    )));
-                    weights.backward.push(Rows::Packed(PackedRows::from_rows(
-                        n,
-                        window.k * d,
-                        |i, row| {
-                            for (g, part) in row.chunks_exact_mut(d).enumerate() {
-                                part.copy_from_slice(&r[g][(u0 + i) * d..(u0 + i + 1) * d]);
-                            }
-                        },
-                    )));
-                }
-                false => {
-                    weights.forward.push(Rows::Tensor(stack(
-                        gates,
-                        &|w| w.clone().narrow(1, u0, n).transpose(),
-                        0,
-                    )));
-                    weights.backward.push(Rows::Tensor(stack(
-                        gates,
-                        &|w| w.clone().narrow(0, u0, n),
-                        1,
-                    )));
-                }
-            }
+            weights
+                .forward
+                .push(stack(gates, &|w| w.clone().narrow(1, u0, n).transpose(), 0));
+            weights
+                .backward
+                .push(stack(gates, &|w| w.clone().narrow(0, u0, n), 1));
             let biases = gates.iter().map(|(_, b)| b.clone().narrow(0, u0, n));
             weights
                 .biases
@@ -354,7 +349,7 @@ fn forward_part(
                 Some(m) => s.clone() * m.clone(),
                 None => s.clone(),
             };
-            let mut z = w.times(s_in.clone()) + b.clone(); // [k·n, batch]
+            let mut z = w.clone().matmul(s_in.clone()) + b.clone(); // [k·n, batch]
             if l == 0 {
                 z = z + window.input(t, &units);
             }
@@ -454,41 +449,20 @@ impl RhnTape {
         let ds_last = ds_last
             .map(|g| g.inner().transpose())
             .unwrap_or_else(|| Tensor::zeros([d, batch], &device).inner());
-        let n_parts = r.parts.len();
-        let parts: Vec<Mutex<Option<Part>>> =
-            r.parts.into_iter().map(|p| Mutex::new(Some(p))).collect();
-        let mask = r.mask;
-        let results = partition::run(n_parts, |p, exchange| {
-            let part = parts[p]
-                .lock()
-                .expect("partition slot")
-                .take()
-                .expect("each partition runs once");
-            let grads = Outgoing {
-                gy: &gy,
-                ds_last: &ds_last,
-                mask: mask.as_ref(),
-            };
-            backward_part(part, &grads, k, p == 0, |round, dz| {
-                gate_major(exchange.share(p, round, dz), k)
-            })
-        });
-        let mut ds0 = Vec::with_capacity(n_parts);
-        let mut dx = Vec::new();
-        let mut weight_grads = Vec::with_capacity(n_parts);
-        for (p, (ds, part_dx, wg)) in results.into_iter().enumerate() {
-            ds0.push(ds);
-            if p == 0 {
-                dx = part_dx;
-            }
-            weight_grads.push(wg);
-        }
-        // ∂L/∂(W x) as [batch, seq, k·d] (dx was collected last step first), ∂L/∂s^{[0]}.
-        dx.reverse();
-        let dx = Tensor::stack::<3>(dx, 0).permute([2, 0, 1]);
+        let outgoing = Outgoing {
+            gy: &gy,
+            ds_last: &ds_last,
+            mask: r.mask.as_ref(),
+        };
+        let (ds0, dx, weight_grads) = match r.parts {
+            Parts::Tensors(parts) => backward_tensors(parts, &outgoing, k),
+            Parts::Host(parts) => host::backward(parts, &outgoing, k),
+        };
+        // ∂L/∂(W x) as [batch, seq, k·d], ∂L/∂s^{[0]}.
+        let dx = dx.permute([2, 0, 1]);
         let mut surrogate = (r.x_proj * Tensor::from_inner(dx)).sum();
         if r.s0.is_tracked() {
-            let ds0 = Tensor::cat(ds0, 0).transpose();
+            let ds0 = ds0.transpose();
             surrogate = surrogate + (r.s0 * Tensor::from_inner(ds0)).sum();
         }
         if !surrogate.is_tracked() {
@@ -498,6 +472,42 @@ impl RhnTape {
         store_weight_gradients(rhn, &weight_grads, k, &mut grads);
         Some(grads)
     }
+}
+
+/// What the partitions' backward returns: `∂L/∂s^{[0]}ᵀ` `[d, batch]`, `∂L/∂(W x)ᵀ` of every
+/// step `[seq, k·d, batch]`, and each partition's columns of every micro-layer's weight and
+/// bias gradients.
+#[cfg(feature = "autodiff")]
+type PartsBackward = (Tensor<2>, Tensor<3>, Vec<Vec<(Tensor<2>, Tensor<1>)>>);
+
+/// The partitions' backward through Burn's operations.
+#[cfg(feature = "autodiff")]
+fn backward_tensors(parts: Vec<Part>, outgoing: &Outgoing<'_>, k: usize) -> PartsBackward {
+    let n_parts = parts.len();
+    let parts: Vec<Mutex<Option<Part>>> = parts.into_iter().map(|p| Mutex::new(Some(p))).collect();
+    let results = partition::run(n_parts, |p, exchange| {
+        let part = parts[p]
+            .lock()
+            .expect("partition slot")
+            .take()
+            .expect("each partition runs once");
+        backward_part(part, outgoing, k, p == 0, |round, dz| {
+            gate_major(exchange.share(p, round, dz), k)
+        })
+    });
+    let mut ds0 = Vec::with_capacity(n_parts);
+    let mut dx = Vec::new();
+    let mut weight_grads = Vec::with_capacity(n_parts);
+    for (p, (ds, part_dx, wg)) in results.into_iter().enumerate() {
+        ds0.push(ds);
+        if p == 0 {
+            dx = part_dx;
+        }
+        weight_grads.push(wg);
+    }
+    // dx was collected last step first.
+    dx.reverse();
+    (Tensor::cat(ds0, 0), Tensor::stack::<3>(dx, 0), weight_grads)
 }
 
 /// The gradients flowing into the recurrence from outside, transposed: `∂L/∂y` of every step
@@ -538,7 +548,7 @@ fn backward_part(
             let dz = Tensor::cat(dz, 0); // [k·n, batch]
             let dz_full = share(round, dz.clone());
             round += 1;
-            let ds_in = part.weights[l].times(dz_full.clone()); // [n, batch]
+            let ds_in = part.weights[l].clone().matmul(dz_full.clone()); // [n, batch]
             let ds_in = match &mask {
                 Some(m) => ds_in * m.clone(),
                 None => ds_in,
@@ -611,6 +621,7 @@ fn store_weight_gradients(
 
 #[cfg(test)]
 mod tests {
+    use super::{Parts, Recorded};
     use crate::test_util::{autodiff_device, values};
     use crate::{
         CarryMode, RhnCellConfig, RhnConfig, RhnMasks, RhnState, VariationalDropoutConfig,
@@ -681,13 +692,25 @@ mod tests {
             let plain = loss(y.clone(), s).backward();
             let mut a = Collect(&plain, Vec::new());
             rhn.visit(&mut a);
-            for parts in [1, 2, 3] {
+            // Through Burn's operations and on host values (the CPU fast path).
+            for (parts, on_host) in [1, 2, 3].into_iter().flat_map(|p| [(p, false), (p, true)]) {
                 let (y2, s2, tape) = crate::deferred::forward_in_parts(
                     &rhn,
                     x.clone(),
                     s0.s.clone(),
                     Some(&masks),
                     parts,
+                    on_host,
+                );
+                assert_eq!(
+                    matches!(
+                        tape.recorded,
+                        Some(Recorded {
+                            parts: Parts::Host(_),
+                            ..
+                        })
+                    ),
+                    on_host
                 );
                 for (u, v) in values(&y2).iter().zip(values(&y)) {
                     assert!((u - v).abs() < 1e-5, "{parts} parts: {u} vs {v}");
@@ -706,7 +729,7 @@ mod tests {
                     for (u, v) in pa.iter().zip(pb) {
                         assert!(
                             (u - v).abs() <= 1e-4 + 1e-4 * u.abs(),
-                            "{parts} parts: {u} vs {v}"
+                            "{parts} parts, host {on_host}: {u} vs {v}"
                         );
                     }
                 }

@@ -65,7 +65,6 @@ pub mod dropout;
 pub mod layer;
 pub(crate) mod micro;
 mod partition;
-mod rows;
 
 pub use cell::{RhnCell, RhnCellConfig, RhnMicroLayer};
 pub use deferred::RhnTape;

@@ -44,12 +44,15 @@ pub(crate) fn units(p: usize, parts: usize, d: usize) -> Range<usize> {
 ///
 /// If a partition panics (the others then stop at their next exchange instead of waiting for
 /// it forever).
-pub(crate) fn run<T: Send>(parts: usize, work: impl Fn(usize, &Exchange) -> T + Sync) -> Vec<T> {
+pub(crate) fn run<T: Send, X: Clone + Send>(
+    parts: usize,
+    work: impl Fn(usize, &Exchange<X>) -> T + Sync,
+) -> Vec<T> {
     let exchange = Exchange::new(parts);
     if parts == 1 {
         return vec![work(0, &exchange)];
     }
-    let work = |p: usize, exchange: &Exchange| match std::panic::catch_unwind(
+    let work = |p: usize, exchange: &Exchange<X>| match std::panic::catch_unwind(
         std::panic::AssertUnwindSafe(|| work(p, exchange)),
     ) {
         Ok(out) => out,
@@ -100,17 +103,18 @@ fn pools(parts: usize) -> &'static [rayon::ThreadPool] {
     &pools[..parts]
 }
 
-/// Where the partitions swap their slices: each [`Exchange::share`] publishes one tensor per
-/// partition and, once all have arrived, hands every partition all of them.
-pub(crate) struct Exchange {
+/// Where the partitions swap their slices: each [`Exchange::share`] publishes one value per
+/// partition (a tensor, or host values) and, once all have arrived, hands every partition all
+/// of them.
+pub(crate) struct Exchange<X = Tensor<2>> {
     parts: usize,
     /// Two rounds of slots (a partition may publish round `r + 1` while another still reads
     /// round `r`; it cannot get to round `r + 2` before every partition has left round `r`).
-    slots: [Vec<Mutex<Option<Tensor<2>>>>; 2],
+    slots: [Vec<Mutex<Option<X>>>; 2],
     barrier: SpinBarrier,
 }
 
-impl Exchange {
+impl<X: Clone> Exchange<X> {
     fn new(parts: usize) -> Self {
         let slots = || (0..parts).map(|_| Mutex::new(None)).collect();
         Self {
@@ -120,14 +124,14 @@ impl Exchange {
         }
     }
 
-    /// Publishes partition `p`'s `tensor` for round `round` (every partition counts its calls
-    /// from 0) and returns all partitions' tensors of that round, partition 0 first.
-    pub(crate) fn share(&self, p: usize, round: usize, tensor: Tensor<2>) -> Vec<Tensor<2>> {
+    /// Publishes partition `p`'s `value` for round `round` (every partition counts its calls
+    /// from 0) and returns all partitions' values of that round, partition 0 first.
+    pub(crate) fn share(&self, p: usize, round: usize, value: X) -> Vec<X> {
         if self.parts == 1 {
-            return vec![tensor];
+            return vec![value];
         }
         let slots = &self.slots[round % 2];
-        *slots[p].lock().expect("exchange slot") = Some(tensor);
+        *slots[p].lock().expect("exchange slot") = Some(value);
         self.barrier.wait();
         slots
             .iter()

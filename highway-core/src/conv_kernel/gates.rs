@@ -61,7 +61,20 @@ pub(super) fn sigmoid(z: f32) -> f32 {
 /// The gate arithmetic of one position, forward: `z` (`[G·C]`, biases added) becomes
 /// `H = act(z_H)`, `T = σ(z_T)` (and `C = σ(z_C)`) in place, and `out` gets
 /// `y = H·T + x·(1 − T)` (coupled carry), `H·T + x·C` (free carry) or `H` (a plain layer).
-pub(super) fn gates_forward(act: Act, gates: usize, z: &mut [f32], x: &[f32], out: &mut [f32]) {
+///
+/// Element-wise, so `C` may be any block of values laid out alike in `z`, `x` and `out`: the
+/// RHN's hand-written recurrence (`rhn`) passes a micro-layer's `[units, batch]` gates.
+///
+/// # Panics
+///
+/// If `z` holds fewer than `G · C` values (`C = out.len()`), or `x` fewer than `C` (with two or
+/// three gates).
+pub fn gates_forward(act: Act, gates: usize, z: &mut [f32], x: &[f32], out: &mut [f32]) {
+    let c = out.len();
+    assert!(
+        z.len() >= gates * c && (gates == 1 || x.len() >= c),
+        "gate buffers too short"
+    );
     #[cfg(target_arch = "x86_64")]
     if crate::simd::avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA.
@@ -130,8 +143,13 @@ fn gates_forward_with<A: Nonlinearity>(gates: usize, z: &mut [f32], x: &[f32], o
 /// the input `x`, writes `∂z` (`[G·C]`) and the carry part of `∂x`:
 /// `∂z_H = ∂y·T·act'`, `∂z_T = ∂y·(H − x)·T(1 − T)` and `∂x = ∂y·(1 − T)` (coupled);
 /// `∂z_T = ∂y·H·T(1 − T)`, `∂z_C = ∂y·x·C(1 − C)` and `∂x = ∂y·C` (free);
-/// `∂z_H = ∂y·act'` and no carry part (plain).
-pub(super) fn gates_backward(
+/// `∂z_H = ∂y·act'` and no carry part (plain). Element-wise, as [`gates_forward`].
+///
+/// # Panics
+///
+/// If `saved` or `dz` hold fewer than `G · C` values (`C = d.len()`), or `x` or `dx` (with
+/// two or three gates) fewer than `C`.
+pub fn gates_backward(
     act: Act,
     gates: usize,
     d: &[f32],
@@ -140,6 +158,12 @@ pub(super) fn gates_backward(
     dz: &mut [f32],
     dx: &mut [f32],
 ) {
+    let c = d.len();
+    let carry = gates == 1 || (x.len() >= c && dx.len() >= c);
+    assert!(
+        saved.len() >= gates * c && dz.len() >= gates * c && carry,
+        "gate buffers too short"
+    );
     #[cfg(target_arch = "x86_64")]
     if crate::simd::avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA.
