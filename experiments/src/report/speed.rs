@@ -1,7 +1,7 @@
 //! The generated tables of `docs/speed.md`, from the bench files:
 //! - `speed-rhn`: the language models' training-step tokens/s of the `bench-rhn` files, beside
 //!   the PyTorch peer where it ran (the RHN presets; the character-aware presets have none),
-//!   ranges over the files;
+//!   ranges over the files of each commit and machine;
 //! - `speed-conv`: the conv workloads of the `bench-highway --json` files, the CPU fast path
 //!   beside Burn's `conv2d` and the PyTorch peer, with the fast path's GFLOP/s against the 2048³
 //!   product the same run timed. Each workload's figures are ranges over the files of the
@@ -43,6 +43,9 @@ pub struct SpeedRow<'a> {
     /// The machine as tables show it ([`Provenance::machine_short`]): runs on machines with
     /// other cores or other vector kernels are rows of their own.
     pub machine: String,
+    /// The commit as tables show it ([`Provenance::short_commit`]): the runs of each commit
+    /// are a row of their own, so that a median is of one build.
+    pub commit: String,
     /// The preset of a model other than an RHN (`kim_large`).
     pub model: Option<String>,
     /// Parameters.
@@ -57,8 +60,9 @@ pub struct SpeedRow<'a> {
     pub provenance: Vec<&'a Provenance>,
 }
 
-/// The figures of each configuration in the `bench-rhn` files timed on the CPU (those timed
-/// on a GPU are `speed-gpu`'s), largest model first.
+/// The figures of each configuration, machine and commit in the `bench-rhn` files timed on the
+/// CPU (those timed on a GPU are `speed-gpu`'s), largest model first, then by machine, the
+/// newest commit first.
 pub fn speed_rows(inputs: &Inputs) -> Vec<SpeedRow<'_>> {
     let mut out: Vec<SpeedRow> = Vec::new();
     let on_the_cpu = inputs
@@ -69,13 +73,15 @@ pub fn speed_rows(inputs: &Inputs) -> Vec<SpeedRow<'_>> {
         for (row, peer) in bench.with_peers() {
             let key = (row.depth, row.hidden, row.batch, row.seq_len);
             let machine = bench.provenance.machine_short();
+            let commit = bench.provenance.short_commit();
             let at = out
                 .iter()
-                .position(|o| o.key == key && o.machine == machine);
+                .position(|o| o.key == key && o.machine == machine && o.commit == commit);
             let i = at.unwrap_or_else(|| {
                 out.push(SpeedRow {
                     key,
                     machine,
+                    commit,
                     model: row.model.clone(),
                     parameters: row.parameters,
                     ..SpeedRow::default()
@@ -91,14 +97,17 @@ pub fn speed_rows(inputs: &Inputs) -> Vec<SpeedRow<'_>> {
             entry.provenance.push(&bench.provenance);
         }
     }
+    let newest = |r: &SpeedRow| r.provenance.iter().map(|p| p.date.clone()).max();
     out.sort_by(|a, b| {
         let by_size = b.parameters.cmp(&a.parameters);
-        by_size.then_with(|| a.machine.cmp(&b.machine))
+        let by_machine = by_size.then_with(|| a.machine.cmp(&b.machine));
+        by_machine.then_with(|| newest(b).cmp(&newest(a)))
     });
     out
 }
 
-/// `speed-rhn`: `bench-rhn` tokens/s beside the PyTorch peer, ranges over the bench files.
+/// `speed-rhn`: `bench-rhn` tokens/s beside the PyTorch peer, ranges over the bench files of
+/// each commit.
 pub fn speed_rhn_table(inputs: &Inputs, name: &str) -> Outcome {
     let rows = speed_rows(inputs);
     if rows.is_empty() {
