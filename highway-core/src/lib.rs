@@ -43,6 +43,7 @@ pub mod conv_kernel;
 pub mod deferred;
 pub mod dense;
 pub mod fast_exp;
+pub mod fast_tanh;
 pub mod gate;
 #[cfg(any(test, feature = "gradcheck"))]
 pub mod gradcheck;

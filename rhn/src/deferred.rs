@@ -469,14 +469,14 @@ impl RhnTape {
             return None;
         }
         let mut grads = surrogate.backward();
-        store_weight_gradients(rhn, &weight_grads, k, &mut grads);
+        store_weight_gradients(rhn, weight_grads, &mut grads);
         Some(grads)
     }
 }
 
 /// What the partitions' backward returns: `∂L/∂s^{[0]}ᵀ` `[d, batch]`, `∂L/∂(W x)ᵀ` of every
-/// step `[seq, k·d, batch]`, and each partition's columns of every micro-layer's weight and
-/// bias gradients.
+/// step `[seq, k·d, batch]`, and every micro-layer's weight and bias gradients `[d, d]`, `[d]`
+/// per gate (`[micro-layer][gate]`).
 #[cfg(feature = "autodiff")]
 type PartsBackward = (Tensor<2>, Tensor<3>, Vec<Vec<(Tensor<2>, Tensor<1>)>>);
 
@@ -507,6 +507,25 @@ fn backward_tensors(parts: Vec<Part>, outgoing: &Outgoing<'_>, k: usize) -> Part
     }
     // dx was collected last step first.
     dx.reverse();
+    let depth = weight_grads[0].len();
+    // Gate g's columns from every partition.
+    let per_gate = |l: usize, g: usize| {
+        let (dw, db): (Vec<_>, Vec<_>) = weight_grads
+            .iter()
+            .map(|wg: &Vec<(Tensor<2>, Tensor<1>)>| {
+                let (dw, db) = &wg[l];
+                let n = db.dims()[0] / k;
+                (
+                    dw.clone().narrow(1, g * n, n),
+                    db.clone().narrow(0, g * n, n),
+                )
+            })
+            .unzip();
+        (Tensor::cat(dw, 1), Tensor::cat(db, 0))
+    };
+    let weight_grads = (0..depth)
+        .map(|l| (0..k).map(|g| per_gate(l, g)).collect())
+        .collect();
     (Tensor::cat(ds0, 0), Tensor::stack::<3>(dx, 0), weight_grads)
 }
 
@@ -590,31 +609,18 @@ fn gate_major(parts: Vec<Tensor<2>>, k: usize) -> Tensor<2> {
     )
 }
 
-/// Adds each partition's columns of the recurrent weight and bias gradients to `rhn`'s.
+/// Adds the recurrent weight and bias gradients (`[micro-layer][gate]`) to `rhn`'s.
 #[cfg(feature = "autodiff")]
 fn store_weight_gradients(
     rhn: &Rhn,
-    weight_grads: &[Vec<(Tensor<2>, Tensor<1>)>],
-    k: usize,
+    weight_grads: Vec<Vec<(Tensor<2>, Tensor<1>)>>,
     grads: &mut burn::tensor::Gradients,
 ) {
-    for (l, layer) in rhn.cell.layers.iter().enumerate() {
-        for (g, map) in layer.maps().enumerate() {
-            // Gate g's columns from every partition.
-            let (dw, db): (Vec<_>, Vec<_>) = weight_grads
-                .iter()
-                .map(|wg| {
-                    let (dw, db) = &wg[l];
-                    let n = db.dims()[0] / k;
-                    (
-                        dw.clone().narrow(1, g * n, n),
-                        db.clone().narrow(0, g * n, n),
-                    )
-                })
-                .unzip();
-            accumulate(&map.weight.val(), grads, Tensor::cat(dw, 1));
+    for (layer, per_gate) in rhn.cell.layers.iter().zip(weight_grads) {
+        for (map, (dw, db)) in layer.maps().zip(per_gate) {
+            accumulate(&map.weight.val(), grads, dw);
             let bias = map.bias.as_ref().expect("recurrent maps have a bias").val();
-            accumulate(&bias, grads, Tensor::cat(db, 0));
+            accumulate(&bias, grads, db);
         }
     }
 }

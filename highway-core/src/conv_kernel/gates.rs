@@ -41,7 +41,7 @@ struct Tanh;
 impl Nonlinearity for Tanh {
     #[inline(always)]
     fn value(z: f32) -> f32 {
-        z.tanh()
+        crate::fast_tanh::tanh(z)
     }
 
     #[inline(always)]

@@ -235,6 +235,16 @@ mod backward {
         let mask = outgoing.mask.map(values);
         let seq = gy.len() / (d * batch);
         let n_parts = parts.len();
+        let depth = parts[0].weights.len();
+        // Every micro-layer's and gate's ∂L/∂R `[d, d]` and ∂L/∂b `[d]`, each partition
+        // writing its units' columns.
+        let mut dw: Vec<Vec<f32>> = (0..depth * k).map(|_| Vec::with_capacity(d * d)).collect();
+        let mut db: Vec<Vec<f32>> = (0..depth * k).map(|_| Vec::with_capacity(d)).collect();
+        let out = Columns {
+            dw: dw.iter_mut().map(|v| v.as_mut_ptr()).collect(),
+            db: db.iter_mut().map(|v| v.as_mut_ptr()).collect(),
+            d,
+        };
         let parts: Vec<Mutex<Option<HostPart>>> =
             parts.into_iter().map(|p| Mutex::new(Some(p))).collect();
         let results = partition::run(n_parts, |p, exchange: &Exchange<Slice>| {
@@ -247,29 +257,100 @@ mod backward {
                 gy: &gy,
                 ds_last: &ds_last,
                 mask: mask.as_deref(),
-                device: &device,
                 k,
                 d,
                 batch,
                 seq,
             };
-            backward_part(part, &io, p == 0, |round, dz| {
+            backward_part(part, &io, &out, p == 0, |round, dz| {
                 gate_major(&exchange.share(p, round, dz), k)
             })
         });
         let mut ds0 = Vec::with_capacity(d * batch);
         let mut dx = Vec::new();
-        let mut weight_grads = Vec::with_capacity(n_parts);
-        for (p, (ds, part_dx, wg)) in results.into_iter().enumerate() {
+        for (p, (ds, part_dx)) in results.into_iter().enumerate() {
             ds0.extend_from_slice(&ds);
             if p == 0 {
                 dx = part_dx;
             }
-            weight_grads.push(wg);
         }
+        for v in dw.iter_mut().chain(&mut db) {
+            // SAFETY: the partitions' units cover 0..d once each (`partition::units`), and each
+            // partition wrote all of its units' columns of every matrix and vector
+            // (`backward_part`), so every value is initialised; a panic in a partition does not
+            // get here.
+            unsafe { v.set_len(v.capacity()) };
+        }
+        let mut db = db.into_iter();
+        let mut per_gate = dw.into_iter().map(|w| {
+            let b = db.next().expect("a bias gradient per matrix");
+            (
+                Tensor::from_data(TensorData::new(w, [d, d]), &device),
+                Tensor::from_data(TensorData::new(b, [d]), &device),
+            )
+        });
+        let weight_grads = (0..depth)
+            .map(|_| per_gate.by_ref().take(k).collect())
+            .collect();
         let ds0 = Tensor::from_data(TensorData::new(ds0, [d, batch]), &device);
         let dx = Tensor::from_data(TensorData::new(dx, [seq, k * d, batch]), &device);
         (ds0, dx, weight_grads)
+    }
+
+    /// Where the partitions write the weight and bias gradients: for micro-layer `l` and gate
+    /// `g`, `dw[l·k + g]` `[d, d]` and `db[l·k + g]` `[d]`, allocated and not yet initialised;
+    /// each partition writes only its units' columns (and entries).
+    struct Columns {
+        dw: Vec<*mut f32>,
+        db: Vec<*mut f32>,
+        d: usize,
+    }
+
+    // SAFETY: the partitions write disjoint parts of the buffers (their units' columns), and
+    // the buffers outlive `partition::run`, which joins every partition before it returns.
+    unsafe impl Sync for Columns {}
+
+    impl Columns {
+        /// Writes `∂L/∂R[:, u0..u0 + n] = S [d, m] · G_gᵀ` for the `n` rows of `g` `[n, m]` (gate
+        /// `g` of micro-layer `l`, the units `u0..u0 + n`), and `∂L/∂b[u0..u0 + n]` = the
+        /// rows' sums.
+        fn write(&self, l: usize, g: usize, k: usize, u0: usize, s: &[f32], rows: &[f32]) {
+            let d = self.d;
+            let m = s.len() / d;
+            let n = rows.len() / m;
+            assert!(s.len() == d * m && rows.len() == n * m && u0 + n <= d);
+            let at = l * k + g;
+            // SAFETY: `dw[at]` has room for `d·d` values and `db[at]` for `d`; the product
+            // writes rows 0..d, columns u0..u0 + n of a row-major `[d, d]` (`read_dst` false:
+            // it reads none), inside the buffer by the assert; `s` and `rows` are read inside
+            // their slices at the strides given.
+            unsafe {
+                gemm::gemm(
+                    d,
+                    n,
+                    m,
+                    self.dw[at].add(u0),
+                    1,
+                    d as isize,
+                    false,
+                    s.as_ptr(),
+                    1,
+                    m as isize,
+                    rows.as_ptr(),
+                    m as isize,
+                    1,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+                for (i, row) in rows.chunks_exact(m).enumerate() {
+                    self.db[at].add(u0 + i).write(row.iter().sum());
+                }
+            }
+        }
     }
 
     /// The host values every partition's backward reads.
@@ -280,8 +361,6 @@ mod backward {
         ds_last: &'a [f32],
         /// `m_hᵀ`, `[d, batch]`.
         mask: Option<&'a [f32]>,
-        /// The device of the gradients.
-        device: &'a Device,
         k: usize,
         d: usize,
         batch: usize,
@@ -303,16 +382,16 @@ mod backward {
 
     /// One partition's backward through the window, last step first. `share(round, dz)` swaps
     /// this partition's `∂z` `[k·n, batch]` for every unit's, gate-major (`[k·d, batch]`).
-    /// Returns `∂L/∂s^{[0]}` for the partition's units `[n, batch]`, `∂L/∂(W x_t)ᵀ` of every
-    /// step (`[seq, k·d, batch]`; only with `input`), and its columns of every micro-layer's
-    /// weight gradient `[d, k·n]` and bias gradient `[k·n]`.
-    #[allow(clippy::type_complexity)]
+    /// Returns `∂L/∂s^{[0]}` for the partition's units `[n, batch]` and `∂L/∂(W x_t)ᵀ` of every
+    /// step (`[seq, k·d, batch]`; only with `input`), and writes its units' columns of every
+    /// micro-layer's weight and bias gradients into `out`.
     fn backward_part(
         part: HostPart,
         io: &Io<'_>,
+        out: &Columns,
         input: bool,
         share: impl Fn(usize, Slice) -> Vec<f32>,
-    ) -> (Vec<f32>, Vec<f32>, Vec<(Tensor<2>, Tensor<1>)>) {
+    ) -> (Vec<f32>, Vec<f32>) {
         let (u0, n) = (part.units.start, part.units.len());
         let (k, d, batch, seq) = (io.k, io.d, io.batch, io.seq);
         let depth = part.weights.len();
@@ -349,22 +428,12 @@ mod backward {
                 }
             }
         }
-        // ∂L/∂R_l for this partition's columns: [d, seq·batch] × [seq·batch, k·n].
-        let device = io.device;
-        let weight_grads = g_all
-            .into_iter()
-            .zip(part.s_in)
-            .map(|(g, s_in)| {
-                let db: Vec<f32> = g
-                    .chunks_exact(seq * batch)
-                    .map(|row| row.iter().sum())
-                    .collect();
-                let g = Tensor::<2>::from_data(TensorData::new(g, [k * n, seq * batch]), device);
-                let s_in = Tensor::<2>::from_data(TensorData::new(s_in, [d, seq * batch]), device);
-                let db = Tensor::<1>::from_data(TensorData::new(db, [k * n]), device);
-                (s_in.matmul(g.transpose()), db)
-            })
-            .collect();
-        (ds, dx, weight_grads)
+        // ∂L/∂R_l for this partition's columns: [d, seq·batch] × [seq·batch, n] per gate.
+        for (l, (g_all, s_in)) in g_all.iter().zip(&part.s_in).enumerate() {
+            for (g, rows) in g_all.chunks_exact(n * seq * batch).enumerate() {
+                out.write(l, g, k, u0, s_in, rows);
+            }
+        }
+        (ds, dx)
     }
 }
