@@ -19,7 +19,7 @@ use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig, Initializer};
 use burn::tensor::module::linear;
-use burn::tensor::{Device, Gradients, Int, Tensor};
+use burn::tensor::{Device, Gradients, IndexingUpdateOp, Int, Tensor};
 use rhn::{
     CarryMode, Rhn, RhnCellConfig, RhnConfig, RhnMasks, RhnOutput, RhnState, RhnTape,
     VariationalDropoutConfig,
@@ -396,6 +396,31 @@ impl RhnLm {
         }
     }
 
+    /// [`embed`](Self::embed) outside autodiff, as a leaf that requires its gradient, and the
+    /// word-type mask of every position (`[batch, seq]`), for a caller that back-propagates
+    /// into the embedding itself.
+    fn embed_leaf(
+        &self,
+        tokens: Tensor<2, Int>,
+        masks: Option<&RhnMasks>,
+    ) -> (Tensor<3>, Option<Tensor<2>>) {
+        let [batch, seq] = tokens.dims();
+        let weight = self.embedding.weight.val().inner();
+        let d_embed = weight.dims()[1];
+        let tokens = tokens.inner();
+        let x = weight
+            .select(0, tokens.clone().reshape([batch * seq]))
+            .reshape([batch, seq, d_embed]);
+        let keep = masks
+            .and_then(|m| m.embedding.as_ref())
+            .map(|m| m.clone().inner().gather(1, tokens));
+        let x = match &keep {
+            Some(k) => x * k.clone().unsqueeze_dim::<3>(2),
+            None => x,
+        };
+        (Tensor::from_inner(x).require_grad(), keep)
+    }
+
     /// Output dropout and the softmax layer (one matrix product over all positions).
     ///
     /// # Shapes
@@ -507,8 +532,11 @@ impl RecurrentLm for RhnLm {
             let (value, grads) = loss_and_gradients(mean, loss_scale, |loss| loss.backward());
             return (value, next, grads);
         }
-        let x = self.embed(tokens, masks);
-        let (y, next, tape) = self.rhn.forward_deferred(x, state, masks);
+        // The embedding outside autodiff, its output a leaf: the tape hands back its gradient,
+        // which is scattered into ∂L/∂E below (into the softmax's for tied weights), where
+        // Burn's embedding backward would fill a dense `[vocab, d]` gradient of zeros first.
+        let (x, keep) = self.embed_leaf(tokens.clone(), masks);
+        let (y, next, tape) = self.rhn.forward_deferred(x.clone(), state, masks);
         let [batch, seq, d] = y.dims();
         // Output dropout and the softmax layer outside autodiff.
         let mask_o = masks
@@ -539,10 +567,33 @@ impl RecurrentLm for RhnLm {
         let Some(mut grads) = tape.backward(&self.rhn, Some(Tensor::from_inner(d_y)), None) else {
             return (out.mean, next, None);
         };
-        match &self.softmax_w {
-            Some(w) => rhn::accumulate(&w.val(), &mut grads, out.d_w),
-            None => rhn::accumulate(&self.embedding.weight.val(), &mut grads, out.d_w),
-        }
+        // ∂L/∂E: the rows of ∂L/∂x (through the word-type mask) added at their tokens.
+        let dx = x.grad_remove(&mut grads);
+        let scatter = |base: Tensor<2>| match dx {
+            Some(dx) => {
+                let dx = match &keep {
+                    Some(k) => dx * k.clone().unsqueeze_dim::<3>(2),
+                    None => dx,
+                };
+                let [_, _, d_embed] = dx.dims();
+                let rows = dx.reshape([batch * seq, d_embed]);
+                let tokens = tokens.inner().reshape([batch * seq]);
+                base.select_assign(0, tokens, rows, IndexingUpdateOp::Add)
+            }
+            None => base,
+        };
+        let embedding = self.embedding.weight.val();
+        let d_embedding = match &self.softmax_w {
+            Some(w) => {
+                rhn::accumulate(&w.val(), &mut grads, out.d_w);
+                scatter(Tensor::zeros(
+                    embedding.dims(),
+                    &embedding.clone().inner().device(),
+                ))
+            }
+            None => scatter(out.d_w),
+        };
+        rhn::accumulate(&embedding, &mut grads, d_embedding);
         rhn::accumulate(&self.softmax_b.val(), &mut grads, out.d_b);
         (out.mean, next, Some(grads))
     }
