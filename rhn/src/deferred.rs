@@ -139,7 +139,7 @@ pub(crate) fn forward(
     masks: Option<&RhnMasks>,
 ) -> (Tensor<3>, RhnState, RhnTape) {
     let parts = partition::parts_for(&x.device(), rhn.d_hidden());
-    let on_host = host::pays_off(&x.device());
+    let on_host = host::pays_off(&x);
     forward_in_parts(rhn, x, s0, masks, parts, on_host)
 }
 

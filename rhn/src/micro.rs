@@ -65,6 +65,7 @@ impl MicroLayer {
     /// The backward from `ds = ∂L/∂s_l`: the pre-activations' gradients in gate order
     /// (`∂z_H`, `∂z_T`, `∂z_C`) and the carry path's share of `∂L/∂s_{l−1}`, to which the
     /// caller adds the recurrent products' share (`R_l·∂z`, masked).
+    #[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
     pub fn backward(self, ds: Tensor<2>, s_prev: Tensor<2>) -> (Vec<Tensor<2>>, Tensor<2>) {
         let Self { h, t, c } = self;
         let dh = ds.clone() * t.clone();

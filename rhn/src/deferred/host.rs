@@ -11,14 +11,14 @@
 //! `∂z` swapped with the other partitions as shared buffers. The weight gradients are one
 //! product per micro-layer, as in the tensor form.
 //!
-//! Taken on the CPU backends where the thin kernel pays off ([`pays_off`]); elsewhere the
-//! parent module's tensor form runs. `deferred`'s tests hold both to plain autodiff and to
-//! each other.
+//! Taken for `f32` values on the CPU backends where the thin kernel pays off ([`pays_off`]);
+//! elsewhere the parent module's tensor form runs. `deferred`'s tests hold both to plain
+//! autodiff.
 
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 use highway_core::conv_kernel::{Act, gates_forward};
 use highway_core::thin::{self, PackedRows};
 
@@ -28,11 +28,11 @@ use crate::partition::{self, Exchange};
 /// One partition's slice of a state or of `∂z`, shared with the others without a copy.
 type Slice = Arc<Vec<f32>>;
 
-/// Whether the recurrence runs on host values on `device`: a CPU backend where the thin
-/// kernel pays off ([`thin::pays_off`]: AVX2 and FMA), the fast paths on
-/// ([`highway_core::on_fast_path`]).
-pub(super) fn pays_off(device: &Device) -> bool {
-    thin::pays_off() && highway_core::on_fast_path(device)
+/// Whether the recurrence of an input like `x` runs on host values: `f32` values on a CPU
+/// backend where the thin kernel pays off ([`thin::pays_off`]: AVX2 and FMA), the fast paths
+/// on ([`highway_core::on_fast_path`]).
+pub(super) fn pays_off(x: &Tensor<3>) -> bool {
+    x.dtype() == DType::F32 && thin::pays_off() && highway_core::on_fast_path(&x.device())
 }
 
 /// A tensor's values, row-major.
@@ -218,6 +218,8 @@ pub(super) use backward::backward;
 
 #[cfg(feature = "autodiff")]
 mod backward {
+    use std::sync::Mutex;
+
     use super::*;
     use crate::deferred::{Outgoing, PartsBackward};
     use highway_core::conv_kernel::gates_backward;
@@ -435,5 +437,18 @@ mod backward {
             }
         }
         (ds, dx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{DType, Device, Tensor};
+
+    #[test]
+    fn only_f32_values_take_the_host_form() {
+        let x = Tensor::<3>::zeros([1, 2, 3], &Device::flex());
+        let cpu = highway_core::thin::pays_off() && highway_core::on_fast_path(&x.device());
+        assert_eq!(super::pays_off(&x), cpu);
+        assert!(!super::pays_off(&x.cast(DType::F16)));
     }
 }
