@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Where a training step leaves a core idle: the threads of a `perf` call-graph profile laid out in time.
 
-`perf record -e cpu-clock` samples each running thread at a fixed rate, so a time slot of one
-sampling period holds a sample of every thread that ran in it. This script reads the text of
-`perf script -F tid,time,ip,sym` (with call graphs) and prints
+`perf record -e cpu-clock` samples each running thread at a fixed rate, so a time slot of two
+sampling periods holds a sample of (almost) every thread that ran through it; a slot of one
+period would miss threads whose samples jitter into the next slot, and count them idle.
+Idle spells shorter than a slot are not seen: the figures are lower bounds. This script
+reads the text of `perf script -F tid,time,ip,sym` (with call graphs) and prints
 
 - how many slots had one, two or more threads running;
 - per step, the time the main thread (the lowest thread id) ran while no other thread did,
@@ -12,7 +14,7 @@ sampling period holds a sample of every thread that ran in it. This script reads
     perf record -e cpu-clock -F 2000 --call-graph dwarf,16384 -o rhn.data -- \\
         target/release/bench-rhn --preset small --warmup 2 --steps 10
     perf script -i rhn.data -F tid,time,ip,sym > rhn.trace
-    python3 scripts/profile-threads.py rhn.trace --steps 12 --slot 0.0005
+    python3 scripts/profile-threads.py rhn.trace --steps 12 --skip 2 --slot 0.001
 
 Samples before the first stack holding `--anchor` (the training step) are left out, and with
 `--skip K` the first K of the `--steps` steps (taken as equally long: the first step also
@@ -59,7 +61,7 @@ def samples(path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("trace", help="the output of perf script -F tid,time,ip,sym")
-    parser.add_argument("--slot", type=float, default=0.0005, help="seconds per slot (the sampling period)")
+    parser.add_argument("--slot", type=float, default=0.001, help="seconds per slot (two sampling periods)")
     parser.add_argument("--steps", type=int, required=True, help="training steps in the trace")
     parser.add_argument("--skip", type=int, default=0, help="steps left out at the start")
     parser.add_argument("--anchor", default="lm_train_step", help="a function of the training step")
