@@ -9,7 +9,8 @@ reads the text of `perf script -F tid,time,ip,sym` (with call graphs) and prints
 
 - how many slots had one, two or more threads running;
 - per step, the time the main thread (the lowest thread id) ran while no other thread did,
-  split by the first of the `--phase` names found in its call stack (leaf first).
+  and the time one other thread ran alone, each split by the first of the `--phase` names
+  found in its call stack (leaf first).
 
     perf record -e cpu-clock -F 2000 --call-graph dwarf,16384 -o rhn.data -- \\
         target/release/bench-rhn --preset small --warmup 2 --steps 10
@@ -90,17 +91,19 @@ def main():
     print(f"  no thread: {total - len(slots)}")
     for threads, count in sorted(busy.items()):
         print(f"  {threads} thread(s) running: {count} ({100 * count / total:.1f}%)")
-    alone = collections.Counter()
+    alone = {True: collections.Counter(), False: collections.Counter()}
     for s in slots.values():
         tids = {tid for tid, _ in s}
-        if tids == {main_tid}:
+        if len(tids) == 1:
             frames = s[0][1]
             name = next((p for f in frames for p in phases if p in f), "other")
-            alone[name] += 1
+            alone[tids == {main_tid}][name] += 1
     per_step = args.slot * 1000 / steps
-    print(f"main thread {main_tid} alone: {sum(alone.values()) * per_step:.2f} ms per step")
-    for name, count in alone.most_common():
-        print(f"  {count * per_step:6.2f} ms  {name}")
+    for is_main, title in [(True, f"main thread {main_tid}"), (False, "one other thread")]:
+        counts = alone[is_main]
+        print(f"{title} alone: {sum(counts.values()) * per_step:.2f} ms per step")
+        for name, count in counts.most_common():
+            print(f"  {count * per_step:6.2f} ms  {name}")
 
 
 if __name__ == "__main__":
