@@ -18,6 +18,9 @@
 //!    the fused matrix times `sᵀ` `[d, batch]`, on the calling thread), for batches of 4 to 40
 //!    rows: the time it takes by the batch's size, through Burn's `matmul` and through
 //!    [`highway_core::thin`]'s packed kernel (which `rhn` takes where [`thin::pays_off`]).
+//! 4. The tied softmax layer as the CPU step runs it
+//!    ([`models::softmax_kernel::softmax_cross_entropy_host`]: its three products through their
+//!    strides and the row pass), on the rayon threads, in ms and in GFLOP/s of the products.
 //!
 //! ```text
 //! RAYON_NUM_THREADS=1 cargo run --release -p experiments --example rhn_matmuls [sota|small]
@@ -27,6 +30,7 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Distribution, Tensor};
 use highway_core::thin::{self, PackedRows};
+use models::softmax_kernel::{WeightLayout, softmax_cross_entropy_host};
 
 /// `(name, m, k, n, lhs stored transposed, rhs stored transposed, uses per step, distinct lhs
 /// matrices per step)`.
@@ -227,6 +231,41 @@ fn main() {
             flops / thin / 1e9
         );
     }
+
+    let softmax = time_softmax_host(d);
+    let flops = 3.0 * 2.0 * (TOKENS * d * VOCAB) as f64;
+    println!(
+        "\nsoftmax host pass (tied, [{TOKENS}, {d}] · [{d}, {VOCAB}], three products and the row pass): {:.1} ms, {:.1} GFLOP/s of its products",
+        softmax * 1e3,
+        flops / softmax / 1e9
+    );
+}
+
+/// Seconds per call of the host softmax pass on `tokens` rows of `d` values and a tied `[vocab,
+/// d]` matrix (median of five after one warm-up call).
+fn time_softmax_host(d: usize) -> f64 {
+    let wave =
+        |len: usize, s: f32| -> Vec<f32> { (0..len).map(|i| (i as f32 * s).sin() * 0.1).collect() };
+    let (h, w, b) = (
+        wave(TOKENS * d, 0.37),
+        wave(VOCAB * d, 0.11),
+        wave(VOCAB, 0.7),
+    );
+    let targets: Vec<usize> = (0..TOKENS).map(|i| (i * 7919) % VOCAB).collect();
+    let call = || {
+        let out = softmax_cross_entropy_host(&h, &w, WeightLayout::Rows, &b, &targets, 1.0);
+        std::hint::black_box(out);
+    };
+    call();
+    let mut times: Vec<f64> = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            call();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[2]
 }
 
 /// Seconds per [`PackedRows::product`] on this thread, cycling through the matrices.
