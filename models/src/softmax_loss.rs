@@ -126,7 +126,9 @@ pub fn softmax_cross_entropy_on_host(
     );
     // Read in place (`into_vec` would copy the values again where the backend's buffer is
     // aligned otherwise than a `Vec<f32>`'s: 10 MB for a tied `[10000, 256]` softmax).
-    let floats = |t: Tensor<2>| t.into_data().convert::<f32>();
+    fn floats<const D: usize>(t: Tensor<D>) -> TensorData {
+        t.into_data().convert::<f32>()
+    }
     let targets: Vec<usize> = targets
         .into_data()
         .convert::<i64>()
@@ -135,7 +137,7 @@ pub fn softmax_cross_entropy_on_host(
         .into_iter()
         .map(|t| usize::try_from(t).expect("a negative target token"))
         .collect();
-    let (h, w, b) = (floats(h), floats(w), floats(b.unsqueeze_dim(0)));
+    let (h, w, b) = (floats(h), floats(w), floats(b));
     fn read(data: &TensorData) -> &[f32] {
         data.as_slice::<f32>().expect("float tensor values")
     }

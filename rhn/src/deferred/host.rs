@@ -15,6 +15,7 @@
 //! elsewhere the parent module's tensor form runs. `deferred`'s tests hold both to plain
 //! autodiff.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -174,9 +175,9 @@ fn forward_part(
     let mut round = 0;
     for t in 0..seq {
         for l in 0..depth {
-            let s_in = match &host.mask {
+            let s_in: Cow<[f32]> = match &host.mask {
                 Some(m) => s.iter().zip(m).map(|(s, m)| s * m).collect(),
-                None => s.clone(),
+                None => Cow::Borrowed(&s),
             };
             let mut z = vec![0.0; k * n * batch];
             forward[l].product(&s_in, batch, &mut z);
