@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use burn::tensor::{Device, Distribution, Tensor};
 
 use crate::provenance::Provenance;
 
@@ -84,14 +85,26 @@ impl BenchArgs {
     /// (command line, date, commit, machine, backend) and its peak resident memory so far
     /// ([`peak_memory_mib`]).
     pub fn write_json<T: serde::Serialize>(&self, rows: &[T]) -> anyhow::Result<()> {
+        self.write_json_with(rows, serde_json::Map::new())
+    }
+
+    /// [`write_json`](Self::write_json), with `extra`'s fields beside the rows.
+    pub fn write_json_with<T: serde::Serialize>(
+        &self,
+        rows: &[T],
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> anyhow::Result<()> {
         let Some(path) = &self.json else {
             return Ok(());
         };
-        let value = serde_json::json!({
+        let mut value = serde_json::json!({
             "provenance": Provenance::current(),
             "rows": rows,
             "peak_memory_mib": peak_memory_mib(),
         });
+        if let Some(fields) = value.as_object_mut() {
+            fields.extend(extra);
+        }
         let mut text = serde_json::to_string_pretty(&value)?;
         text.push('\n');
         // Atomic, and into a directory created if missing: a long benchmark never ends on an
@@ -157,6 +170,59 @@ pub fn time_steps(name: &str, warmup: usize, steps: usize, mut step: impl FnMut(
         steps: times.len(),
         gflop_per_step: None,
     }
+}
+
+/// The arithmetic of the 2048³ product that `--matmul` times, in GFLOP: `2·2048³`.
+pub const MATMUL_GFLOP: f64 = 2.0 * 2048.0 * 2048.0 * 2048.0 / 1e9;
+
+/// Times a 2048³ `f32` product on `device` (named `device_name` in the row) and prints its
+/// rate: the machine's practical peak for Burn, beside which a workload's GFLOP/s is read.
+pub fn bench_matmul(
+    device: &Device,
+    device_name: &str,
+    warmup: usize,
+    steps: usize,
+) -> anyhow::Result<Timing> {
+    device.seed(0);
+    let n = 2048;
+    let a = Tensor::<2>::random([n, n], Distribution::Default, device);
+    let b = Tensor::<2>::random([n, n], Distribution::Default, device);
+    let name = format!("matmul {device_name} {n}x{n}x{n}");
+    let mut t = time_steps(&name, warmup.max(2), steps.max(10), || {
+        let c = a.clone().matmul(b.clone());
+        device.sync().expect("device sync");
+        drop(c);
+    });
+    t.gflop_per_step = Some(MATMUL_GFLOP);
+    println!(
+        "{:<55} {:8.1} GFLOP/s  (median {:.2} ms)",
+        t.name,
+        MATMUL_GFLOP * t.steps_per_s,
+        t.median_s * 1e3
+    );
+    Ok(t)
+}
+
+/// Times the PyTorch peer's 2048³ product (`torch_peer.py matmul`, `--peer` given) and prints
+/// its rate; the row is named `PyTorch matmul 2048x2048x2048`.
+pub fn peer_matmul(peer: &BenchArgs, warmup: usize, steps: usize) -> anyhow::Result<Timing> {
+    let flags = format!("--warmup {warmup} --steps {steps}");
+    let value = peer.run_peer("matmul", &flags)?;
+    let row = &value.context("--matmul beside the peer: --peer is not given")?["results"][0];
+    let number = |key: &str| {
+        row[key]
+            .as_f64()
+            .with_context(|| format!("the PyTorch peer's matmul row has no {key}: {row}"))
+    };
+    let gflops = number("gflops_per_s")?;
+    println!("PyTorch matmul 2048x2048x2048: {gflops:.1} GFLOP/s");
+    Ok(Timing {
+        name: "PyTorch matmul 2048x2048x2048".to_string(),
+        median_s: number("median_step_s")?,
+        steps_per_s: gflops / MATMUL_GFLOP,
+        steps: steps.max(10),
+        gflop_per_step: Some(MATMUL_GFLOP),
+    })
 }
 
 /// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.

@@ -1,16 +1,16 @@
 //! `report` on a committed fixture (`tests/fixtures/report/`): a 2-depth `mnist-depth` study
 //! (`--preset quick` with depths 2 and 3) with its summaries, configs and provenance, one of its
 //! runs exported and evaluated in PyTorch, a `cifar --samples` run, a `ptb` RHN run, two
-//! `bench-rhn` files with provenance and one older one without, a `bench-highway` file with
-//! round rates (60, 50 and 40 steps/s), four analysis records (`runs/analysis-*`: `gates` and
-//! `lesion` output of a 4-layer MLP with the study that trained it, of a depth-2 RHN, of a
-//! CIFAR net and of a character-aware LM with two highway layers and its Table 6 neighbours;
-//! the MLP's study must not enter the depth-study tables), a `ptb --model kim` run trained as
-//! long as the RHN but at another commit (the README row lists both), a `sample --json` record,
-//! and a Markdown page with marker sections (`doc.md`). `expected.md` is the page as `report`
-//! must write it, every figure worked out by hand from the fixture's numbers. The other tests
-//! check the marker sections of `report::markdown`, and sections that `report::generate` makes
-//! of inputs built in memory.
+//! `bench-rhn` files with provenance (one with the steps' GFLOP and `--matmul`'s product rates)
+//! and one older one without, a `bench-highway` file with round rates (60, 50 and 40 steps/s),
+//! four analysis records (`runs/analysis-*`: `gates` and `lesion` output of a 4-layer MLP with
+//! the study that trained it, of a depth-2 RHN, of a CIFAR net and of a character-aware LM with
+//! two highway layers and its Table 6 neighbours; the MLP's study must not enter the depth-study
+//! tables), a `ptb --model kim` run trained as long as the RHN but at another commit (the README
+//! row lists both), a `sample --json` record, and a Markdown page with marker sections
+//! (`doc.md`). `expected.md` is the page as `report` must write it, every figure worked out by
+//! hand from the fixture's numbers. The other tests check the marker sections of
+//! `report::markdown`, and sections that `report::generate` makes of inputs built in memory.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -379,6 +379,7 @@ fn highway_bench(provenance: Provenance, rows: &[(&str, f64)]) -> HighwayBench {
         file: "b.json".into(),
         provenance,
         rows: rows.iter().map(row).collect(),
+        matmul: None,
     }
 }
 

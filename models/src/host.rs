@@ -26,6 +26,13 @@ pub fn read_values<const D: usize>(tensor: Tensor<D>) -> Vec<f64> {
         .expect("a tensor read from its device")
 }
 
+/// Counts one read of device data made without [`read_values`]: a host pass over a CPU
+/// backend's buffers that stands for it.
+#[cfg(feature = "train")]
+pub(crate) fn count_read() {
+    READS.fetch_add(1, Ordering::Relaxed);
+}
+
 /// The one value of a one-element `tensor`, counted as one read.
 ///
 /// # Shapes

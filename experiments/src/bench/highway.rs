@@ -41,7 +41,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Gradients, Int, Tensor};
 use clap::{Parser, ValueEnum};
 
-use super::{BenchArgs, Timing, peak_memory_mib, time_steps};
+use super::{BenchArgs, Timing, bench_matmul, peak_memory_mib, peer_matmul, time_steps};
 use crate::backend::parse_device;
 use highway_core::{ConvHighwayConfig, ConvHighwayStack, HighwayConfig, HighwayStack};
 use models::train::{FusedAdamConfig, OptimizerConfig};
@@ -301,36 +301,13 @@ fn conv_train_flops(args: &Args) -> f64 {
     3.0 * (input + stack) - input
 }
 
-/// The arithmetic of the 2048³ product `--matmul` times, in GFLOP: `2·2048³`.
-const MATMUL_GFLOP: f64 = 2.0 * 2048.0 * 2048.0 * 2048.0 / 1e9;
-
-/// Times a 2048³ product on `device`.
-fn bench_matmul(device_name: &str, args: &Args) -> anyhow::Result<Timing> {
-    let device = parse_device(Some(device_name))?;
-    device.seed(0);
-    let n = 2048;
-    let a = Tensor::<2>::random([n, n], Distribution::Default, &device);
-    let b = Tensor::<2>::random([n, n], Distribution::Default, &device);
-    let name = format!("matmul {device_name} {n}x{n}x{n}");
-    let mut t = time_steps(&name, args.warmup.max(2), args.steps.max(10), || {
-        let c = a.clone().matmul(b.clone());
-        device.sync().expect("device sync");
-        drop(c);
-    });
-    t.gflop_per_step = Some(MATMUL_GFLOP);
-    Ok(t)
-}
-
-/// Runs the PyTorch peer's `bench` (`mlp`, `conv` or `matmul`) with `args`' sizes; returns its
+/// Runs the PyTorch peer's `bench` (`mlp` or `conv`) with `args`' sizes; returns its
 /// first result row.
 fn run_peer(bench: &str, args: &Args) -> anyhow::Result<serde_json::Value> {
-    let mut flags = String::new();
-    if bench != "matmul" {
-        flags = format!(
-            "--depth {} --width {} --batch {} ",
-            args.depth, args.width, args.batch
-        );
-    }
+    let mut flags = format!(
+        "--depth {} --width {} --batch {} ",
+        args.depth, args.width, args.batch
+    );
     if bench == "mlp" {
         flags += "--optim adam ";
     }
@@ -413,14 +390,8 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> anyhow::Result
     let mut burn_rows = Vec::new();
     for device in &devices {
         if args.matmul {
-            let t = bench_matmul(device, &args)?;
-            let gflops = MATMUL_GFLOP * t.steps_per_s;
-            println!(
-                "{:<55} {gflops:8.1} GFLOP/s  (median {:.2} ms)",
-                t.name,
-                t.median_s * 1e3
-            );
-            rows.push(t);
+            let on = parse_device(Some(device))?;
+            rows.push(bench_matmul(&on, device, args.warmup, args.steps)?);
         }
         let mut pair = Vec::new();
         for &variant in &variants {
@@ -454,16 +425,9 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> anyhow::Result
     if let (Some(_), Some(bench)) = (&args.bench.peer, peer_bench) {
         let number = |row: &serde_json::Value, key: &str| row[key].as_f64().unwrap_or(f64::NAN);
         if args.matmul {
-            let m = run_peer("matmul", &args)?;
-            let gflops = number(&m, "gflops_per_s");
-            println!("PyTorch matmul 2048x2048x2048: {gflops:.1} GFLOP/s");
-            rows.push(Timing {
-                name: format!("PyTorch matmul 2048x2048x2048 {}", peer_where(&args.bench)),
-                median_s: number(&m, "median_step_s"),
-                steps_per_s: gflops / MATMUL_GFLOP,
-                steps: args.steps.max(10),
-                gflop_per_step: Some(MATMUL_GFLOP),
-            });
+            let mut t = peer_matmul(&args.bench, args.warmup, args.steps)?;
+            t.name = format!("{} {}", t.name, peer_where(&args.bench));
+            rows.push(t);
         }
         let peer = run_peer(bench, &args)?;
         let peer_rate = number(&peer, "steps_per_s");

@@ -4,7 +4,9 @@
 //! forward, backward, global-norm clipping and SGD, exactly the step `ptb` trains with
 //! ([`models::train::tbptt::train_window`]), on random tokens. Dropout is off by default, as in the
 //! PyTorch peer `bench/torch_peer.py rhn`; `--peer PYTHON` runs that peer with the
-//! same configuration right after, so both figures come from one run on one machine. On a GPU
+//! same configuration right after, so both figures come from one run on one machine; `--matmul`
+//! adds both sides' 2048³ product rates, against which the RHN step's GFLOP/s is read (its
+//! `gflop_per_step`, counted as the peer counts it). On a GPU
 //! every timed step ends with a device synchronisation, and `--peer-device cuda` runs the peer
 //! on the NVIDIA GPU (`scripts/gpu-check.sh`).
 //!
@@ -23,7 +25,9 @@ use models::train::tbptt::{LanguageModel, train_window};
 use models::{CharCnnLmConfig, RhnLmConfig};
 use rhn::VariationalDropoutConfig;
 
-use super::{BenchArgs, CpuMeter, peak_memory_mib, time_steps};
+use super::{
+    BenchArgs, CpuMeter, MATMUL_GFLOP, bench_matmul, peak_memory_mib, peer_matmul, time_steps,
+};
 use crate::backend::DeviceArgs;
 use crate::cli::DataDirArgs;
 use models::analysis::ptb_spelling;
@@ -61,6 +65,11 @@ struct Args {
     /// Keep the preset's variational dropout (the peer has none).
     #[arg(long)]
     dropout: bool,
+    /// Also time a 2048³ product, Burn's on the device and the peer's beside it (with
+    /// `--peer`), in the same run: the file's `matmul_gflops_per_s`, against which the RHN
+    /// steps' `gflop_per_step` is read.
+    #[arg(long)]
+    matmul: bool,
     /// The PyTorch peer, and `--json`.
     #[command(flatten)]
     bench: BenchArgs,
@@ -69,6 +78,20 @@ struct Args {
     data: DataDirArgs,
     #[command(flatten)]
     device: DeviceArgs,
+}
+
+/// The arithmetic of one training step of `config` in GFLOP, as the PyTorch peer counts it
+/// (`bench/torch_peer.py`'s `rhn_flops`): the products of the input projection, the recurrence
+/// and the softmax layer, three times for forward and backward, less the input projection's
+/// gradient to the embeddings, which need none.
+fn rhn_train_gflop(config: &RhnLmConfig, batch: usize, seq_len: usize) -> f64 {
+    let tokens = (batch * seq_len) as f64;
+    let hidden = config.d_hidden as f64;
+    let embed = config.embed_size.unwrap_or(config.d_hidden) as f64;
+    let input = 2.0 * tokens * embed * 2.0 * hidden;
+    let recurrence = tokens * config.depth as f64 * 2.0 * (2.0 * hidden * hidden);
+    let output = 2.0 * tokens * hidden * config.vocab_size as f64;
+    (3.0 * (input + recurrence + output) - input) / 1e9
 }
 
 /// Times `model`'s training step; `describe`'s fields (the model's sizes) open the row.
@@ -177,6 +200,13 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> anyhow::Result
     let device = args.device.device()?.autodiff();
     let no_dropout = VariationalDropoutConfig::none;
     let mut rows = Vec::new();
+    let mut matmul = serde_json::Map::new();
+    if args.matmul {
+        let plain = device.clone().without_autodiff();
+        let name = crate::backend::backend_name(&plain);
+        let t = bench_matmul(&plain, &name, 2, 10)?;
+        matmul.insert("burn".into(), (MATMUL_GFLOP * t.steps_per_s).into());
+    }
     for preset in &args.preset {
         device.seed(1);
         // The RHN presets' config, for the peer.
@@ -189,8 +219,11 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> anyhow::Result
                 if !args.dropout {
                     config = config.with_dropout(no_dropout());
                 }
-                let describe =
-                    serde_json::json!({ "depth": config.depth, "hidden": config.d_hidden });
+                let describe = serde_json::json!({
+                    "depth": config.depth,
+                    "hidden": config.d_hidden,
+                    "gflop_per_step": rhn_train_gflop(&config, args.batch, args.seq_len),
+                });
                 let burn = time_burn(config.init(&device), describe, &args, &device);
                 (burn, Some(config))
             }
@@ -219,5 +252,30 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> anyhow::Result
         }
         rows.push(burn);
     }
-    args.bench.write_json(&rows)
+    if args.matmul && args.bench.peer.is_some() {
+        let t = peer_matmul(&args.bench, 2, 10)?;
+        matmul.insert("pytorch".into(), (MATMUL_GFLOP * t.steps_per_s).into());
+    }
+    let mut extra = serde_json::Map::new();
+    if args.matmul {
+        extra.insert("matmul_gflops_per_s".into(), matmul.into());
+    }
+    args.bench.write_json_with(&rows, extra)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_step_arithmetic_is_the_peers_count() {
+        // By hand for `ptb_sota` (batch 20 × 35 = 700 tokens, 830 units, depth 10, 10,000
+        // words): input 2·700·830·1660 = 1.929e9, recurrence 700·10·2·(2·830²) = 1.929e10,
+        // softmax 2·700·830·10⁴ = 1.162e10; 3·(sum) − input = 96.59 GFLOP.
+        let sota = rhn_train_gflop(&RhnLmConfig::ptb_sota(), 20, 35);
+        assert!((sota - 96.59).abs() < 0.01, "{sota}");
+        // `ptb_small`: 256 units, depth 4: 3·(0.1835 + 0.7340 + 3.584) − 0.1835 = 13.32 GFLOP.
+        let small = rhn_train_gflop(&RhnLmConfig::ptb_small(), 20, 35);
+        assert!((small - 13.32).abs() < 0.01, "{small}");
+    }
 }

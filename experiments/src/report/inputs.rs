@@ -186,6 +186,21 @@ pub struct RhnBenchRow {
     pub seq_len: usize,
     /// Training tokens per second.
     pub tokens_per_s: f64,
+    /// The step's arithmetic in GFLOP, as the PyTorch peer counts it (Burn's rows of an RHN;
+    /// absent in older files).
+    #[serde(default)]
+    pub gflop_per_step: Option<f64>,
+}
+
+/// The 2048³ product rates in GFLOP/s that `bench-rhn --matmul` timed in the same run.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MatmulRates {
+    /// Burn's, on the run's device.
+    #[serde(default)]
+    pub burn: Option<f64>,
+    /// The PyTorch peer's (with `--peer`).
+    #[serde(default)]
+    pub pytorch: Option<f64>,
 }
 
 /// One row of a `bench-highway --json` file (the fields the tables use).
@@ -210,6 +225,8 @@ pub struct Bench<R> {
     pub provenance: Provenance,
     /// Its rows.
     pub rows: Vec<R>,
+    /// Its `matmul_gflops_per_s` object (`bench-rhn --matmul`).
+    pub matmul: Option<MatmulRates>,
 }
 
 /// A `bench-rhn --json` file.
@@ -644,16 +661,22 @@ impl Inputs {
         };
         let provenance: Provenance = parse(p.clone(), file, "bench file (provenance)")?;
         let (what, rows) = (format!("{} file (rows)", provenance.program), rows.clone());
+        let matmul = match value.get("matmul_gflops_per_s") {
+            Some(m) => Some(parse(m.clone(), file, "bench file (matmul_gflops_per_s)")?),
+            None => None,
+        };
         match provenance.program.clone().as_str() {
             "bench-highway" => self.bench_highway.push(Bench {
                 rows: parse(rows, file, &what)?,
                 file: file.to_path_buf(),
                 provenance,
+                matmul,
             }),
             "bench-rhn" => self.bench_rhn.push(Bench {
                 rows: parse(rows, file, &what)?,
                 file: file.to_path_buf(),
                 provenance,
+                matmul,
             }),
             other => self.notes.push(format!(
                 "{}: {other} rows; no table uses them",

@@ -56,6 +56,11 @@ pub struct SpeedRow<'a> {
     pub peer: Vec<f64>,
     /// Burn / PyTorch, per file that has both.
     pub ratio: Vec<f64>,
+    /// Burn's GFLOP/s, per file that counts the step's arithmetic.
+    pub gflops: Vec<f64>,
+    /// Burn's GFLOP/s over the PyTorch peer's 2048³ product rate in the same run, per file that
+    /// has both (`bench-rhn --matmul --peer`).
+    pub of_peer_matmul: Vec<f64>,
     /// The files' provenance.
     pub provenance: Vec<&'a Provenance>,
 }
@@ -90,6 +95,12 @@ pub fn speed_rows(inputs: &Inputs) -> Vec<SpeedRow<'_>> {
             });
             let entry = &mut out[i];
             entry.burn.push(row.tokens_per_s);
+            let tokens = (row.batch * row.seq_len) as f64;
+            if let Some(gflops) = row.gflop_per_step.map(|g| g * row.tokens_per_s / tokens) {
+                entry.gflops.push(gflops);
+                let peer_matmul = bench.matmul.as_ref().and_then(|m| m.pytorch);
+                entry.of_peer_matmul.extend(peer_matmul.map(|m| gflops / m));
+            }
             if let Some(peer) = peer {
                 entry.peer.push(peer.tokens_per_s);
                 entry.ratio.push(row.tokens_per_s / peer.tokens_per_s);
@@ -137,6 +148,19 @@ pub fn speed_rhn_table(inputs: &Inputs, name: &str) -> Outcome {
                 false => median_range(&r.ratio, two),
             }
         })
+        .col(
+            "Burn GFLOP/s (of PyTorch's 2048³ product, same run)",
+            |r| {
+                let gflops = span(&r.gflops, |v| format!("{v:.0}"), "");
+                match r.of_peer_matmul.is_empty() {
+                    true => gflops,
+                    false => format!(
+                        "{gflops} ({})",
+                        median_range(&r.of_peer_matmul, |v| format!("{:.0}%", 100.0 * v))
+                    ),
+                }
+            },
+        )
         .col("runs", |r| r.burn.len().to_string())
         .col("command", |r| {
             distinct(r.provenance.iter().map(|p| code(&p.command())))

@@ -25,6 +25,7 @@ pub mod data;
 pub mod devices;
 pub mod fit;
 pub mod fused_adam;
+pub mod fused_sgd;
 pub mod loader;
 pub mod optim;
 pub mod parallel;
@@ -39,6 +40,7 @@ pub use data::{CifarData, MnistData};
 pub use devices::{Devices, backend_name};
 pub use fit::{Diverged, FitOptions, RunData, Solver, fit};
 pub use fused_adam::{FusedAdam, FusedAdamConfig};
+pub use fused_sgd::{FusedSgd, FusedSgdConfig};
 pub use loader::{BpttLoader, EpochClock, EpochLoader};
 pub use optim::{
     LrSchedule, OptimizerConfig, ScheduleLr, ValidHistory, clip_global_norm,

@@ -5,18 +5,19 @@
 //!   decay per epoch (random search).
 //! - *Recurrent Highway Networks*: plain SGD with `lr = lr0 / decay^max(epoch − k, 0)`.
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::lr_scheduler::{LrScheduler, LrSchedulerRecord};
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{LearningRate, ModuleOptimizer, SgdConfig};
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor, TensorData};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use std::sync::{Arc, Mutex};
 
-use super::{EpochClock, FusedAdamConfig};
+use super::{EpochClock, FusedAdamConfig, FusedSgdConfig};
 
 /// An optimiser, as data (stored in `config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,21 +49,22 @@ impl OptimizerConfig {
                 nesterov,
                 weight_decay,
             } => {
-                let mut config = SgdConfig::new();
-                if momentum > 0.0 {
-                    // PyTorch semantics: no dampening.
-                    config = config.with_momentum(Some(
+                let decay =
+                    (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32));
+                if momentum <= 0.0 {
+                    // Burn's plain `Sgd`, in one pass per parameter on the CPU (the same bits).
+                    return FusedSgdConfig::new().with_weight_decay(decay).init();
+                }
+                // PyTorch semantics: no dampening.
+                SgdConfig::new()
+                    .with_momentum(Some(
                         MomentumConfig::new()
                             .with_momentum(momentum)
                             .with_dampening(0.0)
                             .with_nesterov(nesterov),
-                    ));
-                }
-                if weight_decay > 0.0 {
-                    config =
-                        config.with_weight_decay(Some(WeightDecayConfig::new(weight_decay as f32)));
-                }
-                config.init()
+                    ))
+                    .with_weight_decay(decay)
+                    .init()
             }
             // Burn's `Adam`, in one pass per parameter on the CPU (the same bits).
             OptimizerConfig::Adam { weight_decay } => FusedAdamConfig::new()
@@ -281,13 +283,21 @@ impl ModuleVisitor for Scale<'_> {
 /// On a GPU nothing is read to the host: the factor `min(1, max_norm / ‖g‖)` is computed on the
 /// device and multiplies every gradient, so the step does not wait for the device here. On a
 /// CPU backend, where a read costs nothing and the multiplication a pass over every gradient,
-/// `‖g‖` is read once ([`crate::host`]) and the gradients are scaled only when it exceeds
-/// `max_norm`: the same result ([`clip_global_norm_on_device`] is the GPU path, tested equal).
+/// the gradients scaled only when `‖g‖` exceeds `max_norm`. With the CPU fast paths on and `f32`
+/// gradients, `‖g‖` is summed on the host in one pass over the gradients' buffers (moved out of
+/// `grads` and back, not copied, where the backend owns them alone), split over rayon's threads
+/// in fixed pieces and accumulated in `f64`, and the gradients are scaled in place; elsewhere
+/// (`HIGHWAY_ZOO_FAST_PATH=off`) through Burn's tensor operations, with `‖g‖` summed in `f32`.
+/// Both give the same result up to the rounding of the sum ([`clip_global_norm_on_device`] is
+/// the GPU path; both are tested equal to it).
 pub fn clip_global_norm<M: Module>(
     model: &M,
     grads: &mut GradientsParams,
     max_norm: f64,
 ) -> Option<Tensor<1>> {
+    if let Some(norm) = HostGradients::take(model, grads) {
+        return norm.clip(model, grads, max_norm);
+    }
     let norm = global_norm(model, grads)?;
     if max_norm <= 0.0 || !highway_core::is_cpu_device(&norm.device()) {
         return clip_with(model, grads, max_norm, norm);
@@ -311,6 +321,149 @@ pub fn clip_global_norm_on_device<M: Module>(
 ) -> Option<Tensor<1>> {
     let norm = global_norm(model, grads)?;
     clip_with(model, grads, max_norm, norm)
+}
+
+/// Elements per piece of the host pass: each piece's sum of squares is one thread's.
+const PIECE: usize = 1 << 16;
+
+/// The gradients of a model's parameters on the host, in the order the model visits them.
+struct HostGradients {
+    /// Each gradient's parameter, shape and values.
+    grads: Vec<(ParamId, Vec<usize>, Vec<f32>)>,
+    /// Their device.
+    device: burn::tensor::Device,
+}
+
+/// Whether every gradient of a model is an `f32` tensor on a device of the CPU fast paths.
+struct AllOnHost<'a> {
+    grads: &'a GradientsParams,
+    all: bool,
+    any: bool,
+}
+
+impl ModuleVisitor for AllOnHost<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.get::<D>(param.id) {
+            self.any = true;
+            self.all &= g.dtype() == DType::F32 && highway_core::on_fast_path(&g.device());
+        }
+    }
+}
+
+/// Moves a model's gradients out of `grads` to the host.
+struct TakeGradients<'a> {
+    from: &'a mut GradientsParams,
+    into: &'a mut HostGradients,
+}
+
+impl ModuleVisitor for TakeGradients<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.from.remove::<D>(param.id) {
+            self.into.device = g.device();
+            let shape = g.shape().dims::<D>().to_vec();
+            let values = g.into_data().try_into_vec::<f32>();
+            self.into.grads.push((
+                param.id,
+                shape,
+                values.expect("an f32 gradient reads back as f32"),
+            ));
+        }
+    }
+}
+
+/// Hands the gradients back to `grads`, in the order they were taken.
+struct PutGradients<'a> {
+    from: std::vec::IntoIter<(ParamId, Vec<usize>, Vec<f32>)>,
+    into: &'a mut GradientsParams,
+    device: &'a burn::tensor::Device,
+}
+
+impl ModuleVisitor for PutGradients<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if self
+            .from
+            .as_slice()
+            .first()
+            .is_some_and(|(id, ..)| *id == param.id)
+        {
+            let (id, shape, values) = self.from.next().expect("checked");
+            let shape: [usize; D] = shape.try_into().expect("the gradient's rank");
+            let g: Tensor<D> = Tensor::from_data(TensorData::new(values, shape), self.device);
+            self.into.register(id, g);
+        }
+    }
+}
+
+impl HostGradients {
+    /// Moves `model`'s gradients out of `grads`, if every one is an `f32` tensor on a device
+    /// of the CPU fast paths and there is at least one.
+    fn take<M: Module>(model: &M, grads: &mut GradientsParams) -> Option<Self> {
+        let mut check = AllOnHost {
+            grads,
+            all: true,
+            any: false,
+        };
+        model.visit(&mut check);
+        if !(check.all && check.any) {
+            return None;
+        }
+        let mut host = HostGradients {
+            grads: Vec::new(),
+            device: burn::tensor::Device::default(),
+        };
+        model.visit(&mut TakeGradients {
+            from: grads,
+            into: &mut host,
+        });
+        Some(host)
+    }
+
+    /// `‖g‖`: each gradient's pieces summed in parallel, in `f64`, the sums added in order.
+    fn norm(&self) -> f64 {
+        let square_sum = |v: &[f32]| v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>();
+        let sums: Vec<f64> = self
+            .grads
+            .iter()
+            .map(|(_, _, v)| {
+                v.par_chunks(PIECE)
+                    .map(square_sum)
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .sum()
+            })
+            .collect();
+        sums.iter().sum::<f64>().sqrt()
+    }
+
+    /// Scales every gradient where `‖g‖ > max_norm`, as [`clip_global_norm`] describes, and
+    /// hands them back to `grads`; returns `‖g‖`.
+    fn clip<M: Module>(
+        mut self,
+        model: &M,
+        grads: &mut GradientsParams,
+        max_norm: f64,
+    ) -> Option<Tensor<1>> {
+        let total = self.norm();
+        crate::host::count_read();
+        if max_norm > 0.0 && total > max_norm {
+            // The factor as a scalar of the gradients' type, as `Scale` multiplies by it.
+            let factor = (max_norm / total) as f32;
+            for (_, _, v) in &mut self.grads {
+                v.par_chunks_mut(PIECE)
+                    .for_each(|piece| piece.iter_mut().for_each(|x| *x *= factor));
+            }
+        }
+        let device = self.device.clone();
+        model.visit(&mut PutGradients {
+            from: self.grads.into_iter(),
+            into: grads,
+            device: &device,
+        });
+        Some(Tensor::from_data(
+            TensorData::new(vec![total as f32], [1]),
+            &device,
+        ))
+    }
 }
 
 /// `‖g‖` over every gradient of `model` in `grads`, on the device.
@@ -351,6 +504,42 @@ mod tests {
 
     /// Both paths of the clipping on the CPU: the same norm and the same gradients, clipped to
     /// the bound in the gradients' direction, and left alone under it.
+    #[test]
+    fn the_host_pass_equals_the_tensor_form_over_many_pieces() {
+        use burn::nn::{Linear, LinearConfig};
+        use burn::tensor::{Device, Distribution};
+        let device = Device::flex().autodiff();
+        // 180,000 weights: three pieces of the host pass, the last one short.
+        let model: Linear = LinearConfig::new(600, 300).init(&device);
+        let x = Tensor::<2>::random([8, 600], Distribution::Default, &device);
+        let bias = model.bias.as_ref().unwrap().id;
+        let fresh = || {
+            let loss = model.forward(x.clone()).powi_scalar(2).sum();
+            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+            // A parameter without a gradient stays without one.
+            grads.remove::<1>(bias);
+            grads
+        };
+        let weights = |g: &GradientsParams| -> Vec<f32> {
+            let w = g.get::<2>(model.weight.id).unwrap();
+            w.into_data().try_to_vec::<f32>().unwrap()
+        };
+        assert!(HostGradients::take(&model, &mut fresh()).is_some());
+        let norm = clip_global_norm_on_device(&model, &mut fresh(), 0.0).unwrap();
+        let norm = f64::from(norm.into_scalar::<f32>());
+        for bound in [0.5 * norm, 2.0 * norm] {
+            let (mut a, mut b) = (fresh(), fresh());
+            let na = clip_global_norm(&model, &mut a, bound).unwrap();
+            let nb = clip_global_norm_on_device(&model, &mut b, bound).unwrap();
+            let (na, nb) = (na.into_scalar::<f32>(), nb.into_scalar::<f32>());
+            assert!((na - nb).abs() <= 1e-6 * nb, "{na} vs {nb}");
+            assert!(a.get::<1>(bias).is_none());
+            for (u, v) in weights(&a).iter().zip(&weights(&b)) {
+                assert!((u - v).abs() <= 1e-6 * v.abs(), "{u} vs {v}");
+            }
+        }
+    }
+
     #[test]
     fn clipping_on_the_device_equals_the_cpu_path() {
         use burn::nn::{Linear, LinearConfig};
