@@ -326,6 +326,44 @@ pub fn clip_global_norm_on_device<M: Module>(
 /// Elements per piece of the host pass: each piece's sum of squares is one thread's.
 const PIECE: usize = 1 << 16;
 
+/// `Σ x²` over `v` in `f64`: eight running sums, one per position modulo 8 (independent, so
+/// that they vectorise), added in order at the end, then the elements past the last multiple of
+/// eight.
+#[inline(always)]
+fn square_sum_loop(v: &[f32]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane += f64::from(x) * f64::from(x);
+        }
+    }
+    let total: f64 = lanes.iter().sum();
+    rest.iter()
+        .fold(total, |sum, &x| sum + f64::from(x) * f64::from(x))
+}
+
+/// [`square_sum_loop`] compiled for AVX2 (no FMA, so that it gives the same bits).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn square_sum_avx2(v: &[f32]) -> f64 {
+    square_sum_loop(v)
+}
+
+/// [`square_sum_loop`] in its widest build for this CPU.
+fn square_sum(v: &[f32]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if highway_core::simd::avx2_fma() {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return unsafe { square_sum_avx2(v) };
+    }
+    square_sum_loop(v)
+}
+
 /// The gradients of a model's parameters on the host, in the order the model visits them.
 struct HostGradients {
     /// Each gradient's parameter, shape and values.
@@ -420,7 +458,6 @@ impl HostGradients {
 
     /// `‖g‖`: each gradient's pieces summed in parallel, in `f64`, the sums added in order.
     fn norm(&self) -> f64 {
-        let square_sum = |v: &[f32]| v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>();
         let sums: Vec<f64> = self
             .grads
             .iter()
@@ -504,6 +541,19 @@ mod tests {
 
     /// Both paths of the clipping on the CPU: the same norm and the same gradients, clipped to
     /// the bound in the gradients' direction, and left alone under it.
+    #[test]
+    fn the_square_sum_is_the_sum_of_squares() {
+        // 3² + 4² + 12² = 169 over the eight lanes and the rest (19 elements).
+        let mut v = vec![0.0f32; 19];
+        (v[3], v[10], v[18]) = (3.0, 4.0, 12.0);
+        assert_eq!(square_sum_loop(&v), 169.0);
+        assert_eq!(square_sum(&v), 169.0);
+        let v: Vec<f32> = (0..1001).map(|i| (i as f32 * 0.37).sin()).collect();
+        let plain: f64 = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+        assert!((square_sum(&v) - plain).abs() <= 1e-12 * plain);
+        assert_eq!(square_sum(&v).to_bits(), square_sum_loop(&v).to_bits());
+    }
+
     #[test]
     fn the_host_pass_equals_the_tensor_form_over_many_pieces() {
         use burn::nn::{Linear, LinearConfig};
