@@ -148,17 +148,14 @@ pub fn speed_rhn_table(inputs: &Inputs, name: &str) -> Outcome {
                 false => median_range(&r.ratio, two),
             }
         })
+        .col("Burn GFLOP/s", |r| {
+            span(&r.gflops, |v| format!("{v:.0}"), "")
+        })
         .col(
-            "Burn GFLOP/s (of PyTorch's 2048³ product, same run)",
-            |r| {
-                let gflops = span(&r.gflops, |v| format!("{v:.0}"), "");
-                match r.of_peer_matmul.is_empty() {
-                    true => gflops,
-                    false => format!(
-                        "{gflops} ({})",
-                        median_range(&r.of_peer_matmul, |v| format!("{:.0}%", 100.0 * v))
-                    ),
-                }
+            "of PyTorch's 2048³ product in the same run, median (range)",
+            |r| match r.of_peer_matmul.is_empty() {
+                true => "—".to_string(),
+                false => median_range(&r.of_peer_matmul, |v| format!("{:.0}%", 100.0 * v)),
             },
         )
         .col("runs", |r| r.burn.len().to_string())
