@@ -11,7 +11,8 @@
 //! - **data parallelism** over the devices of one machine ([`parallel`], [`Devices`]) that keeps
 //!   each row's carried state and draws each slice's dropout masks from
 //!   `(seed, epoch, step, slice)`;
-//! - the papers' optimisers and schedules ([`OptimizerConfig`], [`LrSchedule`]), a run
+//! - the papers' optimisers and schedules ([`OptimizerConfig`], [`LrSchedule`]), Burn's `Adam`
+//!   and plain `Sgd` in one pass per parameter on the CPU ([`FusedAdam`], [`FusedSgd`]), a run
 //!   directory with metrics files ([`RunDir`]) and a plain-lines or TUI renderer.
 //!
 //! [`fit()`] is the one entry point ([`fit_tbptt`] and [`fit_classifier`] build on it): it
