@@ -82,21 +82,16 @@ pub struct FusedAdam {
     reference: Adam,
 }
 
-/// `tensor`'s values (moved out where the backend owns them alone).
-fn host<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    tensor
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("an f32 tensor reads back as f32")
+/// `tensor`'s values, moved out where the backend owns them alone (Burn's `flex` then hands
+/// over its buffer, which [`floats`] updates in place and [`Tensor::from_data`] takes back).
+fn host<const D: usize>(tensor: Tensor<D>) -> TensorData {
+    tensor.into_data()
 }
 
-/// `values` as a tensor of `shape` on `device`.
-fn device_tensor<const D: usize>(
-    values: Vec<f32>,
-    shape: [usize; D],
-    device: &Device,
-) -> Tensor<D> {
-    Tensor::from_data(TensorData::new(values, shape), device)
+/// The `f32` values of `data`, in place.
+fn floats(data: &mut TensorData) -> &mut [f32] {
+    data.as_mut_slice::<f32>()
+        .expect("an f32 tensor reads back as f32")
 }
 
 impl FusedAdam {
@@ -198,25 +193,27 @@ impl Optimizer for FusedAdam {
         if !highway_core::on_fast_path(&device) || tensor.dtype() != DType::F32 {
             return self.reference.step(lr, tensor, grad, state);
         }
-        let shape = tensor.shape().dims::<D>();
+        let shape = tensor.shape();
         let (mut p, mut g) = (host(tensor), host(grad));
+        let zeros = || TensorData::new(vec![0.0f32; shape.num_elements()], shape.clone());
         let (time, mut m, mut v) = match state {
             Some(AdamState { momentum }) => (
                 momentum.time + 1,
                 host(momentum.moment_1),
                 host(momentum.moment_2),
             ),
-            None => (1, vec![0.0; p.len()], vec![0.0; p.len()]),
+            None => (1, zeros(), zeros()),
         };
         // Burn scales by the learning rate as a scalar of the tensor's type.
-        self.update(lr as f32, &mut p, &mut g, &mut m, &mut v, time);
+        let (pv, gv) = (floats(&mut p), floats(&mut g));
+        self.update(lr as f32, pv, gv, floats(&mut m), floats(&mut v), time);
         let momentum = AdaptiveMomentumState::new(
             time,
-            device_tensor(m, shape, &device),
-            device_tensor(v, shape, &device),
+            Tensor::from_data(m, &device),
+            Tensor::from_data(v, &device),
         );
         (
-            device_tensor(p, shape, &device),
+            Tensor::from_data(p, &device),
             Some(AdamState::new(momentum)),
         )
     }
@@ -233,7 +230,7 @@ mod tests {
     use burn::optim::GradientsParams;
 
     fn bits<const D: usize>(t: Tensor<D>) -> Vec<u32> {
-        host(t).into_iter().map(f32::to_bits).collect()
+        t.into_data().iter::<f32>().map(f32::to_bits).collect()
     }
 
     /// `n` values of both signs over six decades, the same for the same `seed`, drawn on the
@@ -256,7 +253,7 @@ mod tests {
         let mut v = numbers(seed, 7 * 9);
         v[0] = 0.0;
         v[1] = -0.0;
-        device_tensor(v, [7, 9], device)
+        Tensor::from_data(TensorData::new(v, [7, 9]), device)
     }
 
     #[test]
@@ -310,7 +307,8 @@ mod tests {
                 first,
             };
             let run = |avx2: bool| {
-                let [mut p, mut g, mut m, v] = [1, 2, 3, 4].map(|s| host(values(s, &device)));
+                let [mut p, mut g, mut m, v] = [1, 2, 3, 4]
+                    .map(|s| values(s, &device).into_data().try_to_vec::<f32>().unwrap());
                 let mut v: Vec<f32> = v.into_iter().map(f32::abs).collect();
                 if avx2 {
                     // SAFETY: checked above.
@@ -326,7 +324,8 @@ mod tests {
 
     fn grads(model: &Linear, seed: u64) -> GradientsParams {
         let device = model.weight.device();
-        let x = device_tensor(numbers(seed, 5 * 6), [5, 6], &device);
+        let x: Tensor<2> =
+            Tensor::from_data(TensorData::new(numbers(seed, 5 * 6), [5, 6]), &device);
         GradientsParams::from_grads(model.forward(x).powi_scalar(2).sum().backward(), model)
     }
 

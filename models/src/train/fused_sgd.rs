@@ -63,11 +63,15 @@ pub struct FusedSgd {
     reference: Sgd,
 }
 
-/// `tensor`'s values (moved out where the backend owns them alone).
-fn host<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    tensor
-        .into_data()
-        .try_into_vec::<f32>()
+/// `tensor`'s values, moved out where the backend owns them alone (Burn's `flex` then hands
+/// over its buffer, which the step updates in place and [`Tensor::from_data`] takes back).
+fn host<const D: usize>(tensor: Tensor<D>) -> TensorData {
+    tensor.into_data()
+}
+
+/// The `f32` values of `data`, in place.
+fn floats(data: &mut TensorData) -> &mut [f32] {
+    data.as_mut_slice::<f32>()
         .expect("an f32 tensor reads back as f32")
 }
 
@@ -135,12 +139,10 @@ impl Optimizer for FusedSgd {
         if !highway_core::on_fast_path(&device) || tensor.dtype() != DType::F32 {
             return self.reference.step(lr, tensor, grad, state);
         }
-        let shape = tensor.shape().dims::<D>();
-        let (mut p, g) = (host(tensor), host(grad));
+        let (mut p, mut g) = (host(tensor), host(grad));
         // Burn scales by the learning rate as a scalar of the tensor's type.
-        self.update(lr as f32, &mut p, &g);
-        let p = Tensor::from_data(TensorData::new(p, shape), &device);
-        (p, Some(SgdState::new(None)))
+        self.update(lr as f32, floats(&mut p), floats(&mut g));
+        (Tensor::from_data(p, &device), Some(SgdState::new(None)))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
@@ -153,7 +155,7 @@ mod tests {
     use super::*;
 
     fn bits<const D: usize>(t: Tensor<D>) -> Vec<u32> {
-        host(t).into_iter().map(f32::to_bits).collect()
+        t.into_data().iter::<f32>().map(f32::to_bits).collect()
     }
 
     /// `n` values of both signs over six decades, drawn on the host.

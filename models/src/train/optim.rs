@@ -366,8 +366,9 @@ fn square_sum(v: &[f32]) -> f64 {
 
 /// The gradients of a model's parameters on the host, in the order the model visits them.
 struct HostGradients {
-    /// Each gradient's parameter, shape and values.
-    grads: Vec<(ParamId, Vec<usize>, Vec<f32>)>,
+    /// Each gradient's parameter and values (moved out of the tensor where the backend owns
+    /// it alone, and back into one: Burn's `flex` hands its buffers over and takes them back).
+    grads: Vec<(ParamId, TensorData)>,
     /// Their device.
     device: burn::tensor::Device,
 }
@@ -398,20 +399,14 @@ impl ModuleVisitor for TakeGradients<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(g) = self.from.remove::<D>(param.id) {
             self.into.device = g.device();
-            let shape = g.shape().dims::<D>().to_vec();
-            let values = g.into_data().try_into_vec::<f32>();
-            self.into.grads.push((
-                param.id,
-                shape,
-                values.expect("an f32 gradient reads back as f32"),
-            ));
+            self.into.grads.push((param.id, g.into_data()));
         }
     }
 }
 
 /// Hands the gradients back to `grads`, in the order they were taken.
 struct PutGradients<'a> {
-    from: std::vec::IntoIter<(ParamId, Vec<usize>, Vec<f32>)>,
+    from: std::vec::IntoIter<(ParamId, TensorData)>,
     into: &'a mut GradientsParams,
     device: &'a burn::tensor::Device,
 }
@@ -424,9 +419,8 @@ impl ModuleVisitor for PutGradients<'_> {
             .first()
             .is_some_and(|(id, ..)| *id == param.id)
         {
-            let (id, shape, values) = self.from.next().expect("checked");
-            let shape: [usize; D] = shape.try_into().expect("the gradient's rank");
-            let g: Tensor<D> = Tensor::from_data(TensorData::new(values, shape), self.device);
+            let (id, values) = self.from.next().expect("checked");
+            let g: Tensor<D> = Tensor::from_data(values, self.device);
             self.into.register(id, g);
         }
     }
@@ -461,7 +455,8 @@ impl HostGradients {
         let sums: Vec<f64> = self
             .grads
             .iter()
-            .map(|(_, _, v)| {
+            .map(|(_, data)| {
+                let v = data.as_slice::<f32>().expect("an f32 gradient");
                 v.par_chunks(PIECE)
                     .map(square_sum)
                     .collect::<Vec<_>>()
@@ -485,7 +480,8 @@ impl HostGradients {
         if max_norm > 0.0 && total > max_norm {
             // The factor as a scalar of the gradients' type, as `Scale` multiplies by it.
             let factor = (max_norm / total) as f32;
-            for (_, _, v) in &mut self.grads {
+            for (_, data) in &mut self.grads {
+                let v = data.as_mut_slice::<f32>().expect("an f32 gradient");
                 v.par_chunks_mut(PIECE)
                     .for_each(|piece| piece.iter_mut().for_each(|x| *x *= factor));
             }
