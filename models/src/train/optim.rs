@@ -283,11 +283,12 @@ impl ModuleVisitor for Scale<'_> {
 /// On a GPU nothing is read to the host: the factor `min(1, max_norm / ‖g‖)` is computed on the
 /// device and multiplies every gradient, so the step does not wait for the device here. On a
 /// CPU backend, where a read costs nothing and the multiplication a pass over every gradient,
-/// the gradients scaled only when `‖g‖` exceeds `max_norm`. With the CPU fast paths on and `f32`
-/// gradients, `‖g‖` is summed on the host in one pass over the gradients' buffers (moved out of
-/// `grads` and back, not copied, where the backend owns them alone), split over rayon's threads
-/// in fixed pieces and accumulated in `f64`, and the gradients are scaled in place; elsewhere
-/// (`HIGHWAY_ZOO_FAST_PATH=off`) through Burn's tensor operations, with `‖g‖` summed in `f32`.
+/// the gradients are scaled only when `‖g‖` exceeds `max_norm`. With the CPU fast paths on and
+/// `f32` gradients, `‖g‖` is summed on the host in one pass over the gradients' buffers (moved
+/// out of `grads` and back, not copied, where the backend owns them alone), split over rayon's
+/// threads in fixed pieces and accumulated in `f64`, and the gradients are scaled in place;
+/// elsewhere (`HIGHWAY_ZOO_FAST_PATH=off`) through Burn's tensor operations, with `‖g‖` summed
+/// in `f32`.
 /// Both give the same result up to the rounding of the sum ([`clip_global_norm_on_device`] is
 /// the GPU path; both are tested equal to it).
 pub fn clip_global_norm<M: Module>(
