@@ -33,6 +33,19 @@ pub(crate) fn count_read() {
     READS.fetch_add(1, Ordering::Relaxed);
 }
 
+/// The `f32` values of `data` (a tensor's `into_data`), to update in place: where the backend
+/// owned the tensor's buffer alone, Burn's `flex` hands it over and `Tensor::from_data` takes it
+/// back, so the values are never copied (`try_into_vec` would copy a buffer aligned otherwise
+/// than a `Vec<f32>`'s).
+///
+/// # Panics
+///
+/// If `data` does not hold `f32` values (the callers check the dtype).
+#[cfg(feature = "train")]
+pub(crate) fn f32_values(data: &mut burn::tensor::TensorData) -> &mut [f32] {
+    data.as_mut_slice::<f32>().expect("f32 tensor values")
+}
+
 /// The one value of a one-element `tensor`, counted as one read.
 ///
 /// # Shapes

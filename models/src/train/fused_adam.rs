@@ -36,6 +36,8 @@ use burn::optim::{
 };
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
+use crate::host::f32_values;
+
 /// Configuration of [`FusedAdam`]: the settings of Burn's [`AdamConfig`] it supports, with the
 /// same defaults.
 #[derive(Config, Debug)]
@@ -80,18 +82,6 @@ pub struct FusedAdam {
     config: FusedAdamConfig,
     /// Burn's `Adam` with the same settings: the step off the CPU.
     reference: Adam,
-}
-
-/// `tensor`'s values, moved out where the backend owns them alone (Burn's `flex` then hands
-/// over its buffer, which [`floats`] updates in place and [`Tensor::from_data`] takes back).
-fn host<const D: usize>(tensor: Tensor<D>) -> TensorData {
-    tensor.into_data()
-}
-
-/// The `f32` values of `data`, in place.
-fn floats(data: &mut TensorData) -> &mut [f32] {
-    data.as_mut_slice::<f32>()
-        .expect("an f32 tensor reads back as f32")
 }
 
 impl FusedAdam {
@@ -194,19 +184,26 @@ impl Optimizer for FusedAdam {
             return self.reference.step(lr, tensor, grad, state);
         }
         let shape = tensor.shape();
-        let (mut p, mut g) = (host(tensor), host(grad));
+        let (mut p, mut g) = (tensor.into_data(), grad.into_data());
         let zeros = || TensorData::new(vec![0.0f32; shape.num_elements()], shape.clone());
         let (time, mut m, mut v) = match state {
             Some(AdamState { momentum }) => (
                 momentum.time + 1,
-                host(momentum.moment_1),
-                host(momentum.moment_2),
+                momentum.moment_1.into_data(),
+                momentum.moment_2.into_data(),
             ),
             None => (1, zeros(), zeros()),
         };
         // Burn scales by the learning rate as a scalar of the tensor's type.
-        let (pv, gv) = (floats(&mut p), floats(&mut g));
-        self.update(lr as f32, pv, gv, floats(&mut m), floats(&mut v), time);
+        let (pv, gv) = (f32_values(&mut p), f32_values(&mut g));
+        self.update(
+            lr as f32,
+            pv,
+            gv,
+            f32_values(&mut m),
+            f32_values(&mut v),
+            time,
+        );
         let momentum = AdaptiveMomentumState::new(
             time,
             Tensor::from_data(m, &device),
@@ -224,18 +221,19 @@ impl Optimizer for FusedAdam {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use burn::nn::{Linear, LinearConfig};
     use burn::optim::GradientsParams;
 
-    fn bits<const D: usize>(t: Tensor<D>) -> Vec<u32> {
+    /// A tensor's values as bits (the fused optimisers' tests compare them).
+    pub(in crate::train) fn bits<const D: usize>(t: Tensor<D>) -> Vec<u32> {
         t.into_data().iter::<f32>().map(f32::to_bits).collect()
     }
 
     /// `n` values of both signs over six decades, the same for the same `seed`, drawn on the
     /// host: the device's random stream is shared with the tests running beside this one.
-    fn numbers(seed: u64, n: usize) -> Vec<f32> {
+    pub(in crate::train) fn numbers(seed: u64, n: usize) -> Vec<f32> {
         let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         (0..n)
             .map(|i| {

@@ -23,7 +23,9 @@
 use burn::config::Config;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, Sgd, SgdConfig, SgdState};
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor};
+
+use crate::host::f32_values;
 use rayon::prelude::*;
 
 /// Elements per piece of a parameter updated by one thread: tensors smaller than two pieces are
@@ -61,18 +63,6 @@ pub struct FusedSgd {
     penalty: Option<f32>,
     /// Burn's `Sgd` with the same settings: the step off the CPU.
     reference: Sgd,
-}
-
-/// `tensor`'s values, moved out where the backend owns them alone (Burn's `flex` then hands
-/// over its buffer, which the step updates in place and [`Tensor::from_data`] takes back).
-fn host<const D: usize>(tensor: Tensor<D>) -> TensorData {
-    tensor.into_data()
-}
-
-/// The `f32` values of `data`, in place.
-fn floats(data: &mut TensorData) -> &mut [f32] {
-    data.as_mut_slice::<f32>()
-        .expect("an f32 tensor reads back as f32")
 }
 
 /// The loop of the [module docs](self) over one piece.
@@ -139,9 +129,9 @@ impl Optimizer for FusedSgd {
         if !highway_core::on_fast_path(&device) || tensor.dtype() != DType::F32 {
             return self.reference.step(lr, tensor, grad, state);
         }
-        let (mut p, mut g) = (host(tensor), host(grad));
+        let (mut p, mut g) = (tensor.into_data(), grad.into_data());
         // Burn scales by the learning rate as a scalar of the tensor's type.
-        self.update(lr as f32, floats(&mut p), floats(&mut g));
+        self.update(lr as f32, f32_values(&mut p), f32_values(&mut g));
         (Tensor::from_data(p, &device), Some(SgdState::new(None)))
     }
 
@@ -153,24 +143,8 @@ impl Optimizer for FusedSgd {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bits<const D: usize>(t: Tensor<D>) -> Vec<u32> {
-        t.into_data().iter::<f32>().map(f32::to_bits).collect()
-    }
-
-    /// `n` values of both signs over six decades, drawn on the host.
-    fn numbers(seed: u64, n: usize) -> Vec<f32> {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|i| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let unit = (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
-                unit * 10f32.powi(i as i32 % 7 - 3)
-            })
-            .collect()
-    }
+    use crate::train::fused_adam::tests::{bits, numbers};
+    use burn::tensor::TensorData;
 
     fn values(seed: u64, shape: [usize; 2], device: &Device) -> Tensor<2> {
         let mut v = numbers(seed, shape[0] * shape[1]);

@@ -296,8 +296,8 @@ pub fn clip_global_norm<M: Module>(
     grads: &mut GradientsParams,
     max_norm: f64,
 ) -> Option<Tensor<1>> {
-    if let Some(norm) = HostGradients::take(model, grads) {
-        return norm.clip(model, grads, max_norm);
+    if let Some(host) = HostGradients::take(model, grads) {
+        return Some(host.clip(model, grads, max_norm));
     }
     let norm = global_norm(model, grads)?;
     if max_norm <= 0.0 || !highway_core::is_cpu_device(&norm.device()) {
@@ -475,14 +475,14 @@ impl HostGradients {
         model: &M,
         grads: &mut GradientsParams,
         max_norm: f64,
-    ) -> Option<Tensor<1>> {
+    ) -> Tensor<1> {
         let total = self.norm();
         crate::host::count_read();
         if max_norm > 0.0 && total > max_norm {
             // The factor as a scalar of the gradients' type, as `Scale` multiplies by it.
             let factor = (max_norm / total) as f32;
             for (_, data) in &mut self.grads {
-                let v = data.as_mut_slice::<f32>().expect("an f32 gradient");
+                let v = crate::host::f32_values(data);
                 v.par_chunks_mut(PIECE)
                     .for_each(|piece| piece.iter_mut().for_each(|x| *x *= factor));
             }
@@ -493,10 +493,7 @@ impl HostGradients {
             into: grads,
             device: &device,
         });
-        Some(Tensor::from_data(
-            TensorData::new(vec![total as f32], [1]),
-            &device,
-        ))
+        Tensor::from_data(TensorData::new(vec![total as f32], [1]), &device)
     }
 }
 
