@@ -14,11 +14,14 @@
 //!   both through burn-train's `Learner`, stopped after their first epoch and resumed in the
 //!   same process (the MNIST run also from a checkpoint written while the run went on), and
 //!   killed (SIGKILL) once a checkpoint is on disk and resumed by a new process, give the
-//!   uninterrupted run's losses (bit for bit in one process; after a kill to
-//!   [`KILLED_TOLERANCE`], room for another process's kernel choices; both measured 0 on
-//!   lavapipe, 2026-12-07, `-- --nocapture` prints it). On wgpu a checkpoint written while training went on (Burn's
-//!   checkpointer threads read the records late) once resumed off the uninterrupted run; the
-//!   training strategy now waits for its records (`models::train::CheckpointSet::wait_saved`).
+//!   uninterrupted run's losses: to [`RESUMED_TOLERANCE`] in one process, room for kernels
+//!   that Burn chooses by timing, and to [`KILLED_TOLERANCE`] after a kill, room for another
+//!   process's kernel choices (most runs measure 0 for both on lavapipe; `-- --nocapture`
+//!   prints the deviations). On wgpu a checkpoint written while training went on (Burn's
+//!   checkpointer threads read the records late) once resumed 0.7-2.6% off the uninterrupted
+//!   run; the training strategy now waits for its records
+//!   (`models::train::CheckpointSet::wait_saved`). The CPU's runs resume bit for bit
+//!   (`experiments/tests/lm_loop.rs`, `models/tests/train_loop.rs`).
 //!
 //! The device under test is `HIGHWAY_ZOO_GPU_TEST` (a `--device` value: `wgpu`, `wgpu:cpu`,
 //! `cuda`, `cuda:1`), else `cuda` when compiled in, else `wgpu`. A device that does not answer
@@ -56,6 +59,14 @@ const GRAD_TOLERANCE: f32 = 1e-3;
 /// A run resumed by a new process after a kill: its per-epoch losses against the uninterrupted
 /// run's, relative.
 const KILLED_TOLERANCE: f64 = 1e-2;
+/// A run resumed in the same process, or from a copy of a checkpoint: its per-epoch losses
+/// against the uninterrupted run's, relative. Burn's GPU backends choose kernels by timing
+/// (autotuning, which falls back to its first kernel while another thread tunes the same key,
+/// and fusion, whose groups end where a thread reads a tensor), so the same steps may round
+/// differently in two runs: CI measured 1e-7 once on lavapipe (2026-12-08), most runs measure 0.
+/// A resume that restored the wrong state (data order, masks, weights a step off) is off by
+/// orders of magnitude more.
+const RESUMED_TOLERANCE: f64 = 1e-6;
 
 /// The environment variable naming the device under test.
 const DEVICE_ENV: &str = "HIGHWAY_ZOO_GPU_TEST";
@@ -356,18 +367,40 @@ fn kill_after_first_checkpoint(child: &str, run: &RunDir, epochs: usize) {
 }
 
 /// Asserts that the resumed run's `(what, uninterrupted, resumed)` figures are within
-/// [`KILLED_TOLERANCE`]; prints the largest deviation.
-fn close(run: &str, figures: &[(String, f64, f64)]) {
+/// `tolerance` (relative); prints the largest deviation. `how` says how the run was resumed.
+fn close(run: &str, how: &str, figures: &[(String, f64, f64)], tolerance: f64) {
     let mut worst = 0.0f64;
     for (what, a, b) in figures {
         let deviation = (a - b).abs() / a.abs().max(1.0);
         worst = worst.max(deviation);
         assert!(
-            deviation <= KILLED_TOLERANCE,
-            "{run}, {what}: {a} uninterrupted, {b} resumed after a kill"
+            deviation <= tolerance,
+            "{run}, {what}: {a} uninterrupted, {b} {how}"
         );
     }
-    eprintln!("{run}: killed and resumed, largest relative deviation {worst:.1e}");
+    eprintln!("{run}: {how}, largest relative deviation {worst:.1e}");
+}
+
+/// The training and evaluation losses of each epoch of two MNIST runs.
+fn mnist_figures(x: &[EpochMetrics], y: &[EpochMetrics]) -> Vec<(String, f64, f64)> {
+    assert_eq!(x.len(), y.len());
+    x.iter()
+        .zip(y)
+        .flat_map(|(x, y)| {
+            [
+                (
+                    format!("epoch {} training loss", x.epoch),
+                    x.train_loss,
+                    y.train_loss,
+                ),
+                (
+                    format!("epoch {} evaluation loss", x.epoch),
+                    x.evals[0].loss,
+                    y.evals[0].loss,
+                ),
+            ]
+        })
+        .collect()
 }
 
 /// Epochs of the MNIST run.
@@ -420,7 +453,7 @@ fn child_mnist_run() {
 }
 
 #[test]
-fn a_short_mnist_run_on_the_gpu_resumes_exactly_in_process() {
+fn a_short_mnist_run_on_the_gpu_resumes_in_process() {
     let _rng = common::rng_lock();
     let Some(device) = gpu() else { return };
     let device = Devices::from(device.autodiff());
@@ -437,10 +470,8 @@ fn a_short_mnist_run_on_the_gpu_resumes_exactly_in_process() {
     mnist_run_for(&stopped, false, &device, 1);
     let continued = mnist_run(&stopped, true, &device);
     assert_eq!(continued.len(), MNIST_EPOCHS);
-    for (x, y) in straight.iter().zip(&continued) {
-        assert_eq!(x.train_loss, y.train_loss, "epoch {}", x.epoch);
-        assert_eq!(x.evals, y.evals, "epoch {}", x.epoch);
-    }
+    let figures = mnist_figures(&straight, &continued);
+    close("MNIST", "resumed in process", &figures, RESUMED_TOLERANCE);
     assert!(
         straight[MNIST_EPOCHS - 1].train_loss < straight[0].train_loss,
         "the MLP learns: {straight:?}"
@@ -452,8 +483,8 @@ fn a_short_mnist_run_on_the_gpu_resumes_exactly_in_process() {
 
 /// The MNIST run killed after its first checkpoint and resumed by a new process. Before the
 /// strategy waited for its checkpoints (see
-/// [`a_checkpoint_written_while_the_run_goes_on_resumes_exactly`]) this was 0.7-2.6% off on
-/// wgpu; it is exact now, within [`KILLED_TOLERANCE`] as the Penn Treebank run.
+/// [`a_checkpoint_written_while_the_run_goes_on_resumes_the_run`]) this was 0.7-2.6% off on
+/// wgpu; now within [`KILLED_TOLERANCE`] as the Penn Treebank run.
 #[cfg(unix)]
 #[test]
 fn a_short_mnist_run_on_the_gpu_resumes_after_a_kill() {
@@ -469,25 +500,8 @@ fn a_short_mnist_run_on_the_gpu_resumes_after_a_kill() {
     kill_after_first_checkpoint("child_mnist_run", &run, MNIST_EPOCHS);
     let resumed = mnist_run(&run, true, &device);
     assert_eq!(resumed.len(), MNIST_EPOCHS);
-    let figures: Vec<_> = straight
-        .iter()
-        .zip(&resumed)
-        .flat_map(|(x, y)| {
-            [
-                (
-                    format!("epoch {} training loss", x.epoch),
-                    x.train_loss,
-                    y.train_loss,
-                ),
-                (
-                    format!("epoch {} evaluation loss", x.epoch),
-                    x.evals[0].loss,
-                    y.evals[0].loss,
-                ),
-            ]
-        })
-        .collect();
-    close("MNIST", &figures);
+    let figures = mnist_figures(&straight, &resumed);
+    close("MNIST", "resumed after a kill", &figures, KILLED_TOLERANCE);
     for dir in [a, b] {
         std::fs::remove_dir_all(dir).ok();
     }
@@ -542,6 +556,28 @@ fn ptb_run_for(run: &RunDir, resume: bool, device: &Devices, epochs: usize) -> V
         .1
 }
 
+/// The training and validation perplexities of each epoch of two Penn Treebank runs.
+fn ptb_figures(x: &[LmEpoch], y: &[LmEpoch]) -> Vec<(String, f64, f64)> {
+    assert_eq!(x.len(), y.len());
+    x.iter()
+        .zip(y)
+        .flat_map(|(x, y)| {
+            [
+                (
+                    format!("epoch {} training perplexity", x.epoch),
+                    x.train_ppl,
+                    y.train_ppl,
+                ),
+                (
+                    format!("epoch {} validation perplexity", x.epoch),
+                    x.valid_ppl,
+                    y.valid_ppl,
+                ),
+            ]
+        })
+        .collect()
+}
+
 /// The child of [`a_short_ptb_run_on_the_gpu_resumes_after_a_kill`].
 #[test]
 #[ignore = "run by a_short_ptb_run_on_the_gpu_resumes_after_a_kill"]
@@ -571,34 +607,25 @@ fn a_short_ptb_run_on_the_gpu_resumes_after_a_kill() {
     let stopped = RunDir::create(&c).unwrap();
     ptb_run_for(&stopped, false, &device, 1);
     let continued = ptb_run(&stopped, true, &device);
-    for (x, y) in straight.iter().zip(&continued) {
-        assert_eq!(x.train_ppl, y.train_ppl, "epoch {}", x.epoch);
-        assert_eq!(x.valid_ppl, y.valid_ppl, "epoch {}", x.epoch);
-    }
+    let figures = ptb_figures(&straight, &continued);
+    close(
+        "Penn Treebank",
+        "resumed in process",
+        &figures,
+        RESUMED_TOLERANCE,
+    );
     let run = RunDir::create(&b).unwrap();
     kill_after_first_checkpoint("child_ptb_run", &run, PTB_EPOCHS);
     let resumed = ptb_run(&run, true, &device);
     assert_eq!(straight.len(), PTB_EPOCHS);
     assert_eq!(resumed.len(), PTB_EPOCHS);
-    let figures: Vec<_> = straight
-        .iter()
-        .zip(&resumed)
-        .flat_map(|(x, y)| {
-            [
-                (
-                    format!("epoch {} training perplexity", x.epoch),
-                    x.train_ppl,
-                    y.train_ppl,
-                ),
-                (
-                    format!("epoch {} validation perplexity", x.epoch),
-                    x.valid_ppl,
-                    y.valid_ppl,
-                ),
-            ]
-        })
-        .collect();
-    close("Penn Treebank", &figures);
+    let figures = ptb_figures(&straight, &resumed);
+    close(
+        "Penn Treebank",
+        "resumed after a kill",
+        &figures,
+        KILLED_TOLERANCE,
+    );
     assert!(
         straight[PTB_EPOCHS - 1].train_ppl < straight[0].train_ppl,
         "the RHN learns: {straight:?}"
@@ -621,6 +648,36 @@ fn moving_a_tensor_to_the_gpu_keeps_its_values() {
     );
 }
 
+/// The clipping on the device gives the same norm and the same clipped gradients every time:
+/// the bit-exact resume of the runs above rests on it. Burn's `sum()` of a whole tensor may add
+/// with atomics on a GPU (in whatever order the threads arrive), so the norm must not use it.
+#[test]
+fn the_clipping_on_the_gpu_gives_the_same_bits_every_time() {
+    use burn::nn::{Linear, LinearConfig};
+    let Some(gpu) = gpu() else { return };
+    let device = gpu.autodiff();
+    let _rng = common::rng_lock();
+    device.seed(3);
+    let model: Linear = LinearConfig::new(700, 400).init(&device);
+    let x = Tensor::<2>::random([16, 700], Distribution::Default, &device);
+    let clipped = |max_norm: f64| {
+        let loss = model.forward(x.clone()).powi_scalar(2).sum();
+        let mut g = GradientsParams::from_grads(loss.backward(), &model);
+        let norm = models::train::clip_global_norm_on_device(&model, &mut g, max_norm).unwrap();
+        let mut bits = collect(&model, &g).concat();
+        bits.push(norm.into_data().try_to_vec::<f32>().unwrap()[0]);
+        bits.into_iter().map(f32::to_bits).collect::<Vec<_>>()
+    };
+    for max_norm in [1e-3, 0.0] {
+        let first = clipped(max_norm);
+        for run in 1..20 {
+            assert!(
+                clipped(max_norm) == first,
+                "max_norm {max_norm}, run {run}: other bits"
+            );
+        }
+    }
+}
 // ---- Kernel launches per RHN window ----
 
 /// Windows counted after the warm-up window.
@@ -748,10 +805,11 @@ fn kernel_launches_per_rhn_window() {
 }
 
 /// A checkpoint written while the run goes on into the next epoch, resumed in a new run
-/// directory, gives the uninterrupted run's next epoch bit for bit (on wgpu it did not while
-/// Burn's checkpointer threads read the records after the next steps had begun).
+/// directory, gives the uninterrupted run's next epoch to [`RESUMED_TOLERANCE`] (on wgpu it was
+/// 0.7-2.6% off while Burn's checkpointer threads read the records after the next steps had
+/// begun).
 #[test]
-fn a_checkpoint_written_while_the_run_goes_on_resumes_exactly() {
+fn a_checkpoint_written_while_the_run_goes_on_resumes_the_run() {
     let _rng = common::rng_lock();
     let Some(device) = gpu() else { return };
     let device = Devices::from(device.autodiff());
@@ -774,8 +832,13 @@ fn a_checkpoint_written_while_the_run_goes_on_resumes_exactly() {
     assert_eq!(copied.latest_checkpoint().map(|(e, _)| e), Some(1));
     let resumed = mnist_run_for(&copied, true, &device, 2);
     assert_eq!(resumed.len(), 2);
-    assert_eq!(straight[1].train_loss, resumed[1].train_loss);
-    assert_eq!(straight[1].evals, resumed[1].evals);
+    let figures = mnist_figures(&straight[1..], &resumed[1..]);
+    close(
+        "MNIST",
+        "resumed from a copied checkpoint",
+        &figures,
+        RESUMED_TOLERANCE,
+    );
     for dir in [a, c] {
         std::fs::remove_dir_all(dir).ok();
     }

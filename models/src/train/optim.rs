@@ -256,7 +256,7 @@ struct SquaredNorms<'a> {
 impl ModuleVisitor for SquaredNorms<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(g) = self.grads.get::<D>(param.id) {
-            self.sums.push(g.powi_scalar(2).sum());
+            self.sums.push(sum_in_order(g.powi_scalar(2)));
         }
     }
 }
@@ -510,7 +510,15 @@ fn global_norm<M: Module>(model: &M, grads: &GradientsParams) -> Option<Tensor<1
         .into_iter()
         .map(|t| t.to_device(&device))
         .collect();
-    Some(Tensor::cat(sums, 0).sum().sqrt())
+    Some(sum_in_order(Tensor::cat(sums, 0)).sqrt())
+}
+
+/// The sum of every element of `t`, as `[1]`, the same bits every time: by Burn's reduction
+/// along one dimension. Burn's `sum()` of a whole tensor may add with atomics on a GPU, in the
+/// order the threads arrive, and give other bits from run to run.
+pub(crate) fn sum_in_order<const D: usize>(t: Tensor<D>) -> Tensor<1> {
+    let n = t.shape().num_elements();
+    t.reshape([n]).sum_dim(0)
 }
 
 /// Multiplies the gradients by `min(1, max_norm / norm)` on the device (`max_norm ≤ 0`:

@@ -372,7 +372,7 @@ pub fn evaluate_lm_mc<M: RecurrentLm>(
         }
         let mean = probs.expect("at least one sample") / samples as f64;
         let picked = mean.gather(1, y.reshape([b * s, 1]));
-        sum -= picked.log().sum().into_scalar::<f64>();
+        sum -= super::optim::sum_in_order(picked.log()).into_scalar::<f64>();
         count += b * s;
     }
     sum / count.max(1) as f64
