@@ -618,8 +618,9 @@ mod tests {
             let na = clip_global_norm(&model, &mut a, bound).unwrap();
             let nb = clip_global_norm_on_device(&model, &mut b, bound).unwrap();
             let (na, nb) = (na.into_scalar::<f32>(), nb.into_scalar::<f32>());
+            // The host pass sums in f64, the device form in f32.
             assert!(
-                (na - norm).abs() <= 1e-5 * norm && na == nb,
+                (na - norm).abs() <= 1e-5 * norm && (na - nb).abs() <= 1e-6 * na,
                 "{na} {nb} {norm}"
             );
             let (va, vb) = (values(&a), values(&b));
