@@ -17,6 +17,7 @@
 //! ordinary forward under autodiff and the tape is empty. Either way the values and gradients
 //! are the same (`tests/conv_fast_path.rs`, `tests/dense_fast_path.rs`).
 
+use crate::host::HostValues;
 use burn::module::Module;
 use burn::nn::activation::Activation;
 use burn::nn::conv::Conv2d;
@@ -149,11 +150,9 @@ fn act_of(activation: &Activation) -> Option<Act> {
     }
 }
 
-fn values<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
-    t.to_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("float tensor values")
+/// A tensor's values, row-major (in place where they can be: [`HostValues`]).
+fn values<const D: usize>(t: &Tensor<D>) -> HostValues {
+    HostValues::read(t)
 }
 
 /// Adds `values` (of `param`'s shape) to `param`'s gradient in `grads`.
@@ -165,29 +164,29 @@ fn add_gradient<const D: usize>(param: &Tensor<D>, values: Vec<f32>, grads: &mut
 
 /// The bias of `layer` (zeros without one) as values.
 fn bias_values(bias: Option<&burn::module::Param<Tensor<1>>>, d: usize) -> Vec<f32> {
-    bias.map_or(vec![0.0; d], |b| values(&b.val()))
+    bias.map_or_else(|| vec![0.0; d], |b| values(&b.val()).to_vec())
 }
 
 /// The `Linear` maps of `H`, `T` (and `C`) packed for a dense grid.
 fn pack_linears(grid: &Grid, linears: &[&burn::nn::Linear]) -> LayerWeights {
-    let weights: Vec<Vec<f32>> = linears.iter().map(|l| values(&l.weight.val())).collect();
+    let weights: Vec<HostValues> = linears.iter().map(|l| values(&l.weight.val())).collect();
     let biases: Vec<Vec<f32>> = linears
         .iter()
         .map(|l| bias_values(l.bias.as_ref(), grid.channels))
         .collect();
-    let w: Vec<&[f32]> = weights.iter().map(|v| v.as_slice()).collect();
+    let w: Vec<&[f32]> = weights.iter().map(|v| &v[..]).collect();
     let b: Vec<&[f32]> = biases.iter().map(|v| v.as_slice()).collect();
     LayerWeights::pack_dense(grid, &w, &b)
 }
 
 /// The convolutions of `H`, `T` (and `C`) packed for `grid`.
 fn pack_convs(grid: &Grid, convs: &[&Conv2d]) -> LayerWeights {
-    let kernels: Vec<Vec<f32>> = convs.iter().map(|c| values(&c.weight.val())).collect();
+    let kernels: Vec<HostValues> = convs.iter().map(|c| values(&c.weight.val())).collect();
     let biases: Vec<Vec<f32>> = convs
         .iter()
         .map(|c| bias_values(c.bias.as_ref(), grid.channels))
         .collect();
-    let k: Vec<&[f32]> = kernels.iter().map(|v| v.as_slice()).collect();
+    let k: Vec<&[f32]> = kernels.iter().map(|v| &v[..]).collect();
     let b: Vec<&[f32]> = biases.iter().map(|v| v.as_slice()).collect();
     LayerWeights::pack(grid, &k, &b)
 }

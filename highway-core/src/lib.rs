@@ -49,6 +49,7 @@ pub mod gate;
 pub mod gradcheck;
 #[cfg(feature = "autodiff")]
 pub mod grads;
+pub mod host;
 pub mod mask_stream;
 pub mod plain;
 pub mod simd;

@@ -20,6 +20,7 @@
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{DType, IndexingUpdateOp, Int, Tensor, TensorData};
+use highway_core::host::HostValues;
 
 use crate::softmax_kernel::{WeightLayout, softmax_cross_entropy_host};
 
@@ -124,11 +125,6 @@ pub fn softmax_cross_entropy_on_host(
         w_dims, expected,
         "softmax weights of shape {w_dims:?} for h [{n}, {d}], {vocab} words and {layout:?}"
     );
-    // Read in place (`into_vec` would copy the values again where the backend's buffer is
-    // aligned otherwise than a `Vec<f32>`'s: 10 MB for a tied `[10000, 256]` softmax).
-    fn floats<const D: usize>(t: Tensor<D>) -> TensorData {
-        t.into_data().convert::<f32>()
-    }
     let targets: Vec<usize> = targets
         .into_data()
         .convert::<i64>()
@@ -137,11 +133,14 @@ pub fn softmax_cross_entropy_on_host(
         .into_iter()
         .map(|t| usize::try_from(t).expect("a negative target token"))
         .collect();
-    let (h, w, b) = (floats(h), floats(w), floats(b));
-    fn read(data: &TensorData) -> &[f32] {
-        data.as_slice::<f32>().expect("float tensor values")
-    }
-    let out = softmax_cross_entropy_host(read(&h), read(&w), layout, read(&b), &targets, scale);
+    // Read in place (the model still holds `W`: `into_data` would copy it, 10 MB for a tied
+    // `[10000, 256]` softmax).
+    let (h, w, b) = (
+        HostValues::read(&h),
+        HostValues::read(&w),
+        HostValues::read(&b),
+    );
+    let out = softmax_cross_entropy_host(&h, &w, layout, &b, &targets, scale);
     let tensor = |values: Vec<f32>, shape: Vec<usize>| TensorData::new(values, shape);
     SoftmaxLoss {
         mean: out.mean,

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use burn::tensor::{DType, Tensor, TensorData};
 use highway_core::conv_kernel::{Act, gates_forward};
+use highway_core::host::HostValues;
 use highway_core::thin::{self, PackedRows};
 
 use super::Window;
@@ -36,12 +37,9 @@ pub(super) fn pays_off(x: &Tensor<3>) -> bool {
     x.dtype() == DType::F32 && thin::pays_off() && highway_core::on_fast_path(&x.device())
 }
 
-/// A tensor's values, row-major.
-fn values<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
-    t.to_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("float tensor values")
+/// A tensor's values, row-major (in place where they can be: [`HostValues`]).
+fn values<const D: usize>(t: &Tensor<D>) -> HostValues {
+    HostValues::read(t)
 }
 
 /// What one partition recorded for its units `u0..u0 + n`.
@@ -62,11 +60,11 @@ pub(in crate::deferred) struct HostPart {
 /// The window's host values, read once and shared by the partitions.
 struct HostWindow {
     /// `(W x_t)ᵀ`, `[seq·k·d, batch]` as [`Window::xp`].
-    xp: Vec<f32>,
+    xp: HostValues,
     /// `m_hᵀ` `[d, batch]`.
-    mask: Option<Vec<f32>>,
+    mask: Option<HostValues>,
     /// `s^{[0]}ᵀ` `[d, batch]`.
-    s0: Vec<f32>,
+    s0: HostValues,
     batch: usize,
 }
 
@@ -116,7 +114,7 @@ fn pack(
     let mut backward = Vec::with_capacity(window.maps.len());
     let mut biases = Vec::with_capacity(window.maps.len());
     for gates in &window.maps {
-        let r: Vec<Vec<f32>> = gates.iter().map(|(w, _)| values(w)).collect();
+        let r: Vec<HostValues> = gates.iter().map(|(w, _)| values(w)).collect();
         forward.push(PackedRows::from_columns(k * n, d, |j, column| {
             for (g, part) in column.chunks_exact_mut(n).enumerate() {
                 part.copy_from_slice(&r[g][j * d + u0..j * d + u0 + n]);
@@ -168,7 +166,7 @@ fn forward_part(
     let (k, d, seq, batch) = (window.k, window.d, window.seq, host.batch);
     let depth = window.maps.len();
     let (forward, backward, biases) = pack(window, &units);
-    let mut s = host.s0.clone();
+    let mut s = host.s0.to_vec();
     let mut s_in_all = vec![vec![0.0; d * seq * batch]; depth];
     let mut saved = Vec::with_capacity(seq * depth);
     let mut ys = Vec::with_capacity(if outputs { seq * d * batch } else { 0 });
@@ -176,7 +174,7 @@ fn forward_part(
     for t in 0..seq {
         for l in 0..depth {
             let s_in: Cow<[f32]> = match &host.mask {
-                Some(m) => s.iter().zip(m).map(|(s, m)| s * m).collect(),
+                Some(m) => s.iter().zip(m.iter()).map(|(s, m)| s * m).collect(),
                 None => Cow::Borrowed(&s),
             };
             let mut z = vec![0.0; k * n * batch];
