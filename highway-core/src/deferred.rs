@@ -150,11 +150,6 @@ fn act_of(activation: &Activation) -> Option<Act> {
     }
 }
 
-/// A tensor's values, row-major (in place where they can be: [`HostValues`]).
-fn values<const D: usize>(t: &Tensor<D>) -> HostValues {
-    HostValues::read(t)
-}
-
 /// Adds `values` (of `param`'s shape) to `param`'s gradient in `grads`.
 fn add_gradient<const D: usize>(param: &Tensor<D>, values: Vec<f32>, grads: &mut Gradients) {
     let inner = param.clone().inner().device();
@@ -164,12 +159,15 @@ fn add_gradient<const D: usize>(param: &Tensor<D>, values: Vec<f32>, grads: &mut
 
 /// The bias of `layer` (zeros without one) as values.
 fn bias_values(bias: Option<&burn::module::Param<Tensor<1>>>, d: usize) -> Vec<f32> {
-    bias.map_or_else(|| vec![0.0; d], |b| values(&b.val()).to_vec())
+    bias.map_or_else(|| vec![0.0; d], |b| HostValues::read(&b.val()).to_vec())
 }
 
 /// The `Linear` maps of `H`, `T` (and `C`) packed for a dense grid.
 fn pack_linears(grid: &Grid, linears: &[&burn::nn::Linear]) -> LayerWeights {
-    let weights: Vec<HostValues> = linears.iter().map(|l| values(&l.weight.val())).collect();
+    let weights: Vec<HostValues> = linears
+        .iter()
+        .map(|l| HostValues::read(&l.weight.val()))
+        .collect();
     let biases: Vec<Vec<f32>> = linears
         .iter()
         .map(|l| bias_values(l.bias.as_ref(), grid.channels))
@@ -181,7 +179,10 @@ fn pack_linears(grid: &Grid, linears: &[&burn::nn::Linear]) -> LayerWeights {
 
 /// The convolutions of `H`, `T` (and `C`) packed for `grid`.
 fn pack_convs(grid: &Grid, convs: &[&Conv2d]) -> LayerWeights {
-    let kernels: Vec<HostValues> = convs.iter().map(|c| values(&c.weight.val())).collect();
+    let kernels: Vec<HostValues> = convs
+        .iter()
+        .map(|c| HostValues::read(&c.weight.val()))
+        .collect();
     let biases: Vec<Vec<f32>> = convs
         .iter()
         .map(|c| bias_values(c.bias.as_ref(), grid.channels))
@@ -414,7 +415,7 @@ impl<L> LayerStack<L> {
         // threads packing the layers would reach them.
         self.layers.iter().for_each(crate::materialize);
         let weights: Vec<LayerWeights> = self.layers.par_iter().map(|l| l.pack(&grid)).collect();
-        let xv = values(&x);
+        let xv = HostValues::read(&x);
         let mut parts: Vec<Part> = grid
             .parts()
             .into_par_iter()
@@ -507,7 +508,7 @@ impl<const D: usize> StackTape<D> {
             (Some(a), Some(b)) => a + b,
             (a, b) => a.or(b)?,
         };
-        let dy = values(&dy);
+        let dy = HostValues::read(&dy);
         let (weights, act) = (&r.weights, r.act);
         let mut parts = r
             .parts

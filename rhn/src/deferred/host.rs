@@ -37,11 +37,6 @@ pub(super) fn pays_off(x: &Tensor<3>) -> bool {
     x.dtype() == DType::F32 && thin::pays_off() && highway_core::on_fast_path(&x.device())
 }
 
-/// A tensor's values, row-major (in place where they can be: [`HostValues`]).
-fn values<const D: usize>(t: &Tensor<D>) -> HostValues {
-    HostValues::read(t)
-}
-
 /// What one partition recorded for its units `u0..u0 + n`.
 #[cfg_attr(not(feature = "autodiff"), allow(dead_code))]
 #[derive(Debug)]
@@ -74,9 +69,9 @@ pub(super) fn forward(window: &Window, parts: usize) -> (Tensor<3>, Tensor<2>, V
     let device = window.s0.device();
     let [d, batch] = window.s0.dims();
     let host = HostWindow {
-        xp: values(&window.xp),
-        mask: window.mask.as_ref().map(values),
-        s0: values(&window.s0),
+        xp: HostValues::read(&window.xp),
+        mask: window.mask.as_ref().map(HostValues::read),
+        s0: HostValues::read(&window.s0),
         batch,
     };
     let results = partition::run(parts, |p, exchange: &Exchange<Slice>| {
@@ -114,7 +109,7 @@ fn pack(
     let mut backward = Vec::with_capacity(window.maps.len());
     let mut biases = Vec::with_capacity(window.maps.len());
     for gates in &window.maps {
-        let r: Vec<HostValues> = gates.iter().map(|(w, _)| values(w)).collect();
+        let r: Vec<HostValues> = gates.iter().map(|(w, _)| HostValues::read(w)).collect();
         forward.push(PackedRows::from_columns(k * n, d, |j, column| {
             for (g, part) in column.chunks_exact_mut(n).enumerate() {
                 part.copy_from_slice(&r[g][j * d + u0..j * d + u0 + n]);
@@ -127,7 +122,7 @@ fn pack(
         }));
         let b = gates
             .iter()
-            .flat_map(|(_, b)| values(b)[units.clone()].to_vec());
+            .flat_map(|(_, b)| HostValues::read(b)[units.clone()].to_vec());
         biases.push(b.collect());
     }
     (forward, backward, biases)
@@ -231,9 +226,9 @@ mod backward {
     ) -> PartsBackward {
         let device = outgoing.ds_last.device();
         let [d, batch] = outgoing.ds_last.dims();
-        let gy = values(outgoing.gy);
-        let ds_last = values(outgoing.ds_last);
-        let mask = outgoing.mask.map(values);
+        let gy = HostValues::read(outgoing.gy);
+        let ds_last = HostValues::read(outgoing.ds_last);
+        let mask = outgoing.mask.map(HostValues::read);
         let seq = gy.len() / (d * batch);
         let n_parts = parts.len();
         let depth = parts[0].weights.len();
