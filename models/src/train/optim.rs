@@ -513,9 +513,10 @@ fn global_norm<M: Module>(model: &M, grads: &GradientsParams) -> Option<Tensor<1
     Some(sum_in_order(Tensor::cat(sums, 0)).sqrt())
 }
 
-/// The sum of every element of `t`, as `[1]`, the same bits every time: by Burn's reduction
-/// along one dimension. Burn's `sum()` of a whole tensor may add with atomics on a GPU, in the
-/// order the threads arrive, and give other bits from run to run.
+/// The sum of every element of `t`, as `[1]`, through Burn's reduction along one dimension,
+/// which adds in an order fixed by its kernel. Burn's `sum()` of a whole tensor may run an
+/// autotuned one-shot kernel on a GPU that adds with atomics, in the order the threads arrive,
+/// which can give other bits from run to run.
 pub(crate) fn sum_in_order<const D: usize>(t: Tensor<D>) -> Tensor<1> {
     let n = t.shape().num_elements();
     t.reshape([n]).sum_dim(0)
