@@ -7,7 +7,7 @@
 #
 # It runs, each step under its own time limit (a step that fails or overruns is reported
 # and the next one runs):
-#   1. experiments/tests/gpu.rs on `cuda`, then on `wgpu` (the GPU through Vulkan): one
+#   1. experiments/tests/gpu/ on `cuda`, then on `wgpu` (the GPU through Vulkan): one
 #      training step of every zoo model against the CPU, short MNIST and PTB runs resumed
 #      after a stop, from a checkpoint written while the run went on, and after a kill;
 #   2. bench-rhn `--preset small,sota` on `cuda` and on `wgpu`, the PyTorch peer on CUDA in

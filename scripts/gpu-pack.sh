@@ -11,7 +11,7 @@
 #   bin.tar.xz     release builds with the `cuda` and `wgpu` features: gpu-multi (bench-rhn,
 #                  bench-highway and ptb in one executable, so that their shared code travels
 #                  once; scripts/gpu-check.sh links the three names to it) and the test binary
-#                  of experiments/tests/gpu.rs (symbols and debug info stripped)
+#                  of experiments/tests/gpu/ (symbols and debug info stripped)
 #   data.tar.xz    Penn Treebank and MNIST's test split from the data cache
 #                  (scripts/fetch-data.sh)
 #   vulkan/*.deb   the Vulkan loader (libvulkan1), for a GPU machine without one

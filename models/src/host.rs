@@ -46,6 +46,13 @@ pub(crate) fn f32_values(data: &mut burn::tensor::TensorData) -> &mut [f32] {
     data.as_mut_slice::<f32>().expect("f32 tensor values")
 }
 
+/// Whether `tensor` takes the host passes of this crate (the softmax loss, the fused
+/// optimisers, the clipping): `f32` values on a CPU backend with the fast paths on
+/// ([`highway_core::on_fast_path`]); elsewhere they run through Burn's tensor operations.
+pub fn on_host_path<const D: usize>(tensor: &Tensor<D>) -> bool {
+    tensor.dtype() == burn::tensor::DType::F32 && highway_core::on_fast_path(&tensor.device())
+}
+
 /// The one value of a one-element `tensor`, counted as one read.
 ///
 /// # Shapes

@@ -516,7 +516,7 @@ impl RecurrentLm for RhnLm {
     /// gradient of the softmax layer and its loss ([`softmax_cross_entropy`]): no autodiff
     /// graph between the RHN and the loss, one `backward` from the RHN's input to the
     /// embedding. On a GPU: plain autodiff of [`token_loss`], which launches fewer kernels
-    /// under Burn's fusion (counted on wgpu through lavapipe by `experiments/tests/gpu.rs`,
+    /// under Burn's fusion (counted on wgpu through lavapipe by `experiments/tests/gpu/`,
     /// figures in `docs/speed.md`). Both give the same loss and gradients (tested on both).
     fn train_step(
         &self,

@@ -19,7 +19,7 @@
 //! ([`softmax_cross_entropy_tensors`]).
 
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::tensor::{DType, IndexingUpdateOp, Int, Tensor, TensorData};
+use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
 use highway_core::host::HostValues;
 
 use crate::softmax_kernel::{WeightLayout, softmax_cross_entropy_host};
@@ -88,7 +88,7 @@ fn softmax_cross_entropy_in(
     targets: Tensor<1, Int>,
     scale: f64,
 ) -> SoftmaxLoss {
-    if highway_core::on_fast_path(&h.device()) && h.dtype() == DType::F32 {
+    if crate::host::on_host_path(&h) {
         return softmax_cross_entropy_on_host(h, w, layout, b, targets, scale);
     }
     match layout {

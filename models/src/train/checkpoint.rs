@@ -17,7 +17,7 @@
 //! kill. Which tensors the next epoch's steps changed under the records was not traced; with
 //! the training strategy waiting for the records of an epoch to be written
 //! ([`CheckpointSet::wait_saved`]) before the next epoch starts, both resume exactly
-//! (`experiments/tests/gpu.rs`).
+//! (`experiments/tests/gpu/`).
 //!
 //! On resume, [`CheckpointSet::newest_loadable`] checks the newest set's files and falls back to
 //! the previous set, with a warning naming the damaged file.

@@ -34,7 +34,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{
     Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, ModuleOptimizer, Optimizer,
 };
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::host::f32_values;
 
@@ -180,7 +180,7 @@ impl Optimizer for FusedAdam {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let device = tensor.device();
-        if !highway_core::on_fast_path(&device) || tensor.dtype() != DType::F32 {
+        if !crate::host::on_host_path(&tensor) {
             return self.reference.step(lr, tensor, grad, state);
         }
         let shape = tensor.shape();

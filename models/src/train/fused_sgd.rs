@@ -23,7 +23,7 @@
 use burn::config::Config;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, Sgd, SgdConfig, SgdState};
-use burn::tensor::{DType, Device, Tensor};
+use burn::tensor::{Device, Tensor};
 
 use crate::host::f32_values;
 use rayon::prelude::*;
@@ -126,7 +126,7 @@ impl Optimizer for FusedSgd {
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let device = tensor.device();
-        if !highway_core::on_fast_path(&device) || tensor.dtype() != DType::F32 {
+        if !crate::host::on_host_path(&tensor) {
             return self.reference.step(lr, tensor, grad, state);
         }
         let (mut p, mut g) = (tensor.into_data(), grad.into_data());
